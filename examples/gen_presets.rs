@@ -1,0 +1,1415 @@
+//! Writes the built-in presets into `presets/` (run: `cargo run --example gen_presets`).
+//!
+//! The preset files are the source of truth that Strata loads; this program is how we author
+//! the large ones (BERT has 12 identical layers, DenseNet 58 dense layers) without typing JSON.
+//! Every reference configuration reproduces its reference implementation layer by layer.
+
+use strata::catalog::GraphBuilder;
+use strata::doc::{
+    BlockDef, DatasetBinding, NodeId, Optimizer, ParamValue as V, PresetInfo, Project, RecipeSettings, Schedule,
+    TrainingSettings, save_file,
+};
+
+type P<'a> = &'a [(&'a str, V)];
+
+fn shape(s: &str) -> V {
+    V::List(
+        s.split(',')
+            .map(|t| {
+                t.trim()
+                    .parse::<i64>()
+                    .map(V::Int)
+                    .unwrap_or_else(|_| V::Text(t.trim().into()))
+            })
+            .collect(),
+    )
+}
+
+/// A preset under construction.
+struct Pre {
+    project: Project,
+}
+
+impl Pre {
+    fn new(id: &str, name: &str, archetype: &str, family: &str, paper: &str, recipe: &str) -> Self {
+        let mut project = Project::new(name);
+        project.preset = Some(PresetInfo {
+            id: id.into(),
+            archetype: archetype.into(),
+            family: family.into(),
+            paper: paper.into(),
+            reference: None,
+            reference_params: None,
+        });
+        project.recipe = RecipeSettings {
+            id: recipe.into(),
+            settings: Default::default(),
+        };
+        Pre { project }
+    }
+    fn reference(mut self, what: &str, params: u64) -> Self {
+        if let Some(p) = &mut self.project.preset {
+            p.reference = Some(what.into());
+            p.reference_params = Some(params);
+        }
+        self
+    }
+    fn describe(mut self, d: &str) -> Self {
+        self.project.description = d.into();
+        self
+    }
+    fn dataset(mut self, id: &str, options: &[(&str, V)]) -> Self {
+        self.project.dataset = DatasetBinding {
+            id: id.into(),
+            options: options.iter().map(|(k, v)| ((*k).into(), v.clone())).collect(),
+        };
+        self
+    }
+    fn training(mut self, f: impl FnOnce(&mut TrainingSettings)) -> Self {
+        f(&mut self.project.training);
+        self
+    }
+    fn block(&mut self, id: &str, name: &str, b: GraphBuilder) {
+        self.project.blocks.push(BlockDef {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            graph: b.finish(),
+        });
+    }
+    fn save(mut self, g: GraphBuilder) {
+        self.project.graph = g.finish();
+        let id = self.project.preset.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+        let dir = std::env::var("STRATA_PRESETS_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/presets").into());
+        let path = std::path::Path::new(&dir).join(format!("{id}.strata"));
+        match save_file(&self.project, &path) {
+            Ok(()) => println!("wrote {}", path.display()),
+            Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+        }
+    }
+}
+
+// ---- small graph-writing helpers -------------------------------------------------------------
+
+fn input(g: &mut GraphBuilder, title: &str, shape_: &str, dtype: &str, field: &str) -> NodeId {
+    let n = g.node(
+        "input",
+        &[
+            ("shape", shape(shape_)),
+            ("dtype", dtype.into()),
+            ("field", field.into()),
+        ],
+    );
+    g.title(n, title)
+}
+
+fn output(g: &mut GraphBuilder, prev: NodeId, out: &str, role: &str) -> NodeId {
+    let n = g.node("output", &[("role", role.into())]);
+    g.wire(prev, out, n, "x");
+    g.title(n, role)
+}
+
+fn port_in(g: &mut GraphBuilder, name: &str, index: i64) -> NodeId {
+    g.node("port_in", &[("name", name.into()), ("index", index.into())])
+}
+
+fn port_out(g: &mut GraphBuilder, prev: NodeId, name: &str, index: i64) -> NodeId {
+    let n = g.node("port_out", &[("name", name.into()), ("index", index.into())]);
+    g.wire(prev, "y", n, "x");
+    n
+}
+
+fn t(g: &mut GraphBuilder, prev: NodeId, kind: &str, params: P) -> NodeId {
+    g.then(prev, kind, params)
+}
+
+fn conv(g: &mut GraphBuilder, prev: NodeId, out: i64, k: i64, s: i64, p: i64, bias: bool) -> NodeId {
+    let mut params = vec![("out_channels", V::Int(out)), ("kernel_size", V::Int(k))];
+    if s != 1 {
+        params.push(("stride", V::Int(s)));
+    }
+    if p != 0 {
+        params.push(("padding", V::Int(p)));
+    }
+    if !bias {
+        params.push(("bias", V::Bool(false)));
+    }
+    g.then(prev, "conv2d", &params)
+}
+
+fn linear(g: &mut GraphBuilder, prev: NodeId, out: i64) -> NodeId {
+    g.then(prev, "linear", &[("out_features", out.into())])
+}
+
+fn linear_nb(g: &mut GraphBuilder, prev: NodeId, out: i64) -> NodeId {
+    g.then(prev, "linear", &[("out_features", out.into()), ("bias", false.into())])
+}
+
+fn add2(g: &mut GraphBuilder, a: NodeId, b: NodeId) -> NodeId {
+    let n = g.node("add", &[]);
+    let (oa, ob) = (g.first_output(a), g.first_output(b));
+    g.wire(a, &oa, n, "x0");
+    g.wire(b, &ob, n, "x1");
+    n
+}
+
+fn block_node(g: &mut GraphBuilder, block: &str, repeat: u32, title: &str, inputs: &[(NodeId, &str, &str)]) -> NodeId {
+    let n = g.block(block, repeat);
+    for (src, out, port) in inputs {
+        g.wire(*src, out, n, port);
+    }
+    g.title(n, title)
+}
+
+fn supervised_training(t: &mut TrainingSettings) {
+    t.optimizer = Optimizer::Adam;
+    t.learning_rate = 1e-3;
+    t.batch_size = 64;
+    t.steps = 2000;
+}
+
+// ---- presets ---------------------------------------------------------------------------------
+
+fn mlp() {
+    let pre = Pre::new(
+        "mlp",
+        "MLP on MNIST",
+        "Multilayer perceptron",
+        "Fully connected",
+        "Rumelhart, Hinton & Williams, Learning representations by back-propagating errors, Nature 1986",
+        "supervised",
+    )
+    .describe("Two dense layers classify 28×28 handwritten digits.")
+    .dataset("mnist_5k", &[])
+    .training(supervised_training);
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,28,28", "float", "image");
+    let f = t(&mut g, x, "flatten", &[]);
+    let h = linear(&mut g, f, 128);
+    let r = t(&mut g, h, "relu", &[]);
+    let o = linear(&mut g, r, 10);
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
+fn lenet5() {
+    let pre = Pre::new(
+        "lenet5",
+        "LeNet-5",
+        "Convolutional network",
+        "Convolutional",
+        "LeCun et al., Gradient-Based Learning Applied to Document Recognition, Proc. IEEE 1998",
+        "supervised",
+    )
+    .reference(
+        "LeNet-5, modern form (conv 6@5×5, pool, conv 16@5×5, pool, FC 120, 84, 10 on 32×32)",
+        61_706,
+    )
+    .describe("The classic digit recogniser in its usual modern form (ReLU, max pooling) on MNIST padded to 32×32.")
+    .dataset("mnist_5k", &[("pad_to", 32.into())])
+    .training(supervised_training);
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,32,32", "float", "image");
+    let c1 = conv(&mut g, x, 6, 5, 1, 0, true);
+    let r1 = t(&mut g, c1, "relu", &[]);
+    let p1 = t(&mut g, r1, "max_pool2d", &[("kernel_size", 2.into())]);
+    let c2 = conv(&mut g, p1, 16, 5, 1, 0, true);
+    let r2 = t(&mut g, c2, "relu", &[]);
+    let p2 = t(&mut g, r2, "max_pool2d", &[("kernel_size", 2.into())]);
+    let f = t(&mut g, p2, "flatten", &[]);
+    let mut h = f;
+    for (i, w) in [120, 84].into_iter().enumerate() {
+        h = linear(&mut g, h, w);
+        g.title(h, &format!("F{}", 5 + i));
+        h = t(&mut g, h, "relu", &[]);
+    }
+    let o = linear(&mut g, h, 10);
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
+fn imagenet_head(g: &mut GraphBuilder, prev: NodeId) {
+    output(g, prev, "y", "prediction");
+}
+
+fn alexnet() {
+    let pre = Pre::new(
+        "alexnet",
+        "AlexNet",
+        "Deep convolutional network",
+        "Convolutional",
+        "Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep CNNs, NeurIPS 2012",
+        "supervised",
+    )
+    .reference("torchvision.models.alexnet", 61_100_840)
+    .describe("torchvision's AlexNet (single-tower variant) for 224×224 ImageNet images.")
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Sgd;
+        t.learning_rate = 0.01;
+        t.batch_size = 128;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = x;
+    for (out, k, s, p, pool) in [
+        (64, 11, 4, 2, true),
+        (192, 5, 1, 2, true),
+        (384, 3, 1, 1, false),
+        (256, 3, 1, 1, false),
+        (256, 3, 1, 1, true),
+    ] {
+        h = conv(&mut g, h, out, k, s, p, true);
+        h = t(&mut g, h, "relu", &[]);
+        if pool {
+            h = t(
+                &mut g,
+                h,
+                "max_pool2d",
+                &[("kernel_size", 3.into()), ("stride", 2.into())],
+            );
+        }
+    }
+    h = t(
+        &mut g,
+        h,
+        "adaptive_avg_pool2d",
+        &[("out_h", 6.into()), ("out_w", 6.into())],
+    );
+    h = t(&mut g, h, "flatten", &[]);
+    for _ in 0..2 {
+        h = t(&mut g, h, "dropout", &[("p", 0.5.into())]);
+        h = linear(&mut g, h, 4096);
+        h = t(&mut g, h, "relu", &[]);
+    }
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+fn vgg16() {
+    let mut pre = Pre::new(
+        "vgg16",
+        "VGG-16",
+        "Very deep plain convolutional network",
+        "Convolutional",
+        "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition, ICLR 2015",
+        "supervised",
+    )
+    .reference("torchvision.models.vgg16", 138_357_544)
+    .describe("Configuration D: thirteen 3×3 convolutions in five stages, then three dense layers.")
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Sgd;
+        t.learning_rate = 0.01;
+    });
+    // One block per width: 3×3 conv + ReLU.
+    for w in [64, 128, 256, 512] {
+        let mut b = GraphBuilder::new();
+        let x = port_in(&mut b, "x", 0);
+        let c = conv(&mut b, x, w, 3, 1, 1, true);
+        let r = t(&mut b, c, "relu", &[]);
+        port_out(&mut b, r, "y", 0);
+        pre.block(&format!("conv3_{w}"), &format!("Conv 3×3 {w} + ReLU"), b);
+    }
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = x;
+    for (w, n) in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)] {
+        h = block_node(
+            &mut g,
+            &format!("conv3_{w}"),
+            n,
+            &format!("conv {w} ×{n}"),
+            &[(h, "y", "x")],
+        );
+        h = t(&mut g, h, "max_pool2d", &[("kernel_size", 2.into())]);
+    }
+    h = t(
+        &mut g,
+        h,
+        "adaptive_avg_pool2d",
+        &[("out_h", 7.into()), ("out_w", 7.into())],
+    );
+    h = t(&mut g, h, "flatten", &[]);
+    for _ in 0..2 {
+        h = linear(&mut g, h, 4096);
+        h = t(&mut g, h, "relu", &[]);
+        h = t(&mut g, h, "dropout", &[("p", 0.5.into())]);
+    }
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+fn conv_bn(g: &mut GraphBuilder, prev: NodeId, out: i64, k: i64, s: i64, p: i64, eps: f64) -> NodeId {
+    let c = conv(g, prev, out, k, s, p, false);
+    if (eps - 1e-5).abs() < 1e-12 {
+        t(g, c, "batch_norm", &[])
+    } else {
+        t(g, c, "batch_norm", &[("eps", eps.into())])
+    }
+}
+
+/// ResNet basic block (`stride` 2 adds the 1×1 projection shortcut).
+fn resnet_block(pre: &mut Pre, width: i64, stride: i64) -> String {
+    let id = if stride == 1 {
+        format!("basic_{width}")
+    } else {
+        format!("down_{width}")
+    };
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let mut h = conv_bn(&mut b, x, width, 3, stride, 1, 1e-5);
+    h = t(&mut b, h, "relu", &[]);
+    h = conv_bn(&mut b, h, width, 3, 1, 1, 1e-5);
+    let shortcut = if stride == 1 {
+        x
+    } else {
+        conv_bn(&mut b, x, width, 1, stride, 0, 1e-5)
+    };
+    let s = add2(&mut b, shortcut, h);
+    let r = t(&mut b, s, "relu", &[]);
+    port_out(&mut b, r, "y", 0);
+    let name = if stride == 1 {
+        format!("Basic block {width}")
+    } else {
+        format!("Basic block {width}, stride 2")
+    };
+    pre.block(&id, &name, b);
+    id
+}
+
+fn resnet18() {
+    let mut pre = Pre::new(
+        "resnet18",
+        "ResNet-18",
+        "Residual network",
+        "Convolutional",
+        "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016",
+        "supervised",
+    )
+    .reference("torchvision.models.resnet18", 11_689_512)
+    .describe(
+        "Four stages of two basic residual blocks each; identity shortcuts, 1×1 projections where the size changes.",
+    )
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Sgd;
+        t.learning_rate = 0.1;
+        t.weight_decay = 1e-4;
+        t.schedule = Schedule::Cosine;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = conv_bn(&mut g, x, 64, 7, 2, 3, 1e-5);
+    h = t(&mut g, h, "relu", &[]);
+    h = t(
+        &mut g,
+        h,
+        "max_pool2d",
+        &[("kernel_size", 3.into()), ("stride", 2.into()), ("padding", 1.into())],
+    );
+    let b64 = resnet_block(&mut pre, 64, 1);
+    h = block_node(&mut g, &b64, 2, "layer1", &[(h, "y", "x")]);
+    for w in [128, 256, 512] {
+        let down = resnet_block(&mut pre, w, 2);
+        let basic = resnet_block(&mut pre, w, 1);
+        h = block_node(
+            &mut g,
+            &down,
+            1,
+            &format!("layer{} (down)", w.trailing_zeros() - 5),
+            &[(h, "y", "x")],
+        );
+        h = block_node(
+            &mut g,
+            &basic,
+            1,
+            &format!("layer{}", w.trailing_zeros() - 5),
+            &[(h, "y", "x")],
+        );
+    }
+    h = t(&mut g, h, "adaptive_avg_pool2d", &[]);
+    h = t(&mut g, h, "flatten", &[]);
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+fn googlenet() {
+    let mut pre = Pre::new(
+        "googlenet",
+        "GoogLeNet (Inception v1)",
+        "Inception network",
+        "Convolutional",
+        "Szegedy et al., Going Deeper with Convolutions, CVPR 2015",
+        "supervised",
+    )
+    .reference("torchvision.models.googlenet (aux_logits=False)", 6_624_904)
+    .describe("Nine Inception modules: parallel 1×1, 3×3, 5×5 (3×3 in torchvision) and pooling branches, concatenated. Convolutions carry BatchNorm as in torchvision.")
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Sgd;
+        t.learning_rate = 0.01;
+    });
+    let eps = 1e-3;
+    let bconv = |g: &mut GraphBuilder, prev: NodeId, out: i64, k: i64, s: i64, p: i64| -> NodeId {
+        let c = conv_bn(g, prev, out, k, s, p, eps);
+        t(g, c, "relu", &[])
+    };
+    let pool = |g: &mut GraphBuilder, prev: NodeId, k: i64, s: i64, p: i64| -> NodeId {
+        let mut params = vec![
+            ("kernel_size", V::Int(k)),
+            ("stride", V::Int(s)),
+            ("ceil_mode", V::Bool(true)),
+        ];
+        if p > 0 {
+            params.push(("padding", V::Int(p)));
+        }
+        g.then(prev, "max_pool2d", &params)
+    };
+    let modules: [(&str, [i64; 6]); 9] = [
+        ("3a", [64, 96, 128, 16, 32, 32]),
+        ("3b", [128, 128, 192, 32, 96, 64]),
+        ("4a", [192, 96, 208, 16, 48, 64]),
+        ("4b", [160, 112, 224, 24, 64, 64]),
+        ("4c", [128, 128, 256, 24, 64, 64]),
+        ("4d", [112, 144, 288, 32, 64, 64]),
+        ("4e", [256, 160, 320, 32, 128, 128]),
+        ("5a", [256, 160, 320, 32, 128, 128]),
+        ("5b", [384, 192, 384, 48, 128, 128]),
+    ];
+    for (name, [c1, r3, c3, r5, c5, pp]) in modules {
+        let mut b = GraphBuilder::new();
+        let x = port_in(&mut b, "x", 0);
+        let b1 = bconv(&mut b, x, c1, 1, 1, 0);
+        let b2a = bconv(&mut b, x, r3, 1, 1, 0);
+        let b2 = bconv(&mut b, b2a, c3, 3, 1, 1);
+        let b3a = bconv(&mut b, x, r5, 1, 1, 0);
+        let b3 = bconv(&mut b, b3a, c5, 3, 1, 1);
+        let b4a = pool(&mut b, x, 3, 1, 1);
+        let b4 = bconv(&mut b, b4a, pp, 1, 1, 0);
+        let cat = b.node("concat", &[("inputs", 4.into())]);
+        for (i, br) in [b1, b2, b3, b4].into_iter().enumerate() {
+            b.wire(br, "y", cat, &format!("x{i}"));
+        }
+        port_out(&mut b, cat, "y", 0);
+        pre.block(&format!("inception_{name}"), &format!("Inception {name}"), b);
+    }
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = bconv(&mut g, x, 64, 7, 2, 3);
+    h = pool(&mut g, h, 3, 2, 0);
+    h = bconv(&mut g, h, 64, 1, 1, 0);
+    h = bconv(&mut g, h, 192, 3, 1, 1);
+    h = pool(&mut g, h, 3, 2, 0);
+    for name in ["3a", "3b"] {
+        h = block_node(
+            &mut g,
+            &format!("inception_{name}"),
+            1,
+            &format!("Inception {name}"),
+            &[(h, "y", "x")],
+        );
+    }
+    h = pool(&mut g, h, 3, 2, 0);
+    for name in ["4a", "4b", "4c", "4d", "4e"] {
+        h = block_node(
+            &mut g,
+            &format!("inception_{name}"),
+            1,
+            &format!("Inception {name}"),
+            &[(h, "y", "x")],
+        );
+    }
+    h = pool(&mut g, h, 2, 2, 0);
+    for name in ["5a", "5b"] {
+        h = block_node(
+            &mut g,
+            &format!("inception_{name}"),
+            1,
+            &format!("Inception {name}"),
+            &[(h, "y", "x")],
+        );
+    }
+    h = t(&mut g, h, "adaptive_avg_pool2d", &[]);
+    h = t(&mut g, h, "flatten", &[]);
+    h = t(&mut g, h, "dropout", &[("p", 0.2.into())]);
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+fn densenet121() {
+    let mut pre = Pre::new(
+        "densenet121",
+        "DenseNet-121",
+        "Densely connected network",
+        "Convolutional",
+        "Huang, Liu, van der Maaten & Weinberger, Densely Connected Convolutional Networks, CVPR 2017",
+        "supervised",
+    )
+    .reference("torchvision.models.densenet121", 7_978_856)
+    .describe("Each dense layer sees the concatenation of all earlier feature maps of its block (growth rate 32, blocks of 6, 12, 24, 16 layers).")
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Sgd;
+        t.learning_rate = 0.1;
+    });
+    // One definition serves every block: input channels are inferred.
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let mut h = t(&mut b, x, "batch_norm", &[]);
+    h = t(&mut b, h, "relu", &[]);
+    h = conv(&mut b, h, 128, 1, 1, 0, false);
+    h = t(&mut b, h, "batch_norm", &[]);
+    h = t(&mut b, h, "relu", &[]);
+    h = conv(&mut b, h, 32, 3, 1, 1, false);
+    let cat = b.node("concat", &[]);
+    b.wire(x, "y", cat, "x0");
+    b.wire(h, "y", cat, "x1");
+    port_out(&mut b, cat, "y", 0);
+    pre.block("dense_layer", "Dense layer (growth 32)", b);
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = conv_bn(&mut g, x, 64, 7, 2, 3, 1e-5);
+    h = t(&mut g, h, "relu", &[]);
+    h = t(
+        &mut g,
+        h,
+        "max_pool2d",
+        &[("kernel_size", 3.into()), ("stride", 2.into()), ("padding", 1.into())],
+    );
+    let mut channels = 64;
+    for (i, n) in [6, 12, 24, 16].into_iter().enumerate() {
+        h = block_node(
+            &mut g,
+            "dense_layer",
+            n,
+            &format!("denseblock{}", i + 1),
+            &[(h, "y", "x")],
+        );
+        channels += 32 * n as i64;
+        if i < 3 {
+            channels /= 2;
+            h = t(&mut g, h, "batch_norm", &[]);
+            h = t(&mut g, h, "relu", &[]);
+            h = conv(&mut g, h, channels, 1, 1, 0, false);
+            g.title(h, &format!("transition{}", i + 1));
+            h = t(&mut g, h, "avg_pool2d", &[("kernel_size", 2.into())]);
+        }
+    }
+    h = t(&mut g, h, "batch_norm", &[]);
+    h = t(&mut g, h, "relu", &[]);
+    h = t(&mut g, h, "adaptive_avg_pool2d", &[]);
+    h = t(&mut g, h, "flatten", &[]);
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+fn efficientnet_b0() {
+    let mut pre = Pre::new(
+        "efficientnet_b0",
+        "EfficientNet-B0",
+        "Mobile inverted bottleneck network",
+        "Convolutional",
+        "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs, ICML 2019",
+        "supervised",
+    )
+    .reference("torchvision.models.efficientnet_b0", 5_288_548)
+    .describe("MBConv blocks: 1×1 expansion, depthwise convolution, squeeze-and-excitation, 1×1 projection, residual where shapes allow.")
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 1e-3;
+    });
+    let eps = 1e-3;
+    let stages: [(i64, i64, i64, i64, i64, u32); 7] = [
+        (1, 3, 1, 32, 16, 1),
+        (6, 3, 2, 16, 24, 2),
+        (6, 5, 2, 24, 40, 2),
+        (6, 3, 2, 40, 80, 3),
+        (6, 5, 1, 80, 112, 3),
+        (6, 5, 2, 112, 192, 4),
+        (6, 3, 1, 192, 320, 1),
+    ];
+    let mbconv = |pre: &mut Pre, id: &str, expand: i64, k: i64, s: i64, cin: i64, cout: i64| {
+        let mut b = GraphBuilder::new();
+        let x = port_in(&mut b, "x", 0);
+        let hidden = cin * expand;
+        let mut h = x;
+        if expand != 1 {
+            h = conv_bn(&mut b, h, hidden, 1, 1, 0, eps);
+            h = t(&mut b, h, "silu", &[]);
+        }
+        let dw = b.then(
+            h,
+            "conv2d",
+            &[
+                ("out_channels", hidden.into()),
+                ("kernel_size", k.into()),
+                ("stride", s.into()),
+                ("padding", ((k - 1) / 2).into()),
+                ("groups", hidden.into()),
+                ("bias", false.into()),
+            ],
+        );
+        b.title(dw, "depthwise");
+        h = t(&mut b, dw, "batch_norm", &[("eps", eps.into())]);
+        h = t(&mut b, h, "silu", &[]);
+        // Squeeze-and-excitation.
+        let sq = t(&mut b, h, "adaptive_avg_pool2d", &[]);
+        let f1 = conv(&mut b, sq, (cin / 4).max(1), 1, 1, 0, true);
+        let a1 = t(&mut b, f1, "silu", &[]);
+        let f2 = conv(&mut b, a1, hidden, 1, 1, 0, true);
+        let gate = t(&mut b, f2, "sigmoid", &[]);
+        let se = b.node("multiply", &[]);
+        b.wire(h, "y", se, "x0");
+        b.wire(gate, "y", se, "x1");
+        h = conv_bn(&mut b, se, cout, 1, 1, 0, eps);
+        if s == 1 && cin == cout {
+            let sd = t(&mut b, h, "dropout", &[("p", 0.0.into())]);
+            b.title(sd, "stochastic depth");
+            h = add2(&mut b, x, sd);
+        }
+        port_out(&mut b, h, "y", 0);
+        pre.block(id, &format!("MBConv{expand} {k}×{k}, {cin}→{cout}, stride {s}"), b);
+    };
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = conv_bn(&mut g, x, 32, 3, 2, 1, eps);
+    h = t(&mut g, h, "silu", &[]);
+    for (i, (e, k, s, cin, cout, n)) in stages.into_iter().enumerate() {
+        let first = format!("mbconv{}_first", i + 1);
+        mbconv(&mut pre, &first, e, k, s, cin, cout);
+        h = block_node(&mut g, &first, 1, &format!("stage {}", i + 1), &[(h, "y", "x")]);
+        if n > 1 {
+            let rest = format!("mbconv{}", i + 1);
+            mbconv(&mut pre, &rest, e, k, 1, cout, cout);
+            h = block_node(
+                &mut g,
+                &rest,
+                n - 1,
+                &format!("stage {} repeats", i + 1),
+                &[(h, "y", "x")],
+            );
+        }
+    }
+    h = conv_bn(&mut g, h, 1280, 1, 1, 0, eps);
+    h = t(&mut g, h, "silu", &[]);
+    h = t(&mut g, h, "adaptive_avg_pool2d", &[]);
+    h = t(&mut g, h, "flatten", &[]);
+    h = t(&mut g, h, "dropout", &[("p", 0.2.into())]);
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+/// Pre-LN transformer encoder layer: x → LN → MHA → +x → LN → MLP → +.
+fn pre_ln_layer(pre: &mut Pre, id: &str, name: &str, heads: i64, d: i64, ff: i64, eps: f64, causal: bool, gelu: &str) {
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let ln1 = t(&mut b, x, "layer_norm", &[("eps", eps.into())]);
+    let mut attn_params: Vec<(&str, V)> = vec![("heads", heads.into())];
+    if causal {
+        attn_params.push(("causal", true.into()));
+    }
+    let a = t(&mut b, ln1, "multi_head_attention", &attn_params);
+    let ad = t(&mut b, a, "dropout", &[("p", 0.1.into())]);
+    let r1 = add2(&mut b, x, ad);
+    let ln2 = t(&mut b, r1, "layer_norm", &[("eps", eps.into())]);
+    let f1 = linear(&mut b, ln2, ff);
+    let act = t(&mut b, f1, "gelu", &[("approximate", gelu.into())]);
+    let f2 = linear(&mut b, act, d);
+    let fd = t(&mut b, f2, "dropout", &[("p", 0.1.into())]);
+    let r2 = add2(&mut b, r1, fd);
+    port_out(&mut b, r2, "y", 0);
+    pre.block(id, name, b);
+}
+
+fn vit_b_16() {
+    let mut pre = Pre::new(
+        "vit_b_16",
+        "ViT-B/16",
+        "Vision transformer",
+        "Transformer",
+        "Dosovitskiy et al., An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale, ICLR 2021",
+        "supervised",
+    )
+    .reference("torchvision.models.vit_b_16", 86_567_656)
+    .describe("16×16 patches become 196 tokens, a class token is prepended, 12 pre-LN encoder layers, the class token is classified.")
+    .dataset("imagenet", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 3e-4;
+        t.weight_decay = 0.1;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+    });
+    pre_ln_layer(
+        &mut pre,
+        "vit_encoder_layer",
+        "Encoder layer (pre-LN)",
+        12,
+        768,
+        3072,
+        1e-6,
+        false,
+        "none",
+    );
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,3,224,224", "float", "image");
+    let mut h = t(&mut g, x, "patch_embed", &[("patch", 16.into()), ("dim", 768.into())]);
+    h = t(&mut g, h, "class_token", &[]);
+    h = t(&mut g, h, "positional_learned", &[("max_len", 197.into())]);
+    h = t(&mut g, h, "dropout", &[("p", 0.0.into())]);
+    h = block_node(&mut g, "vit_encoder_layer", 12, "encoder ×12", &[(h, "y", "x")]);
+    h = t(&mut g, h, "layer_norm", &[("eps", 1e-6.into())]);
+    h = t(&mut g, h, "select", &[("dim", 1.into()), ("index", 0.into())]);
+    g.title(h, "class token");
+    h = linear(&mut g, h, 1000);
+    imagenet_head(&mut g, h);
+    pre.save(g);
+}
+
+fn unet() {
+    let mut pre = Pre::new(
+        "unet",
+        "U-Net",
+        "Encoder-decoder with skip connections",
+        "Convolutional",
+        "Ronneberger, Fischer & Brox, U-Net: Convolutional Networks for Biomedical Image Segmentation, MICCAI 2015",
+        "supervised",
+    )
+    .reference("Ronneberger et al. 2015: 1 input channel, 2 classes, unpadded 3×3 convolutions, no batch norm", 31_030_658)
+    .describe("Contracting path of double 3×3 convolutions and max pooling, expanding path of 2×2 up-convolutions; cropped skip connections. 572×572 in, 388×388×2 segmentation out.")
+    .dataset("", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Sgd;
+        t.learning_rate = 0.01;
+        t.momentum = 0.99;
+        t.batch_size = 1;
+    });
+    for w in [64, 128, 256, 512, 1024] {
+        let mut b = GraphBuilder::new();
+        let x = port_in(&mut b, "x", 0);
+        let mut h = conv(&mut b, x, w, 3, 1, 0, true);
+        h = t(&mut b, h, "relu", &[]);
+        h = conv(&mut b, h, w, 3, 1, 0, true);
+        h = t(&mut b, h, "relu", &[]);
+        port_out(&mut b, h, "y", 0);
+        pre.block(&format!("double_conv_{w}"), &format!("Double conv 3×3 {w}"), b);
+    }
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,572,572", "float", "image");
+    let mut skips = Vec::new();
+    let mut h = x;
+    for w in [64, 128, 256, 512] {
+        h = block_node(
+            &mut g,
+            &format!("double_conv_{w}"),
+            1,
+            &format!("down {w}"),
+            &[(h, "y", "x")],
+        );
+        skips.push(h);
+        h = t(&mut g, h, "max_pool2d", &[("kernel_size", 2.into())]);
+    }
+    h = block_node(&mut g, "double_conv_1024", 1, "bottom 1024", &[(h, "y", "x")]);
+    for w in [512, 256, 128, 64] {
+        let up = g.then(
+            h,
+            "conv_transpose2d",
+            &[
+                ("out_channels", w.into()),
+                ("kernel_size", 2.into()),
+                ("stride", 2.into()),
+            ],
+        );
+        g.title(up, &format!("up-conv {w}"));
+        let skip = skips.pop().unwrap_or(x);
+        let crop = g.node("crop_to", &[]);
+        g.wire(skip, "y", crop, "x");
+        g.wire(up, "y", crop, "like");
+        let cat = g.node("concat", &[]);
+        g.wire(crop, "y", cat, "x0");
+        g.wire(up, "y", cat, "x1");
+        h = block_node(
+            &mut g,
+            &format!("double_conv_{w}"),
+            1,
+            &format!("up {w}"),
+            &[(cat, "y", "x")],
+        );
+    }
+    h = conv(&mut g, h, 2, 1, 1, 0, true);
+    output(&mut g, h, "y", "prediction");
+    pre.save(g);
+}
+
+/// Post-LN transformer layer (Vaswani / BERT). With `cross`, a second attention over `memory`.
+fn post_ln_layer(
+    pre: &mut Pre,
+    id: &str,
+    name: &str,
+    heads: i64,
+    d: i64,
+    ff: i64,
+    eps: f64,
+    causal: bool,
+    cross: bool,
+    mask: bool,
+    act: &str,
+) {
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let memory = cross.then(|| port_in(&mut b, "memory", 1));
+    let mask_in = mask.then(|| port_in(&mut b, "mask", 1));
+    let mut sa: Vec<(&str, V)> = vec![("heads", heads.into())];
+    if causal {
+        sa.push(("causal", true.into()));
+    }
+    let a = t(&mut b, x, "multi_head_attention", &sa);
+    if let Some(m) = mask_in {
+        b.wire(m, "y", a, "mask");
+    }
+    let ad = t(&mut b, a, "dropout", &[("p", 0.1.into())]);
+    let r1 = add2(&mut b, x, ad);
+    let mut h = t(&mut b, r1, "layer_norm", &[("eps", eps.into())]);
+    if let Some(mem) = memory {
+        let ca = t(&mut b, h, "multi_head_attention", &[("heads", heads.into())]);
+        b.title(ca, "cross-attention");
+        b.wire(mem, "y", ca, "kv");
+        let cd = t(&mut b, ca, "dropout", &[("p", 0.1.into())]);
+        let r = add2(&mut b, h, cd);
+        h = t(&mut b, r, "layer_norm", &[("eps", eps.into())]);
+    }
+    let f1 = linear(&mut b, h, ff);
+    let a2 = t(&mut b, f1, act, &[]);
+    let f2 = linear(&mut b, a2, d);
+    let fd = t(&mut b, f2, "dropout", &[("p", 0.1.into())]);
+    let r2 = add2(&mut b, h, fd);
+    let out = t(&mut b, r2, "layer_norm", &[("eps", eps.into())]);
+    port_out(&mut b, out, "y", 0);
+    pre.block(id, name, b);
+}
+
+fn transformer() {
+    let mut pre = Pre::new(
+        "transformer",
+        "Transformer (base)",
+        "Encoder-decoder transformer",
+        "Transformer",
+        "Vaswani et al., Attention Is All You Need, NeurIPS 2017",
+        "seq2seq",
+    )
+    .describe("The base model: 6 encoder and 6 decoder post-LN layers, d_model 512, 8 heads, FFN 2048, sinusoidal positions; one 37 000-token table shared by source, target and the output layer (the paper's 65M counts 63.1M).")
+    .dataset("", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 1e-3;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 4000;
+    });
+    post_ln_layer(
+        &mut pre,
+        "encoder_layer",
+        "Encoder layer",
+        8,
+        512,
+        2048,
+        1e-5,
+        false,
+        false,
+        false,
+        "relu",
+    );
+    post_ln_layer(
+        &mut pre,
+        "decoder_layer",
+        "Decoder layer",
+        8,
+        512,
+        2048,
+        1e-5,
+        true,
+        true,
+        false,
+        "relu",
+    );
+    let mut g = GraphBuilder::new();
+    let src = input(&mut g, "source tokens", "B,S", "int", "source");
+    let tgt = input(&mut g, "target tokens", "B,T", "int", "target");
+    let emb = g.then(
+        src,
+        "embedding",
+        &[("num_embeddings", 37000.into()), ("dim", 512.into())],
+    );
+    g.title(emb, "shared embedding");
+    let es = t(&mut g, emb, "scale", &[("factor", (512f64).sqrt().into())]);
+    let mut e = t(&mut g, es, "positional_sinusoidal", &[]);
+    e = t(&mut g, e, "dropout", &[("p", 0.1.into())]);
+    let memory = block_node(&mut g, "encoder_layer", 6, "encoder ×6", &[(e, "y", "x")]);
+    let temb = g.node("tied_embedding", &[]);
+    g.wire(tgt, "y", temb, "ids");
+    g.wire(emb, "weight", temb, "weight");
+    let ts = t(&mut g, temb, "scale", &[("factor", (512f64).sqrt().into())]);
+    let mut d = t(&mut g, ts, "positional_sinusoidal", &[]);
+    d = t(&mut g, d, "dropout", &[("p", 0.1.into())]);
+    d = block_node(
+        &mut g,
+        "decoder_layer",
+        6,
+        "decoder ×6",
+        &[(d, "y", "x"), (memory, "y", "memory")],
+    );
+    let logits = g.node("matmul", &[("transpose_b", true.into())]);
+    g.wire(d, "y", logits, "a");
+    g.wire(emb, "weight", logits, "b");
+    g.title(logits, "tied output layer");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
+}
+
+fn bert_base() {
+    let mut pre = Pre::new(
+        "bert_base",
+        "BERT-base (uncased)",
+        "Bidirectional transformer encoder",
+        "Transformer",
+        "Devlin, Chang, Lee & Toutanova, BERT: Pre-training of Deep Bidirectional Transformers, NAACL 2019",
+        "masked_lm",
+    )
+    .reference("Hugging Face bert-base-uncased (BertModel with pooler)", 109_482_240)
+    .describe("Word, position and segment embeddings, 12 post-LN encoder layers with a padding mask, and the [CLS] pooler. Masked-token logits use the tied word-embedding table (HF's MLM head adds a 768×768 transform, a LayerNorm and an output bias on top).")
+    .dataset("austen", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 1e-4;
+        t.weight_decay = 0.01;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+    });
+    post_ln_layer(
+        &mut pre,
+        "bert_layer",
+        "BERT layer (post-LN)",
+        12,
+        768,
+        3072,
+        1e-12,
+        false,
+        false,
+        true,
+        "gelu",
+    );
+    let mut g = GraphBuilder::new();
+    let ids = input(&mut g, "tokens", "B,T", "int", "tokens");
+    let seg = input(&mut g, "segments", "B,T", "int", "segments");
+    let mask = input(&mut g, "attention mask", "B,T", "int", "mask");
+    let word = g.then(
+        ids,
+        "embedding",
+        &[("num_embeddings", 30522.into()), ("dim", 768.into())],
+    );
+    g.title(word, "word embeddings");
+    let pos = t(&mut g, word, "positional_learned", &[("max_len", 512.into())]);
+    let segment = g.then(seg, "embedding", &[("num_embeddings", 2.into()), ("dim", 768.into())]);
+    g.title(segment, "segment embeddings");
+    let sum = add2(&mut g, pos, segment);
+    let mut h = t(&mut g, sum, "layer_norm", &[("eps", 1e-12.into())]);
+    h = t(&mut g, h, "dropout", &[("p", 0.1.into())]);
+    h = block_node(
+        &mut g,
+        "bert_layer",
+        12,
+        "encoder ×12",
+        &[(h, "y", "x"), (mask, "y", "mask")],
+    );
+    output(&mut g, h, "y", "hidden");
+    let cls = t(&mut g, h, "select", &[("dim", 1.into()), ("index", 0.into())]);
+    g.title(cls, "[CLS]");
+    let pool = linear(&mut g, cls, 768);
+    g.title(pool, "pooler");
+    let pt = t(&mut g, pool, "tanh", &[]);
+    output(&mut g, pt, "y", "pooled");
+    let logits = g.node("matmul", &[("transpose_b", true.into())]);
+    g.wire(h, "y", logits, "a");
+    g.wire(word, "weight", logits, "b");
+    g.title(logits, "tied MLM logits");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
+}
+
+fn gpt2_small() {
+    let mut pre = Pre::new(
+        "gpt2_small",
+        "GPT-2 small",
+        "Decoder-only transformer language model",
+        "Transformer",
+        "Radford et al., Language Models are Unsupervised Multitask Learners, OpenAI 2019",
+        "language_model",
+    )
+    .reference("Hugging Face gpt2 (GPT2LMHeadModel, tied LM head)", 124_439_808)
+    .describe("Token and learned position embeddings, 12 pre-LN causal layers, final LayerNorm, LM head tied to the token table.")
+    .dataset("austen", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 6e-4;
+        t.weight_decay = 0.1;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+        t.batch_size = 8;
+    });
+    pre_ln_layer(
+        &mut pre,
+        "gpt2_layer",
+        "GPT-2 layer (pre-LN, causal)",
+        12,
+        768,
+        3072,
+        1e-5,
+        true,
+        "tanh",
+    );
+    let mut g = GraphBuilder::new();
+    let ids = input(&mut g, "tokens", "B,T", "int", "tokens");
+    let wte = g.then(
+        ids,
+        "embedding",
+        &[("num_embeddings", 50257.into()), ("dim", 768.into())],
+    );
+    g.title(wte, "wte");
+    let mut h = t(&mut g, wte, "positional_learned", &[("max_len", 1024.into())]);
+    g.title(h, "wpe");
+    h = t(&mut g, h, "dropout", &[("p", 0.1.into())]);
+    h = block_node(&mut g, "gpt2_layer", 12, "layers ×12", &[(h, "y", "x")]);
+    h = t(&mut g, h, "layer_norm", &[]);
+    g.title(h, "ln_f");
+    let logits = g.node("matmul", &[("transpose_b", true.into())]);
+    g.wire(h, "y", logits, "a");
+    g.wire(wte, "weight", logits, "b");
+    g.title(logits, "tied LM head");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
+}
+
+fn t5_layer(pre: &mut Pre, decoder: bool) {
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let (memory, bias) = if decoder {
+        (Some(port_in(&mut b, "memory", 1)), port_in(&mut b, "bias", 2))
+    } else {
+        (None, port_in(&mut b, "bias", 1))
+    };
+    let attn = |b: &mut GraphBuilder, prev: NodeId, causal: bool| -> NodeId {
+        let mut p: Vec<(&str, V)> = vec![("heads", 8.into()), ("head_dim", 64.into()), ("bias", false.into())];
+        if causal {
+            p.push(("causal", true.into()));
+        }
+        b.then(prev, "multi_head_attention", &p)
+    };
+    let n1 = t(&mut b, x, "rms_norm", &[]);
+    let a = attn(&mut b, n1, decoder);
+    b.wire(bias, "y", a, "bias");
+    let ad = t(&mut b, a, "dropout", &[("p", 0.1.into())]);
+    let mut h = add2(&mut b, x, ad);
+    if let Some(mem) = memory {
+        let n2 = t(&mut b, h, "rms_norm", &[]);
+        let ca = attn(&mut b, n2, false);
+        b.title(ca, "cross-attention");
+        b.wire(mem, "y", ca, "kv");
+        let cd = t(&mut b, ca, "dropout", &[("p", 0.1.into())]);
+        h = add2(&mut b, h, cd);
+    }
+    let n3 = t(&mut b, h, "rms_norm", &[]);
+    let f1 = linear_nb(&mut b, n3, 2048);
+    let r = t(&mut b, f1, "relu", &[]);
+    let f2 = linear_nb(&mut b, r, 512);
+    let fd = t(&mut b, f2, "dropout", &[("p", 0.1.into())]);
+    let out = add2(&mut b, h, fd);
+    port_out(&mut b, out, "y", 0);
+    if decoder {
+        pre.block("t5_decoder_layer", "T5 decoder layer", b);
+    } else {
+        pre.block("t5_encoder_layer", "T5 encoder layer", b);
+    }
+}
+
+fn t5_small() {
+    let mut pre = Pre::new(
+        "t5_small",
+        "T5-small",
+        "Text-to-text encoder-decoder transformer",
+        "Transformer",
+        "Raffel et al., Exploring the Limits of Transfer Learning with a Unified Text-to-Text Transformer, JMLR 2020",
+        "seq2seq",
+    )
+    .reference("Hugging Face t5-small (T5ForConditionalGeneration, tied LM head)", 60_506_624)
+    .describe("Pre-norm RMSNorm layers without biases, bucketed relative position biases shared across layers, one 32 128-token table for encoder, decoder and LM head.")
+    .dataset("", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 1e-3;
+    });
+    t5_layer(&mut pre, false);
+    t5_layer(&mut pre, true);
+    let mut g = GraphBuilder::new();
+    let src = input(&mut g, "source tokens", "B,S", "int", "source");
+    let tgt = input(&mut g, "target tokens", "B,T", "int", "target");
+    let shared = g.then(
+        src,
+        "embedding",
+        &[("num_embeddings", 32128.into()), ("dim", 512.into())],
+    );
+    g.title(shared, "shared");
+    let e = t(&mut g, shared, "dropout", &[("p", 0.1.into())]);
+    let eb = t(
+        &mut g,
+        e,
+        "relative_position_bias",
+        &[("heads", 8.into()), ("buckets", 32.into())],
+    );
+    let mut enc = block_node(
+        &mut g,
+        "t5_encoder_layer",
+        6,
+        "encoder ×6",
+        &[(e, "y", "x"), (eb, "y", "bias")],
+    );
+    enc = t(&mut g, enc, "rms_norm", &[]);
+    g.title(enc, "encoder final norm");
+    let memory = t(&mut g, enc, "dropout", &[("p", 0.1.into())]);
+    let temb = g.node("tied_embedding", &[]);
+    g.wire(tgt, "y", temb, "ids");
+    g.wire(shared, "weight", temb, "weight");
+    let d = t(&mut g, temb, "dropout", &[("p", 0.1.into())]);
+    let db = t(
+        &mut g,
+        d,
+        "relative_position_bias",
+        &[
+            ("heads", 8.into()),
+            ("buckets", 32.into()),
+            ("bidirectional", false.into()),
+        ],
+    );
+    let mut dec = block_node(
+        &mut g,
+        "t5_decoder_layer",
+        6,
+        "decoder ×6",
+        &[(d, "y", "x"), (memory, "y", "memory"), (db, "y", "bias")],
+    );
+    dec = t(&mut g, dec, "rms_norm", &[]);
+    g.title(dec, "decoder final norm");
+    dec = t(&mut g, dec, "dropout", &[("p", 0.1.into())]);
+    let sc = t(&mut g, dec, "scale", &[("factor", (512f64).powf(-0.5).into())]);
+    let logits = g.node("matmul", &[("transpose_b", true.into())]);
+    g.wire(sc, "y", logits, "a");
+    g.wire(shared, "weight", logits, "b");
+    g.title(logits, "tied LM head");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
+}
+
+fn dit() {
+    let mut pre = Pre::new(
+        "dit",
+        "DiT-S/2",
+        "Diffusion transformer",
+        "Generative",
+        "Peebles & Xie, Scalable Diffusion Models with Transformers, ICCV 2023",
+        "diffusion",
+    )
+    .describe("A transformer denoiser on 2×2 patches of a 32×32×4 latent, conditioned on timestep and class through adaLN-Zero; predicts noise and variance (8 channels). Fixed 2-D sine-cosine positions.")
+    .dataset("", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 1e-4;
+        t.batch_size = 32;
+    });
+    let d: i64 = 384;
+    {
+        let mut b = GraphBuilder::new();
+        let x = port_in(&mut b, "x", 0);
+        let c = port_in(&mut b, "c", 1);
+        let act = t(&mut b, c, "silu", &[]);
+        let m = linear(&mut b, act, 6 * d);
+        b.title(m, "adaLN-Zero modulation");
+        let parts = b.then(m, "split", &[("parts", 6.into())]);
+        let ln1 = t(
+            &mut b,
+            x,
+            "layer_norm",
+            &[("eps", 1e-6.into()), ("affine", false.into())],
+        );
+        let mod1 = b.node("modulate", &[]);
+        b.wire(ln1, "y", mod1, "x");
+        b.wire(parts, "y0", mod1, "shift");
+        b.wire(parts, "y1", mod1, "scale");
+        let a = t(&mut b, mod1, "multi_head_attention", &[("heads", 6.into())]);
+        let g1 = b.node("gate", &[]);
+        b.wire(a, "y", g1, "x");
+        b.wire(parts, "y2", g1, "gate");
+        let r1 = add2(&mut b, x, g1);
+        let ln2 = t(
+            &mut b,
+            r1,
+            "layer_norm",
+            &[("eps", 1e-6.into()), ("affine", false.into())],
+        );
+        let mod2 = b.node("modulate", &[]);
+        b.wire(ln2, "y", mod2, "x");
+        b.wire(parts, "y3", mod2, "shift");
+        b.wire(parts, "y4", mod2, "scale");
+        let f1 = linear(&mut b, mod2, 4 * d);
+        let ga = t(&mut b, f1, "gelu", &[("approximate", "tanh".into())]);
+        let f2 = linear(&mut b, ga, d);
+        let g2 = b.node("gate", &[]);
+        b.wire(f2, "y", g2, "x");
+        b.wire(parts, "y5", g2, "gate");
+        let r2 = add2(&mut b, r1, g2);
+        port_out(&mut b, r2, "y", 0);
+        pre.block("dit_block", "DiT block (adaLN-Zero)", b);
+    }
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "noisy latent", "B,4,32,32", "float", "x");
+    let ts = input(&mut g, "timestep", "B", "int", "t");
+    let y = input(&mut g, "class", "B", "int", "label");
+    let mut h = t(&mut g, x, "patch_embed", &[("patch", 2.into()), ("dim", d.into())]);
+    h = t(&mut g, h, "positional_sinusoidal", &[("layout", "2d".into())]);
+    let te = t(&mut g, ts, "timestep_embedding", &[("dim", 256.into())]);
+    let t1 = linear(&mut g, te, d);
+    let t2 = t(&mut g, t1, "silu", &[]);
+    let t3 = linear(&mut g, t2, d);
+    let ye = g.then(y, "embedding", &[("num_embeddings", 1001.into()), ("dim", d.into())]);
+    g.title(ye, "class embedding (+1 for unconditional)");
+    let c = add2(&mut g, t3, ye);
+    g.title(c, "conditioning c");
+    h = block_node(
+        &mut g,
+        "dit_block",
+        12,
+        "DiT blocks ×12",
+        &[(h, "y", "x"), (c, "y", "c")],
+    );
+    let ca = t(&mut g, c, "silu", &[]);
+    let cm = linear(&mut g, ca, 2 * d);
+    let parts = g.then(cm, "split", &[("parts", 2.into())]);
+    let ln = t(
+        &mut g,
+        h,
+        "layer_norm",
+        &[("eps", 1e-6.into()), ("affine", false.into())],
+    );
+    let m = g.node("modulate", &[]);
+    g.wire(ln, "y", m, "x");
+    g.wire(parts, "y0", m, "shift");
+    g.wire(parts, "y1", m, "scale");
+    let proj = linear(&mut g, m, 2 * 2 * 8);
+    let img = t(
+        &mut g,
+        proj,
+        "unpatchify",
+        &[("patch", 2.into()), ("channels", 8.into())],
+    );
+    output(&mut g, img, "y", "noise_pred");
+    pre.save(g);
+}
+
+fn gcn() {
+    let pre = Pre::new(
+        "gcn",
+        "GCN on Cora",
+        "Graph convolutional network",
+        "Graph",
+        "Kipf & Welling, Semi-Supervised Classification with Graph Convolutional Networks, ICLR 2017",
+        "node_classification",
+    )
+    .describe("Two graph convolutions (16 hidden units, dropout 0.5) classify the 2 708 papers of Cora into 7 subjects from 140 labels.")
+    .dataset("cora", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 0.01;
+        t.weight_decay = 5e-4;
+        t.steps = 200;
+        t.batch_size = 1;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "features", "N,1433", "float", "features");
+    let adj = input(&mut g, "adjacency", "N,N", "float", "adjacency");
+    let mut h = x;
+    for (i, out) in [16, 7].into_iter().enumerate() {
+        h = t(&mut g, h, "dropout", &[("p", 0.5.into())]);
+        let c = g.then(h, "gcn_conv", &[("out_features", out.into())]);
+        g.wire(adj, "y", c, "adj");
+        h = c;
+        if i == 0 {
+            h = t(&mut g, h, "relu", &[]);
+        }
+    }
+    output(&mut g, h, "y", "prediction");
+    pre.save(g);
+}
+
+fn ppo_cartpole() {
+    let pre = Pre::new(
+        "ppo_cartpole",
+        "PPO on CartPole",
+        "Actor-critic policy gradient",
+        "Reinforcement learning",
+        "Schulman et al., Proximal Policy Optimization Algorithms, 2017",
+        "ppo",
+    )
+    .describe("Separate 64-64 tanh MLPs for the policy (2 actions) and the value of the 4-number CartPole state.")
+    .dataset("cartpole", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 3e-4;
+        t.steps = 100_000;
+    });
+    let mut g = GraphBuilder::new();
+    let obs = g.node(
+        "input",
+        &[
+            ("shape", shape("B,4")),
+            ("source", "environment".into()),
+            ("field", "observation".into()),
+        ],
+    );
+    g.title(obs, "observation");
+    for (out, role) in [(2, "policy"), (1, "value")] {
+        let mut h = obs;
+        for _ in 0..2 {
+            h = linear(&mut g, h, 64);
+            h = t(&mut g, h, "tanh", &[]);
+        }
+        h = linear(&mut g, h, out);
+        output(&mut g, h, "y", role);
+    }
+    pre.save(g);
+}
+
+fn main() {
+    mlp();
+    lenet5();
+    alexnet();
+    vgg16();
+    resnet18();
+    googlenet();
+    densenet121();
+    efficientnet_b0();
+    vit_b_16();
+    unet();
+    transformer();
+    bert_base();
+    gpt2_small();
+    t5_small();
+    dit();
+    gcn();
+    ppo_cartpole();
+}

@@ -1,0 +1,263 @@
+//! The catalog: one [`LayerSpec`] per node kind, one file per family, in a registry that
+//! rejects duplicate ids. Everything that depends on a node's kind — ports, parameters, shape
+//! rule, parameter count, cost — is looked up here; nothing else matches on kind ids.
+
+mod attention;
+mod builder;
+mod conv;
+mod core;
+mod embedding;
+mod generative;
+mod graph_nn;
+mod io;
+mod loss;
+mod math;
+mod norm;
+mod recipes;
+mod recurrent;
+pub mod rules;
+mod shape_ops;
+mod spec;
+mod types;
+
+pub use builder::GraphBuilder;
+pub use recipes::{RECIPES, ROLES, RecipeSpec, recipe};
+pub use spec::{
+    Accept, Category, Ctx, Fix, FixAction, Inferred, LayerSpec, MAX_VARIADIC_PORTS, ParamDefault, ParamKind, ParamSpec,
+    PortDef, PortSpec, Ports, RuleError, ShapeRule,
+};
+pub use types::{DType, Dim, TensorType};
+
+use crate::doc::{self, LoadError, Node, ParamValue, Project};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Two specs share an id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("two layer kinds use the id '{0}'")]
+pub struct DuplicateKind(pub &'static str);
+
+/// The registry of node kinds.
+#[derive(Debug)]
+pub struct Catalog {
+    specs: Vec<LayerSpec>,
+    by_id: HashMap<&'static str, usize>,
+}
+
+impl Catalog {
+    /// A registry of `specs`; fails on a duplicate id.
+    pub fn new(specs: Vec<LayerSpec>) -> Result<Self, DuplicateKind> {
+        let mut by_id = HashMap::with_capacity(specs.len());
+        for (i, s) in specs.iter().enumerate() {
+            if by_id.insert(s.id, i).is_some() {
+                return Err(DuplicateKind(s.id));
+            }
+        }
+        Ok(Catalog { specs, by_id })
+    }
+
+    /// Every built-in spec, family by family.
+    pub fn builtin_specs() -> Vec<LayerSpec> {
+        let mut v = Vec::new();
+        for family in [
+            io::specs,
+            core::specs,
+            shape_ops::specs,
+            math::specs,
+            conv::specs,
+            norm::specs,
+            embedding::specs,
+            attention::specs,
+            recurrent::specs,
+            graph_nn::specs,
+            generative::specs,
+            loss::specs,
+        ] {
+            v.extend(family());
+        }
+        v
+    }
+
+    /// The spec of kind `id`.
+    pub fn get(&self, id: &str) -> Option<&LayerSpec> {
+        self.by_id.get(id).map(|&i| &self.specs[i])
+    }
+
+    /// Every spec in registration order.
+    pub fn all(&self) -> &[LayerSpec] {
+        &self.specs
+    }
+
+    /// Specs of one category.
+    pub fn in_category(&self, c: Category) -> impl Iterator<Item = &LayerSpec> {
+        self.specs.iter().filter(move |s| s.category == c)
+    }
+}
+
+/// The built-in catalog (built once).
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let specs = Catalog::builtin_specs();
+        match Catalog::new(specs.clone()) {
+            Ok(c) => c,
+            // A duplicate is a programming error caught by the catalog tests; keep the first.
+            Err(_) => {
+                let mut seen = std::collections::HashSet::new();
+                let specs = specs.into_iter().filter(|s| seen.insert(s.id)).collect();
+                Catalog::new(specs).unwrap_or(Catalog {
+                    specs: Vec::new(),
+                    by_id: HashMap::new(),
+                })
+            }
+        }
+    })
+}
+
+/// How a parameter value fits its spec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamCheck {
+    /// Fine.
+    Ok,
+    /// Wrong type or outside the kind's domain: a file with this is rejected on load.
+    Invalid(String),
+    /// Right type, outside the recommended range: the checker reports it.
+    OutOfRange(String),
+}
+
+/// Checks one parameter value against its spec.
+pub fn check_param(spec: &ParamSpec, v: &ParamValue) -> ParamCheck {
+    let found = |v: &ParamValue| match v {
+        ParamValue::Text(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    };
+    match spec.kind {
+        ParamKind::Int { min, max } => match v.as_int() {
+            None => ParamCheck::Invalid(format!("expected an integer, found {}", found(v))),
+            Some(i) if min >= 1 && i < 1 => ParamCheck::Invalid(format!("expected a positive integer, found {i}")),
+            Some(i) if min >= 0 && i < 0 => ParamCheck::Invalid(format!("expected a non-negative integer, found {i}")),
+            Some(i) if i < min || i > max => {
+                ParamCheck::OutOfRange(format!("{} must be in {min}..={max}, found {i}", spec.name))
+            }
+            Some(_) => ParamCheck::Ok,
+        },
+        ParamKind::Float { min, max } => match v.as_float() {
+            Some(f) if !f.is_finite() => ParamCheck::Invalid(format!("expected a finite number, found {f}")),
+            None => ParamCheck::Invalid(format!("expected a number, found {}", found(v))),
+            Some(f) if f < min || f > max => {
+                ParamCheck::OutOfRange(format!("{} must be in {min}..={max}, found {f}", spec.name))
+            }
+            Some(_) => ParamCheck::Ok,
+        },
+        ParamKind::Bool => match v {
+            ParamValue::Bool(_) => ParamCheck::Ok,
+            _ => ParamCheck::Invalid(format!("expected true or false, found {}", found(v))),
+        },
+        ParamKind::Choice(options) => match v.as_text() {
+            Some(s) if options.contains(&s) => ParamCheck::Ok,
+            _ => ParamCheck::Invalid(format!("expected one of {}, found {}", options.join(", "), found(v))),
+        },
+        ParamKind::Shape => match v.as_list() {
+            Some(l) if l.iter().all(|d| Dim::from_param(d).is_some() || d.as_int() == Some(-1)) => ParamCheck::Ok,
+            _ => ParamCheck::Invalid(format!(
+                "expected a shape like [\"B\", 1, 28, 28] (numbers and capital letters), found {}",
+                found(v)
+            )),
+        },
+        ParamKind::Ints => match v.as_list() {
+            Some(l) if l.iter().all(|d| d.as_int().is_some()) => ParamCheck::Ok,
+            _ => ParamCheck::Invalid(format!("expected a list of integers, found {}", found(v))),
+        },
+        ParamKind::Text => match v {
+            ParamValue::Text(_) => ParamCheck::Ok,
+            _ => ParamCheck::Invalid(format!("expected text, found {}", found(v))),
+        },
+    }
+}
+
+/// Checks every parameter value of every node of a known kind; the first invalid one is an
+/// error naming its JSON path (`graph.nodes[3].params.kernel_size`).
+pub fn validate_params(p: &Project) -> Result<(), LoadError> {
+    let cat = catalog();
+    let graphs = std::iter::once(("graph".to_owned(), &p.graph)).chain(
+        p.blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("blocks[{i}].graph"), &b.graph)),
+    );
+    for (prefix, g) in graphs {
+        for (i, n) in g.nodes.iter().enumerate() {
+            let Some(spec) = cat.get(&n.kind) else { continue };
+            for (name, v) in &n.params {
+                let Some(ps) = spec.param(name) else { continue };
+                if let ParamCheck::Invalid(msg) = check_param(ps, v) {
+                    return Err(LoadError::schema(format!("{prefix}.nodes[{i}].params.{name}"), msg));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The input and output ports of `node`: from its spec, or for a block instance from the
+/// block's `port_in` / `port_out` nodes (ordered by their `index`). `None` for unknown kinds
+/// and missing blocks.
+pub fn node_ports(project: &Project, node: &Node) -> Option<(Vec<PortSpec>, Vec<PortSpec>)> {
+    if node.is_block() {
+        let def = project.block(node.block.as_deref()?)?;
+        let collect = |kind: &str| -> Vec<PortSpec> {
+            let mut ports: Vec<(i64, u64, String)> = def
+                .graph
+                .nodes
+                .iter()
+                .filter(|n| n.kind == kind)
+                .map(|n| {
+                    let name = n
+                        .params
+                        .get("name")
+                        .and_then(|v| v.as_text().map(str::to_owned))
+                        .unwrap_or_else(|| format!("p{}", n.id.0));
+                    let idx = n.params.get("index").and_then(ParamValue::as_int).unwrap_or(0);
+                    (idx, n.id.0, name)
+                })
+                .collect();
+            ports.sort();
+            ports
+                .into_iter()
+                .map(|(_, _, name)| PortSpec {
+                    name: Cow::Owned(name),
+                    accept: Accept::Any,
+                    optional: false,
+                })
+                .collect()
+        };
+        return Some((collect(doc::PORT_IN_KIND), collect(doc::PORT_OUT_KIND)));
+    }
+    let spec = catalog().get(&node.kind)?;
+    Some((spec.input_ports(&node.params), spec.output_ports(&node.params)))
+}
+
+/// A node of `kind` with every parameter at its default (what the palette inserts).
+pub fn default_node(kind: &str) -> Option<Node> {
+    let spec = catalog().get(kind)?;
+    let mut n = Node::new(kind);
+    for p in spec.params {
+        n.params.insert(p.name.to_owned(), p.default.to_value());
+    }
+    Some(n)
+}
+
+/// The display title of a node: its own title, else the block's or the kind's name.
+pub fn display_title(project: &Project, node: &Node) -> String {
+    if !node.title.is_empty() {
+        return node.title.clone();
+    }
+    if let Some(b) = node.block.as_deref().and_then(|b| project.block(b)) {
+        return b.name.clone();
+    }
+    catalog()
+        .get(&node.kind)
+        .map(|s| s.name.to_owned())
+        .unwrap_or_else(|| format!("{} (unknown)", node.kind))
+}

@@ -1,0 +1,283 @@
+//! The `strata` command: no subcommand opens the app; `presets` and `check` work headless.
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use strata::doc::{LoadError, Project};
+use strata::shape::{self, Severity};
+
+#[derive(Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Design, check and train neural networks on a node graph"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// A .strata project to open in the app.
+    file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in presets.
+    Presets {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a project file or preset: shapes, parameter counts, diagnostics.
+    /// Exit 0 valid, 1 invalid graph, 2 unreadable input.
+    Check {
+        /// A .strata file or a preset id.
+        target: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Presets { json }) => presets(json),
+        Some(Command::Check { target, json }) => check(&target, json),
+        None => open_app(cli.file.as_deref()),
+    }
+}
+
+/// Resolves a file path or a preset id.
+fn resolve(target: &str) -> Result<Project, String> {
+    let path = Path::new(target);
+    if path.exists() {
+        return strata::open_project(path).map_err(|e| match e {
+            LoadError::Io { .. } => e.to_string(),
+            other => format!("{}: {other}", path.display()),
+        });
+    }
+    match strata::presets::load(target) {
+        Some(r) => r.map_err(|e| format!("preset {target}: {e}")),
+        None => Err(format!(
+            "no file or preset named '{target}' — run `strata presets` for the preset ids"
+        )),
+    }
+}
+
+fn presets(as_json: bool) -> ExitCode {
+    let mut rows = Vec::new();
+    for id in strata::presets::ids() {
+        match strata::presets::load(id) {
+            Some(Ok(p)) => {
+                let report = shape::check(&p);
+                let info = p.preset.clone();
+                rows.push(json!({
+                    "id": id,
+                    "name": p.name,
+                    "archetype": info.as_ref().map(|i| i.archetype.clone()),
+                    "family": info.as_ref().map(|i| i.family.clone()),
+                    "paper": info.as_ref().map(|i| i.paper.clone()),
+                    "recipe": p.recipe.id,
+                    "dataset": p.dataset.id,
+                    "params": report.total_params,
+                    "reference": info.as_ref().and_then(|i| i.reference.clone()),
+                    "reference_params": info.as_ref().and_then(|i| i.reference_params),
+                    "valid": report.is_valid(),
+                }));
+            }
+            Some(Err(e)) => {
+                eprintln!("preset {id}: {e}");
+                return ExitCode::from(2);
+            }
+            None => {}
+        }
+    }
+    if as_json {
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        println!(
+            "{:<16} {:<32} {:<22} {:<20} {:>14}",
+            "ID", "NAME", "FAMILY", "RECIPE", "PARAMS"
+        );
+        for r in &rows {
+            println!(
+                "{:<16} {:<32} {:<22} {:<20} {:>14}",
+                r["id"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default(),
+                r["family"].as_str().unwrap_or_default(),
+                r["recipe"].as_str().unwrap_or_default(),
+                group(r["params"].as_u64().unwrap_or_default()),
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// 11689512 → "11,689,512".
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn check(target: &str, as_json: bool) -> ExitCode {
+    let project = match resolve(target) {
+        Ok(p) => p,
+        Err(msg) => {
+            if as_json {
+                println!("{}", json!({ "valid": false, "error": msg }));
+            }
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = shape::check(&project);
+    let title = |id| {
+        project
+            .graph
+            .node(id)
+            .map(|n| strata::catalog::display_title(&project, n))
+            .unwrap_or_default()
+    };
+    if as_json {
+        let nodes: Vec<_> = report
+            .nodes
+            .iter()
+            .map(|n| {
+                let node = project.graph.node(n.id);
+                json!({
+                    "id": n.id.0,
+                    "kind": node.map(|n| n.kind.clone()),
+                    "block": node.and_then(|n| n.block.clone()),
+                    "repeat": node.map(|n| n.repeat),
+                    "title": title(n.id),
+                    "outputs": n.outputs.iter().map(|(p, t)| json!({
+                        "port": p,
+                        "shape": t.as_ref().map(|t| t.to_string()),
+                    })).collect::<Vec<_>>(),
+                    "params": n.params,
+                    "macs": n.macs,
+                })
+            })
+            .collect();
+        let diags: Vec<_> = report
+            .diagnostics
+            .iter()
+            .map(|d| {
+                json!({
+                    "severity": if d.severity == Severity::Error { "error" } else { "warning" },
+                    "node": d.node.map(|n| n.0),
+                    "port": d.port,
+                    "message": d.message,
+                    "fix": d.fix.as_ref().map(|f| f.label.clone()),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "name": project.name,
+                "valid": report.is_valid(),
+                "params": report.total_params,
+                "macs": report.total_macs,
+                "nodes": nodes,
+                "diagnostics": diags,
+            })
+        );
+    } else {
+        println!("{} — recipe {}", project.name, project.recipe.id);
+        for n in &report.nodes {
+            let shapes: Vec<String> = n
+                .outputs
+                .iter()
+                .map(|(p, t)| {
+                    let s = t.as_ref().map_or("?".to_owned(), |t| t.to_string());
+                    if n.outputs.len() > 1 { format!("{p}: {s}") } else { s }
+                })
+                .collect();
+            println!(
+                "  {:>6}  {:<28} {:<36} {:>14}",
+                n.id.to_string(),
+                title(n.id),
+                shapes.join(", "),
+                group(n.params)
+            );
+        }
+        println!(
+            "total: {} parameters, {} multiply-accumulates per example",
+            group(report.total_params),
+            group(report.total_macs)
+        );
+        for d in &report.diagnostics {
+            let sev = if d.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
+            let place = match (d.node, &d.port) {
+                (Some(id), Some(p)) => format!("{} '{}' port {p}: ", id, title(id)),
+                (Some(id), None) => format!("{} '{}': ", id, title(id)),
+                _ => String::new(),
+            };
+            let fix = d
+                .fix
+                .as_ref()
+                .map(|f| format!(" (fix: {})", f.label))
+                .unwrap_or_default();
+            println!("{sev}: {place}{}{fix}", d.message);
+        }
+        let errors = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        println!(
+            "{}",
+            if errors == 0 {
+                "valid".to_owned()
+            } else {
+                format!("invalid: {errors} error(s)")
+            }
+        );
+    }
+    if report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(feature = "app")]
+fn open_app(file: Option<&Path>) -> ExitCode {
+    let project = match file {
+        Some(f) => match strata::open_project(f) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    match strata::app::run(project) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(not(feature = "app"))]
+fn open_app(_file: Option<&Path>) -> ExitCode {
+    eprintln!("this build has no window (built without the `app` feature); try `strata check` or `strata presets`");
+    ExitCode::from(2)
+}

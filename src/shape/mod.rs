@@ -1,0 +1,608 @@
+//! Shape checking: symbolic shapes inferred over the whole graph in topological order, through
+//! blocks and their repeats, with every problem reported at once as a [`Diagnostic`].
+
+use crate::catalog::{self, Ctx, Fix, ParamCheck, PortSpec, TensorType, check_param};
+use crate::doc::{self, Graph, Node, NodeId, Project};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// How bad a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The graph cannot be compiled or trained until this is fixed.
+    Error,
+    /// Worth knowing; the graph still works.
+    Warning,
+}
+
+/// One problem, placed on a node and port where possible, with a fix where one exists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The top-level node concerned (for problems inside a block: the instance node).
+    pub node: Option<NodeId>,
+    /// The input port concerned.
+    pub port: Option<String>,
+    /// What is wrong, in the user's words.
+    pub message: String,
+    /// What to do.
+    pub fix: Option<Fix>,
+}
+
+impl Diagnostic {
+    fn error(node: Option<NodeId>, port: Option<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            node,
+            port,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    fn with_fix(mut self, label: impl Into<String>) -> Self {
+        self.fix = Some(Fix {
+            label: label.into(),
+            action: None,
+        });
+        self
+    }
+}
+
+/// What the checker found out about one node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeReport {
+    /// The node.
+    pub id: NodeId,
+    /// Output port names and their types (`None`: unknown because of a problem upstream).
+    pub outputs: Vec<(String, Option<TensorType>)>,
+    /// Learned parameters (all copies of a repeated block).
+    pub params: u64,
+    /// Multiply-accumulates per example.
+    pub macs: u64,
+}
+
+/// The checker's result for a project.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// One report per top-level node, in id order.
+    pub nodes: Vec<NodeReport>,
+    /// Sum of parameters.
+    pub total_params: u64,
+    /// Sum of multiply-accumulates per example.
+    pub total_macs: u64,
+    /// Every problem found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// True when there are no errors.
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// The report of node `id`.
+    pub fn node(&self, id: NodeId) -> Option<&NodeReport> {
+        self.nodes
+            .binary_search_by_key(&id, |n| n.id)
+            .ok()
+            .map(|i| &self.nodes[i])
+    }
+
+    /// The type on output `port` of node `id` (what a wire from there carries).
+    pub fn output_type(&self, id: NodeId, port: &str) -> Option<&TensorType> {
+        self.node(id)?
+            .outputs
+            .iter()
+            .find(|(p, _)| p == port)
+            .and_then(|(_, t)| t.as_ref())
+    }
+
+    /// Diagnostics about node `id`.
+    pub fn diagnostics_for(&self, id: NodeId) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(move |d| d.node == Some(id))
+    }
+}
+
+/// Most copies a repeated block may stand for.
+pub const MAX_REPEAT: u32 = 10_000;
+/// Deepest nesting of blocks.
+pub const MAX_BLOCK_DEPTH: usize = 32;
+
+/// Checks a whole project: the top-level graph, every block it uses, and the recipe's roles.
+pub fn check(project: &Project) -> Report {
+    let mut checker = Checker {
+        project,
+        stack: Vec::new(),
+    };
+    let mut diags = Vec::new();
+    let res = checker.infer_graph(&project.graph, None, &mut diags);
+    let mut report = Report {
+        nodes: Vec::with_capacity(project.graph.nodes.len()),
+        total_params: 0,
+        total_macs: 0,
+        diagnostics: diags,
+    };
+    for (i, n) in project.graph.nodes.iter().enumerate() {
+        let outputs = res.out_names[i]
+            .iter()
+            .zip(&res.outputs[i])
+            .map(|(name, t)| (name.to_string(), t.clone()))
+            .collect();
+        report.total_params = report.total_params.saturating_add(res.params[i]);
+        report.total_macs = report.total_macs.saturating_add(res.macs[i]);
+        report.nodes.push(NodeReport {
+            id: n.id,
+            outputs,
+            params: res.params[i],
+            macs: res.macs[i],
+        });
+    }
+    check_roles(project, &mut report.diagnostics);
+    report
+}
+
+fn check_roles(project: &Project, diags: &mut Vec<Diagnostic>) {
+    let Some(recipe) = catalog::recipe(&project.recipe.id) else {
+        let known: Vec<&str> = catalog::RECIPES.iter().map(|r| r.id).collect();
+        diags.push(
+            Diagnostic::error(None, None, format!("unknown recipe '{}'", project.recipe.id))
+                .with_fix(format!("choose one of: {}", known.join(", "))),
+        );
+        return;
+    };
+    for role in recipe.roles {
+        let present = project.graph.nodes.iter().any(|n| {
+            n.kind == "output" && n.params.get("role").and_then(|v| v.as_text()).unwrap_or("prediction") == *role
+        });
+        if !present {
+            diags.push(
+                Diagnostic::error(
+                    None,
+                    None,
+                    format!(
+                        "the {} recipe needs an Output with role '{role}', and there is none",
+                        recipe.name
+                    ),
+                )
+                .with_fix(format!("add an Output node and set its role to '{role}'")),
+            );
+        }
+    }
+}
+
+struct GraphResult {
+    out_names: Vec<Vec<Cow<'static, str>>>,
+    outputs: Vec<Vec<Option<TensorType>>>,
+    params: Vec<u64>,
+    macs: Vec<u64>,
+    /// For block interiors: the types reaching each `port_out`, in port order.
+    port_outputs: Vec<Option<TensorType>>,
+}
+
+struct Checker<'p> {
+    project: &'p Project,
+    stack: Vec<String>,
+}
+
+type Incoming = Vec<Option<(usize, usize)>>;
+
+impl<'p> Checker<'p> {
+    /// Infers every node of `g`. `port_types` is `Some` inside a block: the types entering its
+    /// `port_in` nodes in port order.
+    fn infer_graph(
+        &mut self,
+        g: &Graph,
+        port_types: Option<&[Option<TensorType>]>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> GraphResult {
+        let n = g.nodes.len();
+        let mut in_ports: Vec<Option<Vec<PortSpec>>> = Vec::with_capacity(n);
+        let mut out_names: Vec<Vec<Cow<'static, str>>> = Vec::with_capacity(n);
+        for node in &g.nodes {
+            match catalog::node_ports(self.project, node) {
+                Some((i, o)) => {
+                    out_names.push(o.into_iter().map(|p| p.name).collect());
+                    in_ports.push(Some(i));
+                }
+                None => {
+                    // Unknown kind: keep the port names its wires use.
+                    let mut outs: Vec<Cow<'static, str>> = Vec::new();
+                    for w in g.wires_from(node.id) {
+                        if !outs.iter().any(|o| *o == w.out) {
+                            outs.push(Cow::Owned(w.out.clone()));
+                        }
+                    }
+                    out_names.push(outs);
+                    in_ports.push(None);
+                }
+            }
+        }
+        let mut incoming: Vec<Incoming> = in_ports
+            .iter()
+            .map(|p| vec![None; p.as_ref().map_or(0, Vec::len)])
+            .collect();
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut indeg = vec![0usize; n];
+        for w in &g.wires {
+            let (Some(a), Some(b)) = (g.index_of(w.from), g.index_of(w.to)) else {
+                let (id, missing) = if g.index_of(w.from).is_none() {
+                    (w.to, w.from)
+                } else {
+                    (w.from, w.to)
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Some(id),
+                        None,
+                        format!("a wire connects to node {missing}, which does not exist"),
+                    )
+                    .with_fix("delete the dangling wire"),
+                );
+                continue;
+            };
+            let Some(oi) = out_names[a].iter().position(|p| *p == w.out) else {
+                diags.push(
+                    Diagnostic::error(
+                        Some(w.from),
+                        None,
+                        format!("'{}' has no output named '{}'", self.title(&g.nodes[a]), w.out),
+                    )
+                    .with_fix("delete the wire and connect an existing output"),
+                );
+                continue;
+            };
+            if let Some(ports) = &in_ports[b] {
+                let Some(ii) = ports.iter().position(|p| p.name == w.input) else {
+                    diags.push(
+                        Diagnostic::error(
+                            Some(w.to),
+                            Some(w.input.clone()),
+                            format!("'{}' has no input named '{}'", self.title(&g.nodes[b]), w.input),
+                        )
+                        .with_fix("delete the wire and connect an existing input"),
+                    );
+                    continue;
+                };
+                if incoming[b][ii].is_some() {
+                    diags.push(
+                        Diagnostic::error(
+                            Some(w.to),
+                            Some(w.input.clone()),
+                            format!("input '{}' has more than one wire", w.input),
+                        )
+                        .with_fix("keep one wire; join values with Add or Concat first"),
+                    );
+                    continue;
+                }
+                incoming[b][ii] = Some((a, oi));
+            }
+            succ[a].push(b);
+            indeg[b] += 1;
+        }
+        // Topological order (Kahn).
+        let mut order = Vec::with_capacity(n);
+        let mut queue: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+        while let Some(i) = queue.pop_front() {
+            order.push(i);
+            for &s in &succ[i] {
+                indeg[s] -= 1;
+                if indeg[s] == 0 {
+                    queue.push_back(s);
+                }
+            }
+        }
+        if order.len() < n {
+            self.report_cycles(g, &indeg, &succ, diags);
+        }
+        let mut res = GraphResult {
+            outputs: out_names.iter().map(|o| vec![None; o.len()]).collect(),
+            out_names,
+            params: vec![0; n],
+            macs: vec![0; n],
+            port_outputs: Vec::new(),
+        };
+        let port_in_order = port_order(g, doc::PORT_IN_KIND);
+        let port_out_order = port_order(g, doc::PORT_OUT_KIND);
+        res.port_outputs = vec![None; port_out_order.len()];
+        for &i in &order {
+            let node = &g.nodes[i];
+            let Some(ports) = &in_ports[i] else {
+                if !node.is_block() {
+                    diags.push(Diagnostic {
+                        severity: Severity::Warning,
+                        node: Some(node.id),
+                        port: None,
+                        message: format!(
+                            "unknown layer kind '{}' (made by a newer Strata?) — kept as is, but it cannot be checked or trained",
+                            node.kind
+                        ),
+                        fix: None,
+                    });
+                } else {
+                    let b = node.block.clone().unwrap_or_default();
+                    diags.push(Diagnostic::error(
+                        Some(node.id),
+                        None,
+                        format!("block '{b}' is not defined in this project"),
+                    ));
+                }
+                continue;
+            };
+            // Gather inputs.
+            let mut inputs: Vec<Option<TensorType>> = Vec::with_capacity(ports.len());
+            let mut ready = true;
+            for (pi, p) in ports.iter().enumerate() {
+                match incoming[i][pi] {
+                    Some((src, oi)) => match &res.outputs[src][oi] {
+                        Some(t) => {
+                            if !p.accept.accepts(t.dtype) {
+                                let want = match p.accept {
+                                    catalog::Accept::Int => "integer ids",
+                                    _ => "a float tensor",
+                                };
+                                let mut d = Diagnostic::error(
+                                    Some(node.id),
+                                    Some(p.name.to_string()),
+                                    format!("input '{}' expects {want} but gets {t}", p.name),
+                                );
+                                if t.dtype == catalog::DType::Int {
+                                    d = d.with_fix("insert Embedding to turn ids into vectors");
+                                }
+                                diags.push(d);
+                                ready = false;
+                            }
+                            inputs.push(Some(t.clone()));
+                        }
+                        None => {
+                            ready = false;
+                            inputs.push(None);
+                        }
+                    },
+                    None if p.optional => inputs.push(None),
+                    None => {
+                        diags.push(
+                            Diagnostic::error(
+                                Some(node.id),
+                                Some(p.name.to_string()),
+                                format!("input '{}' is not connected", p.name),
+                            )
+                            .with_fix(format!("connect a wire to '{}'", p.name)),
+                        );
+                        ready = false;
+                        inputs.push(None);
+                    }
+                }
+            }
+            if node.kind == doc::PORT_OUT_KIND {
+                if let Some(pos) = port_out_order.iter().position(|&k| k == i) {
+                    res.port_outputs[pos] = inputs.first().cloned().flatten();
+                }
+                continue;
+            }
+            if node.kind == doc::PORT_IN_KIND {
+                match port_types {
+                    Some(types) => {
+                        let pos = port_in_order.iter().position(|&k| k == i).unwrap_or(usize::MAX);
+                        res.outputs[i] = vec![types.get(pos).cloned().flatten()];
+                    }
+                    None => diags.push(Diagnostic::error(
+                        Some(node.id),
+                        None,
+                        "a block input belongs inside a block, not in the top-level graph",
+                    )),
+                }
+                continue;
+            }
+            if node.is_block() {
+                if !ready {
+                    continue;
+                }
+                if let Some((outs, params, macs)) = self.infer_block(node, &inputs, diags) {
+                    for (k, t) in outs.into_iter().enumerate() {
+                        if let Some(slot) = res.outputs[i].get_mut(k) {
+                            *slot = t;
+                        }
+                    }
+                    res.params[i] = params;
+                    res.macs[i] = macs;
+                }
+                continue;
+            }
+            let Some(spec) = catalog::catalog().get(&node.kind) else {
+                continue;
+            };
+            // Parameters.
+            for (name, v) in &node.params {
+                match spec.param(name) {
+                    None => diags.push(Diagnostic {
+                        severity: Severity::Warning,
+                        node: Some(node.id),
+                        port: None,
+                        message: format!("{} has no parameter '{name}' — it is kept but ignored", spec.name),
+                        fix: None,
+                    }),
+                    Some(ps) => match check_param(ps, v) {
+                        ParamCheck::Ok => {}
+                        ParamCheck::Invalid(m) | ParamCheck::OutOfRange(m) => {
+                            diags.push(Diagnostic::error(
+                                Some(node.id),
+                                None,
+                                format!("parameter '{name}': {m}"),
+                            ));
+                            ready = false;
+                        }
+                    },
+                }
+            }
+            if !ready {
+                continue;
+            }
+            let input_names: Vec<Cow<'static, str>> = ports.iter().map(|p| p.name.clone()).collect();
+            let ctx = Ctx {
+                params: &node.params,
+                specs: spec.params,
+                inputs: &inputs,
+                input_names: &input_names,
+            };
+            match (spec.infer)(&ctx) {
+                Ok(inf) => {
+                    for (k, t) in inf.outputs.into_iter().enumerate() {
+                        if let Some(slot) = res.outputs[i].get_mut(k) {
+                            *slot = Some(t);
+                        }
+                    }
+                    res.params[i] = inf.params;
+                    res.macs[i] = inf.macs;
+                }
+                Err(e) => diags.push(Diagnostic {
+                    severity: Severity::Error,
+                    node: Some(node.id),
+                    port: e.port,
+                    message: e.message,
+                    fix: e.fix,
+                }),
+            }
+        }
+        res
+    }
+
+    fn title(&self, n: &Node) -> String {
+        catalog::display_title(self.project, n)
+    }
+
+    fn report_cycles(&self, g: &Graph, indeg: &[usize], succ: &[Vec<usize>], diags: &mut Vec<Diagnostic>) {
+        let stuck: Vec<usize> = (0..g.nodes.len()).filter(|&i| indeg[i] > 0).collect();
+        // Walk forward inside the stuck set until a node repeats: that is a cycle.
+        let mut path = Vec::new();
+        let mut seen = vec![usize::MAX; g.nodes.len()];
+        let mut cur = stuck[0];
+        while seen[cur] == usize::MAX {
+            seen[cur] = path.len();
+            path.push(cur);
+            match succ[cur].iter().find(|&&s| indeg[s] > 0) {
+                Some(&s) => cur = s,
+                None => break,
+            }
+        }
+        let start = if seen[cur] != usize::MAX { seen[cur] } else { 0 };
+        let mut names: Vec<String> = path[start..].iter().map(|&i| self.title(&g.nodes[i])).collect();
+        if let Some(first) = names.first().cloned() {
+            names.push(first);
+        }
+        let cycle = names.join(" → ");
+        for &i in &stuck {
+            diags.push(
+                Diagnostic::error(
+                    Some(g.nodes[i].id),
+                    None,
+                    format!("this node is in a cycle or fed by one ({cycle}); values must flow one way"),
+                )
+                .with_fix("remove one wire of the cycle (use a recurrent layer for loops over time)"),
+            );
+        }
+    }
+
+    fn infer_block(
+        &mut self,
+        node: &Node,
+        inputs: &[Option<TensorType>],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(Vec<Option<TensorType>>, u64, u64)> {
+        let block_id = node.block.clone().unwrap_or_default();
+        let def = self.project.block(&block_id)?;
+        if self.stack.contains(&block_id) || self.stack.len() >= MAX_BLOCK_DEPTH {
+            diags.push(
+                Diagnostic::error(
+                    Some(node.id),
+                    None,
+                    format!(
+                        "block '{}' contains itself (directly or through other blocks)",
+                        def.name
+                    ),
+                )
+                .with_fix("remove the inner instance of this block"),
+            );
+            return None;
+        }
+        if node.repeat > MAX_REPEAT {
+            diags.push(Diagnostic::error(
+                Some(node.id),
+                None,
+                format!("repeat ×{} is too many (at most {MAX_REPEAT})", node.repeat),
+            ));
+            return None;
+        }
+        self.stack.push(block_id.clone());
+        let mut current: Vec<Option<TensorType>> = inputs.to_vec();
+        let (mut params, mut macs) = (0u64, 0u64);
+        let mut result = None;
+        let mut copy = 0u32;
+        while copy < node.repeat {
+            let mut inner = Vec::new();
+            let r = self.infer_graph(&def.graph, Some(&current), &mut inner);
+            let errors: Vec<Diagnostic> = inner.into_iter().filter(|d| d.severity == Severity::Error).collect();
+            if !errors.is_empty() {
+                for d in errors {
+                    let where_ = d
+                        .node
+                        .and_then(|id| def.graph.node(id))
+                        .map(|n| format!(", node '{}'", self.title(n)))
+                        .unwrap_or_default();
+                    let copy_note = if node.repeat > 1 {
+                        format!(" (copy {} of {})", copy + 1, node.repeat)
+                    } else {
+                        String::new()
+                    };
+                    diags.push(Diagnostic {
+                        severity: Severity::Error,
+                        node: Some(node.id),
+                        port: None,
+                        message: format!("inside block '{}'{copy_note}{where_}: {}", def.name, d.message),
+                        fix: d.fix,
+                    });
+                }
+                result = None;
+                break;
+            }
+            let copy_params: u64 = r.params.iter().fold(0u64, |a, p| a.saturating_add(*p));
+            let copy_macs: u64 = r.macs.iter().fold(0u64, |a, p| a.saturating_add(*p));
+            let outs = r.port_outputs;
+            let mut next = current.clone();
+            for (k, t) in outs.iter().enumerate() {
+                if k < next.len() {
+                    next[k] = t.clone();
+                }
+            }
+            copy += 1;
+            if next == current && copy < node.repeat {
+                // A fixed point: every remaining copy is identical to this one.
+                let rest = u64::from(node.repeat - copy + 1);
+                params = params.saturating_add(copy_params.saturating_mul(rest));
+                macs = macs.saturating_add(copy_macs.saturating_mul(rest));
+                result = Some(outs);
+                break;
+            }
+            params = params.saturating_add(copy_params);
+            macs = macs.saturating_add(copy_macs);
+            current = next;
+            result = Some(outs);
+        }
+        self.stack.pop();
+        result.map(|outs| (outs, params, macs))
+    }
+}
+
+/// Indices of the port nodes of `kind` in port order (by `index`, then id).
+fn port_order(g: &Graph, kind: &str) -> Vec<usize> {
+    let mut v: Vec<(i64, usize)> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.kind == kind)
+        .map(|(i, n)| (n.params.get("index").and_then(|v| v.as_int()).unwrap_or(0), i))
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, i)| i).collect()
+}
