@@ -245,6 +245,7 @@ fn migrate_v1_to_v2(value: Value) -> Result<Value, LoadError> {
     if let Some(s) = old.remove("steps") {
         training.insert("steps".into(), s);
     }
+    old.remove("format_version");
     let task = old.remove("task").unwrap_or(json!("supervised"));
     let mut new = Map::new();
     new.insert("format_version".into(), json!(2));

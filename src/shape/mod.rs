@@ -472,35 +472,56 @@ impl<'p> Checker<'p> {
         catalog::display_title(self.project, n)
     }
 
+    /// Reports every cycle among the nodes Kahn's algorithm could not order. Nodes merely
+    /// downstream of a cycle are not blamed (their outputs just stay unknown).
     fn report_cycles(&self, g: &Graph, indeg: &[usize], succ: &[Vec<usize>], diags: &mut Vec<Diagnostic>) {
-        let stuck: Vec<usize> = (0..g.nodes.len()).filter(|&i| indeg[i] > 0).collect();
-        // Walk forward inside the stuck set until a node repeats: that is a cycle.
-        let mut path = Vec::new();
-        let mut seen = vec![usize::MAX; g.nodes.len()];
-        let mut cur = stuck[0];
-        while seen[cur] == usize::MAX {
-            seen[cur] = path.len();
-            path.push(cur);
-            match succ[cur].iter().find(|&&s| indeg[s] > 0) {
-                Some(&s) => cur = s,
-                None => break,
+        let n = g.nodes.len();
+        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (a, ss) in succ.iter().enumerate() {
+            for &b in ss {
+                if indeg[a] > 0 && indeg[b] > 0 {
+                    preds[b].push(a);
+                }
             }
         }
-        let start = if seen[cur] != usize::MAX { seen[cur] } else { 0 };
-        let mut names: Vec<String> = path[start..].iter().map(|&i| self.title(&g.nodes[i])).collect();
-        if let Some(first) = names.first().cloned() {
-            names.push(first);
-        }
-        let cycle = names.join(" → ");
-        for &i in &stuck {
-            diags.push(
-                Diagnostic::error(
-                    Some(g.nodes[i].id),
-                    None,
-                    format!("this node is in a cycle or fed by one ({cycle}); values must flow one way"),
-                )
-                .with_fix("remove one wire of the cycle (use a recurrent layer for loops over time)"),
-            );
+        // Every stuck node has a stuck predecessor, so walking backwards must close a loop.
+        let mut state = vec![0u8; n]; // 0 new, 1 on the current walk, 2 done
+        for s in (0..n).filter(|&i| indeg[i] > 0) {
+            let mut path = Vec::new();
+            let mut cur = s;
+            loop {
+                if state[cur] == 2 {
+                    break;
+                }
+                if state[cur] == 1 {
+                    let at = path.iter().position(|&p| p == cur).unwrap_or(0);
+                    let mut cycle: Vec<usize> = path[at..].to_vec();
+                    cycle.reverse();
+                    let mut names: Vec<String> = cycle.iter().map(|&i| self.title(&g.nodes[i])).collect();
+                    names.push(names[0].clone());
+                    let text = names.join(" → ");
+                    for &i in &cycle {
+                        diags.push(
+                            Diagnostic::error(
+                                Some(g.nodes[i].id),
+                                None,
+                                format!("this node is part of a cycle ({text}); values must flow one way"),
+                            )
+                            .with_fix("remove one wire of the cycle (use a recurrent layer for loops over time)"),
+                        );
+                    }
+                    break;
+                }
+                state[cur] = 1;
+                path.push(cur);
+                match preds[cur].first() {
+                    Some(&p) => cur = p,
+                    None => break,
+                }
+            }
+            for &i in &path {
+                state[i] = 2;
+            }
         }
     }
 

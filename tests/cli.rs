@@ -1,0 +1,112 @@
+//! The `strata` command line: presets and check, with their exit codes.
+
+mod common;
+
+use std::process::Command;
+
+fn strata(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn presets_json_lists_every_preset() {
+    let (code, out, _) = strata(&["presets", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let list = v.as_array().unwrap();
+    for id in common::REQUIRED_PRESETS {
+        let e = list
+            .iter()
+            .find(|e| e["id"] == *id)
+            .unwrap_or_else(|| panic!("{id} missing"));
+        for key in ["name", "archetype", "family", "recipe"] {
+            assert!(e[key].as_str().is_some_and(|s| !s.is_empty()), "{id}.{key}");
+        }
+        assert!(e["params"].as_u64().unwrap() > 0);
+        assert_eq!(e["valid"], true);
+    }
+    let resnet = list.iter().find(|e| e["id"] == "resnet18").unwrap();
+    assert_eq!(resnet["params"], 11_689_512);
+    let (code, table, _) = strata(&["presets"]);
+    assert_eq!(code, 0);
+    assert!(table.contains("resnet18") && table.contains("11,689,512"));
+}
+
+#[test]
+fn check_a_valid_preset() {
+    let (code, out, _) = strata(&["check", "lenet5", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["params"], 61_706);
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 0);
+    let conv = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "conv2d")
+        .unwrap();
+    assert_eq!(conv["outputs"][0]["shape"], "[B, 6, 28, 28]");
+    assert_eq!(conv["params"], 156);
+    let (code, text, _) = strata(&["check", "lenet5"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("[B, 6, 28, 28]") && text.contains("61,706") && text.trim_end().ends_with("valid"));
+}
+
+#[test]
+fn check_an_invalid_graph_exits_1_with_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    // LeNet without its Flatten: Linear gets [B, 16, 5, 5].
+    let mut p = common::preset("lenet5");
+    let flatten = p.graph.nodes.iter().find(|n| n.kind == "flatten").unwrap().id;
+    let before: Vec<_> = p.graph.wires_into(flatten).cloned().collect();
+    let after: Vec<_> = p.graph.wires_from(flatten).cloned().collect();
+    p.graph.remove_node(flatten);
+    p.graph.add_wire(strata::doc::Wire::new(
+        before[0].from,
+        &before[0].out,
+        after[0].to,
+        &after[0].input,
+    ));
+    let path = dir.path().join("broken.strata");
+    strata::doc::save_file(&p, &path).unwrap();
+    let (code, out, _) = strata(&["check", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], false);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["node"], after[0].to.0);
+    assert_eq!(d["port"], "x");
+    assert_eq!(
+        d["message"],
+        "Linear expects [B, N] or [B, T, N] but gets [B, 16, 5, 5]"
+    );
+    assert_eq!(d["fix"], "insert Flatten");
+    let (code, text, _) = strata(&["check", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(text.contains("(fix: insert Flatten)"), "{text}");
+}
+
+#[test]
+fn check_unreadable_input_exits_2() {
+    let (code, _, err) = strata(&["check", "no_such_preset_or_file"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no file or preset named 'no_such_preset_or_file'"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.strata");
+    let text = strata::presets::source("mlp").unwrap();
+    std::fs::write(&path, &text[..100]).unwrap();
+    let (code, out, err) = strata(&["check", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("half.strata: line"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], false);
+}
