@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine, then runs them.
+# The same command runs locally and in CI (.ci/run calls this script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# A persistent target directory outside the clone keeps CI incremental: the heavy
+# dependencies (burn, wgpu, eframe) are built once per machine, not once per clone.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "scripts/test.sh: cargo is missing — install Rust 1.95 (rustup) first" >&2
+  exit 2
+fi
+
+# System packages the tests use. Building needs none (winit and wgpu load their system
+# libraries at run time); the headless UI snapshot tests of the app issue add Mesa here.
+need=()
+if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+echo "== cargo test (target dir: $CARGO_TARGET_DIR)"
+cargo test --locked "$@"
