@@ -4,6 +4,8 @@
 //! the large ones (BERT has 12 identical layers, DenseNet 58 dense layers) without typing JSON.
 //! Every reference configuration reproduces its reference implementation layer by layer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_arguments)]
+
 use strata::catalog::GraphBuilder;
 use strata::doc::{
     BlockDef, DatasetBinding, NodeId, Optimizer, ParamValue as V, PresetInfo, Project, RecipeSettings, Schedule,

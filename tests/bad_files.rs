@@ -1,5 +1,7 @@
 //! Broken project files give errors that name the place, and never panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

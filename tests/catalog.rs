@@ -1,5 +1,7 @@
 //! The catalog registry: unique ids, complete specs, defaults that fit their own ranges.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use strata::catalog::{self, Catalog, Category, ParamCheck, check_param};
 
 #[test]

@@ -1,5 +1,7 @@
 //! The `strata` command line: presets and check, with their exit codes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

@@ -1,5 +1,7 @@
 //! The project document and file format: round trips, migrations, unknown kinds, atomic saves.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Every edit has an exact inverse: apply → undo gives the document back, redo gives the edit back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

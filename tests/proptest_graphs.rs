@@ -1,6 +1,8 @@
 //! Property tests: random graphs built from the catalog, and random damage to project files,
 //! never make the checker or the loader panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use proptest::prelude::*;
@@ -54,10 +56,8 @@ prop_compose! {
             let spec = &all[k % all.len()];
             let mut n = Node::new(spec.id);
             for p in spec.params {
-                if let Some((pick, r)) = pi.next() {
-                    if pick % 3 != 0 {
-                        n.params.insert(p.name.into(), value_for(p.kind, pick, r));
-                    }
+                if let Some((pick, r)) = pi.next().filter(|(pick, _)| pick % 3 != 0) {
+                    n.params.insert(p.name.into(), value_for(p.kind, pick, r));
                 }
             }
             g.add(n);

@@ -1,6 +1,8 @@
 //! The reference configurations have exactly the parameter count of their reference
 //! implementations (torchvision, Hugging Face, the papers).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

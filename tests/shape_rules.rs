@@ -1,6 +1,8 @@
 //! Each kind's shape rule against hand-computed shapes and parameter counts, and the checker's
 //! behaviour on whole graphs (all problems at once, blocks, repeats, recipe roles).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -32,13 +32,13 @@ fn mha_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
         n => n,
     };
     let (t, s) = (q.dims[1], kv.dims[1]);
-    if let Some(mask) = ctx.optional(2) {
-        if mask.rank() != 2 || !mask.dims[1].compatible(s) {
-            return Err(RuleError::at(
-                "mask",
-                format!("the padding mask must be [B, S] = [B, {s}] but is {mask}"),
-            ));
-        }
+    if let Some(mask) = ctx.optional(2)
+        && (mask.rank() != 2 || !mask.dims[1].compatible(s))
+    {
+        return Err(RuleError::at(
+            "mask",
+            format!("the padding mask must be [B, S] = [B, {s}] but is {mask}"),
+        ));
     }
     if let Some(bias) = ctx.optional(3) {
         let ok = bias.rank() == 4

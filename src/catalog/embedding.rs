@@ -52,18 +52,18 @@ fn learned_pos_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let x = seq_input(ctx)?;
     let d = known(x.dims[2], "x", "feature size")?;
     let max = ctx.uint("max_len");
-    if let Some(t) = x.dims[1].known() {
-        if t > max {
-            return Err(
-                RuleError::at("x", format!("sequence length {t} exceeds max_len {max}")).fix(
-                    format!("set max_len to {t}"),
-                    Some(FixAction::SetParam {
-                        name: "max_len",
-                        value: (t as i64).into(),
-                    }),
-                ),
-            );
-        }
+    if let Some(t) = x.dims[1].known()
+        && t > max
+    {
+        return Err(
+            RuleError::at("x", format!("sequence length {t} exceeds max_len {max}")).fix(
+                format!("set max_len to {t}"),
+                Some(FixAction::SetParam {
+                    name: "max_len",
+                    value: (t as i64).into(),
+                }),
+            ),
+        );
     }
     let mut r = same(x);
     r.params = cm(max, d)?;
@@ -79,7 +79,7 @@ fn timestep_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
         ));
     }
     let d = ctx.uint("dim");
-    if d % 2 != 0 {
+    if !d.is_multiple_of(2) {
         return Err(RuleError::new("dim must be even (sine and cosine halves)"));
     }
     Ok(Inferred {
@@ -113,13 +113,13 @@ fn patch_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let (p, d) = (ctx.uint("patch"), ctx.uint("dim"));
     let mut n = Dim::Known(1);
     for i in 2..4 {
-        let side = x.dims[i].div(p).ok_or_else(|| {
+        let side = x.dims[i].divide(p).ok_or_else(|| {
             RuleError::at(
                 "x",
                 format!("image size {} is not a multiple of the patch size {p}", x.dims[i]),
             )
         })?;
-        n = n.mul(side);
+        n = n.product(side);
     }
     let weights = cm(cm(c, cm(p, p)?)?, d)?;
     let y = TensorType::float(vec![x.dims[0], n, Dim::Known(d)]);

@@ -31,7 +31,7 @@ fn shape_of(ctx: &Ctx, numbers_only: bool) -> Result<Vec<Dim>, RuleError> {
     if numbers_only && dims.iter().any(|d| d.known().is_none()) {
         return Err(RuleError::new("this shape must be all numbers"));
     }
-    if dims.iter().any(|d| *d == Dim::Known(0)) {
+    if dims.contains(&Dim::Known(0)) {
         return Err(RuleError::new("a shape cannot have a zero-sized dim"));
     }
     Ok(dims)

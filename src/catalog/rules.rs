@@ -185,7 +185,7 @@ pub fn window_out(len: Dim, k: u64, s: u64, p: u64, d: u64, ceil: bool, port: &s
             }
             let s = s.max(1);
             let mut out = (padded - span) / s + 1;
-            if ceil && (padded - span) % s != 0 {
+            if ceil && !(padded - span).is_multiple_of(s) {
                 out += 1;
                 // PyTorch: the last window must start inside the input or left padding.
                 if (out - 1) * s >= n + p {
@@ -200,7 +200,7 @@ pub fn window_out(len: Dim, k: u64, s: u64, p: u64, d: u64, ceil: bool, port: &s
         }
         Dim::Sym { .. } => Ok(len
             .offset(2 * p as i64 - span as i64)
-            .and_then(|d| d.div(s))
+            .and_then(|d| d.divide(s))
             .and_then(|d| d.offset(1))
             .unwrap_or(Dim::Any)),
         Dim::Any => Ok(Dim::Any),
@@ -210,32 +210,29 @@ pub fn window_out(len: Dim, k: u64, s: u64, p: u64, d: u64, ceil: bool, port: &s
 /// Numpy-style broadcast of two shapes.
 pub fn broadcast(a: &TensorType, b: &TensorType, port: &str) -> Result<TensorType, RuleError> {
     let r = a.rank().max(b.rank());
-    let mut dims = vec![Dim::Any; r];
-    for i in 0..r {
-        let da = if i + a.rank() >= r {
-            a.dims[i + a.rank() - r]
+    let at = |t: &TensorType, i: usize| {
+        if i + t.rank() >= r {
+            t.dims[i + t.rank() - r]
         } else {
             Dim::Known(1)
-        };
-        let db = if i + b.rank() >= r {
-            b.dims[i + b.rank() - r]
-        } else {
-            Dim::Known(1)
-        };
-        dims[i] = if da == db || db == Dim::Known(1) {
-            da
-        } else if da == Dim::Known(1) {
-            db
-        } else if da == Dim::Any {
-            db
-        } else if db == Dim::Any {
-            da
-        } else {
-            return Err(RuleError::at(
-                port,
-                format!("shapes {a} and {b} do not match (dim {i}: {da} vs {db})"),
-            ));
-        };
-    }
+        }
+    };
+    let dims = (0..r)
+        .map(|i| {
+            let (da, db) = (at(a, i), at(b, i));
+            if da == db || db == Dim::Known(1) {
+                Ok(da)
+            } else if da == Dim::Known(1) || da == Dim::Any {
+                Ok(db)
+            } else if db == Dim::Any {
+                Ok(da)
+            } else {
+                Err(RuleError::at(
+                    port,
+                    format!("shapes {a} and {b} do not match (dim {i}: {da} vs {db})"),
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(TensorType { dtype: a.dtype, dims })
 }

@@ -12,7 +12,7 @@ fn flatten_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     if end < start {
         return Err(RuleError::new("end_dim comes before start_dim"));
     }
-    let merged = x.dims[start..=end].iter().fold(Dim::Known(1), |acc, d| acc.mul(*d));
+    let merged = x.dims[start..=end].iter().fold(Dim::Known(1), |acc, d| acc.product(*d));
     let mut dims = x.dims[..start].to_vec();
     dims.push(merged);
     dims.extend_from_slice(&x.dims[end + 1..]);
@@ -24,7 +24,7 @@ fn flatten_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
 }
 
 fn product(dims: &[Dim]) -> Dim {
-    dims.iter().fold(Dim::Known(1), |acc, d| acc.mul(*d))
+    dims.iter().fold(Dim::Known(1), |acc, d| acc.product(*d))
 }
 
 fn reshape_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
@@ -72,7 +72,7 @@ fn reshape_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
                 .collect::<Vec<_>>(),
         );
         target[i] = match rest.known() {
-            Some(r) => have.div(r).ok_or_else(|| {
+            Some(r) => have.divide(r).ok_or_else(|| {
                 RuleError::at(
                     "x",
                     format!("cannot reshape {x} into {} — sizes do not divide", fmt_dims(&target)),
@@ -179,16 +179,16 @@ fn slice_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let a = axis(ctx.int("dim"), x.rank(), "x")?;
     let start = ctx.uint("start");
     let len = ctx.uint("length");
-    if let Some(n) = x.dims[a].known() {
-        if start.saturating_add(len) > n {
-            return Err(RuleError::at(
-                "x",
-                format!(
-                    "slice {start}..{} is past the end of dim {a} (size {n})",
-                    start.saturating_add(len)
-                ),
-            ));
-        }
+    if let Some(n) = x.dims[a].known()
+        && start.saturating_add(len) > n
+    {
+        return Err(RuleError::at(
+            "x",
+            format!(
+                "slice {start}..{} is past the end of dim {a} (size {n})",
+                start.saturating_add(len)
+            ),
+        ));
     }
     let mut t = x.clone();
     t.dims[a] = Dim::Known(len);
@@ -203,13 +203,13 @@ fn select_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let x = ctx.input(0)?;
     let a = axis(ctx.int("dim"), x.rank(), "x")?;
     let i = ctx.uint("index");
-    if let Some(n) = x.dims[a].known() {
-        if i >= n {
-            return Err(RuleError::at(
-                "x",
-                format!("index {i} is past the end of dim {a} (size {n})"),
-            ));
-        }
+    if let Some(n) = x.dims[a].known()
+        && i >= n
+    {
+        return Err(RuleError::at(
+            "x",
+            format!("index {i} is past the end of dim {a} (size {n})"),
+        ));
     }
     let mut t = x.clone();
     t.dims.remove(a);
@@ -224,7 +224,7 @@ fn split_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let x = ctx.input(0)?;
     let a = axis(ctx.int("dim"), x.rank(), "x")?;
     let parts = ctx.uint("parts").max(1);
-    let each = x.dims[a].div(parts).ok_or_else(|| {
+    let each = x.dims[a].divide(parts).ok_or_else(|| {
         RuleError::at(
             "x",
             format!("dim {a} of {x} ({}) does not split into {parts} equal parts", x.dims[a]),
@@ -273,13 +273,13 @@ fn crop_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     }
     let mut t = x.clone();
     for i in 2..x.rank() {
-        if let (Some(have), Some(want)) = (x.dims[i].known(), like.dims[i].known()) {
-            if want > have {
-                return Err(RuleError::at(
-                    "like",
-                    format!("cannot crop {x} to the larger size of {like}"),
-                ));
-            }
+        if let (Some(have), Some(want)) = (x.dims[i].known(), like.dims[i].known())
+            && want > have
+        {
+            return Err(RuleError::at(
+                "like",
+                format!("cannot crop {x} to the larger size of {like}"),
+            ));
         }
         t.dims[i] = like.dims[i];
     }

@@ -291,8 +291,8 @@ pub struct RuleError {
     pub port: Option<String>,
     /// The message in the user's words.
     pub message: String,
-    /// A fix, if there is one.
-    pub fix: Option<Fix>,
+    /// A fix, if there is one (boxed: rules return this on every error path).
+    pub fix: Option<Box<Fix>>,
 }
 
 impl RuleError {
@@ -316,10 +316,10 @@ impl RuleError {
 
     /// Adds a fix.
     pub fn fix(mut self, label: impl Into<String>, action: Option<FixAction>) -> Self {
-        self.fix = Some(Fix {
+        self.fix = Some(Box::new(Fix {
             label: label.into(),
             action,
-        });
+        }));
         self
     }
 }

@@ -60,7 +60,7 @@ impl Dim {
     }
 
     /// `self · other` (symbolic × symbolic is unknown).
-    pub fn mul(self, other: Dim) -> Dim {
+    pub fn product(self, other: Dim) -> Dim {
         match (self, other) {
             (d, Dim::Known(k)) | (Dim::Known(k), d) => d.times(k),
             _ => Dim::Any,
@@ -68,7 +68,7 @@ impl Dim {
     }
 
     /// `self / k` when it divides exactly, else `None`.
-    pub fn div(self, k: u64) -> Option<Dim> {
+    pub fn divide(self, k: u64) -> Option<Dim> {
         if k == 0 {
             return None;
         }

@@ -19,12 +19,13 @@ pub fn layered_layout(g: &Graph) -> Vec<(NodeId, [f32; 2])> {
     let mut indeg = vec![0usize; n];
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
     for w in &g.wires {
-        if let (Some(&a), Some(&b)) = (index.get(&w.from), index.get(&w.to)) {
-            if a != b && !succs[a].contains(&b) {
-                succs[a].push(b);
-                preds[b].push(a);
-                indeg[b] += 1;
-            }
+        if let (Some(&a), Some(&b)) = (index.get(&w.from), index.get(&w.to))
+            && a != b
+            && !succs[a].contains(&b)
+        {
+            succs[a].push(b);
+            preds[b].push(a);
+            indeg[b] += 1;
         }
     }
     // Kahn order; nodes left in cycles are appended in id order.

@@ -461,7 +461,7 @@ impl<'p> Checker<'p> {
                     node: Some(node.id),
                     port: e.port,
                     message: e.message,
-                    fix: e.fix,
+                    fix: e.fix.map(|f| *f),
                 }),
             }
         }

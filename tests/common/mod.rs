@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use strata::catalog::GraphBuilder;
 use strata::doc::{ParamValue, Project};
