@@ -1,6 +1,10 @@
 //! Shape checking: symbolic shapes inferred over the whole graph in topological order, through
 //! blocks and their repeats, with every problem reported at once as a [`Diagnostic`].
 
+mod expand;
+
+pub use expand::{ExpandError, Expanded, MAX_EXPANDED_NODES, Origin, expand};
+
 use crate::catalog::{self, Ctx, Fix, ParamCheck, PortSpec, TensorType, check_param};
 use crate::doc::{self, Graph, Node, NodeId, Project};
 use std::borrow::Cow;
