@@ -440,6 +440,40 @@ fn resnet18() {
     pre.save(g);
 }
 
+fn resnet_mini() {
+    let mut pre = Pre::new(
+        "resnet_mini",
+        "ResNet-mini on Fashion-MNIST",
+        "Residual network",
+        "Convolutional",
+        "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016",
+        "supervised",
+    )
+    .describe("A small residual network (widths 16, 32, 64; one basic block per stage) that trains on the Fashion-MNIST subset in minutes on a CPU.")
+    .dataset("fashion_mnist", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 2e-3;
+        t.batch_size = 64;
+        t.steps = 1500;
+        t.schedule = Schedule::Cosine;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,28,28", "float", "image");
+    let mut h = conv_bn(&mut g, x, 16, 3, 1, 1, 1e-5);
+    h = t(&mut g, h, "relu", &[]);
+    let b16 = resnet_block(&mut pre, 16, 1);
+    h = block_node(&mut g, &b16, 1, "stage 1", &[(h, "y", "x")]);
+    for (i, w) in [32, 64].into_iter().enumerate() {
+        let down = resnet_block(&mut pre, w, 2);
+        h = block_node(&mut g, &down, 1, &format!("stage {}", i + 2), &[(h, "y", "x")]);
+    }
+    h = t(&mut g, h, "global_avg_pool", &[]);
+    h = linear(&mut g, h, 10);
+    output(&mut g, h, "y", "prediction");
+    pre.save(g);
+}
+
 fn googlenet() {
     let mut pre = Pre::new(
         "googlenet",
@@ -1402,6 +1436,7 @@ fn main() {
     alexnet();
     vgg16();
     resnet18();
+    resnet_mini();
     googlenet();
     densenet121();
     efficientnet_b0();

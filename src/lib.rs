@@ -9,12 +9,16 @@
 //! - `app` (feature `app`): the desktop window.
 
 pub mod catalog;
+pub mod data;
 pub mod doc;
 pub mod presets;
 pub mod shape;
 
 #[cfg(feature = "app")]
 pub mod app;
+
+#[cfg(feature = "engine")]
+pub mod engine;
 
 use std::path::Path;
 

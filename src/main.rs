@@ -38,6 +38,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train a project file or preset. Exit 0 done, 1 training failed, 2 bad input.
+    #[cfg(feature = "engine")]
+    Train {
+        /// A .strata file or a preset id.
+        target: String,
+        /// Training steps (default: the project's).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// auto (a real GPU if present, else CPU), cpu or gpu.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Random seed (default: the project's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write one JSON object per training step to this file.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        /// Evaluate on the validation split every N steps (0: at the end only).
+        #[arg(long, default_value_t = 0)]
+        eval_every: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,12 +66,24 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Presets { json }) => presets(json),
         Some(Command::Check { target, json }) => check(&target, json),
+        #[cfg(feature = "engine")]
+        Some(Command::Train {
+            target,
+            steps,
+            device,
+            seed,
+            metrics,
+            eval_every,
+        }) => cli_train::run(&target, steps, &device, seed, metrics.as_deref(), eval_every),
         None => open_app(cli.file.as_deref()),
     }
 }
 
+#[cfg(feature = "engine")]
+mod cli_train;
+
 /// Resolves a file path or a preset id.
-fn resolve(target: &str) -> Result<Project, String> {
+pub(crate) fn resolve(target: &str) -> Result<Project, String> {
     let path = Path::new(target);
     if path.exists() {
         return strata::open_project(path).map_err(|e| match e {

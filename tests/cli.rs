@@ -112,3 +112,58 @@ fn check_unreadable_input_exits_2() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["valid"], false);
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn train_writes_step_metrics_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("m.jsonl");
+    let (code, out, err) = strata(&[
+        "train",
+        "mlp",
+        "--steps",
+        "40",
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--metrics",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let last = out.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(v["steps"], 40);
+    assert!(v["device"].as_str().unwrap().starts_with("cpu"));
+    assert!(v["final_loss"].as_f64().unwrap().is_finite());
+    assert!(v["metrics"]["val_accuracy"].as_f64().unwrap() > 0.3);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 40);
+    assert_eq!(lines[0]["step"], 1);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["loss"].as_f64().is_some() && l["accuracy"].as_f64().is_some())
+    );
+    assert!(err.contains("training on cpu"), "{err}");
+}
+
+#[cfg(feature = "engine")]
+#[test]
+fn train_rejects_bad_input_with_exit_2() {
+    let (code, _, err) = strata(&["train", "no_such_thing", "--steps", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no file or preset"), "{err}");
+    let (code, _, err) = strata(&["train", "mlp", "--device", "tpu"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("use auto, cpu or gpu"), "{err}");
+    if strata::engine::device::probe_gpu().is_none() {
+        let (code, _, err) = strata(&["train", "mlp", "--steps", "1", "--device", "gpu"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("no GPU adapter"), "{err}");
+    }
+}

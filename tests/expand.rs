@@ -15,9 +15,20 @@ fn every_preset_expands_to_an_equivalent_flat_graph() {
         let before = shape::check(&p);
         let flat = shape::expand(&p).unwrap();
         assert!(flat.project.blocks.is_empty());
-        assert!(flat.project.graph.nodes.iter().all(|n| !n.is_block() && !n.kind.starts_with("port_")), "{id}");
+        assert!(
+            flat.project
+                .graph
+                .nodes
+                .iter()
+                .all(|n| !n.is_block() && !n.kind.starts_with("port_")),
+            "{id}"
+        );
         let after = shape::check(&flat.project);
-        assert!(after.is_valid(), "{id}: {:?}", &after.diagnostics[..after.diagnostics.len().min(3)]);
+        assert!(
+            after.is_valid(),
+            "{id}: {:?}",
+            &after.diagnostics[..after.diagnostics.len().min(3)]
+        );
         assert_eq!(after.total_params, before.total_params, "{id}");
         assert_eq!(after.total_macs, before.total_macs, "{id}");
         // Every flat node has a unique origin key (used for per-node checkpoints).
@@ -37,9 +48,18 @@ fn origins_name_instance_copy_and_inner_node() {
         .filter(|o| o.top == inst && o.path.first() == Some(&11))
         .collect();
     let layer = p.block("bert_layer").unwrap();
-    let plain = layer.graph.nodes.iter().filter(|n| !n.kind.starts_with("port_")).count();
+    let plain = layer
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| !n.kind.starts_with("port_"))
+        .count();
     assert_eq!(in_copy_11.len(), plain);
-    assert!(in_copy_11.iter().all(|o| o.key().starts_with(&format!("{}/11/", inst.0))));
+    assert!(
+        in_copy_11
+            .iter()
+            .all(|o| o.key().starts_with(&format!("{}/11/", inst.0)))
+    );
     // 12 copies in all.
     assert_eq!(flat.origins.values().filter(|o| o.top == inst).count(), 12 * plain);
 }

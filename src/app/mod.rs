@@ -21,7 +21,7 @@ impl StrataApp {
 
 impl eframe::App for StrataApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::CentralPanel::default().show_inside(ui, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
             ui.heading(format!("Strata — {}", self.project.name));
             if let Some(p) = &self.project.preset {
                 ui.label(format!("{} · {} · {}", p.archetype, p.family, p.paper));

@@ -127,7 +127,9 @@ impl Ctx<'_> {
                 if self.stack.contains(&block_id) || self.stack.len() >= crate::shape::MAX_BLOCK_DEPTH {
                     return Err(ExpandError::Recursive(node.id, block_id));
                 }
-                let ports = catalog::node_ports(self.project, node).map(|(i, _)| i).unwrap_or_default();
+                let ports = catalog::node_ports(self.project, node)
+                    .map(|(i, _)| i)
+                    .unwrap_or_default();
                 let mut current: Vec<Option<Source>> = ports
                     .iter()
                     .map(|p| {
@@ -155,7 +157,9 @@ impl Ctx<'_> {
                 }
                 path.truncate(depth);
                 self.stack.pop();
-                let out_ports = catalog::node_ports(self.project, node).map(|(_, o)| o).unwrap_or_default();
+                let out_ports = catalog::node_ports(self.project, node)
+                    .map(|(_, o)| o)
+                    .unwrap_or_default();
                 for (k, p) in out_ports.iter().enumerate() {
                     if let Some(Some(src)) = outs.get(k) {
                         produced.insert((node.id, p.name.to_string()), src.clone());
@@ -175,13 +179,7 @@ impl Ctx<'_> {
             if top.is_some() {
                 p.push(node.id.0);
             }
-            self.origins.insert(
-                flat_id,
-                Origin {
-                    top: top_id,
-                    path: p,
-                },
-            );
+            self.origins.insert(flat_id, Origin { top: top_id, path: p });
             for w in g.wires.iter().filter(|w| w.from == node.id) {
                 produced.insert((node.id, w.out.clone()), (flat_id, w.out.clone()));
             }
@@ -191,7 +189,10 @@ impl Ctx<'_> {
         }
         for (w, flat_to) in pending_wires {
             if let Some(src) = produced.get(&(w.from, w.out.clone())) {
-                flat_inputs.entry(flat_to).or_default().push((w.input.clone(), src.clone()));
+                flat_inputs
+                    .entry(flat_to)
+                    .or_default()
+                    .push((w.input.clone(), src.clone()));
             }
         }
         Ok(port_out

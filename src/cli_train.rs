@@ -1,0 +1,157 @@
+//! `strata train`: runs the trainer thread (the same engine as the app) and reports progress.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use strata::engine::device::{self, DeviceChoice};
+use strata::engine::trainer::{Event, Request, RunConfig, Trainer};
+
+/// Trains `target` and prints one JSON summary line on stdout.
+pub fn run(
+    target: &str,
+    steps: Option<u64>,
+    device_arg: &str,
+    seed: Option<u64>,
+    metrics: Option<&Path>,
+    eval_every: u64,
+) -> ExitCode {
+    let choice: DeviceChoice = match device_arg.parse() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Before any thread starts: keep library code off software wgpu devices when on CPU.
+    if choice == DeviceChoice::Cpu || (choice == DeviceChoice::Auto && device::probe_gpu().is_none()) {
+        device::prefer_cpu_backend();
+    }
+    let project = match crate::resolve(target) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = strata::shape::check(&project);
+    if !report.is_valid() {
+        eprintln!("error: {} is not a valid graph:", project.name);
+        for d in report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == strata::shape::Severity::Error)
+        {
+            let fix = d
+                .fix
+                .as_ref()
+                .map(|f| format!(" (fix: {})", f.label))
+                .unwrap_or_default();
+            eprintln!("  {}{}", d.message, fix);
+        }
+        return ExitCode::from(2);
+    }
+    let mut metrics_file = match metrics.map(std::fs::File::create).transpose() {
+        Ok(f) => f.map(std::io::BufWriter::new),
+        Err(e) => {
+            eprintln!("error: cannot write the metrics file: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let trainer = match Trainer::spawn(|| {}) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot start the trainer thread: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let config = RunConfig {
+        steps,
+        seed,
+        device: choice,
+        eval_every,
+    };
+    trainer.send(Request::Start {
+        run_id: 1,
+        project: Box::new(project),
+        config,
+    });
+    let mut device_name = String::new();
+    let mut total = 0u64;
+    let started = Instant::now();
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    loop {
+        let Some(event) = trainer.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        match event {
+            Event::Started {
+                device, params, steps, ..
+            } => {
+                eprintln!("training on {device}: {params} parameters, {steps} steps");
+                device_name = device;
+                total = steps;
+            }
+            Event::Step { metrics: m, .. } => {
+                if let Some(f) = metrics_file.as_mut() {
+                    let line = serde_json::to_string(&m).unwrap_or_default();
+                    if writeln!(f, "{line}").is_err() {
+                        eprintln!("error: writing the metrics file failed");
+                        return ExitCode::from(1);
+                    }
+                }
+                if last_draw.elapsed() > Duration::from_millis(200) || m.step == total {
+                    last_draw = Instant::now();
+                    let elapsed = started.elapsed().as_secs_f64();
+                    let eta = if m.step > 0 {
+                        elapsed / m.step as f64 * (total.saturating_sub(m.step)) as f64
+                    } else {
+                        0.0
+                    };
+                    let acc = m.accuracy.map(|a| format!("  acc {a:.3}")).unwrap_or_default();
+                    eprint!("\r[{:>6}/{total}] loss {:.4}{acc}  ETA {:.0}s   ", m.step, m.loss, eta);
+                }
+            }
+            Event::Eval { metrics: m, .. } => {
+                eprintln!(
+                    "\nstep {}: validation loss {:.4}, accuracy {:.4}",
+                    m.step, m.val_loss, m.val_accuracy
+                );
+            }
+            Event::Finished {
+                steps,
+                seconds,
+                final_loss,
+                eval,
+                stopped,
+                ..
+            } => {
+                if let Some(f) = metrics_file.as_mut() {
+                    let _ = f.flush();
+                }
+                let mut metrics = serde_json::Map::new();
+                if let Some(e) = &eval {
+                    metrics.insert("val_accuracy".into(), e.val_accuracy.into());
+                    metrics.insert("val_loss".into(), e.val_loss.into());
+                }
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "steps": steps,
+                        "seconds": seconds,
+                        "device": device_name,
+                        "final_loss": final_loss,
+                        "stopped": stopped,
+                        "metrics": metrics,
+                    })
+                );
+                return ExitCode::SUCCESS;
+            }
+            Event::Failed { reason, bad_input, .. } => {
+                eprintln!("\nerror: {reason}");
+                return ExitCode::from(if bad_input { 2 } else { 1 });
+            }
+            Event::State { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Data: the built-in datasets (embedded, compressed; see DATASETS.md), splits and batches.
+//!
+//! Knows nothing of Burn: batches are plain vectors the engine turns into tensors.
+
+use std::io::Read;
+
+/// Why data could not be loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DataError {
+    /// No built-in dataset with this id.
+    #[error("unknown dataset '{0}' — built in: {list}", list = builtin_ids().join(", "))]
+    Unknown(String),
+    /// The file is damaged.
+    #[error("dataset {name}: {message}")]
+    Corrupt {
+        /// Dataset.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The built-in datasets: (id, gzip bytes).
+pub const BUILTIN: &[(&str, &[u8])] = &[
+    ("mnist_5k", include_bytes!("files/mnist_5k.ds.gz")),
+    ("fashion_mnist", include_bytes!("files/fashion_mnist.ds.gz")),
+    ("digits", include_bytes!("files/digits.ds.gz")),
+    ("iris", include_bytes!("files/iris.ds.gz")),
+    ("wine", include_bytes!("files/wine.ds.gz")),
+    ("breast_cancer", include_bytes!("files/breast_cancer.ds.gz")),
+];
+
+/// Ids of the built-in datasets.
+pub fn builtin_ids() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(id, _)| *id).collect()
+}
+
+/// Feature storage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Features {
+    /// Pixels 0–255.
+    U8(Vec<u8>),
+    /// Real values.
+    F32(Vec<f32>),
+}
+
+/// A labelled classification dataset held in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Id.
+    pub name: String,
+    /// Shape of one example (e.g. `[1, 28, 28]` or `[13]`).
+    pub shape: Vec<usize>,
+    /// All examples' features, row-major.
+    pub features: Features,
+    /// One class index per example.
+    pub labels: Vec<u8>,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Examples from this index on are the official test split.
+    pub test_from: Option<usize>,
+}
+
+#[derive(serde::Deserialize)]
+struct Header {
+    n: usize,
+    shape: Vec<usize>,
+    dtype: String,
+    classes: Vec<String>,
+    #[serde(default)]
+    test_from: Option<usize>,
+}
+
+/// Loads a built-in dataset.
+pub fn builtin(id: &str) -> Result<Dataset, DataError> {
+    let bytes = BUILTIN
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| DataError::Unknown(id.to_owned()))?;
+    decode(id, bytes)
+}
+
+/// Decodes a `STRATA-DS1` gzip file.
+pub fn decode(name: &str, gz: &[u8]) -> Result<Dataset, DataError> {
+    let corrupt = |m: &str| DataError::Corrupt {
+        name: name.to_owned(),
+        message: m.to_owned(),
+    };
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut raw)
+        .map_err(|e| corrupt(&format!("cannot decompress: {e}")))?;
+    let rest = raw
+        .strip_prefix(b"STRATA-DS1\n")
+        .ok_or_else(|| corrupt("not a Strata dataset file"))?;
+    let nl = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| corrupt("header line missing"))?;
+    let header: Header = serde_json::from_slice(&rest[..nl]).map_err(|e| corrupt(&format!("bad header: {e}")))?;
+    let body = &rest[nl + 1..];
+    let per: usize = header.shape.iter().product();
+    let width = if header.dtype == "f32" { 4 } else { 1 };
+    let feat_len = header
+        .n
+        .checked_mul(per)
+        .and_then(|v| v.checked_mul(width))
+        .ok_or_else(|| corrupt("size overflow"))?;
+    if body.len() != feat_len + header.n {
+        return Err(corrupt(&format!(
+            "expected {} bytes of data, found {}",
+            feat_len + header.n,
+            body.len()
+        )));
+    }
+    let features = match header.dtype.as_str() {
+        "u8" => Features::U8(body[..feat_len].to_vec()),
+        "f32" => Features::F32(
+            body[..feat_len]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        other => return Err(corrupt(&format!("unknown dtype {other}"))),
+    };
+    let labels = body[feat_len..].to_vec();
+    if let Some(bad) = labels.iter().find(|&&l| usize::from(l) >= header.classes.len()) {
+        return Err(corrupt(&format!("label {bad} is out of range")));
+    }
+    Ok(Dataset {
+        name: name.to_owned(),
+        shape: header.shape,
+        features,
+        labels,
+        classes: header.classes,
+        test_from: header.test_from,
+    })
+}
+
+impl Dataset {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Values per example.
+    pub fn example_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// A fixed train/validation split: the official test part when there is one, else a
+    /// seeded shuffle with `val_fraction` held out (stratification is not needed at these sizes).
+    pub fn split(&self, seed: u64, val_fraction: f64) -> Split {
+        if let Some(t) = self.test_from.filter(|&t| t < self.len()) {
+            return Split {
+                train: (0..t).collect(),
+                val: (t..self.len()).collect(),
+            };
+        }
+        let mut idx: Vec<usize> = (0..self.len()).collect();
+        shuffle(&mut idx, seed);
+        let n_val = ((self.len() as f64) * val_fraction.clamp(0.0, 0.9)).round() as usize;
+        let val = idx.split_off(self.len() - n_val);
+        Split { train: idx, val }
+    }
+
+    /// Features of examples `idx` as f32, scaled to 0–1 for pixels; `pad` adds zeros around
+    /// images (MNIST 28×28 → LeNet's 32×32 with `pad = 2`).
+    pub fn batch_features(&self, idx: &[usize], pad: usize) -> (Vec<f32>, Vec<usize>) {
+        let per = self.example_len();
+        let mut shape = self.shape.clone();
+        if pad > 0 && shape.len() == 3 {
+            shape[1] += 2 * pad;
+            shape[2] += 2 * pad;
+        }
+        let out_per: usize = shape.iter().product();
+        let mut out = vec![0f32; idx.len() * out_per];
+        for (k, &i) in idx.iter().enumerate() {
+            let dst = &mut out[k * out_per..(k + 1) * out_per];
+            match &self.features {
+                Features::U8(v) => {
+                    let src = &v[i * per..(i + 1) * per];
+                    if pad > 0 && self.shape.len() == 3 {
+                        let (c, h, w) = (self.shape[0], self.shape[1], self.shape[2]);
+                        let (ph, pw) = (h + 2 * pad, w + 2 * pad);
+                        for ch in 0..c {
+                            for y in 0..h {
+                                for x in 0..w {
+                                    dst[ch * ph * pw + (y + pad) * pw + x + pad] =
+                                        f32::from(src[ch * h * w + y * w + x]) / 255.0;
+                                }
+                            }
+                        }
+                    } else {
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d = f32::from(*s) / 255.0;
+                        }
+                    }
+                }
+                Features::F32(v) => dst.copy_from_slice(&v[i * per..(i + 1) * per]),
+            }
+        }
+        let mut dims = vec![idx.len()];
+        dims.extend(shape);
+        (out, dims)
+    }
+
+    /// Labels of examples `idx`.
+    pub fn batch_labels(&self, idx: &[usize]) -> Vec<i64> {
+        idx.iter().map(|&i| i64::from(self.labels[i])).collect()
+    }
+
+    /// Per-feature mean and standard deviation over `idx` (for standardising tabular data).
+    pub fn feature_stats(&self, idx: &[usize]) -> Option<(Vec<f32>, Vec<f32>)> {
+        let Features::F32(v) = &self.features else { return None };
+        let per = self.example_len();
+        let n = idx.len().max(1) as f64;
+        let mut mean = vec![0f64; per];
+        let mut sq = vec![0f64; per];
+        for &i in idx {
+            for j in 0..per {
+                let x = f64::from(v[i * per + j]);
+                mean[j] += x;
+                sq[j] += x * x;
+            }
+        }
+        let mean: Vec<f64> = mean.iter().map(|m| m / n).collect();
+        let std: Vec<f32> = sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| ((s / n - m * m).max(1e-12)).sqrt() as f32)
+            .collect();
+        Some((mean.iter().map(|m| *m as f32).collect(), std))
+    }
+}
+
+/// Indices of a train/validation split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// Training examples.
+    pub train: Vec<usize>,
+    /// Validation examples.
+    pub val: Vec<usize>,
+}
+
+/// A small, fast, seedable generator (SplitMix64) for shuffles; reproducible everywhere.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded generator.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+/// Fisher–Yates shuffle with a seed.
+pub fn shuffle<T>(v: &mut [T], seed: u64) {
+    let mut rng = Rng::new(seed);
+    for i in (1..v.len()).rev() {
+        let j = rng.below(i + 1);
+        v.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_dataset_decodes() {
+        for (id, _) in BUILTIN {
+            let d = builtin(id).unwrap();
+            assert!(!d.is_empty(), "{id}");
+            assert!(d.labels.iter().all(|&l| usize::from(l) < d.classes.len()));
+        }
+        let m = builtin("mnist_5k").unwrap();
+        assert_eq!((m.len(), m.shape.clone()), (5000, vec![1, 28, 28]));
+        for c in 0..10u8 {
+            assert_eq!(m.labels.iter().filter(|&&l| l == c).count(), 500);
+        }
+        assert_eq!(builtin("iris").unwrap().len(), 150);
+        assert_eq!(builtin("fashion_mnist").unwrap().split(1, 0.2).val.len(), 2000);
+    }
+
+    #[test]
+    fn splits_are_fixed_by_seed() {
+        let d = builtin("wine").unwrap();
+        assert_eq!(d.split(7, 0.2), d.split(7, 0.2));
+        assert_ne!(d.split(7, 0.2), d.split(8, 0.2));
+        let s = d.split(7, 0.2);
+        assert_eq!(s.train.len() + s.val.len(), d.len());
+    }
+
+    #[test]
+    fn padding_centres_the_image() {
+        let d = builtin("mnist_5k").unwrap();
+        let (x, dims) = d.batch_features(&[0], 2);
+        assert_eq!(dims, vec![1, 1, 32, 32]);
+        let (y, _) = d.batch_features(&[0], 0);
+        assert_eq!(x[2 * 32 + 2..2 * 32 + 30], y[..28]);
+        assert!(x[..32].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn damaged_files_are_errors() {
+        assert!(matches!(decode("x", b"not gzip"), Err(DataError::Corrupt { .. })));
+        assert!(matches!(builtin("nope"), Err(DataError::Unknown(_))));
+    }
+}

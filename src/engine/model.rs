@@ -1,0 +1,300 @@
+//! Compiling a checked project into one Burn module and running it forward.
+
+use super::ops::{self, BuildCtx, ForwardFn, Layer, StepParams};
+use super::value::Value;
+use crate::catalog::{self, DType};
+use crate::doc::{NodeId, Project};
+use crate::shape::{self, Diagnostic, Severity};
+use burn::module::Module;
+use burn::tensor::Device;
+use std::collections::HashMap;
+
+/// Why a project could not be compiled.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CompileError {
+    /// The checker found errors; they are listed.
+    #[error("the graph has {} error(s); first: {}", .0.len(), .0.first().map(|d| d.message.as_str()).unwrap_or(""))]
+    Invalid(Vec<Diagnostic>),
+    /// Blocks could not be expanded.
+    #[error("{0}")]
+    Expand(#[from] shape::ExpandError),
+    /// A kind the engine cannot run yet.
+    #[error("node '{title}' ({kind}) cannot be trained yet: the engine has no implementation of this kind")]
+    Unsupported {
+        /// Node title.
+        title: String,
+        /// Kind id.
+        kind: String,
+    },
+    /// A builder refused the node.
+    #[error("node '{title}': {message}")]
+    Build {
+        /// Node title.
+        title: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// One node of the flat graph, ready to run.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Flat node id.
+    pub id: NodeId,
+    /// Stable key (top-level id, copy, inner ids) used for checkpoints and activations.
+    pub key: String,
+    /// Top-level node this belongs to (a block instance for nodes inside blocks).
+    pub top: NodeId,
+    /// Display title.
+    pub title: String,
+    /// Kind id.
+    pub kind: String,
+    /// Parameters.
+    pub params: StepParams,
+    /// For each input port: (step index, output index), or `None` for an unconnected optional port.
+    pub inputs: Vec<Option<(usize, usize)>>,
+    /// Index into [`GraphModel::layers`].
+    pub layer: Option<usize>,
+    /// Forward function.
+    pub forward: ForwardFn,
+}
+
+/// The run order and wiring of a compiled graph.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Steps in topological order.
+    pub steps: Vec<Step>,
+    /// Input steps: (step, dataset field, element type).
+    pub inputs: Vec<(usize, String, DType)>,
+    /// Output steps: (step, role).
+    pub outputs: Vec<(usize, String)>,
+}
+
+/// A compiled graph: one Burn module whose layers run in the plan's order.
+#[derive(Module, Debug)]
+pub struct GraphModel {
+    /// The learned layers, one per stateful node.
+    pub layers: Vec<Layer>,
+    /// How values flow.
+    #[module(skip)]
+    pub plan: Plan,
+}
+
+/// A forward pass failed at a node.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("node '{title}': {message}")]
+pub struct ForwardError {
+    /// Node title.
+    pub title: String,
+    /// Top-level node.
+    pub node: NodeId,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Compiles `project` for `device`: checks it, expands its blocks, builds every layer.
+pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, CompileError> {
+    let report = shape::check(project);
+    if !report.is_valid() {
+        return Err(CompileError::Invalid(
+            report
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect(),
+        ));
+    }
+    let flat = shape::expand(project)?;
+    let g = &flat.project.graph;
+    let flat_report = shape::check(&flat.project);
+    let order = topological(g);
+    let mut index_of_step: HashMap<NodeId, usize> = HashMap::new();
+    let mut plan = Plan::default();
+    let mut layers = Vec::new();
+    for i in order {
+        let node = &g.nodes[i];
+        let title = catalog::display_title(&flat.project, node);
+        let spec = catalog::catalog()
+            .get(&node.kind)
+            .ok_or_else(|| CompileError::Unsupported {
+                title: title.clone(),
+                kind: node.kind.clone(),
+            })?;
+        let op = ops::ops()
+            .get(node.kind.as_str())
+            .ok_or_else(|| CompileError::Unsupported {
+                title: title.clone(),
+                kind: node.kind.clone(),
+            })?;
+        let in_ports = spec.input_ports(&node.params);
+        let mut inputs = Vec::with_capacity(in_ports.len());
+        let mut in_types = Vec::with_capacity(in_ports.len());
+        for p in &in_ports {
+            match g.wires.iter().find(|w| w.to == node.id && w.input == p.name) {
+                Some(w) => {
+                    let src = g.node(w.from).ok_or_else(|| CompileError::Build {
+                        title: title.clone(),
+                        message: format!("input {} comes from a missing node", p.name),
+                    })?;
+                    let src_spec = catalog::catalog().get(&src.kind);
+                    let out_idx = src_spec
+                        .map(|s| s.output_ports(&src.params))
+                        .and_then(|ports| ports.iter().position(|q| q.name == w.out))
+                        .unwrap_or(0);
+                    let step = *index_of_step.get(&w.from).ok_or_else(|| CompileError::Build {
+                        title: title.clone(),
+                        message: "wired from a node that runs later (cycle?)".into(),
+                    })?;
+                    inputs.push(Some((step, out_idx)));
+                    in_types.push(flat_report.output_type(w.from, &w.out).cloned());
+                }
+                None => {
+                    inputs.push(None);
+                    in_types.push(None);
+                }
+            }
+        }
+        let ctx = BuildCtx {
+            spec,
+            params: &node.params,
+            inputs: &in_types,
+            device,
+        };
+        let layer = (op.build)(&ctx).map_err(|message| CompileError::Build {
+            title: title.clone(),
+            message,
+        })?;
+        let layer_idx = layer.map(|l| {
+            layers.push(l);
+            layers.len() - 1
+        });
+        let origin = flat.origins.get(&node.id);
+        let step_idx = plan.steps.len();
+        if node.kind == "input" {
+            let field = ctx_text(spec, &node.params, "field");
+            let dtype = if ctx_text(spec, &node.params, "dtype") == "int" {
+                DType::Int
+            } else {
+                DType::Float
+            };
+            plan.inputs.push((step_idx, field, dtype));
+        }
+        if node.kind == "output" {
+            plan.outputs.push((step_idx, ctx_text(spec, &node.params, "role")));
+        }
+        plan.steps.push(Step {
+            id: node.id,
+            key: origin.map(|o| o.key()).unwrap_or_else(|| node.id.0.to_string()),
+            top: origin.map(|o| o.top).unwrap_or(node.id),
+            title,
+            kind: node.kind.clone(),
+            params: StepParams::new(spec, node.params.clone()),
+            inputs,
+            layer: layer_idx,
+            forward: op.forward,
+        });
+        index_of_step.insert(node.id, step_idx);
+    }
+    Ok(GraphModel { layers, plan })
+}
+
+fn ctx_text(spec: &catalog::LayerSpec, params: &crate::doc::Params, name: &str) -> String {
+    params
+        .get(name)
+        .cloned()
+        .or_else(|| spec.param(name).map(|p| p.default.to_value()))
+        .and_then(|v| v.as_text().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn topological(g: &crate::doc::Graph) -> Vec<usize> {
+    let n = g.nodes.len();
+    let mut indeg = vec![0usize; n];
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for w in &g.wires {
+        if let (Some(a), Some(b)) = (g.index_of(w.from), g.index_of(w.to)) {
+            succ[a].push(b);
+            indeg[b] += 1;
+        }
+    }
+    let mut order = Vec::with_capacity(n);
+    let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    while let Some(i) = queue.pop_front() {
+        order.push(i);
+        for &s in &succ[i] {
+            indeg[s] -= 1;
+            if indeg[s] == 0 {
+                queue.push_back(s);
+            }
+        }
+    }
+    order
+}
+
+/// What a forward pass produced.
+pub struct Forward {
+    /// Output values by role.
+    pub outputs: HashMap<String, Value>,
+    /// Every step's outputs (kept only when asked for, e.g. to find the first non-finite node).
+    pub all: Option<Vec<Vec<Value>>>,
+}
+
+impl GraphModel {
+    /// Runs the graph. `feed` maps dataset fields to values for the input nodes.
+    pub fn forward(&self, feed: &HashMap<String, Value>, keep_all: bool) -> Result<Forward, ForwardError> {
+        let steps = &self.plan.steps;
+        let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
+        let err = |s: &Step, message: String| ForwardError {
+            title: s.title.clone(),
+            node: s.top,
+            message,
+        };
+        for s in steps {
+            let mut inputs = Vec::with_capacity(s.inputs.len());
+            if s.kind == "input" {
+                let field = s.params.text("field");
+                let v = feed
+                    .get(&field)
+                    .ok_or_else(|| err(s, format!("the data has no field '{field}' for this input")))?;
+                inputs.push(v.clone());
+            }
+            for (src, out) in s.inputs.iter().flatten() {
+                let v = values
+                    .get(*src)
+                    .and_then(|o| o.get(*out))
+                    .ok_or_else(|| err(s, "an input value is missing".into()))?;
+                inputs.push(v.clone());
+            }
+            let layer = s.layer.and_then(|i| self.layers.get(i));
+            let out = (s.forward)(&s.params, layer, inputs).map_err(|m| err(s, m))?;
+            values.push(out);
+        }
+        let mut outputs = HashMap::new();
+        for (step, role) in &self.plan.outputs {
+            if let Some(v) = values.get(*step).and_then(|o| o.first()) {
+                outputs.insert(role.clone(), v.clone());
+            }
+        }
+        Ok(Forward {
+            outputs,
+            all: keep_all.then_some(values),
+        })
+    }
+
+    /// The first step (in run order) whose output holds NaN or infinity, if any.
+    pub fn first_non_finite(&self, feed: &HashMap<String, Value>) -> Option<(NodeId, String)> {
+        let f = self.forward(feed, true).ok()?;
+        let all = f.all?;
+        for (s, outs) in self.plan.steps.iter().zip(&all) {
+            if outs.iter().any(Value::non_finite) {
+                return Some((s.top, s.title.clone()));
+            }
+        }
+        None
+    }
+
+    /// Number of learned scalars.
+    pub fn param_count(&self) -> usize {
+        self.num_params()
+    }
+}

@@ -1,0 +1,139 @@
+//! Convolutions and pooling.
+
+use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one, stateless};
+use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+
+fn conv2d_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let c = ctx.in_dim(0, 1)?;
+    let (k, s, p, d) = (
+        ctx.usize("kernel_size"),
+        ctx.usize("stride"),
+        ctx.usize("padding"),
+        ctx.usize("dilation"),
+    );
+    let cfg = Conv2dConfig::new([c, ctx.usize("out_channels")], [k, k])
+        .with_stride([s, s])
+        .with_dilation([d, d])
+        .with_groups(ctx.usize("groups").max(1))
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_bias(ctx.bool("bias"));
+    Ok(Some(Layer::Conv2d(cfg.init(ctx.device))))
+}
+
+fn conv2d_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Conv2d(l)) = layer else {
+        return Err("Conv2d layer missing".into());
+    };
+    Ok(vec![Value::F4(l.forward(one(inputs)?.f4()?))])
+}
+
+fn conv1d_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let c = ctx.in_dim(0, 1)?;
+    let p = ctx.usize("padding");
+    let cfg = Conv1dConfig::new(c, ctx.usize("out_channels"), ctx.usize("kernel_size"))
+        .with_stride(ctx.usize("stride"))
+        .with_dilation(ctx.usize("dilation"))
+        .with_groups(ctx.usize("groups").max(1))
+        .with_padding(PaddingConfig1d::Explicit(p, p))
+        .with_bias(ctx.bool("bias"));
+    Ok(Some(Layer::Conv1d(cfg.init(ctx.device))))
+}
+
+fn conv1d_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Conv1d(l)) = layer else {
+        return Err("Conv1d layer missing".into());
+    };
+    Ok(vec![Value::F3(l.forward(one(inputs)?.f3()?))])
+}
+
+fn window(p: &StepParams) -> (usize, usize, usize) {
+    let k = p.int("kernel_size").max(1) as usize;
+    let s = match p.int("stride") {
+        s if s <= 0 => k,
+        s => s as usize,
+    };
+    (k, s, p.int("padding").max(0) as usize)
+}
+
+fn max_pool_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let (k, s, pad) = window(p);
+    let opts = MaxPoolOptions {
+        kernel_size: [k, k],
+        stride: [s, s],
+        padding: [(pad, pad); 2],
+        dilation: [1, 1],
+        ceil_mode: p.bool("ceil_mode"),
+    };
+    Ok(vec![Value::F4(max_pool2d(one(inputs)?.f4()?, opts))])
+}
+
+fn avg_pool_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let (k, s, pad) = window(p);
+    let opts = AvgPoolOptions {
+        kernel_size: [k, k],
+        stride: [s, s],
+        padding: [(pad, pad); 2],
+        count_include_pad: true,
+        ceil_mode: p.bool("ceil_mode"),
+    };
+    Ok(vec![Value::F4(avg_pool2d(one(inputs)?.f4()?, opts))])
+}
+
+fn adaptive_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let size = [p.int("out_h").max(1) as usize, p.int("out_w").max(1) as usize];
+    Ok(vec![Value::F4(adaptive_avg_pool2d(one(inputs)?.f4()?, size))])
+}
+
+fn global_avg_fwd(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?.f4()?;
+    let [b, c, _, _] = x.dims();
+    Ok(vec![Value::F2(adaptive_avg_pool2d(x, [1, 1]).reshape([b, c]))])
+}
+
+fn global_max_fwd(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?.f4()?;
+    let [b, c, h, w] = x.dims();
+    Ok(vec![Value::F2(x.reshape([b, c, h * w]).max_dim(2).reshape([b, c]))])
+}
+
+/// Ops of this family.
+pub const OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "conv2d",
+        build: conv2d_build,
+        forward: conv2d_fwd,
+    },
+    OpSpec {
+        kind: "conv1d",
+        build: conv1d_build,
+        forward: conv1d_fwd,
+    },
+    OpSpec {
+        kind: "max_pool2d",
+        build: stateless,
+        forward: max_pool_fwd,
+    },
+    OpSpec {
+        kind: "avg_pool2d",
+        build: stateless,
+        forward: avg_pool_fwd,
+    },
+    OpSpec {
+        kind: "adaptive_avg_pool2d",
+        build: stateless,
+        forward: adaptive_fwd,
+    },
+    OpSpec {
+        kind: "global_avg_pool",
+        build: stateless,
+        forward: global_avg_fwd,
+    },
+    OpSpec {
+        kind: "global_max_pool",
+        build: stateless,
+        forward: global_max_fwd,
+    },
+];

@@ -1,0 +1,112 @@
+//! Dense layers, dropout, activations, scaling.
+
+use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one, stateless};
+use crate::map_float;
+use burn::nn::{DropoutConfig, LinearConfig};
+use burn::tensor::activation;
+
+fn linear_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let d_in = ctx.in_dim(0, usize::MAX)?;
+    let cfg = LinearConfig::new(d_in, ctx.usize("out_features")).with_bias(ctx.bool("bias"));
+    Ok(Some(Layer::Linear(cfg.init(ctx.device))))
+}
+
+fn linear_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Linear(l)) = layer else {
+        return Err("Linear layer missing".into());
+    };
+    Ok(vec![match one(inputs)? {
+        Value::F2(t) => Value::F2(l.forward(t)),
+        Value::F3(t) => Value::F3(l.forward(t)),
+        other => return Err(format!("Linear expects [B, N] or [B, T, N], got {}", other.describe())),
+    }])
+}
+
+fn dropout_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    Ok(Some(Layer::Dropout(DropoutConfig::new(ctx.float("p")).init())))
+}
+
+fn dropout_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Dropout(d)) = layer else {
+        return Err("Dropout layer missing".into());
+    };
+    Ok(vec![map_float!(one(inputs)?, t => d.forward(t))?])
+}
+
+macro_rules! activation_op {
+    ($name:ident, $t:ident, $p:ident => $e:expr) => {
+        fn $name($p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+            let _ = $p;
+            Ok(vec![map_float!(one(inputs)?, $t => $e)?])
+        }
+    };
+}
+
+activation_op!(relu, t, _p => activation::relu(t));
+activation_op!(gelu, t, p => if p.text("approximate") == "tanh" { activation::gelu_approximate(t) } else { activation::gelu(t) });
+activation_op!(silu, t, _p => activation::silu(t));
+activation_op!(sigmoid, t, _p => activation::sigmoid(t));
+activation_op!(tanh, t, _p => activation::tanh(t));
+activation_op!(mish, t, _p => activation::mish(t));
+activation_op!(leaky_relu, t, p => activation::leaky_relu(t, p.float("slope")));
+activation_op!(softmax, t, p => activation::softmax(t, p.int("dim") as isize));
+activation_op!(scale, t, p => t.mul_scalar(p.float("factor")));
+
+/// Ops of this family.
+pub const OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "linear",
+        build: linear_build,
+        forward: linear_fwd,
+    },
+    OpSpec {
+        kind: "dropout",
+        build: dropout_build,
+        forward: dropout_fwd,
+    },
+    OpSpec {
+        kind: "relu",
+        build: stateless,
+        forward: relu,
+    },
+    OpSpec {
+        kind: "gelu",
+        build: stateless,
+        forward: gelu,
+    },
+    OpSpec {
+        kind: "silu",
+        build: stateless,
+        forward: silu,
+    },
+    OpSpec {
+        kind: "sigmoid",
+        build: stateless,
+        forward: sigmoid,
+    },
+    OpSpec {
+        kind: "tanh",
+        build: stateless,
+        forward: tanh,
+    },
+    OpSpec {
+        kind: "mish",
+        build: stateless,
+        forward: mish,
+    },
+    OpSpec {
+        kind: "leaky_relu",
+        build: stateless,
+        forward: leaky_relu,
+    },
+    OpSpec {
+        kind: "softmax",
+        build: stateless,
+        forward: softmax,
+    },
+    OpSpec {
+        kind: "scale",
+        build: stateless,
+        forward: scale,
+    },
+];

@@ -1,0 +1,52 @@
+//! Normalisation layers.
+
+use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one};
+use crate::map_float;
+use burn::nn::{BatchNormConfig, LayerNormConfig};
+
+fn batch_norm_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let c = ctx.in_dim(0, 1)?;
+    let cfg = BatchNormConfig::new(c)
+        .with_epsilon(ctx.float("eps"))
+        .with_momentum(ctx.float("momentum"));
+    Ok(Some(Layer::BatchNorm(cfg.init(ctx.device))))
+}
+
+fn batch_norm_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::BatchNorm(l)) = layer else {
+        return Err("BatchNorm layer missing".into());
+    };
+    Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?])
+}
+
+fn layer_norm_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let d = ctx.in_dim(0, usize::MAX)?;
+    if !ctx.bool("affine") {
+        return Err("LayerNorm without affine parameters is not supported by the engine yet".into());
+    }
+    let cfg = LayerNormConfig::new(d)
+        .with_epsilon(ctx.float("eps"))
+        .with_bias(ctx.bool("bias"));
+    Ok(Some(Layer::LayerNorm(cfg.init(ctx.device))))
+}
+
+fn layer_norm_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::LayerNorm(l)) = layer else {
+        return Err("LayerNorm layer missing".into());
+    };
+    Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?])
+}
+
+/// Ops of this family.
+pub const OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "batch_norm",
+        build: batch_norm_build,
+        forward: batch_norm_fwd,
+    },
+    OpSpec {
+        kind: "layer_norm",
+        build: layer_norm_build,
+        forward: layer_norm_fwd,
+    },
+];

@@ -1,0 +1,352 @@
+//! The supervised recipe: classification on a labelled dataset, one optimizer, cross-entropy.
+
+use super::model::{GraphModel, compile};
+use super::value::Value;
+use super::{EvalMetrics, RunError, StepMetrics};
+use crate::catalog::DType;
+use crate::data::{self, Dataset, Split};
+use crate::doc::{Optimizer, ParamValue, Project, Schedule, TrainingSettings};
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use std::collections::HashMap;
+
+/// Fraction of a dataset held out for validation when it has no official test split.
+pub const VAL_FRACTION: f64 = 0.2;
+/// Largest validation batch.
+const EVAL_BATCH: usize = 500;
+
+/// A supervised training run in progress.
+pub struct Supervised {
+    model: Option<GraphModel>,
+    optim: ModuleOptimizer,
+    data: Dataset,
+    split: Split,
+    pad: usize,
+    stats: Option<(Vec<f32>, Vec<f32>)>,
+    fields: Vec<String>,
+    settings: TrainingSettings,
+    order: Vec<usize>,
+    cursor: usize,
+    epoch: u64,
+    step: u64,
+    lr_scale: f64,
+    device: Device,
+}
+
+fn option_int(p: &Project, name: &str) -> Option<i64> {
+    p.dataset.options.get(name).and_then(ParamValue::as_int)
+}
+
+impl Supervised {
+    /// Compiles the project and prepares its data on `device` (seeded before any parameter exists).
+    pub fn new(project: &Project, device: &Device, seed: u64) -> Result<Self, RunError> {
+        let dataset_id = project.dataset.id.as_str();
+        if dataset_id.is_empty() {
+            return Err(RunError::BadInput(
+                "the project has no dataset — choose one of: ".to_owned() + &data::builtin_ids().join(", "),
+            ));
+        }
+        let data = data::builtin(dataset_id).map_err(|e| RunError::BadInput(e.to_string()))?;
+        let ad = device.clone().autodiff();
+        ad.seed(seed);
+        let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
+        let has_prediction = model.plan.outputs.iter().any(|(_, r)| r == "prediction");
+        if !has_prediction {
+            return Err(RunError::BadInput(
+                "the supervised recipe needs an Output with role 'prediction'".into(),
+            ));
+        }
+        let pad = usize::try_from(option_int(project, "pad_to").unwrap_or(0)).unwrap_or(0);
+        let pad = if pad > 0 && data.shape.len() == 3 {
+            pad.saturating_sub(data.shape[1]) / 2
+        } else {
+            0
+        };
+        // Every float input is fed the features; check shapes now, with a fix in the message.
+        let mut fields = Vec::new();
+        for (step, field, dtype) in &model.plan.inputs {
+            if *dtype != DType::Float {
+                return Err(RunError::BadInput(format!(
+                    "input '{}' is an integer input; the supervised recipe feeds images or feature vectors",
+                    model.plan.steps[*step].title
+                )));
+            }
+            fields.push(field.clone());
+        }
+        let mut want: Vec<usize> = data.shape.clone();
+        if pad > 0 {
+            want[1] += 2 * pad;
+            want[2] += 2 * pad;
+        }
+        for node in project.graph.nodes.iter().filter(|n| n.kind == "input") {
+            let dims: Vec<String> = node
+                .params
+                .get("shape")
+                .and_then(|v| v.as_list().map(|l| l.iter().map(|d| d.to_string()).collect()))
+                .unwrap_or_default();
+            let given: Vec<String> = want.iter().map(|d| d.to_string()).collect();
+            if dims.len() != given.len() + 1 || dims[1..] != given[..] {
+                return Err(RunError::BadInput(format!(
+                    "input '{}' expects [{}] but dataset {} gives [B, {}] — set the input's shape to [B, {}]{}",
+                    crate::catalog::display_title(project, node),
+                    dims.join(", "),
+                    data.name,
+                    given.join(", "),
+                    given.join(", "),
+                    if data.shape.len() == 3 {
+                        " or the dataset option pad_to"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
+        let seed_split = seed;
+        let split = data.split(seed_split, VAL_FRACTION);
+        let stats = data.feature_stats(&split.train);
+        let settings = project.training.clone();
+        let optim = optimizer(&settings);
+        let mut order = split.train.clone();
+        data::shuffle(&mut order, seed);
+        Ok(Supervised {
+            model: Some(model),
+            optim,
+            data,
+            split,
+            pad,
+            stats,
+            fields,
+            settings,
+            order,
+            cursor: 0,
+            epoch: 0,
+            step: 0,
+            lr_scale: 1.0,
+            device: ad,
+        })
+    }
+
+    /// Parameters in the model.
+    pub fn param_count(&self) -> usize {
+        self.model.as_ref().map_or(0, GraphModel::param_count)
+    }
+
+    /// Steps done.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Multiplies the scheduled learning rate from now on.
+    pub fn set_lr_scale(&mut self, scale: f64) {
+        self.lr_scale = scale;
+    }
+
+    /// The learning rate for step `t` (0-based) of `total`.
+    pub fn learning_rate(settings: &TrainingSettings, t: u64, total: u64) -> f64 {
+        let base = settings.learning_rate;
+        let total = total.max(1) as f64;
+        let t = t as f64;
+        match settings.schedule {
+            Schedule::Constant => base,
+            Schedule::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * t / total).cos()),
+            Schedule::WarmupCosine => {
+                let w = settings.warmup_steps as f64;
+                if t < w {
+                    base * (t + 1.0) / w
+                } else {
+                    let p = (t - w) / (total - w).max(1.0);
+                    base * 0.5 * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos())
+                }
+            }
+        }
+    }
+
+    fn next_batch(&mut self) -> Vec<usize> {
+        let b = (self.settings.batch_size.max(1) as usize).min(self.order.len().max(1));
+        if self.cursor + b > self.order.len() {
+            self.epoch += 1;
+            data::shuffle(&mut self.order, self.settings.seed.wrapping_add(self.epoch));
+            self.cursor = 0;
+        }
+        let batch = self.order[self.cursor..self.cursor + b].to_vec();
+        self.cursor += b;
+        batch
+    }
+
+    fn features(&self, idx: &[usize], device: &Device) -> Value {
+        let (mut x, dims) = self.data.batch_features(idx, self.pad);
+        if let Some((mean, std)) = &self.stats {
+            let per = mean.len();
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = (*v - mean[i % per]) / std[i % per];
+            }
+        }
+        to_value(x, &dims, device)
+    }
+
+    fn labels(&self, idx: &[usize], device: &Device) -> Tensor<1, Int> {
+        let y = self.data.batch_labels(idx);
+        Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), device)
+    }
+
+    fn feed(&self, x: Value) -> HashMap<String, Value> {
+        self.fields.iter().map(|f| (f.clone(), x.clone())).collect()
+    }
+
+    /// One optimisation step over the next batch.
+    pub fn train_step(&mut self, total_steps: u64) -> Result<StepMetrics, RunError> {
+        let idx = self.next_batch();
+        let device = self.device.clone();
+        let x = self.features(&idx, &device);
+        let y = self.labels(&idx, &device);
+        let feed = self.feed(x);
+        let model = self
+            .model
+            .take()
+            .ok_or_else(|| RunError::Failed("the model was lost after an error".into()))?;
+        let out = match model.forward(&feed, false) {
+            Ok(o) => o,
+            Err(e) => {
+                self.model = Some(model);
+                return Err(RunError::Failed(e.to_string()));
+            }
+        };
+        let logits = match out.outputs.get("prediction").cloned().map(Value::f2) {
+            Some(Ok(t)) => t,
+            other => {
+                self.model = Some(model);
+                let got = match other {
+                    Some(Err(e)) => e,
+                    _ => "nothing".into(),
+                };
+                return Err(RunError::BadInput(format!(
+                    "the prediction must be class scores [B, classes]; {got}"
+                )));
+            }
+        };
+        let classes = logits.dims()[1];
+        if classes < self.data.classes.len() {
+            self.model = Some(model);
+            return Err(RunError::BadInput(format!(
+                "the prediction has {classes} outputs but {} has {} classes — set the last layer's size to {}",
+                self.data.name,
+                self.data.classes.len(),
+                self.data.classes.len()
+            )));
+        }
+        let loss = CrossEntropyLossConfig::new()
+            .init(&device)
+            .forward(logits.clone(), y.clone());
+        let correct = logits.argmax(1).reshape([idx.len()]).equal(y).int().sum();
+        let loss_value = loss.clone().into_scalar::<f32>();
+        let accuracy = correct.into_scalar::<i64>() as f64 / idx.len() as f64;
+        if !loss_value.is_finite() {
+            let culprit = model.first_non_finite(&feed);
+            self.model = Some(model);
+            return Err(RunError::NonFinite {
+                step: self.step + 1,
+                node: culprit.map(|(_, t)| t),
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = Self::learning_rate(&self.settings, self.step, total_steps) * self.lr_scale;
+        self.model = Some(self.optim.step(lr, model, grads));
+        self.step += 1;
+        Ok(StepMetrics {
+            step: self.step,
+            loss: f64::from(loss_value),
+            accuracy: Some(accuracy),
+            lr,
+        })
+    }
+
+    /// Validation loss, accuracy and confusion matrix with the inference copy of the model.
+    pub fn evaluate(&self) -> Result<EvalMetrics, RunError> {
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| RunError::Failed("no model".into()))?
+            .valid();
+        let device = self.device.clone().inner();
+        let n_classes = self.data.classes.len();
+        let mut confusion = vec![vec![0u64; n_classes]; n_classes];
+        let (mut loss_sum, mut correct, mut seen) = (0f64, 0u64, 0usize);
+        let ce = CrossEntropyLossConfig::new().init(&device);
+        for chunk in self.split.val.chunks(EVAL_BATCH) {
+            let x = self.features(chunk, &device);
+            let y = self.labels(chunk, &device);
+            let out = model
+                .forward(&self.feed(x), false)
+                .map_err(|e| RunError::Failed(e.to_string()))?;
+            let logits = out
+                .outputs
+                .get("prediction")
+                .cloned()
+                .ok_or_else(|| RunError::Failed("no prediction".into()))?
+                .f2()
+                .map_err(RunError::Failed)?;
+            let loss = ce.forward(logits.clone(), y.clone()).into_scalar::<f32>();
+            loss_sum += f64::from(loss) * chunk.len() as f64;
+            let pred = logits.argmax(1).reshape([chunk.len()]).into_data();
+            let pred: Vec<i64> = pred.iter::<i64>().collect();
+            for (k, &i) in chunk.iter().enumerate() {
+                let truth = usize::from(self.data.labels[i]);
+                let p = usize::try_from(pred[k]).unwrap_or(0).min(n_classes - 1);
+                confusion[truth][p] += 1;
+                if truth == p {
+                    correct += 1;
+                }
+            }
+            seen += chunk.len();
+        }
+        let seen_f = seen.max(1) as f64;
+        Ok(EvalMetrics {
+            step: self.step,
+            val_loss: loss_sum / seen_f,
+            val_accuracy: correct as f64 / seen_f,
+            confusion,
+            classes: self.data.classes.clone(),
+        })
+    }
+}
+
+/// Builds the optimizer the settings name.
+pub fn optimizer(s: &TrainingSettings) -> ModuleOptimizer {
+    let clip = s.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
+    let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
+    match s.optimizer {
+        Optimizer::Adam => AdamConfig::new()
+            .with_weight_decay(decay)
+            .with_grad_clipping(clip)
+            .init(),
+        Optimizer::AdamW => AdamWConfig::new()
+            .with_weight_decay(s.weight_decay as f32)
+            .with_grad_clipping(clip)
+            .init(),
+        Optimizer::Sgd => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum(
+                (s.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(s.momentum).with_dampening(0.0)),
+            )
+            .with_gradient_clipping(clip)
+            .init(),
+    }
+}
+
+/// A float tensor value of rank 2–4 from row-major data.
+pub fn to_value(x: Vec<f32>, dims: &[usize], device: &Device) -> Value {
+    match *dims {
+        [b, n] => Value::F2(Tensor::from_data(TensorData::new(x, [b, n]), device)),
+        [b, t, n] => Value::F3(Tensor::from_data(TensorData::new(x, [b, t, n]), device)),
+        [b, c, h, w] => Value::F4(Tensor::from_data(TensorData::new(x, [b, c, h, w]), device)),
+        _ => {
+            let n = x.len();
+            Value::F1(Tensor::from_data(TensorData::new(x, [n]), device))
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The trainer thread and its protocol: the only road between the engine and the UI or CLI.
+//!
+//! Requests and events are serde enums over bounded channels; a waker closure (the UI passes
+//! `ctx.request_repaint`) is called after each event so the engine never imports egui.
+
+use super::device::{self, DeviceChoice};
+use super::supervised::Supervised;
+use super::{EvalMetrics, RunError, StepMetrics};
+use crate::doc::Project;
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+/// How a run is configured beyond the project's own settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Steps to train (overrides the project's `training.steps`).
+    pub steps: Option<u64>,
+    /// Seed (overrides the project's `training.seed`).
+    pub seed: Option<u64>,
+    /// Device choice.
+    pub device: DeviceChoice,
+    /// Evaluate every this many steps (0: only at the end).
+    pub eval_every: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            steps: None,
+            seed: None,
+            device: DeviceChoice::Auto,
+            eval_every: 0,
+        }
+    }
+}
+
+/// What the UI or CLI asks of the trainer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Start a run (any run in progress is stopped first).
+    Start {
+        /// Id echoed in every event of this run.
+        run_id: u64,
+        /// The project to train.
+        project: Box<Project>,
+        /// Run settings.
+        config: RunConfig,
+    },
+    /// Pause after the current step.
+    Pause,
+    /// Continue a paused run.
+    Resume,
+    /// Stop the run (a `Finished` event follows with what was done).
+    Stop,
+    /// Multiply the scheduled learning rate by this factor from now on.
+    SetLr(f64),
+    /// Shut the trainer thread down.
+    Shutdown,
+}
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunState {
+    /// No run.
+    Idle,
+    /// Building the model.
+    Compiling,
+    /// Taking steps.
+    Training,
+    /// Waiting for `Resume`.
+    Paused,
+    /// Done (completed or stopped).
+    Finished,
+    /// Stopped by an error.
+    Failed,
+}
+
+/// What the trainer reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// The run state changed.
+    State {
+        /// Run.
+        run_id: u64,
+        /// New state.
+        state: RunState,
+    },
+    /// The model is built and training begins.
+    Started {
+        /// Run.
+        run_id: u64,
+        /// "cpu" or "gpu" and the adapter name.
+        device: String,
+        /// Learned parameters.
+        params: usize,
+        /// Steps planned.
+        steps: u64,
+    },
+    /// One training step done.
+    Step {
+        /// Run.
+        run_id: u64,
+        /// Its metrics.
+        metrics: StepMetrics,
+    },
+    /// A validation pass.
+    Eval {
+        /// Run.
+        run_id: u64,
+        /// Its metrics.
+        metrics: EvalMetrics,
+    },
+    /// The run ended normally (all steps, or stopped).
+    Finished {
+        /// Run.
+        run_id: u64,
+        /// Steps done.
+        steps: u64,
+        /// Wall time of the training loop.
+        seconds: f64,
+        /// Loss of the last step.
+        final_loss: Option<f64>,
+        /// Final evaluation.
+        eval: Option<EvalMetrics>,
+        /// True when stopped before the planned steps.
+        stopped: bool,
+    },
+    /// The run failed; `bad_input` distinguishes an untrainable project from a failure.
+    Failed {
+        /// Run.
+        run_id: u64,
+        /// What happened, naming the place.
+        reason: String,
+        /// The project or data were at fault (not the training).
+        bad_input: bool,
+    },
+}
+
+/// Bound of the request channel.
+const REQUESTS: usize = 64;
+/// Bound of the event channel (step events block when it is full: nothing is dropped).
+const EVENTS: usize = 4096;
+
+/// A handle on the trainer thread.
+pub struct Trainer {
+    requests: SyncSender<Request>,
+    events: Receiver<Event>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Trainer {
+    /// Starts the named trainer thread. `waker` is called after every event.
+    pub fn spawn(waker: impl Fn() + Send + 'static) -> std::io::Result<Trainer> {
+        let (req_tx, req_rx) = sync_channel(REQUESTS);
+        let (ev_tx, ev_rx) = sync_channel(EVENTS);
+        let thread = std::thread::Builder::new()
+            .name("strata-trainer".into())
+            .spawn(move || worker(req_rx, ev_tx, waker))?;
+        Ok(Trainer {
+            requests: req_tx,
+            events: ev_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a request; false when the trainer is gone or its queue is full.
+    pub fn send(&self, r: Request) -> bool {
+        match self.requests.try_send(r) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// The next event, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Every event available now.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+}
+
+impl Drop for Trainer {
+    fn drop(&mut self) {
+        let _ = self.requests.try_send(Request::Shutdown);
+        // Unblock a trainer waiting to send events, then wait for it.
+        while self.events.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !t.is_finished() && Instant::now() < deadline {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+struct Link<W: Fn()> {
+    events: SyncSender<Event>,
+    waker: W,
+}
+
+impl<W: Fn()> Link<W> {
+    fn emit(&self, e: Event) -> bool {
+        let ok = self.events.send(e).is_ok();
+        (self.waker)();
+        ok
+    }
+}
+
+enum Control {
+    Continue,
+    Stop,
+    Shutdown,
+    Restart(u64, Box<Project>, RunConfig),
+}
+
+fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn()) {
+    let link = Link { events, waker };
+    let mut next: Option<(u64, Box<Project>, RunConfig)> = None;
+    loop {
+        let (run_id, project, config) = match next.take() {
+            Some(n) => n,
+            None => match requests.recv() {
+                Ok(Request::Start {
+                    run_id,
+                    project,
+                    config,
+                }) => (run_id, project, config),
+                Ok(Request::Shutdown) | Err(_) => return,
+                Ok(_) => continue,
+            },
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(run_id, &project, &config, &requests, &link)
+        }));
+        match outcome {
+            Ok(Control::Restart(id, p, c)) => next = Some((id, p, c)),
+            Ok(Control::Shutdown) => return,
+            Ok(_) => {}
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                link.emit(Event::State {
+                    run_id,
+                    state: RunState::Failed,
+                });
+                link.emit(Event::Failed {
+                    run_id,
+                    reason: format!("internal error in the trainer: {msg}"),
+                    bad_input: false,
+                });
+            }
+        }
+    }
+}
+
+fn poll(
+    requests: &Receiver<Request>,
+    paused: &mut bool,
+    sup: &mut Supervised,
+    run_id: u64,
+    link: &Link<impl Fn()>,
+) -> Control {
+    loop {
+        let r = if *paused {
+            match requests.recv_timeout(Duration::from_millis(200)) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Control::Shutdown,
+            }
+        } else {
+            match requests.try_recv() {
+                Ok(r) => r,
+                Err(_) => return Control::Continue,
+            }
+        };
+        match r {
+            Request::Pause => {
+                if !*paused {
+                    *paused = true;
+                    link.emit(Event::State {
+                        run_id,
+                        state: RunState::Paused,
+                    });
+                }
+            }
+            Request::Resume => {
+                if *paused {
+                    *paused = false;
+                    link.emit(Event::State {
+                        run_id,
+                        state: RunState::Training,
+                    });
+                }
+            }
+            Request::Stop => return Control::Stop,
+            Request::Shutdown => return Control::Shutdown,
+            Request::SetLr(f) => sup.set_lr_scale(f),
+            Request::Start {
+                run_id,
+                project,
+                config,
+            } => return Control::Restart(run_id, project, config),
+        }
+    }
+}
+
+fn run(
+    run_id: u64,
+    project: &Project,
+    config: &RunConfig,
+    requests: &Receiver<Request>,
+    link: &Link<impl Fn()>,
+) -> Control {
+    let fail = |reason: String, bad_input: bool| {
+        link.emit(Event::State {
+            run_id,
+            state: RunState::Failed,
+        });
+        link.emit(Event::Failed {
+            run_id,
+            reason,
+            bad_input,
+        });
+        Control::Continue
+    };
+    link.emit(Event::State {
+        run_id,
+        state: RunState::Compiling,
+    });
+    let dev = match device::select(config.device) {
+        Ok(d) => d,
+        Err(e) => return fail(e.to_string(), true),
+    };
+    if project.recipe.id != "supervised" {
+        return fail(
+            format!(
+                "the '{}' recipe cannot be trained yet; this build trains the supervised recipe",
+                project.recipe.id
+            ),
+            true,
+        );
+    }
+    let seed = config.seed.unwrap_or(project.training.seed);
+    let mut project = project.clone();
+    project.training.seed = seed;
+    let mut sup = match Supervised::new(&project, &dev.device, seed) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
+    };
+    let steps = config.steps.unwrap_or(project.training.steps).max(1);
+    link.emit(Event::Started {
+        run_id,
+        device: format!("{}: {}", dev.kind, dev.name),
+        params: sup.param_count(),
+        steps,
+    });
+    link.emit(Event::State {
+        run_id,
+        state: RunState::Training,
+    });
+    let start = Instant::now();
+    let mut paused = false;
+    let mut last_loss = None;
+    let mut stopped = false;
+    while sup.step() < steps {
+        match poll(requests, &mut paused, &mut sup, run_id, link) {
+            Control::Continue => {}
+            Control::Stop => {
+                stopped = true;
+                break;
+            }
+            other => return other,
+        }
+        match sup.train_step(steps) {
+            Ok(m) => {
+                last_loss = Some(m.loss);
+                if !link.emit(Event::Step { run_id, metrics: m }) {
+                    return Control::Shutdown;
+                }
+            }
+            Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
+        }
+        if config.eval_every > 0 && sup.step() % config.eval_every == 0 && sup.step() < steps {
+            match sup.evaluate() {
+                Ok(m) => {
+                    link.emit(Event::Eval { run_id, metrics: m });
+                }
+                Err(e) => return fail(e.to_string(), false),
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let eval = match sup.evaluate() {
+        Ok(m) => {
+            link.emit(Event::Eval {
+                run_id,
+                metrics: m.clone(),
+            });
+            Some(m)
+        }
+        Err(e) => return fail(e.to_string(), false),
+    };
+    link.emit(Event::Finished {
+        run_id,
+        steps: sup.step(),
+        seconds,
+        final_loss: last_loss,
+        eval,
+        stopped,
+    });
+    link.emit(Event::State {
+        run_id,
+        state: RunState::Finished,
+    });
+    Control::Continue
+}
