@@ -449,7 +449,7 @@ fn resnet_mini() {
         "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016",
         "supervised",
     )
-    .describe("A small residual network (widths 16, 32, 64; one basic block per stage) that trains on the Fashion-MNIST subset in minutes on a CPU.")
+    .describe("A small residual network (a stride-2 stem, then widths 16, 32, 64 with one basic block per stage) that trains on the Fashion-MNIST subset in minutes on a CPU.")
     .dataset("fashion_mnist", &[])
     .training(|t| {
         t.optimizer = Optimizer::Adam;
@@ -460,7 +460,7 @@ fn resnet_mini() {
     });
     let mut g = GraphBuilder::new();
     let x = input(&mut g, "image", "B,1,28,28", "float", "image");
-    let mut h = conv_bn(&mut g, x, 16, 3, 1, 1, 1e-5);
+    let mut h = conv_bn(&mut g, x, 16, 3, 2, 1, 1e-5);
     h = t(&mut g, h, "relu", &[]);
     let b16 = resnet_block(&mut pre, 16, 1);
     h = block_node(&mut g, &b16, 1, "stage 1", &[(h, "y", "x")]);
