@@ -42,13 +42,39 @@ pub struct DuplicateKind(pub &'static str);
 #[derive(Debug)]
 pub struct Catalog {
     specs: Vec<LayerSpec>,
-    by_id: HashMap<&'static str, usize>,
+    by_id: HashMap<&'static str, usize, BuildFnv>,
+}
+
+/// FNV-1a: kind ids are short and trusted, so a simple hash beats SipHash on the checker's path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildFnv;
+
+/// The FNV-1a state.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl Catalog {
     /// A registry of `specs`; fails on a duplicate id.
     pub fn new(specs: Vec<LayerSpec>) -> Result<Self, DuplicateKind> {
-        let mut by_id = HashMap::with_capacity(specs.len());
+        let mut by_id = HashMap::with_capacity_and_hasher(specs.len(), BuildFnv);
         for (i, s) in specs.iter().enumerate() {
             if by_id.insert(s.id, i).is_some() {
                 return Err(DuplicateKind(s.id));
@@ -108,7 +134,7 @@ pub fn catalog() -> &'static Catalog {
                 let specs = specs.into_iter().filter(|s| seen.insert(s.id)).collect();
                 Catalog::new(specs).unwrap_or(Catalog {
                     specs: Vec::new(),
-                    by_id: HashMap::new(),
+                    by_id: HashMap::default(),
                 })
             }
         }
@@ -203,10 +229,10 @@ pub fn validate_params(p: &Project) -> Result<(), LoadError> {
 /// The input and output ports of `node`: from its spec, or for a block instance from the
 /// block's `port_in` / `port_out` nodes (ordered by their `index`). `None` for unknown kinds
 /// and missing blocks.
-pub fn node_ports(project: &Project, node: &Node) -> Option<(Vec<PortSpec>, Vec<PortSpec>)> {
+pub fn node_ports(project: &Project, node: &Node) -> Option<(Cow<'static, [PortSpec]>, Cow<'static, [PortSpec]>)> {
     if node.is_block() {
         let def = project.block(node.block.as_deref()?)?;
-        let collect = |kind: &str| -> Vec<PortSpec> {
+        let collect = |kind: &str| -> Cow<'static, [PortSpec]> {
             let mut ports: Vec<(i64, u64, String)> = def
                 .graph
                 .nodes
@@ -223,14 +249,16 @@ pub fn node_ports(project: &Project, node: &Node) -> Option<(Vec<PortSpec>, Vec<
                 })
                 .collect();
             ports.sort();
-            ports
-                .into_iter()
-                .map(|(_, _, name)| PortSpec {
-                    name: Cow::Owned(name),
-                    accept: Accept::Any,
-                    optional: false,
-                })
-                .collect()
+            Cow::Owned(
+                ports
+                    .into_iter()
+                    .map(|(_, _, name)| PortSpec {
+                        name: Cow::Owned(name),
+                        accept: Accept::Any,
+                        optional: false,
+                    })
+                    .collect(),
+            )
         };
         return Some((collect(doc::PORT_IN_KIND), collect(doc::PORT_OUT_KIND)));
     }

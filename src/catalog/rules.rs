@@ -2,6 +2,7 @@
 
 use super::spec::{Accept, FixAction, Inferred, ParamDefault, ParamKind, ParamSpec, PortDef, RuleError};
 use super::types::{Dim, TensorType};
+use std::borrow::Cow;
 
 /// One required float input named `x`.
 pub const X: &[PortDef] = &[port("x")];
@@ -13,7 +14,7 @@ pub const NONE: &[PortDef] = &[];
 /// A required float port.
 pub const fn port(name: &'static str) -> PortDef {
     PortDef {
-        name,
+        name: Cow::Borrowed(name),
         accept: Accept::Float,
         optional: false,
     }
@@ -22,7 +23,7 @@ pub const fn port(name: &'static str) -> PortDef {
 /// A required integer port.
 pub const fn int_port(name: &'static str) -> PortDef {
     PortDef {
-        name,
+        name: Cow::Borrowed(name),
         accept: Accept::Int,
         optional: false,
     }
@@ -31,7 +32,7 @@ pub const fn int_port(name: &'static str) -> PortDef {
 /// A required port of any element type.
 pub const fn any_port(name: &'static str) -> PortDef {
     PortDef {
-        name,
+        name: Cow::Borrowed(name),
         accept: Accept::Any,
         optional: false,
     }
@@ -40,7 +41,7 @@ pub const fn any_port(name: &'static str) -> PortDef {
 /// An optional port.
 pub const fn opt_port(name: &'static str, accept: Accept) -> PortDef {
     PortDef {
-        name,
+        name: Cow::Borrowed(name),
         accept,
         optional: true,
     }

@@ -205,16 +205,8 @@ impl Accept {
     }
 }
 
-/// A static port declaration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PortDef {
-    /// Port name in files.
-    pub name: &'static str,
-    /// Accepted element type (inputs) or produced type (outputs, informative).
-    pub accept: Accept,
-    /// Inputs only: may stay unconnected.
-    pub optional: bool,
-}
+/// A port declaration (the same type as a concrete port; kept as a name for readability).
+pub type PortDef = PortSpec;
 
 /// One port of a concrete node (after variadic ports are expanded).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -231,7 +223,7 @@ pub struct PortSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ports {
     /// Fixed list.
-    Fixed(&'static [PortDef]),
+    Fixed(&'static [PortSpec]),
     /// `prefix0 .. prefix{n-1}` where `n` is the value of parameter `count`.
     Variadic {
         /// Name prefix.
@@ -331,9 +323,9 @@ pub struct Ctx<'a> {
     /// The kind's parameter specs.
     pub specs: &'static [ParamSpec],
     /// One entry per input port: `None` for an unconnected optional port.
-    pub inputs: &'a [Option<TensorType>],
-    /// Input port names, aligned with `inputs`.
-    pub input_names: &'a [Cow<'static, str>],
+    pub inputs: &'a [Option<&'a TensorType>],
+    /// The input ports, aligned with `inputs`.
+    pub ports: &'a [PortSpec],
 }
 
 impl Ctx<'_> {
@@ -389,20 +381,21 @@ impl Ctx<'_> {
     pub fn input(&self, i: usize) -> Result<&TensorType, RuleError> {
         self.inputs
             .get(i)
-            .and_then(|t| t.as_ref())
+            .copied()
+            .flatten()
             .ok_or_else(|| RuleError::new(format!("input {} is not connected", self.port_name(i))))
     }
 
     /// Optional input `i`.
     pub fn optional(&self, i: usize) -> Option<&TensorType> {
-        self.inputs.get(i).and_then(|t| t.as_ref())
+        self.inputs.get(i).copied().flatten()
     }
 
     /// Name of input port `i`.
     pub fn port_name(&self, i: usize) -> String {
-        self.input_names
+        self.ports
             .get(i)
-            .map(|n| n.to_string())
+            .map(|p| p.name.to_string())
             .unwrap_or_else(|| format!("#{i}"))
     }
 }
@@ -439,13 +432,13 @@ impl LayerSpec {
         self.params.iter().find(|p| p.name == name)
     }
 
-    /// Concrete input ports for a node with `params`.
-    pub fn input_ports(&self, params: &Params) -> Vec<PortSpec> {
+    /// Concrete input ports for a node with `params` (borrowed for fixed lists: no allocation).
+    pub fn input_ports(&self, params: &Params) -> Cow<'static, [PortSpec]> {
         expand(self.inputs, params, self.params)
     }
 
     /// Concrete output ports for a node with `params`.
-    pub fn output_ports(&self, params: &Params) -> Vec<PortSpec> {
+    pub fn output_ports(&self, params: &Params) -> Cow<'static, [PortSpec]> {
         expand(self.outputs, params, self.params)
     }
 }
@@ -453,16 +446,9 @@ impl LayerSpec {
 /// Largest number of variadic ports a node may have.
 pub const MAX_VARIADIC_PORTS: i64 = 64;
 
-fn expand(ports: Ports, params: &Params, specs: &'static [ParamSpec]) -> Vec<PortSpec> {
+fn expand(ports: Ports, params: &Params, specs: &'static [ParamSpec]) -> Cow<'static, [PortSpec]> {
     match ports {
-        Ports::Fixed(list) => list
-            .iter()
-            .map(|p| PortSpec {
-                name: Cow::Borrowed(p.name),
-                accept: p.accept,
-                optional: p.optional,
-            })
-            .collect(),
+        Ports::Fixed(list) => Cow::Borrowed(list),
         Ports::Variadic { prefix, count, accept } => {
             let n = params
                 .get(count)
@@ -475,13 +461,15 @@ fn expand(ports: Ports, params: &Params, specs: &'static [ParamSpec]) -> Vec<Por
                 })
                 .unwrap_or(2)
                 .clamp(1, MAX_VARIADIC_PORTS);
-            (0..n)
-                .map(|i| PortSpec {
-                    name: Cow::Owned(format!("{prefix}{i}")),
-                    accept,
-                    optional: false,
-                })
-                .collect()
+            Cow::Owned(
+                (0..n)
+                    .map(|i| PortSpec {
+                        name: Cow::Owned(format!("{prefix}{i}")),
+                        accept,
+                        optional: false,
+                    })
+                    .collect(),
+            )
         }
     }
 }

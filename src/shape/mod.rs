@@ -60,7 +60,7 @@ pub struct NodeReport {
     /// The node.
     pub id: NodeId,
     /// Output port names and their types (`None`: unknown because of a problem upstream).
-    pub outputs: Vec<(String, Option<TensorType>)>,
+    pub outputs: Vec<(Cow<'static, str>, Option<TensorType>)>,
     /// Learned parameters (all copies of a repeated block).
     pub params: u64,
     /// Multiply-accumulates per example.
@@ -121,7 +121,7 @@ pub fn check(project: &Project) -> Report {
         stack: Vec::new(),
     };
     let mut diags = Vec::new();
-    let res = checker.infer_graph(&project.graph, None, &mut diags);
+    let mut res = checker.infer_graph(&project.graph, None, &mut diags);
     let mut report = Report {
         nodes: Vec::with_capacity(project.graph.nodes.len()),
         total_params: 0,
@@ -131,8 +131,8 @@ pub fn check(project: &Project) -> Report {
     for (i, n) in project.graph.nodes.iter().enumerate() {
         let outputs = res.out_names[i]
             .iter()
-            .zip(&res.outputs[i])
-            .map(|(name, t)| (name.to_string(), t.clone()))
+            .map(|p| p.name.clone())
+            .zip(std::mem::take(&mut res.outputs[i]))
             .collect();
         report.total_params = report.total_params.saturating_add(res.params[i]);
         report.total_macs = report.total_macs.saturating_add(res.macs[i]);
@@ -177,7 +177,7 @@ fn check_roles(project: &Project, diags: &mut Vec<Diagnostic>) {
 }
 
 struct GraphResult {
-    out_names: Vec<Vec<Cow<'static, str>>>,
+    out_names: Vec<Cow<'static, [PortSpec]>>,
     outputs: Vec<Vec<Option<TensorType>>>,
     params: Vec<u64>,
     macs: Vec<u64>,
@@ -190,7 +190,67 @@ struct Checker<'p> {
     stack: Vec<String>,
 }
 
-type Incoming = Vec<Option<(usize, usize)>>;
+/// Node id → index, O(1) when ids are dense (the usual case), binary search otherwise.
+struct IdIndex<'g> {
+    graph: &'g Graph,
+    dense: Vec<u32>,
+}
+
+impl<'g> IdIndex<'g> {
+    fn new(graph: &'g Graph) -> Self {
+        let n = graph.nodes.len();
+        let max = graph.nodes.last().map_or(0, |n| n.id.0);
+        let dense = if max < 4 * n as u64 + 64 {
+            let mut v = vec![u32::MAX; max as usize + 1];
+            for (i, node) in graph.nodes.iter().enumerate() {
+                v[node.id.0 as usize] = i as u32;
+            }
+            v
+        } else {
+            Vec::new()
+        };
+        IdIndex { graph, dense }
+    }
+
+    fn get(&self, id: NodeId) -> Option<usize> {
+        if self.dense.is_empty() {
+            return self.graph.index_of(id);
+        }
+        match self.dense.get(usize::try_from(id.0).ok()?) {
+            Some(&i) if i != u32::MAX => Some(i as usize),
+            _ => None,
+        }
+    }
+}
+
+/// Successor lists in one allocation (compressed sparse rows).
+struct Csr {
+    off: Vec<usize>,
+    to: Vec<usize>,
+}
+
+impl Csr {
+    fn new(n: usize, edges: &[(usize, usize)]) -> Self {
+        let mut off = vec![0usize; n + 1];
+        for &(a, _) in edges {
+            off[a + 1] += 1;
+        }
+        for i in 0..n {
+            off[i + 1] += off[i];
+        }
+        let mut fill = off.clone();
+        let mut to = vec![0usize; edges.len()];
+        for &(a, b) in edges {
+            to[fill[a]] = b;
+            fill[a] += 1;
+        }
+        Csr { off, to }
+    }
+
+    fn of(&self, a: usize) -> &[usize] {
+        &self.to[self.off[a]..self.off[a + 1]]
+    }
+}
 
 impl<'p> Checker<'p> {
     /// Infers every node of `g`. `port_types` is `Some` inside a block: the types entering its
@@ -202,36 +262,53 @@ impl<'p> Checker<'p> {
         diags: &mut Vec<Diagnostic>,
     ) -> GraphResult {
         let n = g.nodes.len();
-        let mut in_ports: Vec<Option<Vec<PortSpec>>> = Vec::with_capacity(n);
-        let mut out_names: Vec<Vec<Cow<'static, str>>> = Vec::with_capacity(n);
+        let mut in_ports: Vec<Option<Cow<'static, [PortSpec]>>> = Vec::with_capacity(n);
+        let mut out_names: Vec<Cow<'static, [PortSpec]>> = Vec::with_capacity(n);
+        let cat = catalog::catalog();
+        let mut specs: Vec<Option<&'static catalog::LayerSpec>> = Vec::with_capacity(n);
         for node in &g.nodes {
-            match catalog::node_ports(self.project, node) {
+            let spec = if node.is_block() { None } else { cat.get(&node.kind) };
+            specs.push(spec);
+            let ports = match spec {
+                Some(s) => Some((s.input_ports(&node.params), s.output_ports(&node.params))),
+                None => catalog::node_ports(self.project, node),
+            };
+            match ports {
                 Some((i, o)) => {
-                    out_names.push(o.into_iter().map(|p| p.name).collect());
+                    out_names.push(o);
                     in_ports.push(Some(i));
                 }
                 None => {
                     // Unknown kind: keep the port names its wires use.
-                    let mut outs: Vec<Cow<'static, str>> = Vec::new();
+                    let mut outs: Vec<PortSpec> = Vec::new();
                     for w in g.wires_from(node.id) {
-                        if !outs.iter().any(|o| *o == w.out) {
-                            outs.push(Cow::Owned(w.out.clone()));
+                        if !outs.iter().any(|o| o.name == w.out) {
+                            outs.push(PortSpec {
+                                name: Cow::Owned(w.out.clone()),
+                                accept: catalog::Accept::Any,
+                                optional: true,
+                            });
                         }
                     }
-                    out_names.push(outs);
+                    out_names.push(Cow::Owned(outs));
                     in_ports.push(None);
                 }
             }
         }
-        let mut incoming: Vec<Incoming> = in_ports
-            .iter()
-            .map(|p| vec![None; p.as_ref().map_or(0, Vec::len)])
-            .collect();
-        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        // Incoming wires, flat: node b's input ii is at in_off[b] + ii.
+        let mut in_off = Vec::with_capacity(n + 1);
+        in_off.push(0usize);
+        for p in &in_ports {
+            let last = in_off[in_off.len() - 1];
+            in_off.push(last + p.as_ref().map_or(0, |p| p.len()));
+        }
+        let mut incoming: Vec<Option<(usize, usize)>> = vec![None; in_off[n]];
+        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(g.wires.len());
+        let index = IdIndex::new(g);
         let mut indeg = vec![0usize; n];
         for w in &g.wires {
-            let (Some(a), Some(b)) = (g.index_of(w.from), g.index_of(w.to)) else {
-                let (id, missing) = if g.index_of(w.from).is_none() {
+            let (Some(a), Some(b)) = (index.get(w.from), index.get(w.to)) else {
+                let (id, missing) = if index.get(w.from).is_none() {
                     (w.to, w.from)
                 } else {
                     (w.from, w.to)
@@ -246,7 +323,7 @@ impl<'p> Checker<'p> {
                 );
                 continue;
             };
-            let Some(oi) = out_names[a].iter().position(|p| *p == w.out) else {
+            let Some(oi) = out_names[a].iter().position(|p| p.name == w.out) else {
                 diags.push(
                     Diagnostic::error(
                         Some(w.from),
@@ -269,7 +346,7 @@ impl<'p> Checker<'p> {
                     );
                     continue;
                 };
-                if incoming[b][ii].is_some() {
+                if incoming[in_off[b] + ii].is_some() {
                     diags.push(
                         Diagnostic::error(
                             Some(w.to),
@@ -280,17 +357,18 @@ impl<'p> Checker<'p> {
                     );
                     continue;
                 }
-                incoming[b][ii] = Some((a, oi));
+                incoming[in_off[b] + ii] = Some((a, oi));
             }
-            succ[a].push(b);
+            edges.push((a, b));
             indeg[b] += 1;
         }
+        let succ = Csr::new(n, &edges);
         // Topological order (Kahn).
         let mut order = Vec::with_capacity(n);
         let mut queue: VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
         while let Some(i) = queue.pop_front() {
             order.push(i);
-            for &s in &succ[i] {
+            for &s in succ.of(i) {
                 indeg[s] -= 1;
                 if indeg[s] == 0 {
                     queue.push_back(s);
@@ -334,11 +412,11 @@ impl<'p> Checker<'p> {
                 }
                 continue;
             };
-            // Gather inputs.
-            let mut inputs: Vec<Option<TensorType>> = Vec::with_capacity(ports.len());
+            // Gather inputs (by reference: nothing is cloned on the way in).
+            let mut inputs: Vec<Option<&TensorType>> = Vec::with_capacity(ports.len());
             let mut ready = true;
             for (pi, p) in ports.iter().enumerate() {
-                match incoming[i][pi] {
+                match incoming[in_off[i] + pi] {
                     Some((src, oi)) => match &res.outputs[src][oi] {
                         Some(t) => {
                             if !p.accept.accepts(t.dtype) {
@@ -357,7 +435,7 @@ impl<'p> Checker<'p> {
                                 diags.push(d);
                                 ready = false;
                             }
-                            inputs.push(Some(t.clone()));
+                            inputs.push(Some(t));
                         }
                         None => {
                             ready = false;
@@ -381,7 +459,7 @@ impl<'p> Checker<'p> {
             }
             if node.kind == doc::PORT_OUT_KIND {
                 if let Some(pos) = port_out_order.iter().position(|&k| k == i) {
-                    res.port_outputs[pos] = inputs.first().cloned().flatten();
+                    res.port_outputs[pos] = inputs.first().copied().flatten().cloned();
                 }
                 continue;
             }
@@ -403,7 +481,8 @@ impl<'p> Checker<'p> {
                 if !ready {
                     continue;
                 }
-                if let Some((outs, params, macs)) = self.infer_block(node, &inputs, diags) {
+                let owned: Vec<Option<TensorType>> = inputs.iter().map(|t| t.cloned()).collect();
+                if let Some((outs, params, macs)) = self.infer_block(node, &owned, diags) {
                     for (k, t) in outs.into_iter().enumerate() {
                         if let Some(slot) = res.outputs[i].get_mut(k) {
                             *slot = t;
@@ -414,9 +493,7 @@ impl<'p> Checker<'p> {
                 }
                 continue;
             }
-            let Some(spec) = catalog::catalog().get(&node.kind) else {
-                continue;
-            };
+            let Some(spec) = specs[i] else { continue };
             // Parameters.
             for (name, v) in &node.params {
                 match spec.param(name) {
@@ -443,14 +520,15 @@ impl<'p> Checker<'p> {
             if !ready {
                 continue;
             }
-            let input_names: Vec<Cow<'static, str>> = ports.iter().map(|p| p.name.clone()).collect();
             let ctx = Ctx {
                 params: &node.params,
                 specs: spec.params,
                 inputs: &inputs,
-                input_names: &input_names,
+                ports,
             };
-            match (spec.infer)(&ctx) {
+            let result = (spec.infer)(&ctx);
+            drop(inputs);
+            match result {
                 Ok(inf) => {
                     for (k, t) in inf.outputs.into_iter().enumerate() {
                         if let Some(slot) = res.outputs[i].get_mut(k) {
@@ -478,11 +556,11 @@ impl<'p> Checker<'p> {
 
     /// Reports every cycle among the nodes Kahn's algorithm could not order. Nodes merely
     /// downstream of a cycle are not blamed (their outputs just stay unknown).
-    fn report_cycles(&self, g: &Graph, indeg: &[usize], succ: &[Vec<usize>], diags: &mut Vec<Diagnostic>) {
+    fn report_cycles(&self, g: &Graph, indeg: &[usize], succ: &Csr, diags: &mut Vec<Diagnostic>) {
         let n = g.nodes.len();
         let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (a, ss) in succ.iter().enumerate() {
-            for &b in ss {
+        for a in 0..n {
+            for &b in succ.of(a) {
                 if indeg[a] > 0 && indeg[b] > 0 {
                     preds[b].push(a);
                 }
