@@ -129,7 +129,7 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
         let in_ports = spec.input_ports(&node.params);
         let mut inputs = Vec::with_capacity(in_ports.len());
         let mut in_types = Vec::with_capacity(in_ports.len());
-        for p in &in_ports {
+        for p in in_ports.iter() {
             match g.wires.iter().find(|w| w.to == node.id && w.input == p.name) {
                 Some(w) => {
                     let src = g.node(w.from).ok_or_else(|| CompileError::Build {
@@ -188,7 +188,15 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
             top: origin.map(|o| o.top).unwrap_or(node.id),
             title,
             kind: node.kind.clone(),
-            params: StepParams::new(spec, node.params.clone()),
+            params: StepParams::new(
+                spec,
+                node.params.clone(),
+                in_types.clone(),
+                flat_report
+                    .node(node.id)
+                    .map(|r| r.outputs.iter().map(|(_, t)| t.clone()).collect())
+                    .unwrap_or_default(),
+            ),
             inputs,
             layer: layer_idx,
             forward: op.forward,
@@ -291,6 +299,40 @@ impl GraphModel {
             }
         }
         None
+    }
+
+    /// Runs the graph and compares every node's real output shape with the checker's symbolic
+    /// one (symbols bound from the node's own inputs). Returns the disagreements.
+    pub fn shape_mismatches(&self, feed: &HashMap<String, Value>) -> Result<Vec<String>, ForwardError> {
+        let f = self.forward(feed, true)?;
+        let all = f.all.unwrap_or_default();
+        let mut bad = Vec::new();
+        for (s, outs) in self.plan.steps.iter().zip(&all) {
+            if s.params.out_types.is_empty() {
+                continue; // sinks (outputs) pass their input to the recipe
+            }
+            let in_dims: Vec<Vec<usize>> = if s.kind == "input" {
+                Vec::new()
+            } else {
+                s.inputs
+                    .iter()
+                    .flatten()
+                    .filter_map(|(src, o)| all.get(*src)?.get(*o).map(Value::dims))
+                    .collect()
+            };
+            for (k, v) in outs.iter().enumerate() {
+                let want = s.params.runtime_dims(k, &in_dims);
+                let got = v.dims();
+                let ok = want.len() == got.len() && want.iter().zip(&got).all(|(w, g)| w.is_none_or(|w| w == *g));
+                if !ok {
+                    bad.push(format!(
+                        "{} ({}): checker says {:?}, engine made {:?}",
+                        s.title, s.kind, want, got
+                    ));
+                }
+            }
+        }
+        Ok(bad)
     }
 
     /// Number of learned scalars.

@@ -137,3 +137,57 @@ pub const OPS: &[OpSpec] = &[
         forward: global_max_fwd,
     },
 ];
+
+fn conv_t_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    use burn::nn::conv::ConvTranspose2dConfig;
+    let c = ctx.in_dim(0, 1)?;
+    let (k, s, p, op) = (
+        ctx.usize("kernel_size"),
+        ctx.usize("stride"),
+        ctx.usize("padding"),
+        ctx.usize("output_padding"),
+    );
+    let cfg = ConvTranspose2dConfig::new([c, ctx.usize("out_channels")], [k, k])
+        .with_stride([s, s])
+        .with_padding([p, p])
+        .with_padding_out([op, op])
+        .with_bias(ctx.bool("bias"));
+    Ok(Some(Layer::ConvTranspose2d(cfg.init(ctx.device))))
+}
+
+fn conv_t_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::ConvTranspose2d(l)) = layer else {
+        return Err("ConvTranspose2d layer missing".into());
+    };
+    Ok(vec![Value::F4(l.forward(one(inputs)?.f4()?))])
+}
+
+fn upsample_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    use burn::tensor::module::interpolate;
+    use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+    let x = one(inputs)?.f4()?;
+    let [_, _, h, w] = x.dims();
+    let f = p.int("scale").max(1) as usize;
+    let mode = if p.text("mode") == "bilinear" {
+        InterpolateMode::Bilinear
+    } else {
+        InterpolateMode::Nearest
+    };
+    let mut opts = InterpolateOptions::new(mode);
+    opts.output_size = Some([h * f, w * f]);
+    Ok(vec![Value::F4(interpolate(x, opts))])
+}
+
+/// More ops of this family.
+pub const MORE_OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "conv_transpose2d",
+        build: conv_t_build,
+        forward: conv_t_fwd,
+    },
+    OpSpec {
+        kind: "upsample",
+        build: stateless,
+        forward: upsample_fwd,
+    },
+];

@@ -3,8 +3,10 @@
 //! One file per catalog family registers [`OpSpec`]s; the registry is keyed by kind id, so
 //! adding a kind touches its catalog file and its op file, nothing else.
 
+mod attention;
 mod conv;
 mod dense;
+mod embed;
 mod io;
 mod norm;
 mod shape;
@@ -13,9 +15,10 @@ use super::value::Value;
 use crate::catalog::{self, LayerSpec, TensorType};
 use crate::doc::{ParamValue, Params};
 use burn::module::Module;
-use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::{BatchNorm, Dropout, LayerNorm, Linear};
-use burn::tensor::Device;
+use burn::module::Param;
+use burn::nn::conv::{Conv1d, Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, Dropout, Embedding, GroupNorm, LayerNorm, Linear, RmsNorm};
+use burn::tensor::{Device, Tensor};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -34,6 +37,25 @@ pub enum Layer {
     LayerNorm(LayerNorm),
     /// Dropout (no parameters; active only on autodiff devices).
     Dropout(Dropout),
+    /// Transposed 2-D convolution.
+    ConvTranspose2d(ConvTranspose2d),
+    /// Group normalisation.
+    GroupNorm(GroupNorm),
+    /// RMS normalisation.
+    RmsNorm(RmsNorm),
+    /// Embedding table.
+    Embedding(Embedding),
+    /// A learned matrix (positions, class token, a Parameter node).
+    Learned(Learned),
+    /// Attention projections.
+    Attention(attention::Attention),
+}
+
+/// A learned 2-D tensor.
+#[derive(Module, Debug)]
+pub struct Learned {
+    /// The values.
+    pub value: Param<Tensor<2>>,
 }
 
 /// What a builder sees: the node's parameters and its checked input/output types.
@@ -86,17 +108,63 @@ impl BuildCtx<'_> {
     }
 }
 
-/// A node's parameters as the forward pass reads them.
+/// A node's parameters as the forward pass reads them, with its checked types.
 #[derive(Clone, Debug)]
 pub struct StepParams {
     spec: &'static LayerSpec,
     params: Params,
+    /// Checked input types (symbolic).
+    pub in_types: Vec<Option<TensorType>>,
+    /// Checked output types (symbolic).
+    pub out_types: Vec<Option<TensorType>>,
 }
 
 impl StepParams {
-    /// Wraps a node's parameters.
-    pub fn new(spec: &'static LayerSpec, params: Params) -> Self {
-        StepParams { spec, params }
+    /// Wraps a node's parameters and checked types.
+    pub fn new(
+        spec: &'static LayerSpec,
+        params: Params,
+        in_types: Vec<Option<TensorType>>,
+        out_types: Vec<Option<TensorType>>,
+    ) -> Self {
+        StepParams {
+            spec,
+            params,
+            in_types,
+            out_types,
+        }
+    }
+
+    /// The runtime size of output `out`'s dims, binding the checked type's symbols (B, T, ...)
+    /// to the sizes they have in the runtime `inputs` dims. `None` entries are unknown.
+    pub fn runtime_dims(&self, out: usize, inputs: &[Vec<usize>]) -> Vec<Option<usize>> {
+        use crate::catalog::Dim;
+        let mut bind: Vec<(char, i128)> = Vec::new();
+        for (t, dims) in self.in_types.iter().zip(inputs) {
+            let Some(t) = t else { continue };
+            for (d, &v) in t.dims.iter().zip(dims) {
+                if let Dim::Sym { sym, mul, add } = *d {
+                    let val = (v as i128 - i128::from(add)) / i128::from(mul.max(1));
+                    if !bind.iter().any(|(s, _)| *s == sym) {
+                        bind.push((sym, val));
+                    }
+                }
+            }
+        }
+        let Some(Some(t)) = self.out_types.get(out) else {
+            return Vec::new();
+        };
+        t.dims
+            .iter()
+            .map(|d| match *d {
+                Dim::Known(n) => usize::try_from(n).ok(),
+                Dim::Sym { sym, mul, add } => bind
+                    .iter()
+                    .find(|(s, _)| *s == sym)
+                    .and_then(|(_, v)| usize::try_from(i128::from(mul) * v + i128::from(add)).ok()),
+                Dim::Any => None,
+            })
+            .collect()
     }
     fn value(&self, name: &str) -> Option<ParamValue> {
         param_value(self.spec, &self.params, name)
@@ -112,6 +180,12 @@ impl StepParams {
     /// Boolean parameter.
     pub fn bool(&self, name: &str) -> bool {
         self.value(name).and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+    /// Integer-list parameter.
+    pub fn ints(&self, name: &str) -> Vec<i64> {
+        self.value(name)
+            .and_then(|v| v.as_list().map(|l| l.iter().filter_map(ParamValue::as_int).collect()))
+            .unwrap_or_default()
     }
     /// Text parameter.
     pub fn text(&self, name: &str) -> String {
@@ -154,7 +228,18 @@ pub fn ops() -> &'static HashMap<&'static str, OpSpec> {
     static OPS: OnceLock<HashMap<&'static str, OpSpec>> = OnceLock::new();
     OPS.get_or_init(|| {
         let mut m = HashMap::new();
-        for family in [io::OPS, dense::OPS, conv::OPS, norm::OPS, shape::OPS] {
+        for family in [
+            io::OPS,
+            dense::OPS,
+            conv::OPS,
+            conv::MORE_OPS,
+            norm::OPS,
+            norm::MORE_OPS,
+            shape::OPS,
+            shape::MORE_OPS,
+            embed::OPS,
+            attention::OPS,
+        ] {
             for op in family {
                 debug_assert!(
                     catalog::catalog().get(op.kind).is_some(),

@@ -50,3 +50,43 @@ pub const OPS: &[OpSpec] = &[
         forward: layer_norm_fwd,
     },
 ];
+
+fn rms_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let cfg = burn::nn::RmsNormConfig::new(ctx.in_dim(0, usize::MAX)?).with_epsilon(ctx.float("eps"));
+    Ok(Some(Layer::RmsNorm(cfg.init(ctx.device))))
+}
+
+fn rms_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::RmsNorm(l)) = layer else {
+        return Err("RMSNorm layer missing".into());
+    };
+    Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?])
+}
+
+fn group_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let cfg = burn::nn::GroupNormConfig::new(ctx.usize("groups").max(1), ctx.in_dim(0, 1)?)
+        .with_epsilon(ctx.float("eps"))
+        .with_affine(ctx.bool("affine"));
+    Ok(Some(Layer::GroupNorm(cfg.init(ctx.device))))
+}
+
+fn group_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::GroupNorm(l)) = layer else {
+        return Err("GroupNorm layer missing".into());
+    };
+    Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?])
+}
+
+/// More ops of this family.
+pub const MORE_OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "rms_norm",
+        build: rms_build,
+        forward: rms_fwd,
+    },
+    OpSpec {
+        kind: "group_norm",
+        build: group_build,
+        forward: group_fwd,
+    },
+];

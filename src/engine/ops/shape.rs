@@ -114,3 +114,188 @@ pub const OPS: &[OpSpec] = &[
         forward: mean_fwd,
     },
 ];
+
+/// Applies `$e` to a float value of any rank 2–4, binding the tensor to `$t`.
+macro_rules! any_rank {
+    ($v:expr, $t:ident => $e:expr) => {
+        match $v {
+            Value::F2($t) => Value::F2($e),
+            Value::F3($t) => Value::F3($e),
+            Value::F4($t) => Value::F4($e),
+            other => return Err(format!("unsupported value {}", other.describe())),
+        }
+    };
+}
+
+fn axis(d: i64, rank: usize) -> usize {
+    if d < 0 {
+        (d + rank as i64).max(0) as usize
+    } else {
+        d as usize
+    }
+}
+
+fn reshape_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let dims = x.dims();
+    let total: usize = dims.iter().product();
+    let mut out = p.runtime_dims(0, &[dims]);
+    let known: usize = out.iter().flatten().product();
+    let missing = out.iter().filter(|d| d.is_none()).count();
+    if missing > 1 {
+        return Err("cannot resolve the target shape at run time".into());
+    }
+    for d in out.iter_mut().filter(|d| d.is_none()) {
+        *d = Some(total / known.max(1));
+    }
+    let out: Vec<usize> = out.into_iter().flatten().collect();
+    if out.iter().product::<usize>() != total {
+        return Err(format!("cannot reshape {} into {out:?}", x.describe()));
+    }
+    Ok(vec![x.reshape(&out)?])
+}
+
+fn transpose_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let r = x.dims().len();
+    let (a, b) = (axis(p.int("dim0"), r), axis(p.int("dim1"), r));
+    Ok(vec![any_rank!(x, t => t.swap_dims(a, b))])
+}
+
+fn permute_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let order: Vec<usize> = p.ints("dims").iter().map(|&d| axis(d, x.dims().len())).collect();
+    Ok(vec![match (x, order.as_slice()) {
+        (Value::F2(t), &[a, b]) => Value::F2(t.permute([a, b])),
+        (Value::F3(t), &[a, b, c]) => Value::F3(t.permute([a, b, c])),
+        (Value::F4(t), &[a, b, c, d]) => Value::F4(t.permute([a, b, c, d])),
+        (other, _) => return Err(format!("cannot permute {} by {order:?}", other.describe())),
+    }])
+}
+
+fn by_out_type(p: &StepParams, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let dims = p.runtime_dims(0, &[x.dims()]);
+    let out: Option<Vec<usize>> = dims.into_iter().collect();
+    let out = out.ok_or("output size unknown at run time")?;
+    Ok(vec![x.reshape(&out)?])
+}
+
+fn squeeze_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    by_out_type(p, inputs)
+}
+
+fn select_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let dims = x.dims();
+    let a = axis(p.int("dim"), dims.len());
+    let i = p.int("index").max(0) as usize;
+    let mut out = dims.clone();
+    out.remove(a);
+    let narrowed = any_rank!(x, t => t.narrow(a, i, 1));
+    Ok(vec![narrowed.reshape(&out)?])
+}
+
+fn slice_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let a = axis(p.int("dim"), x.dims().len());
+    let (s, l) = (p.int("start").max(0) as usize, p.int("length").max(1) as usize);
+    Ok(vec![any_rank!(x, t => t.narrow(a, s, l))])
+}
+
+fn split_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let x = one(inputs)?;
+    let a = axis(p.int("dim"), x.dims().len());
+    let parts = p.int("parts").max(1) as usize;
+    Ok(match x {
+        Value::F2(t) => t.chunk(parts, a).into_iter().map(Value::F2).collect(),
+        Value::F3(t) => t.chunk(parts, a).into_iter().map(Value::F3).collect(),
+        Value::F4(t) => t.chunk(parts, a).into_iter().map(Value::F4).collect(),
+        other => return Err(format!("cannot split {}", other.describe())),
+    })
+}
+
+fn matmul_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let mut it = inputs.into_iter();
+    let a = it.next().ok_or("missing a")?;
+    let b = it.next().ok_or("missing b")?;
+    let tb = p.bool("transpose_b");
+    Ok(vec![match (a, b) {
+        (Value::F2(a), Value::F2(b)) => Value::F2(a.matmul(if tb { b.transpose() } else { b })),
+        (Value::F3(a), Value::F2(b)) => {
+            let b = if tb { b.transpose() } else { b };
+            Value::F3(a.matmul(b.unsqueeze_dim::<3>(0)))
+        }
+        (Value::F3(a), Value::F3(b)) => Value::F3(a.matmul(if tb { b.swap_dims(1, 2) } else { b })),
+        (Value::F4(a), Value::F4(b)) => Value::F4(a.matmul(if tb { b.swap_dims(2, 3) } else { b })),
+        (a, b) => return Err(format!("cannot multiply {} by {}", a.describe(), b.describe())),
+    }])
+}
+
+fn crop_fwd(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let mut it = inputs.into_iter();
+    let x = it.next().ok_or("missing x")?.f4()?;
+    let like = it.next().ok_or("missing like")?;
+    let [_, _, h, w] = x.dims();
+    let ld = like.dims();
+    let (th, tw) = (ld[2], ld[3]);
+    Ok(vec![Value::F4(x.narrow(2, (h - th) / 2, th).narrow(
+        3,
+        (w - tw) / 2,
+        tw,
+    ))])
+}
+
+/// More ops of this family.
+pub const MORE_OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "reshape",
+        build: stateless,
+        forward: reshape_fwd,
+    },
+    OpSpec {
+        kind: "transpose",
+        build: stateless,
+        forward: transpose_fwd,
+    },
+    OpSpec {
+        kind: "permute",
+        build: stateless,
+        forward: permute_fwd,
+    },
+    OpSpec {
+        kind: "squeeze",
+        build: stateless,
+        forward: squeeze_fwd,
+    },
+    OpSpec {
+        kind: "unsqueeze",
+        build: stateless,
+        forward: squeeze_fwd,
+    },
+    OpSpec {
+        kind: "select",
+        build: stateless,
+        forward: select_fwd,
+    },
+    OpSpec {
+        kind: "slice",
+        build: stateless,
+        forward: slice_fwd,
+    },
+    OpSpec {
+        kind: "split",
+        build: stateless,
+        forward: split_fwd,
+    },
+    OpSpec {
+        kind: "matmul",
+        build: stateless,
+        forward: matmul_fwd,
+    },
+    OpSpec {
+        kind: "crop_to",
+        build: stateless,
+        forward: crop_fwd,
+    },
+];

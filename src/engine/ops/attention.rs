@@ -1,0 +1,91 @@
+//! Multi-head attention with optional cross-attention, causal and padding masks and an
+//! additive bias (T5's relative positions).
+
+use super::{BuildCtx, Layer, OpSpec, StepParams, Value};
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Tensor, TensorData, activation};
+
+/// The four projections of an attention layer.
+#[derive(Module, Debug)]
+pub struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+}
+
+fn build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let d = ctx.in_dim(0, 2)?;
+    let dkv = if ctx.inputs.get(1).is_some_and(Option::is_some) {
+        ctx.in_dim(1, 2)?
+    } else {
+        d
+    };
+    let heads = ctx.usize("heads").max(1);
+    let hd = match ctx.usize("head_dim") {
+        0 => d / heads,
+        n => n,
+    };
+    let inner = heads * hd;
+    let bias = ctx.bool("bias");
+    let lin = |i, o| LinearConfig::new(i, o).with_bias(bias).init(ctx.device);
+    Ok(Some(Layer::Attention(Attention {
+        q: lin(d, inner),
+        k: lin(dkv, inner),
+        v: lin(dkv, inner),
+        o: lin(inner, d),
+    })))
+}
+
+fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Attention(a)) = layer else {
+        return Err("attention layer missing".into());
+    };
+    // Inputs arrive in port order, unconnected optional ports skipped: q, then kv / mask / bias
+    // as connected. Their kinds tell them apart.
+    let mut it = inputs.into_iter();
+    let q_in = it.next().ok_or("missing q")?.f3()?;
+    let (mut kv_in, mut mask, mut bias) = (None, None, None);
+    for v in it {
+        match v {
+            Value::F3(t) => kv_in = Some(t),
+            Value::I2(t) => mask = Some(t),
+            Value::F4(t) => bias = Some(t),
+            other => return Err(format!("unexpected attention input {}", other.describe())),
+        }
+    }
+    let kv_in = kv_in.unwrap_or_else(|| q_in.clone());
+    let [b, t, _] = q_in.dims();
+    let [_, s, _] = kv_in.dims();
+    let heads = p.int("heads").max(1) as usize;
+    let inner = a.q.weight.val().dims()[1];
+    let hd = inner / heads;
+    let split = |x: Tensor<3>, n: usize| x.reshape([b, n, heads, hd]).swap_dims(1, 2);
+    let q = split(a.q.forward(q_in), t);
+    let k = split(a.k.forward(kv_in.clone()), s);
+    let v = split(a.v.forward(kv_in), s);
+    let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+    let device = scores.device();
+    if let Some(bias) = bias {
+        scores = scores + bias;
+    }
+    if p.bool("causal") {
+        let m: Vec<f32> = (0..t * s).map(|i| if i % s > i / s { -1e9 } else { 0.0 }).collect();
+        scores = scores + Tensor::<2>::from_data(TensorData::new(m, [t, s]), &device).reshape([1, 1, t, s]);
+    }
+    if let Some(mask) = mask {
+        let keep = mask.float().reshape([b, 1, 1, s]);
+        scores = scores + (keep.neg().add_scalar(1.0)).mul_scalar(-1e9);
+    }
+    let attn = activation::softmax(scores, 3);
+    let out = attn.matmul(v).swap_dims(1, 2).reshape([b, t, inner]);
+    Ok(vec![Value::F3(a.o.forward(out))])
+}
+
+/// Ops of this family.
+pub const OPS: &[OpSpec] = &[OpSpec {
+    kind: "multi_head_attention",
+    build,
+    forward,
+}];

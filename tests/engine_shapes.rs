@@ -1,0 +1,171 @@
+//! The engine computes exactly the shapes the checker infers: presets and random graphs.
+
+#![cfg(feature = "engine")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use common::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+use strata::catalog::GraphBuilder;
+use strata::doc::{ParamValue as V, Project};
+use strata::engine::{Value, compile, device};
+
+fn dev() -> burn::tensor::Device {
+    device::prefer_cpu_backend();
+    burn::tensor::Device::flex()
+}
+
+/// Random inputs for every input node of `p`, with B = 2 and T = S = 5, N = 6.
+fn feed(p: &Project, d: &burn::tensor::Device) -> HashMap<String, Value> {
+    let mut f = HashMap::new();
+    for n in p.graph.nodes.iter().filter(|n| n.kind == "input") {
+        let field = n
+            .params
+            .get("field")
+            .and_then(|v| v.as_text())
+            .unwrap_or("x")
+            .to_owned();
+        let dims: Vec<usize> = n.params["shape"]
+            .as_list()
+            .unwrap()
+            .iter()
+            .map(|v| match v {
+                V::Int(i) => *i as usize,
+                V::Text(s) if s == "B" => 2,
+                V::Text(s) if s == "N" => 6,
+                _ => 5,
+            })
+            .collect();
+        let int = n.params.get("dtype").and_then(|v| v.as_text()) == Some("int");
+        let v = match (int, dims.as_slice()) {
+            (true, &[b]) => Value::I1(Tensor::<1, Int>::from_data(TensorData::new(vec![1i64; b], [b]), d)),
+            (true, &[b, t]) => Value::I2(Tensor::<2, Int>::from_data(
+                TensorData::new(vec![1i64; b * t], [b, t]),
+                d,
+            )),
+            (false, &[a, b]) => Value::F2(Tensor::random([a, b], Distribution::Normal(0.0, 1.0), d)),
+            (false, &[a, b, c]) => Value::F3(Tensor::random([a, b, c], Distribution::Normal(0.0, 1.0), d)),
+            (false, &[a, b, c, e]) => Value::F4(Tensor::random([a, b, c, e], Distribution::Normal(0.0, 1.0), d)),
+            other => panic!("unsupported input {other:?}"),
+        };
+        f.insert(field, v);
+    }
+    f
+}
+
+fn mismatches(p: &Project) -> Vec<String> {
+    let d = dev();
+    let model = compile(p, &d).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+    model.shape_mismatches(&feed(p, &d)).unwrap()
+}
+
+#[test]
+fn small_presets_run_with_the_checked_shapes() {
+    for id in ["mlp", "lenet5", "resnet_mini", "ppo_cartpole"] {
+        let m = mismatches(&preset(id));
+        assert!(m.is_empty(), "{id}: {m:?}");
+    }
+}
+
+#[test]
+fn transformer_blocks_run_with_the_checked_shapes() {
+    // A miniature GPT: the same blocks as gpt2_small, at toy sizes.
+    let mut p = preset("gpt2_small");
+    for n in p.graph.nodes.iter_mut() {
+        if n.kind == "embedding" {
+            n.params.insert("num_embeddings".into(), 50.into());
+            n.params.insert("dim".into(), 16.into());
+        }
+        if n.kind == "positional_learned" {
+            n.params.insert("max_len".into(), 8.into());
+        }
+        if n.is_block() {
+            n.repeat = 2;
+        }
+    }
+    for b in p.blocks.iter_mut() {
+        for n in b.graph.nodes.iter_mut() {
+            if n.kind == "multi_head_attention" {
+                n.params.insert("heads".into(), 2.into());
+            }
+            if n.kind == "linear" {
+                let out = n.params["out_features"].as_int().unwrap();
+                n.params
+                    .insert("out_features".into(), (if out == 768 { 16 } else { 32 }).into());
+            }
+        }
+    }
+    let m = mismatches(&p);
+    assert!(m.is_empty(), "{m:?}");
+}
+
+/// One random layer applied to a value of the given rank.
+fn layer(
+    g: &mut GraphBuilder,
+    h: strata::doc::NodeId,
+    rank: usize,
+    pick: u8,
+    size: i64,
+) -> (strata::doc::NodeId, usize) {
+    let k = |kind: &str, params: &[(&str, V)], g: &mut GraphBuilder| g.then(h, kind, params);
+    match (rank, pick % 8) {
+        (2, 0) => (k("linear", &[("out_features", size.into())], g), 2),
+        (2, 1) => (k("unsqueeze", &[("dim", 1.into())], g), 3),
+        (2, 2) => (k("layer_norm", &[], g), 2),
+        (3, 0) => (k("linear", &[("out_features", (2 * size).into())], g), 3),
+        (3, 1) => (
+            k(
+                "multi_head_attention",
+                &[("heads", 2.into()), ("causal", (size % 2 == 0).into())],
+                g,
+            ),
+            3,
+        ),
+        (3, 2) => (k("transpose", &[], g), 3),
+        (3, 3) => (k("flatten", &[], g), 2),
+        (3, 4) => (k("positional_sinusoidal", &[], g), 3),
+        (3, 5) => (k("class_token", &[], g), 3),
+        (4, 0) => (
+            k("conv2d", &[("out_channels", size.into()), ("padding", 1.into())], g),
+            4,
+        ),
+        (4, 1) => (k("max_pool2d", &[], g), 4),
+        (4, 2) => (k("batch_norm", &[], g), 4),
+        (4, 3) => (k("flatten", &[("start_dim", 2.into())], g), 3),
+        (4, 4) => (k("upsample", &[], g), 4),
+        (4, 5) => (k("global_avg_pool", &[], g), 2),
+        (_, 6) => (k("gelu", &[], g), rank),
+        _ => (k("tanh", &[], g), rank),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn random_valid_graphs_run_with_the_checked_shapes(
+        start in 2usize..5,
+        picks in prop::collection::vec((any::<u8>(), 2i64..6), 1..8),
+    ) {
+        let mut g = GraphBuilder::new();
+        let shape = match start { 2 => "B,6", 3 => "B,T,6", _ => "B,3,8,8" };
+        let mut h = g.node("input", &[("shape", common::shape(shape))]);
+        let mut rank = start;
+        for (pick, size) in picks {
+            let (n, r) = layer(&mut g, h, rank, pick, size);
+            h = n;
+            rank = r;
+        }
+        g.then(h, "output", &[]);
+        let mut p = Project::new("random");
+        p.graph = g.finish();
+        let report = strata::shape::check(&p);
+        // Only graphs the checker accepts must run (pooling an 1×1 map, say, is rightly refused).
+        prop_assume!(report.is_valid());
+        let m = mismatches(&p);
+        prop_assert!(m.is_empty(), "{:?}", m);
+    }
+}
