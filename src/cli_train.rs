@@ -1,21 +1,48 @@
 //! `strata train`: runs the trainer thread (the same engine as the app) and reports progress.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use strata::engine::device::{self, DeviceChoice};
 use strata::engine::trainer::{Event, Request, RunConfig, Trainer};
 
+/// The options of `strata train`.
+pub struct TrainArgs {
+    /// File or preset id.
+    pub target: String,
+    /// Steps.
+    pub steps: Option<u64>,
+    /// auto / cpu / gpu.
+    pub device: String,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// JSONL metrics file.
+    pub metrics: Option<PathBuf>,
+    /// Evaluation period.
+    pub eval_every: u64,
+    /// Checkpoint folder.
+    pub checkpoint: Option<PathBuf>,
+    /// Resume folder.
+    pub resume: Option<PathBuf>,
+}
+
 /// Trains `target` and prints one JSON summary line on stdout.
-pub fn run(
-    target: &str,
-    steps: Option<u64>,
-    device_arg: &str,
-    seed: Option<u64>,
-    metrics: Option<&Path>,
-    eval_every: u64,
-) -> ExitCode {
+pub fn run(args: TrainArgs) -> ExitCode {
+    let TrainArgs {
+        target,
+        steps,
+        device: device_arg,
+        seed,
+        metrics,
+        eval_every,
+        checkpoint,
+        resume,
+    } = args;
+    let metrics = metrics.as_deref();
+    let target = target.as_str();
     let choice: DeviceChoice = match device_arg.parse() {
         Ok(c) => c,
         Err(e) => {
@@ -65,11 +92,18 @@ pub fn run(
             return ExitCode::from(1);
         }
     };
+    // Ctrl-C asks the trainer to stop; the run then ends normally and writes its checkpoint.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted)) {
+        eprintln!("warning: Ctrl-C will not write a checkpoint: {e}");
+    }
     let config = RunConfig {
         steps,
         seed,
         device: choice,
         eval_every,
+        checkpoint,
+        resume,
     };
     trainer.send(Request::Start {
         run_id: 1,
@@ -80,8 +114,14 @@ pub fn run(
     let mut total = 0u64;
     let started = Instant::now();
     let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let mut stop_sent = false;
     loop {
-        let Some(event) = trainer.recv_timeout(Duration::from_millis(500)) else {
+        if interrupted.load(Ordering::Relaxed) && !stop_sent {
+            eprintln!("\ninterrupted: stopping after the current step");
+            trainer.send(Request::Stop);
+            stop_sent = true;
+        }
+        let Some(event) = trainer.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
         match event {
@@ -150,6 +190,15 @@ pub fn run(
             Event::Failed { reason, bad_input, .. } => {
                 eprintln!("\nerror: {reason}");
                 return ExitCode::from(if bad_input { 2 } else { 1 });
+            }
+            Event::Checkpointed { path, step, .. } => {
+                eprintln!("\ncheckpoint at step {step} written to {}", path.display());
+            }
+            Event::Resumed { step, fresh, .. } => {
+                eprintln!("resumed at step {step}");
+                if !fresh.is_empty() {
+                    eprintln!("  nodes starting fresh (new or changed): {}", fresh.join(", "));
+                }
             }
             Event::State { .. } => {}
         }

@@ -58,6 +58,12 @@ enum Command {
         /// Evaluate on the validation split every N steps (0: at the end only).
         #[arg(long, default_value_t = 0)]
         eval_every: u64,
+        /// Write a checkpoint (weights per node, optimizer state, step) here at the end and on Ctrl-C.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Continue from the checkpoint in this folder (nodes changed since keep fresh weights).
+        #[arg(long)]
+        resume: Option<PathBuf>,
     },
 }
 
@@ -74,7 +80,18 @@ fn main() -> ExitCode {
             seed,
             metrics,
             eval_every,
-        }) => cli_train::run(&target, steps, &device, seed, metrics.as_deref(), eval_every),
+            checkpoint,
+            resume,
+        }) => cli_train::run(cli_train::TrainArgs {
+            target,
+            steps,
+            device,
+            seed,
+            metrics,
+            eval_every,
+            checkpoint,
+            resume,
+        }),
         None => open_app(cli.file.as_deref()),
     }
 }

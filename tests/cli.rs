@@ -167,3 +167,31 @@ fn train_rejects_bad_input_with_exit_2() {
         assert!(err.contains("no GPU adapter"), "{err}");
     }
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn train_checkpoints_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let ck = ck.to_str().unwrap();
+    let (code, _, err) = strata(&["train", "mlp", "--steps", "5", "--device", "cpu", "--checkpoint", ck]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("checkpoint at step 5 written"), "{err}");
+    let (code, out, err) = strata(&["train", "mlp", "--steps", "8", "--device", "cpu", "--resume", ck]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("resumed at step 5"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(v["steps"], 8);
+    let (code, _, err) = strata(&[
+        "train",
+        "mlp",
+        "--steps",
+        "8",
+        "--device",
+        "cpu",
+        "--resume",
+        "/no/such/dir",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot resume from /no/such/dir"), "{err}");
+}

@@ -132,7 +132,7 @@ fn trainer_protocol_start_pause_resume_stop() {
         steps: Some(100_000),
         seed: Some(1),
         device: DeviceChoice::Cpu,
-        eval_every: 0,
+        ..RunConfig::default()
     };
     assert!(t.send(Request::Start {
         run_id: 7,
@@ -221,4 +221,89 @@ fn asking_for_a_missing_gpu_is_an_error() {
         let err = device::select(DeviceChoice::Gpu).err().unwrap();
         assert!(err.to_string().contains("no GPU adapter is available"), "{err}");
     }
+}
+
+#[test]
+fn resuming_a_checkpoint_continues_bit_identically() {
+    let p = preset("mlp");
+    let dir = tempfile::tempdir().unwrap();
+    let mut straight = Supervised::new(&p, &cpu(), 5).unwrap();
+    let all: Vec<f64> = (0..12).map(|_| straight.train_step(12).unwrap().loss).collect();
+    let mut first = Supervised::new(&p, &cpu(), 5).unwrap();
+    let head: Vec<f64> = (0..6).map(|_| first.train_step(12).unwrap().loss).collect();
+    first.save_checkpoint(dir.path()).unwrap();
+    drop(first);
+    let mut second = Supervised::new(&p, &cpu(), 5).unwrap();
+    let fresh = second.resume(dir.path()).unwrap();
+    assert!(fresh.is_empty(), "{fresh:?}");
+    assert_eq!(second.step(), 6);
+    let tail: Vec<f64> = (0..6).map(|_| second.train_step(12).unwrap().loss).collect();
+    assert_eq!(head, all[..6]);
+    assert_eq!(tail, all[6..], "resumed losses differ from the uninterrupted run");
+}
+
+#[test]
+fn checkpoints_load_into_an_edited_graph() {
+    let p = preset("lenet5");
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Supervised::new(&p, &cpu(), 2).unwrap();
+    for _ in 0..30 {
+        run.train_step(30).unwrap();
+    }
+    let trained = run.evaluate().unwrap().val_accuracy;
+    run.save_checkpoint(dir.path()).unwrap();
+    // Edit: F6 becomes 64 wide. F6 and the output layer change shape; the convolutions and F5 do not.
+    let mut edited = p.clone();
+    let f6 = edited.graph.nodes.iter().find(|n| n.title == "F6").unwrap().id;
+    edited
+        .graph
+        .node_mut(f6)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 64.into());
+    let out_linear = edited
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "linear")
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    let mut resumed = Supervised::new(&edited, &cpu(), 2).unwrap();
+    let mut fresh = resumed.resume(dir.path()).unwrap();
+    fresh.sort();
+    let mut want = vec![f6.0.to_string(), out_linear.0.to_string()];
+    want.sort();
+    assert_eq!(fresh, want);
+    // The edited graph trains on from there.
+    for _ in 0..5 {
+        assert!(resumed.train_step(40).unwrap().loss.is_finite());
+    }
+    assert!(trained > 0.2, "{trained}");
+}
+
+#[test]
+fn trainer_writes_a_checkpoint_at_the_end() {
+    device::prefer_cpu_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let t = Trainer::spawn(|| {}).unwrap();
+    let config = RunConfig {
+        steps: Some(4),
+        device: DeviceChoice::Cpu,
+        checkpoint: Some(dir.path().to_owned()),
+        ..RunConfig::default()
+    };
+    t.send(Request::Start {
+        run_id: 3,
+        project: Box::new(preset("mlp")),
+        config,
+    });
+    let seen = wait_for(&t, |e| matches!(e, Event::Finished { .. }));
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Checkpointed { step: 4, .. })),
+        "{seen:?}"
+    );
+    assert!(dir.path().join("checkpoint.json").exists());
+    assert!(dir.path().join("optimizer.bpk").exists());
+    assert_eq!(std::fs::read_dir(dir.path().join("nodes")).unwrap().count(), 2);
 }

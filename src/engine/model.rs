@@ -206,6 +206,11 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
     Ok(GraphModel { layers, plan })
 }
 
+/// File name of a node's weights: its key with `/` as `_`.
+fn node_file(key: &str) -> String {
+    format!("{}.bpk", key.replace('/', "_"))
+}
+
 fn ctx_text(spec: &catalog::LayerSpec, params: &crate::doc::Params, name: &str) -> String {
     params
         .get(name)
@@ -333,6 +338,59 @@ impl GraphModel {
             }
         }
         Ok(bad)
+    }
+
+    /// Saves every layer to `dir/nodes/<key>.bpk`, one file per node (keyed by the node's stable
+    /// origin key), so a checkpoint still loads into an edited graph.
+    pub fn save_nodes(&self, dir: &std::path::Path) -> Result<Vec<String>, String> {
+        let nodes = dir.join("nodes");
+        std::fs::create_dir_all(&nodes).map_err(|e| format!("cannot create {}: {e}", nodes.display()))?;
+        let mut saved = Vec::new();
+        for s in &self.plan.steps {
+            let Some(layer) = s.layer.and_then(|i| self.layers.get(i)) else {
+                continue;
+            };
+            let path = nodes.join(node_file(&s.key));
+            layer
+                .clone()
+                .save_file(&path)
+                .map_err(|e| format!("cannot write {}: {e:?}", path.display()))?;
+            saved.push(s.key.clone());
+        }
+        Ok(saved)
+    }
+
+    /// Loads each layer whose node has a file in `dir/nodes`; layers whose node is new or whose
+    /// shape changed keep their fresh initialisation. Returns (restored keys, fresh keys).
+    pub fn load_nodes(self, dir: &std::path::Path) -> (Self, Vec<String>, Vec<String>) {
+        let GraphModel { layers, plan } = self;
+        let mut slots: Vec<Option<Layer>> = layers.into_iter().map(Some).collect();
+        let (mut restored, mut fresh) = (Vec::new(), Vec::new());
+        for s in &plan.steps {
+            let Some(i) = s.layer else { continue };
+            let Some(layer) = slots.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            let path = dir.join("nodes").join(node_file(&s.key));
+            let kept = if path.exists() {
+                match layer.clone().try_load_file(&path) {
+                    Ok(l) => {
+                        restored.push(s.key.clone());
+                        l
+                    }
+                    Err(_) => {
+                        fresh.push(s.key.clone());
+                        layer
+                    }
+                }
+            } else {
+                fresh.push(s.key.clone());
+                layer
+            };
+            slots[i] = Some(kept);
+        }
+        let layers = slots.into_iter().flatten().collect();
+        (GraphModel { layers, plan }, restored, fresh)
     }
 
     /// Number of learned scalars.

@@ -8,6 +8,7 @@ use super::supervised::Supervised;
 use super::{EvalMetrics, RunError, StepMetrics};
 use crate::doc::Project;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,10 @@ pub struct RunConfig {
     pub device: DeviceChoice,
     /// Evaluate every this many steps (0: only at the end).
     pub eval_every: u64,
+    /// Write a checkpoint here when the run ends (completed or stopped).
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from the checkpoint in this folder.
+    pub resume: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -31,6 +36,8 @@ impl Default for RunConfig {
             seed: None,
             device: DeviceChoice::Auto,
             eval_every: 0,
+            checkpoint: None,
+            resume: None,
         }
     }
 }
@@ -55,6 +62,8 @@ pub enum Request {
     Stop,
     /// Multiply the scheduled learning rate by this factor from now on.
     SetLr(f64),
+    /// Write a checkpoint of the current run into this folder.
+    Checkpoint(PathBuf),
     /// Shut the trainer thread down.
     Shutdown,
 }
@@ -103,6 +112,24 @@ pub enum Event {
         run_id: u64,
         /// Its metrics.
         metrics: StepMetrics,
+    },
+    /// A checkpoint was written.
+    Checkpointed {
+        /// Run.
+        run_id: u64,
+        /// Folder.
+        path: PathBuf,
+        /// Steps done when written.
+        step: u64,
+    },
+    /// Resumed from a checkpoint.
+    Resumed {
+        /// Run.
+        run_id: u64,
+        /// Step the run continues from.
+        step: u64,
+        /// Nodes that start fresh (new or changed since the checkpoint).
+        fresh: Vec<String>,
     },
     /// A validation pass.
     Eval {
@@ -306,6 +333,22 @@ fn poll(
             Request::Stop => return Control::Stop,
             Request::Shutdown => return Control::Shutdown,
             Request::SetLr(f) => sup.set_lr_scale(f),
+            Request::Checkpoint(path) => match sup.save_checkpoint(&path) {
+                Ok(()) => {
+                    link.emit(Event::Checkpointed {
+                        run_id,
+                        path,
+                        step: sup.step(),
+                    });
+                }
+                Err(e) => {
+                    link.emit(Event::Failed {
+                        run_id,
+                        reason: e.to_string(),
+                        bad_input: false,
+                    });
+                }
+            },
             Request::Start {
                 run_id,
                 project,
@@ -358,6 +401,18 @@ fn run(
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
     };
+    if let Some(dir) = &config.resume {
+        match sup.resume(dir) {
+            Ok(fresh) => {
+                link.emit(Event::Resumed {
+                    run_id,
+                    step: sup.step(),
+                    fresh,
+                });
+            }
+            Err(e) => return fail(e.to_string(), true),
+        }
+    }
     let steps = config.steps.unwrap_or(project.training.steps).max(1);
     link.emit(Event::Started {
         run_id,
@@ -401,6 +456,18 @@ fn run(
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(dir) = &config.checkpoint {
+        match sup.save_checkpoint(dir) {
+            Ok(()) => {
+                link.emit(Event::Checkpointed {
+                    run_id,
+                    path: dir.clone(),
+                    step: sup.step(),
+                });
+            }
+            Err(e) => return fail(e.to_string(), false),
+        }
+    }
     let eval = match sup.evaluate() {
         Ok(m) => {
             link.emit(Event::Eval {
