@@ -307,3 +307,39 @@ fn trainer_writes_a_checkpoint_at_the_end() {
     assert!(dir.path().join("optimizer.bpk").exists());
     assert_eq!(std::fs::read_dir(dir.path().join("nodes")).unwrap().count(), 2);
 }
+
+#[test]
+fn trains_on_a_users_csv_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("points.csv");
+    let mut text = String::from("x,y,side\n");
+    let mut rng = strata::data::Rng::new(9);
+    for _ in 0..400 {
+        let x = (rng.below(2000) as f64 - 1000.0) / 500.0;
+        let y = (rng.below(2000) as f64 - 1000.0) / 500.0;
+        text.push_str(&format!("{x},{y},{}\n", if x + y > 0.0 { "above" } else { "below" }));
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut g = strata::catalog::GraphBuilder::new();
+    let x = g.node("input", &[("shape", shape("B,2"))]);
+    let h = g.then(x, "linear", &[("out_features", 16.into())]);
+    let r = g.then(h, "relu", &[]);
+    let o = g.then(r, "linear", &[("out_features", 2.into())]);
+    g.then(o, "output", &[]);
+    let mut p = strata::doc::Project::new("points");
+    p.graph = g.finish();
+    p.dataset.id = "csv".into();
+    p.dataset.options.insert("path".into(), path.to_str().unwrap().into());
+    p.training.learning_rate = 0.01;
+    let mut run = Supervised::new(&p, &cpu(), 1).unwrap();
+    for _ in 0..150 {
+        run.train_step(150).unwrap();
+    }
+    let eval = run.evaluate().unwrap();
+    assert_eq!(eval.classes, vec!["above", "below"]);
+    assert!(eval.val_accuracy > 0.9, "{}", eval.val_accuracy);
+    // A broken file names the row.
+    std::fs::write(&path, "x,y,side\n1,2,a\n1,?,b\n").unwrap();
+    let e = Supervised::new(&p, &cpu(), 1).err().unwrap().to_string();
+    assert!(e.contains("row 3: column 'y' holds '?'"), "{e}");
+}

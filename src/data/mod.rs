@@ -3,6 +3,11 @@
 //! Knows nothing of Burn: batches are plain vectors the engine turns into tensors.
 
 use std::io::Read;
+use std::path::Path;
+
+pub mod loaders;
+
+pub use loaders::LoadDataError;
 
 /// Why data could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -69,6 +74,33 @@ struct Header {
     classes: Vec<String>,
     #[serde(default)]
     test_from: Option<usize>,
+}
+
+/// Loads the dataset a project names: a built-in id, or `csv` / `image_folder` / `idx` with
+/// options (`path`, `label`; `size`, `channels`; `images`, `labels`). Relative paths are resolved
+/// against `base` (the project file's folder).
+pub fn load(id: &str, options: &crate::doc::Params, base: Option<&Path>) -> Result<Dataset, String> {
+    let text = |k: &str| options.get(k).and_then(|v| v.as_text().map(str::to_owned));
+    let path = |k: &str| -> Result<std::path::PathBuf, String> {
+        let p = text(k).ok_or_else(|| format!("the {id} dataset needs the option '{k}' (a path)"))?;
+        let p = Path::new(&p);
+        Ok(match base {
+            Some(b) if p.is_relative() => b.join(p),
+            _ => p.to_owned(),
+        })
+    };
+    let int = |k: &str| options.get(k).and_then(crate::doc::ParamValue::as_int);
+    match id {
+        "csv" => loaders::csv(&path("path")?, text("label").as_deref()).map_err(|e| e.to_string()),
+        "image_folder" => loaders::image_folder(
+            &path("path")?,
+            int("size").and_then(|s| u32::try_from(s).ok()),
+            int("channels").and_then(|c| u32::try_from(c).ok()).unwrap_or(3),
+        )
+        .map_err(|e| e.to_string()),
+        "idx" => loaders::idx_pair(&path("images")?, &path("labels")?).map_err(|e| e.to_string()),
+        other => builtin(other).map_err(|e| e.to_string()),
+    }
 }
 
 /// Loads a built-in dataset.

@@ -63,7 +63,7 @@ impl Supervised {
                 "the project has no dataset — choose one of: ".to_owned() + &data::builtin_ids().join(", "),
             ));
         }
-        let data = data::builtin(dataset_id).map_err(|e| RunError::BadInput(e.to_string()))?;
+        let data = data::load(dataset_id, &project.dataset.options, None).map_err(RunError::BadInput)?;
         let ad = device.clone().autodiff();
         ad.seed(seed);
         let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
@@ -120,6 +120,12 @@ impl Supervised {
         }
         let seed_split = seed;
         let split = data.split(seed_split, VAL_FRACTION);
+        if data.len() < 2 {
+            return Err(RunError::BadInput(format!(
+                "the dataset {} has fewer than two examples",
+                data.name
+            )));
+        }
         let stats = data.feature_stats(&split.train);
         let mut settings = project.training.clone();
         settings.seed = seed;

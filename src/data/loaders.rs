@@ -1,0 +1,344 @@
+//! Users' own data: CSV tables, folders of images (one subfolder per class) and IDX files.
+//! Every problem names the file (and row) and what to do.
+
+use super::{Dataset, Features};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Why a data file could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}{}: {message}", .row.map(|r| format!(", row {r}")).unwrap_or_default())]
+pub struct LoadDataError {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// 1-based row for tables.
+    pub row: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn err(path: &Path, row: Option<usize>, message: impl Into<String>) -> LoadDataError {
+    LoadDataError {
+        path: path.to_owned(),
+        row,
+        message: message.into(),
+    }
+}
+
+/// Reads a CSV table: numeric feature columns and one label column (`label`: a header name or
+/// a 0-based index; default the last column). A first row that is not all numbers is a header.
+/// Labels may be words or numbers; classes are their distinct values in sorted order.
+pub fn csv(path: &Path, label: Option<&str>) -> Result<Dataset, LoadDataError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(path, None, format!("cannot read: {e}")))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .peekable();
+    let split = |l: &str| -> Vec<String> { l.split(',').map(|c| c.trim().trim_matches('"').to_owned()).collect() };
+    let Some((_, first)) = lines.peek().copied() else {
+        return Err(err(path, None, "the file is empty"));
+    };
+    let first = split(first);
+    let header = first.iter().any(|c| c.parse::<f64>().is_err());
+    let names: Vec<String> = if header {
+        lines.next();
+        first.clone()
+    } else {
+        (0..first.len()).map(|i| format!("column {i}")).collect()
+    };
+    let ncol = names.len();
+    if ncol < 2 {
+        return Err(err(path, None, "need at least one feature column and a label column"));
+    }
+    let label_col = match label {
+        None => ncol - 1,
+        Some(l) => match l.parse::<usize>() {
+            Ok(i) if i < ncol => i,
+            _ => names.iter().position(|n| n == l).ok_or_else(|| {
+                err(
+                    path,
+                    None,
+                    format!("no label column '{l}'; the columns are: {}", names.join(", ")),
+                )
+            })?,
+        },
+    };
+    let mut features = Vec::new();
+    let mut raw_labels = Vec::new();
+    for (i, line) in lines {
+        let row = i + 1;
+        let cells = split(line);
+        if cells.len() != ncol {
+            return Err(err(
+                path,
+                Some(row),
+                format!("expected {ncol} columns, found {}", cells.len()),
+            ));
+        }
+        for (c, cell) in cells.iter().enumerate() {
+            if c == label_col {
+                raw_labels.push(cell.clone());
+                continue;
+            }
+            let v: f32 = cell.parse().map_err(|_| {
+                err(
+                    path,
+                    Some(row),
+                    format!("column '{}' holds '{cell}', which is not a number", names[c]),
+                )
+            })?;
+            if !v.is_finite() {
+                return Err(err(path, Some(row), format!("column '{}' is not finite", names[c])));
+            }
+            features.push(v);
+        }
+    }
+    if raw_labels.is_empty() {
+        return Err(err(path, None, "the table has no rows"));
+    }
+    let classes: Vec<String> = raw_labels
+        .iter()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if classes.len() > 256 {
+        return Err(err(
+            path,
+            None,
+            format!("{} distinct labels: classification supports up to 256", classes.len()),
+        ));
+    }
+    let labels = raw_labels
+        .iter()
+        .map(|l| classes.iter().position(|c| c == l).unwrap_or(0) as u8)
+        .collect();
+    Ok(Dataset {
+        name: path.display().to_string(),
+        shape: vec![ncol - 1],
+        features: Features::F32(features),
+        labels,
+        classes,
+        test_from: None,
+    })
+}
+
+/// Reads a folder with one subfolder per class of PNG/JPEG images, resized to `size`×`size`
+/// (default: the first image's size) with `channels` 1 (grey) or 3 (colour).
+pub fn image_folder(root: &Path, size: Option<u32>, channels: u32) -> Result<Dataset, LoadDataError> {
+    let mut by_class: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let rd = std::fs::read_dir(root).map_err(|e| err(root, None, format!("cannot open the folder: {e}")))?;
+    for entry in rd.flatten() {
+        let p = entry.path();
+        if !p.is_dir() {
+            continue;
+        }
+        let class = entry.file_name().to_string_lossy().into_owned();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+            .map_err(|e| err(&p, None, format!("cannot open: {e}")))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|f| {
+                matches!(
+                    f.extension()
+                        .and_then(|x| x.to_str())
+                        .map(str::to_ascii_lowercase)
+                        .as_deref(),
+                    Some("png" | "jpg" | "jpeg")
+                )
+            })
+            .collect();
+        files.sort();
+        if !files.is_empty() {
+            by_class.insert(class, files);
+        }
+    }
+    if by_class.len() < 2 {
+        return Err(err(
+            root,
+            None,
+            "expected at least two subfolders (one per class) holding .png or .jpg images",
+        ));
+    }
+    let channels = if channels == 1 { 1 } else { 3 };
+    let mut side = size;
+    let (mut features, mut labels) = (Vec::new(), Vec::new());
+    for (ci, files) in by_class.values().enumerate() {
+        for f in files {
+            let img = image::open(f).map_err(|e| err(f, None, format!("cannot decode the image: {e}")))?;
+            let s = *side.get_or_insert(img.width().max(1));
+            let img = img.resize_exact(s, s, image::imageops::FilterType::Triangle);
+            if channels == 1 {
+                features.extend_from_slice(img.to_luma8().as_raw());
+            } else {
+                // Planar [C, H, W] layout.
+                let rgb = img.to_rgb8();
+                for c in 0..3 {
+                    features.extend(rgb.as_raw().iter().skip(c).step_by(3));
+                }
+            }
+            labels.push(ci as u8);
+        }
+    }
+    let s = side.unwrap_or(1) as usize;
+    Ok(Dataset {
+        name: root.display().to_string(),
+        shape: vec![channels as usize, s, s],
+        features: Features::U8(features),
+        labels,
+        classes: by_class.keys().cloned().collect(),
+        test_from: None,
+    })
+}
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, LoadDataError> {
+    let bytes = std::fs::read(path).map_err(|e| err(path, None, format!("cannot read: {e}")))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| err(path, None, format!("cannot decompress: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+fn idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), LoadDataError> {
+    let data = read_maybe_gz(path)?;
+    if data.len() < 4 || data[0] != 0 || data[1] != 0 {
+        return Err(err(path, None, "not an IDX file (bad magic number)"));
+    }
+    if data[2] != 0x08 {
+        return Err(err(
+            path,
+            None,
+            format!(
+                "IDX element type 0x{:02x} is not supported (only unsigned bytes)",
+                data[2]
+            ),
+        ));
+    }
+    let ndim = usize::from(data[3]);
+    let head = 4 + 4 * ndim;
+    if data.len() < head {
+        return Err(err(path, None, "the IDX header is truncated"));
+    }
+    let dims: Vec<usize> = (0..ndim)
+        .map(|i| u32::from_be_bytes([data[4 + 4 * i], data[5 + 4 * i], data[6 + 4 * i], data[7 + 4 * i]]) as usize)
+        .collect();
+    let n: usize = dims.iter().product();
+    if data.len() - head != n {
+        return Err(err(
+            path,
+            None,
+            format!("expected {n} values after the header, found {}", data.len() - head),
+        ));
+    }
+    Ok((dims, data[head..].to_vec()))
+}
+
+/// Reads an IDX image file (`[N, H, W]` bytes) and its IDX label file (`[N]`), plain or gzip.
+pub fn idx_pair(images: &Path, labels: &Path) -> Result<Dataset, LoadDataError> {
+    let (dims, pixels) = idx(images)?;
+    if dims.len() != 3 {
+        return Err(err(images, None, format!("expected images [N, H, W], found {dims:?}")));
+    }
+    let (ldims, lab) = idx(labels)?;
+    if ldims.len() != 1 || ldims[0] != dims[0] {
+        return Err(err(
+            labels,
+            None,
+            format!("expected {} labels, found shape {ldims:?}", dims[0]),
+        ));
+    }
+    let n_classes = usize::from(lab.iter().copied().max().unwrap_or(0)) + 1;
+    Ok(Dataset {
+        name: images.display().to_string(),
+        shape: vec![1, dims[1], dims[2]],
+        features: Features::U8(pixels),
+        labels: lab,
+        classes: (0..n_classes).map(|c| c.to_string()).collect(),
+        test_from: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_header_and_word_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "a,b,kind\n1,2,cat\n3,4.5,dog\n\n5,6,cat\n").unwrap();
+        let d = csv(&p, Some("kind")).unwrap();
+        assert_eq!(d.shape, vec![2]);
+        assert_eq!(d.classes, vec!["cat", "dog"]);
+        assert_eq!(d.labels, vec![0, 1, 0]);
+        assert_eq!(d.features, Features::F32(vec![1.0, 2.0, 3.0, 4.5, 5.0, 6.0]));
+    }
+
+    #[test]
+    fn csv_errors_name_file_and_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        std::fs::write(&p, "x,y,label\n1,2,0\n3,oops,1\n").unwrap();
+        let e = csv(&p, None).unwrap_err().to_string();
+        assert!(
+            e.ends_with("bad.csv, row 3: column 'y' holds 'oops', which is not a number"),
+            "{e}"
+        );
+        std::fs::write(&p, "1,2,0\n3,1\n").unwrap();
+        let e = csv(&p, None).unwrap_err().to_string();
+        assert!(e.contains("row 2: expected 3 columns, found 2"), "{e}");
+        let e = csv(&p, Some("nope")).unwrap_err().to_string();
+        assert!(e.contains("no label column 'nope'"), "{e}");
+    }
+
+    #[test]
+    fn image_folders_become_datasets() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, shade) in [("dark", 10u8), ("light", 240u8)] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+            for i in 0..3 {
+                let img = image::GrayImage::from_pixel(6, 6, image::Luma([shade]));
+                img.save(dir.path().join(class).join(format!("{i}.png"))).unwrap();
+            }
+        }
+        let d = image_folder(dir.path(), Some(4), 1).unwrap();
+        assert_eq!(d.shape, vec![1, 4, 4]);
+        assert_eq!(d.classes, vec!["dark", "light"]);
+        assert_eq!(d.labels, vec![0, 0, 0, 1, 1, 1]);
+        let Features::U8(px) = &d.features else { panic!() };
+        assert_eq!(px[0], 10);
+        assert_eq!(px[px.len() - 1], 240);
+        std::fs::write(dir.path().join("dark").join("broken.png"), b"not a png").unwrap();
+        let e = image_folder(dir.path(), Some(4), 1).unwrap_err().to_string();
+        assert!(e.contains("broken.png: cannot decode the image"), "{e}");
+    }
+
+    #[test]
+    fn idx_files_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ip, lp) = (dir.path().join("img.idx"), dir.path().join("lab.idx"));
+        let mut img = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2];
+        img.extend([1, 2, 3, 4, 5, 6, 7, 8]);
+        std::fs::write(&ip, &img).unwrap();
+        std::fs::write(&lp, [0, 0, 8, 1, 0, 0, 0, 2, 1, 0]).unwrap();
+        let d = idx_pair(&ip, &lp).unwrap();
+        assert_eq!((d.len(), d.shape.clone()), (2, vec![1, 2, 2]));
+        assert_eq!(d.labels, vec![1, 0]);
+        std::fs::write(&lp, [0, 0, 8, 1, 0, 0, 0, 3, 1, 0, 1]).unwrap();
+        assert!(
+            idx_pair(&ip, &lp)
+                .unwrap_err()
+                .to_string()
+                .contains("expected 2 labels")
+        );
+        std::fs::write(&ip, [1, 2, 3]).unwrap();
+        assert!(idx_pair(&ip, &lp).unwrap_err().to_string().contains("bad magic"));
+    }
+}
