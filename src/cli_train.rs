@@ -104,6 +104,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
         eval_every,
         checkpoint,
         resume,
+        ..RunConfig::default()
     };
     trainer.send(Request::Start {
         run_id: 1,
@@ -200,7 +201,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
                     eprintln!("  nodes starting fresh (new or changed): {}", fresh.join(", "));
                 }
             }
-            Event::State { .. } => {}
+            Event::State { .. } | Event::Activation { .. } => {}
         }
     }
 }

@@ -343,3 +343,52 @@ fn trains_on_a_users_csv_file() {
     let e = Supervised::new(&p, &cpu(), 1).err().unwrap().to_string();
     assert!(e.contains("row 3: column 'y' holds '?'"), "{e}");
 }
+
+#[test]
+fn watched_nodes_stream_feature_maps_and_histograms() {
+    device::prefer_cpu_backend();
+    let p = preset("lenet5");
+    let conv = p.graph.nodes.iter().find(|n| n.kind == "conv2d").unwrap().id;
+    let f5 = p.graph.nodes.iter().find(|n| n.title == "F5").unwrap().id;
+    let t = Trainer::spawn(|| {}).unwrap();
+    let config = RunConfig {
+        steps: Some(40),
+        device: DeviceChoice::Cpu,
+        watch_every: 5,
+        ..RunConfig::default()
+    };
+    t.send(Request::Watch(Some(conv)));
+    t.send(Request::Start {
+        run_id: 1,
+        project: Box::new(p),
+        config,
+    });
+    let seen = wait_for(&t, |e| matches!(e, Event::Activation { .. }));
+    let Some(Event::Activation { node, tile, .. }) = seen.last() else {
+        unreachable!()
+    };
+    assert_eq!(*node, conv);
+    let strata::engine::watch::Tile::FeatureMaps {
+        channels,
+        height,
+        width,
+        pixels,
+    } = tile
+    else {
+        panic!("{tile:?}")
+    };
+    assert_eq!((*channels, *height, *width), (6, 28, 28));
+    assert_eq!(pixels.len(), 6 * 28 * 28);
+    assert!(pixels.iter().any(|&p| p > 0));
+    t.send(Request::Watch(Some(f5)));
+    let seen = wait_for(&t, |e| matches!(e, Event::Activation { node, .. } if *node == f5));
+    let Some(Event::Activation { tile, .. }) = seen.last() else {
+        unreachable!()
+    };
+    let strata::engine::watch::Tile::Histogram { counts, min, max } = tile else {
+        panic!("{tile:?}")
+    };
+    assert_eq!(counts.iter().sum::<u32>(), 120);
+    assert!(min <= max);
+    wait_for(&t, |e| matches!(e, Event::Finished { .. }));
+}

@@ -7,6 +7,7 @@ mod ops;
 pub mod supervised;
 pub mod trainer;
 mod value;
+pub mod watch;
 
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
 pub use model::{CompileError, ForwardError, GraphModel, Plan, Step, compile};

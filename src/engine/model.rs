@@ -250,12 +250,26 @@ pub struct Forward {
     pub outputs: HashMap<String, Value>,
     /// Every step's outputs (kept only when asked for, e.g. to find the first non-finite node).
     pub all: Option<Vec<Vec<Value>>>,
+    /// The watched node's output, when one was asked for.
+    pub tapped: Option<Value>,
 }
 
 impl GraphModel {
     /// Runs the graph. `feed` maps dataset fields to values for the input nodes.
     pub fn forward(&self, feed: &HashMap<String, Value>, keep_all: bool) -> Result<Forward, ForwardError> {
+        self.forward_tapped(feed, keep_all, None)
+    }
+
+    /// Like [`GraphModel::forward`], also handing back the output of top-level node `tap`
+    /// (for a block instance: its last inner node) so it can be shown while training.
+    pub fn forward_tapped(
+        &self,
+        feed: &HashMap<String, Value>,
+        keep_all: bool,
+        tap: Option<NodeId>,
+    ) -> Result<Forward, ForwardError> {
         let steps = &self.plan.steps;
+        let mut tapped = None;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
         let err = |s: &Step, message: String| ForwardError {
             title: s.title.clone(),
@@ -280,6 +294,9 @@ impl GraphModel {
             }
             let layer = s.layer.and_then(|i| self.layers.get(i));
             let out = (s.forward)(&s.params, layer, inputs).map_err(|m| err(s, m))?;
+            if tap == Some(s.top) && !s.params.out_types.is_empty() {
+                tapped = out.first().cloned();
+            }
             values.push(out);
         }
         let mut outputs = HashMap::new();
@@ -291,6 +308,7 @@ impl GraphModel {
         Ok(Forward {
             outputs,
             all: keep_all.then_some(values),
+            tapped,
         })
     }
 

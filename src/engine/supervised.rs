@@ -48,6 +48,10 @@ pub struct Supervised {
     step: u64,
     lr_scale: f64,
     device: Device,
+    /// Top-level node whose output is kept for display.
+    watch: Option<crate::doc::NodeId>,
+    /// Its latest output (a cheap handle; read back only when a tile is made).
+    watched: Option<Value>,
 }
 
 fn option_int(p: &Project, name: &str) -> Option<i64> {
@@ -147,6 +151,8 @@ impl Supervised {
             step: 0,
             lr_scale: 1.0,
             device: ad,
+            watch: None,
+            watched: None,
         })
     }
 
@@ -201,6 +207,19 @@ impl Supervised {
         self.epoch = c.epoch;
         self.cursor = c.cursor.min(self.order.len());
         Ok(fresh)
+    }
+
+    /// Watches a top-level node (`None`: stop watching).
+    pub fn set_watch(&mut self, node: Option<crate::doc::NodeId>) {
+        self.watch = node;
+        self.watched = None;
+    }
+
+    /// A tile of the watched node's latest output (reads it back: call every few steps).
+    pub fn watch_tile(&self) -> Option<(crate::doc::NodeId, super::watch::Tile)> {
+        let node = self.watch?;
+        let v = self.watched.as_ref()?;
+        super::watch::tile_of(v).map(|t| (node, t))
     }
 
     /// Parameters in the model.
@@ -283,7 +302,7 @@ impl Supervised {
             .model
             .take()
             .ok_or_else(|| RunError::Failed("the model was lost after an error".into()))?;
-        let out = match model.forward(&feed, false) {
+        let out = match model.forward_tapped(&feed, false, self.watch) {
             Ok(o) => o,
             Err(e) => {
                 self.model = Some(model);
@@ -327,6 +346,7 @@ impl Supervised {
                 node: culprit.map(|(_, t)| t),
             });
         }
+        self.watched = out.tapped;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = Self::learning_rate(&self.settings, self.step, total_steps) * self.lr_scale;
         self.model = Some(self.optim.step(lr, model, grads));

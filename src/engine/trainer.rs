@@ -23,6 +23,8 @@ pub struct RunConfig {
     pub device: DeviceChoice,
     /// Evaluate every this many steps (0: only at the end).
     pub eval_every: u64,
+    /// Send a tile of the watched node every this many steps.
+    pub watch_every: u64,
     /// Write a checkpoint here when the run ends (completed or stopped).
     pub checkpoint: Option<PathBuf>,
     /// Continue from the checkpoint in this folder.
@@ -36,6 +38,7 @@ impl Default for RunConfig {
             seed: None,
             device: DeviceChoice::Auto,
             eval_every: 0,
+            watch_every: 10,
             checkpoint: None,
             resume: None,
         }
@@ -64,6 +67,8 @@ pub enum Request {
     SetLr(f64),
     /// Write a checkpoint of the current run into this folder.
     Checkpoint(PathBuf),
+    /// Stream activation tiles of this top-level node (`None`: stop).
+    Watch(Option<crate::doc::NodeId>),
     /// Shut the trainer thread down.
     Shutdown,
 }
@@ -130,6 +135,17 @@ pub enum Event {
         step: u64,
         /// Nodes that start fresh (new or changed since the checkpoint).
         fresh: Vec<String>,
+    },
+    /// What a watched node's output looks like now.
+    Activation {
+        /// Run.
+        run_id: u64,
+        /// Watched top-level node.
+        node: crate::doc::NodeId,
+        /// Steps done.
+        step: u64,
+        /// The picture.
+        tile: super::watch::Tile,
     },
     /// A validation pass.
     Eval {
@@ -251,6 +267,8 @@ enum Control {
 fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn()) {
     let link = Link { events, waker };
     let mut next: Option<(u64, Box<Project>, RunConfig)> = None;
+    // The watched node outlives runs: the UI may pick it before pressing Train.
+    let mut watch = None;
     loop {
         let (run_id, project, config) = match next.take() {
             Some(n) => n,
@@ -260,12 +278,16 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
                     project,
                     config,
                 }) => (run_id, project, config),
+                Ok(Request::Watch(node)) => {
+                    watch = node;
+                    continue;
+                }
                 Ok(Request::Shutdown) | Err(_) => return,
                 Ok(_) => continue,
             },
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run(run_id, &project, &config, &requests, &link)
+            run(run_id, &project, &config, &requests, &link, &mut watch)
         }));
         match outcome {
             Ok(Control::Restart(id, p, c)) => next = Some((id, p, c)),
@@ -297,6 +319,7 @@ fn poll(
     sup: &mut Supervised,
     run_id: u64,
     link: &Link<impl Fn()>,
+    watch: &mut Option<crate::doc::NodeId>,
 ) -> Control {
     loop {
         let r = if *paused {
@@ -333,6 +356,10 @@ fn poll(
             Request::Stop => return Control::Stop,
             Request::Shutdown => return Control::Shutdown,
             Request::SetLr(f) => sup.set_lr_scale(f),
+            Request::Watch(node) => {
+                *watch = node;
+                sup.set_watch(node);
+            }
             Request::Checkpoint(path) => match sup.save_checkpoint(&path) {
                 Ok(()) => {
                     link.emit(Event::Checkpointed {
@@ -364,6 +391,7 @@ fn run(
     config: &RunConfig,
     requests: &Receiver<Request>,
     link: &Link<impl Fn()>,
+    watch: &mut Option<crate::doc::NodeId>,
 ) -> Control {
     let fail = |reason: String, bad_input: bool| {
         link.emit(Event::State {
@@ -401,6 +429,7 @@ fn run(
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
     };
+    sup.set_watch(*watch);
     if let Some(dir) = &config.resume {
         match sup.resume(dir) {
             Ok(fresh) => {
@@ -429,7 +458,7 @@ fn run(
     let mut last_loss = None;
     let mut stopped = false;
     while sup.step() < steps {
-        match poll(requests, &mut paused, &mut sup, run_id, link) {
+        match poll(requests, &mut paused, &mut sup, run_id, link, watch) {
             Control::Continue => {}
             Control::Stop => {
                 stopped = true;
@@ -442,6 +471,16 @@ fn run(
                 last_loss = Some(m.loss);
                 if !link.emit(Event::Step { run_id, metrics: m }) {
                     return Control::Shutdown;
+                }
+                if config.watch_every > 0 && sup.step() % config.watch_every == 0 {
+                    if let Some((node, tile)) = sup.watch_tile() {
+                        link.emit(Event::Activation {
+                            run_id,
+                            node,
+                            step: sup.step(),
+                            tile,
+                        });
+                    }
                 }
             }
             Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),

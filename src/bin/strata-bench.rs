@@ -1,0 +1,195 @@
+//! Engine benchmarks with their baselines in the same run (targets from the engine issue):
+//! - the compiled graph module against the same models written by hand in Burn (MLP, LeNet-5):
+//!   target ≥ 0.97× the hand-written speed;
+//! - watching a node (activation tiles every 10 steps) against not watching: target ≤ 5 % cost.
+//!
+//! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N]`.
+//! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData, activation};
+use std::time::Instant;
+use strata::engine::device::{self, DeviceChoice};
+use strata::engine::supervised::Supervised;
+
+#[derive(Module, Debug)]
+struct HandMlp {
+    l1: Linear,
+    l2: Linear,
+}
+
+impl HandMlp {
+    fn new(d: &Device) -> Self {
+        HandMlp {
+            l1: LinearConfig::new(784, 128).init(d),
+            l2: LinearConfig::new(128, 10).init(d),
+        }
+    }
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let [b, _, _, _] = x.dims();
+        let x = x.reshape([b, 784]);
+        self.l2.forward(activation::relu(self.l1.forward(x)))
+    }
+}
+
+#[derive(Module, Debug)]
+struct HandLeNet {
+    c1: Conv2d,
+    c2: Conv2d,
+    f1: Linear,
+    f2: Linear,
+    f3: Linear,
+}
+
+impl HandLeNet {
+    fn new(d: &Device) -> Self {
+        HandLeNet {
+            c1: Conv2dConfig::new([1, 6], [5, 5]).init(d),
+            c2: Conv2dConfig::new([6, 16], [5, 5]).init(d),
+            f1: LinearConfig::new(400, 120).init(d),
+            f2: LinearConfig::new(120, 84).init(d),
+            f3: LinearConfig::new(84, 10).init(d),
+        }
+    }
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let pool = |t| max_pool2d(t, MaxPoolOptions::new([2, 2]));
+        let x = pool(activation::relu(self.c1.forward(x)));
+        let x = pool(activation::relu(self.c2.forward(x)));
+        let [b, _, _, _] = x.dims();
+        let x = x.reshape([b, 400]);
+        let x = activation::relu(self.f1.forward(x));
+        let x = activation::relu(self.f2.forward(x));
+        self.f3.forward(x)
+    }
+}
+
+/// Steps per second of a hand-written model on random batches of `side`×`side` images.
+fn hand<M: Module + Clone>(
+    mut model: M,
+    fwd: fn(&M, Tensor<4>) -> Tensor<2>,
+    side: usize,
+    steps: usize,
+    d: &Device,
+) -> f64 {
+    let mut optim = AdamConfig::new().init();
+    let ce = CrossEntropyLossConfig::new().init(d);
+    // Like the engine, build each batch from host memory every step.
+    let xs: Vec<f32> = Tensor::<4>::random([64, 1, side, side], Distribution::Default, d)
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let ys: Vec<i64> = (0..64).map(|i| i % 10).collect();
+    let mut run = |n: usize, model: M| -> M {
+        let mut model = model;
+        for _ in 0..n {
+            let x = Tensor::<4>::from_data(TensorData::new(xs.clone(), [64, 1, side, side]), d);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(ys.clone(), [64]), d);
+            let logits = fwd(&model, x.clone());
+            let loss = ce.forward(logits, y.clone());
+            let _ = loss.clone().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-3, model, grads);
+        }
+        model
+    };
+    model = run(steps / 10 + 1, model);
+    let t = Instant::now();
+    let _ = run(steps, model);
+    steps as f64 / t.elapsed().as_secs_f64()
+}
+
+/// Steps per second of a preset through the engine (real data batches).
+fn compiled(preset: &str, steps: usize, d: &Device, watch: bool) -> f64 {
+    let p = match strata::presets::load(preset) {
+        Some(Ok(p)) => p,
+        _ => return f64::NAN,
+    };
+    let Ok(mut run) = Supervised::new(&p, d, 1) else {
+        return f64::NAN;
+    };
+    if watch {
+        let node = p
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.kind == "conv2d" || n.kind == "linear")
+            .map(|n| n.id);
+        run.set_watch(node);
+    }
+    let total = (steps + steps / 10 + 1) as u64;
+    for _ in 0..steps / 10 + 1 {
+        let _ = run.train_step(total);
+    }
+    let t = Instant::now();
+    for i in 0..steps {
+        let _ = run.train_step(total);
+        if watch && i % 10 == 9 {
+            let _ = run.watch_tile();
+        }
+    }
+    steps as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut choice, mut steps) = (DeviceChoice::Cpu, 300usize);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--device" => choice = args.next().and_then(|v| v.parse().ok()).unwrap_or(DeviceChoice::Cpu),
+            "--steps" => steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(steps),
+            _ => {}
+        }
+    }
+    if choice != DeviceChoice::Gpu {
+        device::prefer_cpu_backend();
+    }
+    let dev = match device::select(choice) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let d = dev.device.clone().autodiff();
+    println!(
+        "device: {}: {} · {} steps per measurement · RAYON_NUM_THREADS={}",
+        dev.kind,
+        dev.name,
+        steps,
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "(all)".into())
+    );
+    println!(
+        "{:<10} {:>14} {:>14} {:>8}",
+        "model", "hand steps/s", "strata steps/s", "ratio"
+    );
+    // Interleave measurements so drift affects both sides alike; report the best of three.
+    for (name, preset) in [("mlp", "mlp"), ("lenet5", "lenet5")] {
+        let (mut best_h, mut best_c) = (0f64, 0f64);
+        for _ in 0..3 {
+            let h = if name == "mlp" {
+                hand(HandMlp::new(&d), HandMlp::forward, 28, steps, &d)
+            } else {
+                hand(HandLeNet::new(&d), HandLeNet::forward, 32, steps, &d)
+            };
+            let c = compiled(preset, steps, &d, false);
+            best_h = best_h.max(h);
+            best_c = best_c.max(c);
+        }
+        println!("{name:<10} {best_h:>14.1} {best_c:>14.1} {:>7.3}×", best_c / best_h);
+    }
+    let (mut off, mut on) = (0f64, 0f64);
+    for _ in 0..3 {
+        off = off.max(compiled("lenet5", steps, &d, false));
+        on = on.max(compiled("lenet5", steps, &d, true));
+    }
+    println!(
+        "watching a LeNet-5 conv every 10 steps: {on:.1} vs {off:.1} steps/s = {:.1} % cost",
+        (off / on - 1.0) * 100.0
+    );
+}
