@@ -64,7 +64,7 @@ fn mismatches(p: &Project) -> Vec<String> {
 
 #[test]
 fn small_presets_run_with_the_checked_shapes() {
-    for id in ["mlp", "lenet5", "resnet_mini", "ppo_cartpole"] {
+    for id in ["mlp", "lenet5", "resnet_mini", "ppo_cartpole", "gcn"] {
         let m = mismatches(&preset(id));
         assert!(m.is_empty(), "{id}: {m:?}");
     }
@@ -168,4 +168,92 @@ proptest! {
         let m = mismatches(&p);
         prop_assert!(m.is_empty(), "{:?}", m);
     }
+}
+
+#[test]
+fn every_catalog_kind_with_a_burn_meaning_has_an_engine_op() {
+    // Structural kinds (block ports) are expanded away before compiling.
+    let structural = ["port_in", "port_out"];
+    let mut missing = Vec::new();
+    for spec in strata::catalog::catalog().all() {
+        if structural.contains(&spec.id) {
+            continue;
+        }
+        if !strata::engine::supports(spec.id) {
+            missing.push(spec.id);
+        }
+    }
+    assert!(missing.is_empty(), "no engine op for: {missing:?}");
+}
+
+#[test]
+fn recurrent_graph_and_generative_layers_run_with_the_checked_shapes() {
+    let build = |f: &dyn Fn(&mut GraphBuilder)| {
+        let mut g = GraphBuilder::new();
+        f(&mut g);
+        let mut p = Project::new("t");
+        p.graph = g.finish();
+        assert!(
+            strata::shape::check(&p).is_valid(),
+            "{:?}",
+            strata::shape::check(&p).diagnostics
+        );
+        let m = mismatches(&p);
+        assert!(m.is_empty(), "{m:?}");
+    };
+    for kind in ["rnn", "lstm", "gru"] {
+        build(&|g| {
+            let x = g.node("input", &[("shape", shape("B,T,3"))]);
+            let r = g.then(
+                x,
+                kind,
+                &[
+                    ("hidden", 4.into()),
+                    ("layers", 2.into()),
+                    ("bidirectional", true.into()),
+                ],
+            );
+            let o = g.node("output", &[]);
+            g.wire(r, "last", o, "x");
+        });
+    }
+    for kind in ["gcn_conv", "sage_conv", "gat_conv"] {
+        build(&|g| {
+            let x = g.node("input", &[("shape", shape("N,5")), ("field", "x".into())]);
+            let a = g.node("input", &[("shape", shape("N,N")), ("field", "adj".into())]);
+            let c = g.then(x, kind, &[("out_features", 3.into()), ("heads", 2.into())]);
+            g.wire(a, "y", c, "adj");
+            g.then(c, "output", &[]);
+        });
+    }
+    build(&|g| {
+        let x = g.node("input", &[("shape", shape("B,T,8"))]);
+        let m = g.then(
+            x,
+            "moe",
+            &[("experts", 3.into()), ("top_k", 2.into()), ("hidden", 6.into())],
+        );
+        let b = g.then(m, "relative_position_bias", &[("heads", 2.into())]);
+        let a = g.node("multi_head_attention", &[("heads", 2.into())]);
+        g.wire(m, "y", a, "q");
+        g.wire(b, "y", a, "bias");
+        g.then(a, "output", &[]);
+    });
+    build(&|g| {
+        let x0 = g.node("input", &[("shape", shape("B,16,8"))]);
+        let x = g.then(x0, "layer_norm", &[("affine", false.into())]);
+        let t = g.node(
+            "input",
+            &[("shape", shape("B")), ("dtype", "int".into()), ("field", "t".into())],
+        );
+        let te = g.then(t, "timestep_embedding", &[("dim", 8.into())]);
+        let s = g.then(te, "split", &[("parts", 2.into()), ("dim", 1.into())]);
+        let _ = s;
+        let m = g.node("modulate", &[]);
+        g.wire(x, "y", m, "x");
+        g.wire(te, "y", m, "shift");
+        g.wire(te, "y", m, "scale");
+        let u = g.then(m, "unpatchify", &[("patch", 2.into()), ("channels", 2.into())]);
+        g.then(u, "output", &[]);
+    });
 }

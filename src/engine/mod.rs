@@ -15,6 +15,11 @@ pub use value::Value;
 
 use serde::{Deserialize, Serialize};
 
+/// True when the engine can build and run nodes of `kind`.
+pub fn supports(kind: &str) -> bool {
+    ops::ops().contains_key(kind)
+}
+
 /// Metrics of one training step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {

@@ -7,8 +7,11 @@ mod attention;
 mod conv;
 mod dense;
 mod embed;
+mod generative;
+mod graph;
 mod io;
 mod norm;
+mod recurrent;
 mod shape;
 
 use super::value::Value;
@@ -49,6 +52,12 @@ pub enum Layer {
     Learned(Learned),
     /// Attention projections.
     Attention(attention::Attention),
+    /// Recurrent cells.
+    Recurrent(recurrent::Recurrent),
+    /// Graph layer weights.
+    Graph(graph::GraphLayer),
+    /// Mixture of experts.
+    Moe(generative::Moe),
 }
 
 /// A learned 2-D tensor.
@@ -239,6 +248,9 @@ pub fn ops() -> &'static HashMap<&'static str, OpSpec> {
             shape::MORE_OPS,
             embed::OPS,
             attention::OPS,
+            recurrent::OPS,
+            graph::OPS,
+            generative::OPS,
         ] {
             for op in family {
                 debug_assert!(

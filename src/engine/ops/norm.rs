@@ -22,7 +22,7 @@ fn batch_norm_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> 
 fn layer_norm_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let d = ctx.in_dim(0, usize::MAX)?;
     if !ctx.bool("affine") {
-        return Err("LayerNorm without affine parameters is not supported by the engine yet".into());
+        return Ok(None); // plain normalisation, no parameters (DiT)
     }
     let cfg = LayerNormConfig::new(d)
         .with_epsilon(ctx.float("eps"))
@@ -30,11 +30,21 @@ fn layer_norm_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     Ok(Some(Layer::LayerNorm(cfg.init(ctx.device))))
 }
 
-fn layer_norm_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
-    let Some(Layer::LayerNorm(l)) = layer else {
-        return Err("LayerNorm layer missing".into());
-    };
-    Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?])
+fn layer_norm_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    match layer {
+        Some(Layer::LayerNorm(l)) => Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?]),
+        _ => {
+            // Plain normalisation without parameters (DiT's adaLN).
+            let eps = p.float("eps");
+            Ok(vec![map_float!(one(inputs)?, t => {
+                let last = t.dims().len() - 1;
+                let mean = t.clone().mean_dim(last);
+                let centred = t - mean;
+                let var = centred.clone().powi_scalar(2).mean_dim(last);
+                centred / var.add_scalar(eps).sqrt()
+            })?])
+        }
+    }
 }
 
 /// Ops of this family.
