@@ -154,10 +154,12 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 }
             }
             Event::Eval { metrics: m, .. } => {
-                eprintln!(
-                    "\nstep {}: validation loss {:.4}, accuracy {:.4}",
-                    m.step, m.val_loss, m.val_accuracy
-                );
+                let headline = match (m.val_accuracy, m.val_rmse) {
+                    (Some(a), _) => format!("accuracy {a:.4}"),
+                    (None, Some(r)) => format!("RMSE {r:.4}"),
+                    _ => String::new(),
+                };
+                eprintln!("\nstep {}: validation loss {:.4}, {headline}", m.step, m.val_loss);
             }
             Event::Finished {
                 steps,
@@ -172,7 +174,12 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 }
                 let mut metrics = serde_json::Map::new();
                 if let Some(e) = &eval {
-                    metrics.insert("val_accuracy".into(), e.val_accuracy.into());
+                    if let Some(a) = e.val_accuracy {
+                        metrics.insert("val_accuracy".into(), a.into());
+                    }
+                    if let Some(r) = e.val_rmse {
+                        metrics.insert("val_rmse".into(), r.into());
+                    }
                     metrics.insert("val_loss".into(), e.val_loss.into());
                 }
                 println!(

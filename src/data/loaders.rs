@@ -1,7 +1,7 @@
 //! Users' own data: CSV tables, folders of images (one subfolder per class) and IDX files.
 //! Every problem names the file (and row) and what to do.
 
-use super::{Dataset, Features};
+use super::{Dataset, Features, Target};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,8 +28,9 @@ fn err(path: &Path, row: Option<usize>, message: impl Into<String>) -> LoadDataE
 
 /// Reads a CSV table: numeric feature columns and one label column (`label`: a header name or
 /// a 0-based index; default the last column). A first row that is not all numbers is a header.
-/// Labels may be words or numbers; classes are their distinct values in sorted order.
-pub fn csv(path: &Path, label: Option<&str>) -> Result<Dataset, LoadDataError> {
+/// Labels may be words or numbers; classes are their distinct values in sorted order. With
+/// `regression` the label column holds the real value to predict.
+pub fn csv(path: &Path, label: Option<&str>, regression: bool) -> Result<Dataset, LoadDataError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(path, None, format!("cannot read: {e}")))?;
     let mut lines = text
         .lines()
@@ -67,6 +68,7 @@ pub fn csv(path: &Path, label: Option<&str>) -> Result<Dataset, LoadDataError> {
     };
     let mut features = Vec::new();
     let mut raw_labels = Vec::new();
+    let mut label_rows = Vec::new();
     for (i, line) in lines {
         let row = i + 1;
         let cells = split(line);
@@ -80,6 +82,7 @@ pub fn csv(path: &Path, label: Option<&str>) -> Result<Dataset, LoadDataError> {
         for (c, cell) in cells.iter().enumerate() {
             if c == label_col {
                 raw_labels.push(cell.clone());
+                label_rows.push(row);
                 continue;
             }
             let v: f32 = cell.parse().map_err(|_| {
@@ -97,6 +100,28 @@ pub fn csv(path: &Path, label: Option<&str>) -> Result<Dataset, LoadDataError> {
     }
     if raw_labels.is_empty() {
         return Err(err(path, None, "the table has no rows"));
+    }
+    if regression {
+        let mut values = Vec::with_capacity(raw_labels.len());
+        for (l, &row) in raw_labels.iter().zip(&label_rows) {
+            let v: f32 = l.parse().map_err(|_| {
+                err(
+                    path,
+                    Some(row),
+                    format!("the target '{l}' is not a number (regression)"),
+                )
+            })?;
+            values.push(v);
+        }
+        return Ok(Dataset {
+            name: path.display().to_string(),
+            shape: vec![ncol - 1],
+            features: Features::F32(features),
+            labels: vec![0; values.len()],
+            classes: Vec::new(),
+            test_from: None,
+            target: Target::Values { per: 1, data: values },
+        });
     }
     let classes: Vec<String> = raw_labels
         .iter()
@@ -122,6 +147,7 @@ pub fn csv(path: &Path, label: Option<&str>) -> Result<Dataset, LoadDataError> {
         labels,
         classes,
         test_from: None,
+        target: Target::Classes,
     })
 }
 
@@ -190,6 +216,7 @@ pub fn image_folder(root: &Path, size: Option<u32>, channels: u32) -> Result<Dat
         labels,
         classes: by_class.keys().cloned().collect(),
         test_from: None,
+        target: Target::Classes,
     })
 }
 
@@ -262,6 +289,7 @@ pub fn idx_pair(images: &Path, labels: &Path) -> Result<Dataset, LoadDataError> 
         labels: lab,
         classes: (0..n_classes).map(|c| c.to_string()).collect(),
         test_from: None,
+        target: Target::Classes,
     })
 }
 
@@ -274,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "a,b,kind\n1,2,cat\n3,4.5,dog\n\n5,6,cat\n").unwrap();
-        let d = csv(&p, Some("kind")).unwrap();
+        let d = csv(&p, Some("kind"), false).unwrap();
         assert_eq!(d.shape, vec![2]);
         assert_eq!(d.classes, vec!["cat", "dog"]);
         assert_eq!(d.labels, vec![0, 1, 0]);
@@ -286,15 +314,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.csv");
         std::fs::write(&p, "x,y,label\n1,2,0\n3,oops,1\n").unwrap();
-        let e = csv(&p, None).unwrap_err().to_string();
+        let e = csv(&p, None, false).unwrap_err().to_string();
         assert!(
             e.ends_with("bad.csv, row 3: column 'y' holds 'oops', which is not a number"),
             "{e}"
         );
         std::fs::write(&p, "1,2,0\n3,1\n").unwrap();
-        let e = csv(&p, None).unwrap_err().to_string();
+        let e = csv(&p, None, false).unwrap_err().to_string();
         assert!(e.contains("row 2: expected 3 columns, found 2"), "{e}");
-        let e = csv(&p, Some("nope")).unwrap_err().to_string();
+        let e = csv(&p, Some("nope"), false).unwrap_err().to_string();
         assert!(e.contains("no label column 'nope'"), "{e}");
     }
 

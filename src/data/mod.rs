@@ -37,7 +37,9 @@ pub const BUILTIN: &[(&str, &[u8])] = &[
 
 /// Ids of the built-in datasets.
 pub fn builtin_ids() -> Vec<&'static str> {
-    BUILTIN.iter().map(|(id, _)| *id).collect()
+    let mut ids: Vec<&'static str> = BUILTIN.iter().map(|(id, _)| *id).collect();
+    ids.push("shapes");
+    ids
 }
 
 /// Feature storage.
@@ -49,7 +51,23 @@ pub enum Features {
     F32(Vec<f32>),
 }
 
-/// A labelled classification dataset held in memory.
+/// What a model learns to predict for each example.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// One class per example (in [`Dataset::labels`]).
+    Classes,
+    /// `per` real values per example (regression).
+    Values {
+        /// Values per example.
+        per: usize,
+        /// All values, row-major.
+        data: Vec<f32>,
+    },
+    /// One class per pixel: an `H × W` mask per example (segmentation).
+    Masks(Vec<u8>),
+}
+
+/// A labelled dataset held in memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     /// Id.
@@ -64,6 +82,8 @@ pub struct Dataset {
     pub classes: Vec<String>,
     /// Examples from this index on are the official test split.
     pub test_from: Option<usize>,
+    /// What to predict (classes, values or per-pixel masks).
+    pub target: Target,
 }
 
 #[derive(serde::Deserialize)]
@@ -91,7 +111,12 @@ pub fn load(id: &str, options: &crate::doc::Params, base: Option<&Path>) -> Resu
     };
     let int = |k: &str| options.get(k).and_then(crate::doc::ParamValue::as_int);
     match id {
-        "csv" => loaders::csv(&path("path")?, text("label").as_deref()).map_err(|e| e.to_string()),
+        "csv" => loaders::csv(
+            &path("path")?,
+            text("label").as_deref(),
+            text("task").as_deref() == Some("regression"),
+        )
+        .map_err(|e| e.to_string()),
         "image_folder" => loaders::image_folder(
             &path("path")?,
             int("size").and_then(|s| u32::try_from(s).ok()),
@@ -103,8 +128,53 @@ pub fn load(id: &str, options: &crate::doc::Params, base: Option<&Path>) -> Resu
     }
 }
 
+/// A procedural segmentation set: 1×32×32 images, each with one filled circle or square on a
+/// noisy background; masks give background (0), circle (1) or square (2) per pixel.
+pub fn shapes(n: usize, seed: u64) -> Dataset {
+    const S: usize = 32;
+    let mut rng = Rng::new(seed);
+    let (mut px, mut masks, mut labels) = (
+        Vec::with_capacity(n * S * S),
+        Vec::with_capacity(n * S * S),
+        Vec::with_capacity(n),
+    );
+    for _ in 0..n {
+        let class = 1 + rng.below(2) as u8;
+        let r = 4 + rng.below(6) as i64;
+        let (cx, cy) = (
+            r + rng.below(S - 2 * r as usize) as i64,
+            r + rng.below(S - 2 * r as usize) as i64,
+        );
+        for y in 0..S as i64 {
+            for x in 0..S as i64 {
+                let inside = if class == 1 {
+                    (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r
+                } else {
+                    (x - cx).abs() <= r && (y - cy).abs() <= r
+                };
+                let noise = rng.below(60) as u8;
+                px.push(if inside { 170 + noise } else { noise });
+                masks.push(if inside { class } else { 0 });
+            }
+        }
+        labels.push(class);
+    }
+    Dataset {
+        name: "shapes".into(),
+        shape: vec![1, S, S],
+        features: Features::U8(px),
+        labels,
+        classes: vec!["background".into(), "circle".into(), "square".into()],
+        test_from: None,
+        target: Target::Masks(masks),
+    }
+}
+
 /// Loads a built-in dataset.
 pub fn builtin(id: &str) -> Result<Dataset, DataError> {
+    if id == "shapes" {
+        return Ok(shapes(1200, 7));
+    }
     let bytes = BUILTIN
         .iter()
         .find(|(i, _)| *i == id)
@@ -167,6 +237,7 @@ pub fn decode(name: &str, gz: &[u8]) -> Result<Dataset, DataError> {
         labels,
         classes: header.classes,
         test_from: header.test_from,
+        target: Target::Classes,
     })
 }
 
@@ -246,6 +317,28 @@ impl Dataset {
     /// Labels of examples `idx`.
     pub fn batch_labels(&self, idx: &[usize]) -> Vec<i64> {
         idx.iter().map(|&i| i64::from(self.labels[i])).collect()
+    }
+
+    /// Regression targets of examples `idx` (`per` values each).
+    pub fn batch_values(&self, idx: &[usize]) -> Vec<f32> {
+        match &self.target {
+            Target::Values { per, data } => idx
+                .iter()
+                .flat_map(|&i| data[i * per..(i + 1) * per].iter().copied())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Per-pixel classes of examples `idx`.
+    pub fn batch_masks(&self, idx: &[usize]) -> Vec<i64> {
+        let Target::Masks(m) = &self.target else {
+            return Vec::new();
+        };
+        let per: usize = self.shape.iter().skip(1).product();
+        idx.iter()
+            .flat_map(|&i| m[i * per..(i + 1) * per].iter().map(|&v| i64::from(v)))
+            .collect()
     }
 
     /// Per-feature mean and standard deviation over `idx` (for standardising tabular data).
@@ -350,6 +443,19 @@ mod tests {
         let (y, _) = d.batch_features(&[0], 0);
         assert_eq!(x[2 * 32 + 2..2 * 32 + 30], y[..28]);
         assert!(x[..32].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn shapes_have_masks_matching_their_class() {
+        let d = builtin("shapes").unwrap();
+        let Target::Masks(m) = &d.target else { panic!() };
+        assert_eq!(m.len(), d.len() * 32 * 32);
+        for i in 0..10 {
+            let mask = &m[i * 1024..(i + 1) * 1024];
+            assert!(mask.iter().all(|&v| v == 0 || v == d.labels[i]));
+            assert!(mask.iter().filter(|&&v| v > 0).count() > 20);
+        }
+        assert_eq!(shapes(5, 1), shapes(5, 1));
     }
 
     #[test]

@@ -41,8 +41,10 @@ pub struct EvalMetrics {
     pub step: u64,
     /// Mean validation loss.
     pub val_loss: f64,
-    /// Validation accuracy.
-    pub val_accuracy: f64,
+    /// Validation accuracy (per example, or per pixel for segmentation); `None` for regression.
+    pub val_accuracy: Option<f64>,
+    /// Root mean squared error (regression).
+    pub val_rmse: Option<f64>,
     /// `confusion[truth][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
     /// Class names.

@@ -4,7 +4,7 @@ use super::model::{GraphModel, compile};
 use super::value::Value;
 use super::{EvalMetrics, RunError, StepMetrics};
 use crate::catalog::DType;
-use crate::data::{self, Dataset, Split};
+use crate::data::{self, Dataset, Split, Target};
 use crate::doc::{Optimizer, ParamValue, Project, Schedule, TrainingSettings};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -296,7 +296,6 @@ impl Supervised {
         // A per-step seed makes dropout masks the same whether or not the run was resumed.
         device.seed(self.settings.seed.wrapping_mul(0x9E37_79B9).wrapping_add(self.step));
         let x = self.features(&idx, &device);
-        let y = self.labels(&idx, &device);
         let feed = self.feed(x);
         let model = self
             .model
@@ -309,35 +308,27 @@ impl Supervised {
                 return Err(RunError::Failed(e.to_string()));
             }
         };
-        let logits = match out.outputs.get("prediction").cloned().map(Value::f2) {
-            Some(Ok(t)) => t,
-            other => {
+        let pred = match out.outputs.get("prediction").cloned() {
+            Some(p) => p,
+            None => {
                 self.model = Some(model);
-                let got = match other {
-                    Some(Err(e)) => e,
-                    _ => "nothing".into(),
-                };
-                return Err(RunError::BadInput(format!(
-                    "the prediction must be class scores [B, classes]; {got}"
-                )));
+                return Err(RunError::BadInput(
+                    "the graph has no Output with role 'prediction'".into(),
+                ));
             }
         };
-        let classes = logits.dims()[1];
-        if classes < self.data.classes.len() {
-            self.model = Some(model);
-            return Err(RunError::BadInput(format!(
-                "the prediction has {classes} outputs but {} has {} classes — set the last layer's size to {}",
-                self.data.name,
-                self.data.classes.len(),
-                self.data.classes.len()
-            )));
-        }
-        let loss = CrossEntropyLossConfig::new()
-            .init(&device)
-            .forward(logits.clone(), y.clone());
-        let correct = logits.argmax(1).reshape([idx.len()]).equal(y).int().sum();
+        let obj = match self.objective(pred, &idx, &device) {
+            Ok(o) => o,
+            Err(e) => {
+                self.model = Some(model);
+                return Err(e);
+            }
+        };
+        let loss = obj.loss;
         let loss_value = loss.clone().into_scalar::<f32>();
-        let accuracy = correct.into_scalar::<i64>() as f64 / idx.len() as f64;
+        let accuracy = obj
+            .predicted
+            .map(|(pred, truth)| pred.equal(truth).int().sum().into_scalar::<i64>() as f64 / obj.count as f64);
         if !loss_value.is_finite() {
             let culprit = model.first_non_finite(&feed);
             self.model = Some(model);
@@ -354,12 +345,84 @@ impl Supervised {
         Ok(StepMetrics {
             step: self.step,
             loss: f64::from(loss_value),
-            accuracy: Some(accuracy),
+            accuracy,
             lr,
         })
     }
 
-    /// Validation loss, accuracy and confusion matrix with the inference copy of the model.
+    /// The loss (and, for classes and masks, predicted vs true classes) of a prediction.
+    fn objective(&self, pred: Value, idx: &[usize], device: &Device) -> Result<Objective, RunError> {
+        let n_classes = self.data.classes.len();
+        let bad = RunError::BadInput;
+        match &self.data.target {
+            Target::Classes => {
+                let logits = pred
+                    .f2()
+                    .map_err(|e| bad(format!("the prediction must be class scores [B, classes]; {e}")))?;
+                let classes = logits.dims()[1];
+                if classes < n_classes {
+                    return Err(bad(format!(
+                        "the prediction has {classes} outputs but {} has {n_classes} classes — set the last layer's size to {n_classes}",
+                        self.data.name
+                    )));
+                }
+                let y = self.labels(idx, device);
+                let loss = CrossEntropyLossConfig::new()
+                    .init(device)
+                    .forward(logits.clone(), y.clone());
+                let pred = logits.argmax(1).reshape([idx.len()]);
+                Ok(Objective {
+                    loss,
+                    predicted: Some((pred, y)),
+                    count: idx.len(),
+                })
+            }
+            Target::Values { per, .. } => {
+                let p = pred
+                    .f2()
+                    .map_err(|e| bad(format!("the prediction must be [B, {per}] values; {e}")))?;
+                if p.dims()[1] != *per {
+                    return Err(bad(format!(
+                        "the prediction has {} outputs but the targets have {per} — set the last layer's size to {per}",
+                        p.dims()[1]
+                    )));
+                }
+                let y = Tensor::<2>::from_data(TensorData::new(self.data.batch_values(idx), [idx.len(), *per]), device);
+                let loss = (p - y).powi_scalar(2).mean();
+                Ok(Objective {
+                    loss,
+                    predicted: None,
+                    count: idx.len(),
+                })
+            }
+            Target::Masks(_) => {
+                let logits = pred
+                    .f4()
+                    .map_err(|e| bad(format!("segmentation needs per-pixel scores [B, classes, H, W]; {e}")))?;
+                let [b, c, h, w] = logits.dims();
+                let (mh, mw) = (self.data.shape[1], self.data.shape[2]);
+                if (h, w) != (mh, mw) || c < n_classes {
+                    return Err(bad(format!(
+                        "the prediction is [B, {c}, {h}, {w}] but the masks need [B, {n_classes}, {mh}, {mw}]"
+                    )));
+                }
+                let n = b * h * w;
+                let flat = logits.permute([0, 2, 3, 1]).reshape([n, c]);
+                let y = Tensor::<1, Int>::from_data(TensorData::new(self.data.batch_masks(idx), [n]), device);
+                let loss = CrossEntropyLossConfig::new()
+                    .init(device)
+                    .forward(flat.clone(), y.clone());
+                let pred = flat.argmax(1).reshape([n]);
+                Ok(Objective {
+                    loss,
+                    predicted: Some((pred, y)),
+                    count: n,
+                })
+            }
+        }
+    }
+
+    /// Validation loss, accuracy (or RMSE) and confusion matrix with the inference copy of the model.
     pub fn evaluate(&self) -> Result<EvalMetrics, RunError> {
         let model = self
             .model
@@ -369,44 +432,51 @@ impl Supervised {
         let device = self.device.clone().inner();
         let n_classes = self.data.classes.len();
         let mut confusion = vec![vec![0u64; n_classes]; n_classes];
-        let (mut loss_sum, mut correct, mut seen) = (0f64, 0u64, 0usize);
-        let ce = CrossEntropyLossConfig::new().init(&device);
+        let (mut loss_sum, mut correct, mut counted, mut seen) = (0f64, 0u64, 0usize, 0usize);
         for chunk in self.split.val.chunks(EVAL_BATCH) {
             let x = self.features(chunk, &device);
-            let y = self.labels(chunk, &device);
             let out = model
                 .forward(&self.feed(x), false)
                 .map_err(|e| RunError::Failed(e.to_string()))?;
-            let logits = out
+            let pred = out
                 .outputs
                 .get("prediction")
                 .cloned()
-                .ok_or_else(|| RunError::Failed("no prediction".into()))?
-                .f2()
-                .map_err(RunError::Failed)?;
-            let loss = ce.forward(logits.clone(), y.clone()).into_scalar::<f32>();
-            loss_sum += f64::from(loss) * chunk.len() as f64;
-            let pred = logits.argmax(1).reshape([chunk.len()]).into_data();
-            let pred: Vec<i64> = pred.iter::<i64>().collect();
-            for (k, &i) in chunk.iter().enumerate() {
-                let truth = usize::from(self.data.labels[i]);
-                let p = usize::try_from(pred[k]).unwrap_or(0).min(n_classes - 1);
-                confusion[truth][p] += 1;
-                if truth == p {
-                    correct += 1;
+                .ok_or_else(|| RunError::Failed("no prediction".into()))?;
+            let obj = self.objective(pred, chunk, &device)?;
+            loss_sum += f64::from(obj.loss.into_scalar::<f32>()) * chunk.len() as f64;
+            if let Some((pred, truth)) = obj.predicted {
+                let pred: Vec<i64> = pred.into_data().iter::<i64>().collect();
+                let truth: Vec<i64> = truth.into_data().iter::<i64>().collect();
+                for (p, t) in pred.iter().zip(&truth) {
+                    let (p, t) = (usize::try_from(*p).unwrap_or(0), usize::try_from(*t).unwrap_or(0));
+                    if t < n_classes {
+                        confusion[t][p.min(n_classes - 1)] += 1;
+                    }
+                    correct += u64::from(p == t);
                 }
+                counted += obj.count;
             }
             seen += chunk.len();
         }
-        let seen_f = seen.max(1) as f64;
+        let val_loss = loss_sum / seen.max(1) as f64;
+        let regression = matches!(self.data.target, Target::Values { .. });
         Ok(EvalMetrics {
             step: self.step,
-            val_loss: loss_sum / seen_f,
-            val_accuracy: correct as f64 / seen_f,
+            val_loss,
+            val_accuracy: (!regression).then(|| correct as f64 / counted.max(1) as f64),
+            val_rmse: regression.then(|| val_loss.sqrt()),
             confusion,
             classes: self.data.classes.clone(),
         })
     }
+}
+
+/// A batch's loss and, for classification, predicted and true classes.
+struct Objective {
+    loss: Tensor<1>,
+    predicted: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
+    count: usize,
 }
 
 /// Builds the optimizer the settings name.
