@@ -27,11 +27,14 @@ pub struct TrainArgs {
     pub checkpoint: Option<PathBuf>,
     /// Resume folder.
     pub resume: Option<PathBuf>,
+    /// PNG file for sample predictions.
+    pub samples: Option<PathBuf>,
 }
 
 /// Trains `target` and prints one JSON summary line on stdout.
 pub fn run(args: TrainArgs) -> ExitCode {
     let TrainArgs {
+        samples,
         target,
         steps,
         device: device_arg,
@@ -116,6 +119,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
     let started = Instant::now();
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut stop_sent = false;
+    let mut wrote_samples = false;
     loop {
         if interrupted.load(Ordering::Relaxed) && !stop_sent {
             eprintln!("\ninterrupted: stopping after the current step");
@@ -169,6 +173,9 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 stopped,
                 ..
             } => {
+                if samples.is_some() && !wrote_samples {
+                    eprintln!("\nnote: this dataset has no images, so there are no samples to write");
+                }
                 if let Some(f) = metrics_file.as_mut() {
                     let _ = f.flush();
                 }
@@ -206,6 +213,17 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 eprintln!("resumed at step {step}");
                 if !fresh.is_empty() {
                     eprintln!("  nodes starting fresh (new or changed): {}", fresh.join(", "));
+                }
+            }
+            Event::Samples { grid, .. } => {
+                if let Some(path) = &samples {
+                    let img = image::RgbImage::from_raw(grid.width as u32, grid.height as u32, grid.rgb);
+                    match img.map(|i| i.save(path)) {
+                        Some(Ok(())) => eprintln!("\nsamples written to {}", path.display()),
+                        Some(Err(e)) => eprintln!("\nwarning: cannot write {}: {e}", path.display()),
+                        None => eprintln!("\nwarning: the sample picture was malformed"),
+                    }
+                    wrote_samples = true;
                 }
             }
             Event::State { .. } | Event::Activation { .. } => {}

@@ -64,6 +64,9 @@ enum Command {
         /// Continue from the checkpoint in this folder (nodes changed since keep fresh weights).
         #[arg(long)]
         resume: Option<PathBuf>,
+        /// Write a PNG of sample predictions (validation images framed green/red) here.
+        #[arg(long)]
+        samples: Option<PathBuf>,
     },
 }
 
@@ -82,7 +85,9 @@ fn main() -> ExitCode {
             eval_every,
             checkpoint,
             resume,
+            samples,
         }) => cli_train::run(cli_train::TrainArgs {
+            samples,
             target,
             steps,
             device,

@@ -195,3 +195,27 @@ fn train_checkpoints_and_resumes() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot resume from /no/such/dir"), "{err}");
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn train_writes_a_samples_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("samples.png");
+    let (code, _, err) = strata(&[
+        "train",
+        "lenet5",
+        "--steps",
+        "20",
+        "--device",
+        "cpu",
+        "--samples",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let img = image::open(&png).unwrap().to_rgb8();
+    // 8 columns of 32×32 images with a 2-pixel frame, 4 rows.
+    assert_eq!(img.dimensions(), (8 * 36, 4 * 36));
+    // Frames are green (right) or red (wrong).
+    let corner = img.get_pixel(0, 0).0;
+    assert!(corner == [60, 200, 90] || corner == [230, 60, 60], "{corner:?}");
+}

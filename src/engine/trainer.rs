@@ -147,6 +147,15 @@ pub enum Event {
         /// The picture.
         tile: super::watch::Tile,
     },
+    /// Sample predictions to look at (image grids; later recipes add text and episodes).
+    Samples {
+        /// Run.
+        run_id: u64,
+        /// Steps done.
+        step: u64,
+        /// The picture.
+        grid: super::supervised::SampleGrid,
+    },
     /// A validation pass.
     Eval {
         /// Run.
@@ -506,6 +515,17 @@ fn run(
             }
             Err(e) => return fail(e.to_string(), false),
         }
+    }
+    match sup.samples(32) {
+        Ok(Some(grid)) => {
+            link.emit(Event::Samples {
+                run_id,
+                step: sup.step(),
+                grid,
+            });
+        }
+        Ok(None) => {}
+        Err(e) => return fail(e.to_string(), false),
     }
     let eval = match sup.evaluate() {
         Ok(m) => {
