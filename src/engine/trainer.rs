@@ -295,29 +295,36 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
                 Ok(_) => continue,
             },
         };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        match guarded(run_id, &link, || {
             run(run_id, &project, &config, &requests, &link, &mut watch)
-        }));
-        match outcome {
-            Ok(Control::Restart(id, p, c)) => next = Some((id, p, c)),
-            Ok(Control::Shutdown) => return,
-            Ok(_) => {}
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                link.emit(Event::State {
-                    run_id,
-                    state: RunState::Failed,
-                });
-                link.emit(Event::Failed {
-                    run_id,
-                    reason: format!("internal error in the trainer: {msg}"),
-                    bad_input: false,
-                });
-            }
+        }) {
+            Control::Restart(id, p, c) => next = Some((id, p, c)),
+            Control::Shutdown => return,
+            _ => {}
+        }
+    }
+}
+
+/// Runs `f`; a panic inside it becomes a `Failed` event and the trainer lives on.
+fn guarded<W: Fn()>(run_id: u64, link: &Link<W>, f: impl FnOnce() -> Control) -> Control {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(c) => c,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "unknown panic".into());
+            link.emit(Event::State {
+                run_id,
+                state: RunState::Failed,
+            });
+            link.emit(Event::Failed {
+                run_id,
+                reason: format!("internal error in the trainer: {msg} — please report it with the project file"),
+                bad_input: false,
+            });
+            Control::Continue
         }
     }
 }
@@ -550,4 +557,37 @@ fn run(
         state: RunState::Finished,
     });
     Control::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_run_becomes_a_failed_event() {
+        let (tx, rx) = sync_channel(16);
+        let woken = std::sync::atomic::AtomicUsize::new(0);
+        let link = Link {
+            events: tx,
+            waker: || {
+                woken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        };
+        let c = guarded(9, &link, || panic!("boom"));
+        assert!(matches!(c, Control::Continue));
+        let events: Vec<Event> = rx.try_iter().collect();
+        assert!(matches!(
+            events[0],
+            Event::State {
+                run_id: 9,
+                state: RunState::Failed
+            }
+        ));
+        let Event::Failed { reason, bad_input, .. } = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert!(reason.contains("internal error in the trainer: boom"), "{reason}");
+        assert!(!bad_input);
+        assert_eq!(woken.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
 }
