@@ -10,24 +10,33 @@ use strata::engine::device::{self, DeviceChoice};
 use strata::engine::trainer::{Event, Request, RunConfig, Trainer};
 
 /// The options of `strata train`.
+#[derive(clap::Args)]
 pub struct TrainArgs {
-    /// File or preset id.
+    /// A .strata file or a preset id.
     pub target: String,
-    /// Steps.
+    /// Training steps (default: the project's).
+    #[arg(long)]
     pub steps: Option<u64>,
-    /// auto / cpu / gpu.
+    /// auto (a real GPU if present, else CPU), cpu or gpu.
+    #[arg(long, default_value = "auto")]
     pub device: String,
-    /// Seed.
+    /// Random seed (default: the project's).
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// JSONL metrics file.
+    /// Write one JSON object per training step to this file.
+    #[arg(long)]
     pub metrics: Option<PathBuf>,
-    /// Evaluation period.
+    /// Evaluate on the validation split every N steps (0: at the end only).
+    #[arg(long, default_value_t = 0)]
     pub eval_every: u64,
-    /// Checkpoint folder.
+    /// Write a checkpoint (weights per node, optimizer state, step) here at the end and on Ctrl-C.
+    #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Resume folder.
+    /// Continue from the checkpoint in this folder (nodes changed since keep fresh weights).
+    #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// PNG file for sample predictions.
+    /// Write a PNG of sample predictions (validation images framed green/red) here.
+    #[arg(long)]
     pub samples: Option<PathBuf>,
 }
 

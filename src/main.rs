@@ -40,34 +40,7 @@ enum Command {
     },
     /// Train a project file or preset. Exit 0 done, 1 training failed, 2 bad input.
     #[cfg(feature = "engine")]
-    Train {
-        /// A .strata file or a preset id.
-        target: String,
-        /// Training steps (default: the project's).
-        #[arg(long)]
-        steps: Option<u64>,
-        /// auto (a real GPU if present, else CPU), cpu or gpu.
-        #[arg(long, default_value = "auto")]
-        device: String,
-        /// Random seed (default: the project's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Write one JSON object per training step to this file.
-        #[arg(long)]
-        metrics: Option<PathBuf>,
-        /// Evaluate on the validation split every N steps (0: at the end only).
-        #[arg(long, default_value_t = 0)]
-        eval_every: u64,
-        /// Write a checkpoint (weights per node, optimizer state, step) here at the end and on Ctrl-C.
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-        /// Continue from the checkpoint in this folder (nodes changed since keep fresh weights).
-        #[arg(long)]
-        resume: Option<PathBuf>,
-        /// Write a PNG of sample predictions (validation images framed green/red) here.
-        #[arg(long)]
-        samples: Option<PathBuf>,
-    },
+    Train(cli_train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,27 +49,7 @@ fn main() -> ExitCode {
         Some(Command::Presets { json }) => presets(json),
         Some(Command::Check { target, json }) => check(&target, json),
         #[cfg(feature = "engine")]
-        Some(Command::Train {
-            target,
-            steps,
-            device,
-            seed,
-            metrics,
-            eval_every,
-            checkpoint,
-            resume,
-            samples,
-        }) => cli_train::run(cli_train::TrainArgs {
-            samples,
-            target,
-            steps,
-            device,
-            seed,
-            metrics,
-            eval_every,
-            checkpoint,
-            resume,
-        }),
+        Some(Command::Train(args)) => cli_train::run(args),
         None => open_app(cli.file.as_deref()),
     }
 }

@@ -224,6 +224,38 @@ impl Graph {
         }
     }
 
+    /// Node indices in topological order (Kahn), then any nodes caught in cycles, in id order.
+    /// The second value is how many nodes were ordered before the cycles.
+    pub fn topological_order(&self) -> (Vec<usize>, usize) {
+        let n = self.nodes.len();
+        let mut indeg = vec![0usize; n];
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for w in &self.wires {
+            if let (Some(a), Some(b)) = (self.index_of(w.from), self.index_of(w.to)) {
+                succ[a].push(b);
+                indeg[b] += 1;
+            }
+        }
+        let mut order = Vec::with_capacity(n);
+        let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+        while let Some(i) = queue.pop_front() {
+            order.push(i);
+            for &s in &succ[i] {
+                indeg[s] -= 1;
+                if indeg[s] == 0 {
+                    queue.push_back(s);
+                }
+            }
+        }
+        let ordered = order.len();
+        let mut seen = vec![false; n];
+        for &i in &order {
+            seen[i] = true;
+        }
+        order.extend((0..n).filter(|&i| !seen[i]));
+        (order, ordered)
+    }
+
     /// Wires into node `id`.
     pub fn wires_into(&self, id: NodeId) -> impl Iterator<Item = &Wire> {
         self.wires.iter().filter(move |w| w.to == id)

@@ -16,8 +16,8 @@ pub fn layered_layout(g: &Graph) -> Vec<(NodeId, [f32; 2])> {
     let n = g.nodes.len();
     let index: BTreeMap<NodeId, usize> = g.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut indeg = vec![0usize; n];
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Distinct edges (succs dedupes parallel wires) give each node its predecessors.
     for w in &g.wires {
         if let (Some(&a), Some(&b)) = (index.get(&w.from), index.get(&w.to))
             && a != b
@@ -25,25 +25,10 @@ pub fn layered_layout(g: &Graph) -> Vec<(NodeId, [f32; 2])> {
         {
             succs[a].push(b);
             preds[b].push(a);
-            indeg[b] += 1;
         }
     }
     // Kahn order; nodes left in cycles are appended in id order.
-    let mut order = Vec::with_capacity(n);
-    let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
-    let mut deg = indeg.clone();
-    let mut done = vec![false; n];
-    while let Some(i) = queue.pop_front() {
-        done[i] = true;
-        order.push(i);
-        for &s in &succs[i] {
-            deg[s] -= 1;
-            if deg[s] == 0 {
-                queue.push_back(s);
-            }
-        }
-    }
-    order.extend((0..n).filter(|&i| !done[i]));
+    let (order, _) = g.topological_order();
     let mut layer = vec![0usize; n];
     let mut placed = vec![false; n];
     for &i in &order {

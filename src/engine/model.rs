@@ -107,7 +107,7 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
     let flat = shape::expand(project)?;
     let g = &flat.project.graph;
     let flat_report = shape::check(&flat.project);
-    let order = topological(g);
+    let (order, _) = g.topological_order();
     let mut index_of_step: HashMap<NodeId, usize> = HashMap::new();
     let mut plan = Plan::default();
     let mut layers = Vec::new();
@@ -218,30 +218,6 @@ fn ctx_text(spec: &catalog::LayerSpec, params: &crate::doc::Params, name: &str) 
         .or_else(|| spec.param(name).map(|p| p.default.to_value()))
         .and_then(|v| v.as_text().map(str::to_owned))
         .unwrap_or_default()
-}
-
-fn topological(g: &crate::doc::Graph) -> Vec<usize> {
-    let n = g.nodes.len();
-    let mut indeg = vec![0usize; n];
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for w in &g.wires {
-        if let (Some(a), Some(b)) = (g.index_of(w.from), g.index_of(w.to)) {
-            succ[a].push(b);
-            indeg[b] += 1;
-        }
-    }
-    let mut order = Vec::with_capacity(n);
-    let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
-    while let Some(i) = queue.pop_front() {
-        order.push(i);
-        for &s in &succ[i] {
-            indeg[s] -= 1;
-            if indeg[s] == 0 {
-                queue.push_back(s);
-            }
-        }
-    }
-    order
 }
 
 /// What a forward pass produced.

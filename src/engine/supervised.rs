@@ -350,6 +350,18 @@ impl Supervised {
         })
     }
 
+    /// The inference model's prediction for examples `idx`.
+    fn predict(&self, model: &GraphModel, idx: &[usize], device: &Device) -> Result<Value, RunError> {
+        let x = self.features(idx, device);
+        let out = model
+            .forward(&self.feed(x), false)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        out.outputs
+            .get("prediction")
+            .cloned()
+            .ok_or_else(|| RunError::Failed("the graph has no Output with role 'prediction'".into()))
+    }
+
     /// A picture of the first validation images (up to `n`), framed green where the model is
     /// right and red where it is wrong; for segmentation the predicted mask is shown beside each
     /// image. `None` for data that are not images.
@@ -365,15 +377,7 @@ impl Supervised {
         let device = self.device.clone().inner();
         let idx: Vec<usize> = self.split.val.iter().copied().take(n.max(1)).collect();
         let (raw, dims) = self.data.batch_features(&idx, self.pad);
-        let x = self.features(&idx, &device);
-        let out = model
-            .forward(&self.feed(x), false)
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let pred = out
-            .outputs
-            .get("prediction")
-            .cloned()
-            .ok_or_else(|| RunError::Failed("no prediction".into()))?;
+        let pred = self.predict(&model, &idx, &device)?;
         let (c, h, w) = (dims[1], dims[2], dims[3]);
         let segmentation = matches!(self.data.target, Target::Masks(_));
         let obj = self.objective(pred, &idx, &device)?;
@@ -529,15 +533,7 @@ impl Supervised {
         let mut confusion = vec![vec![0u64; n_classes]; n_classes];
         let (mut loss_sum, mut correct, mut counted, mut seen) = (0f64, 0u64, 0usize, 0usize);
         for chunk in self.split.val.chunks(EVAL_BATCH) {
-            let x = self.features(chunk, &device);
-            let out = model
-                .forward(&self.feed(x), false)
-                .map_err(|e| RunError::Failed(e.to_string()))?;
-            let pred = out
-                .outputs
-                .get("prediction")
-                .cloned()
-                .ok_or_else(|| RunError::Failed("no prediction".into()))?;
+            let pred = self.predict(&model, chunk, &device)?;
             let obj = self.objective(pred, chunk, &device)?;
             loss_sum += f64::from(obj.loss.into_scalar::<f32>()) * chunk.len() as f64;
             if let Some((pred, truth)) = obj.predicted {

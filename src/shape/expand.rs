@@ -110,7 +110,7 @@ impl Ctx<'_> {
         }
         // Plain nodes first get their flat ids; block instances are expanded in topological
         // order so that their inputs are known.
-        let order = topo(g);
+        let (order, _) = g.topological_order();
         let mut pending_wires: Vec<(&Wire, NodeId)> = Vec::new();
         for &i in &order {
             let node = &g.nodes[i];
@@ -216,34 +216,4 @@ fn port_order(g: &Graph, kind: &str) -> Vec<NodeId> {
         .collect();
     v.sort();
     v.into_iter().map(|(_, id)| id).collect()
-}
-
-/// Kahn order of `g`'s nodes (nodes in cycles last, in id order).
-fn topo(g: &Graph) -> Vec<usize> {
-    let n = g.nodes.len();
-    let mut indeg = vec![0usize; n];
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for w in &g.wires {
-        if let (Some(a), Some(b)) = (g.index_of(w.from), g.index_of(w.to)) {
-            succ[a].push(b);
-            indeg[b] += 1;
-        }
-    }
-    let mut order = Vec::with_capacity(n);
-    let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
-    while let Some(i) = queue.pop_front() {
-        order.push(i);
-        for &s in &succ[i] {
-            indeg[s] -= 1;
-            if indeg[s] == 0 {
-                queue.push_back(s);
-            }
-        }
-    }
-    let mut seen = vec![false; n];
-    for &i in &order {
-        seen[i] = true;
-    }
-    order.extend((0..n).filter(|&i| !seen[i]));
-    order
 }
