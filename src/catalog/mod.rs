@@ -226,10 +226,13 @@ pub fn validate_params(p: &Project) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A node's ports: borrowed from the spec when fixed, owned when they depend on parameters.
+pub type PortList = Cow<'static, [PortSpec]>;
+
 /// The input and output ports of `node`: from its spec, or for a block instance from the
 /// block's `port_in` / `port_out` nodes (ordered by their `index`). `None` for unknown kinds
 /// and missing blocks.
-pub fn node_ports(project: &Project, node: &Node) -> Option<(Cow<'static, [PortSpec]>, Cow<'static, [PortSpec]>)> {
+pub fn node_ports(project: &Project, node: &Node) -> Option<(PortList, PortList)> {
     if node.is_block() {
         let def = project.block(node.block.as_deref()?)?;
         let collect = |kind: &str| -> Cow<'static, [PortSpec]> {

@@ -488,15 +488,16 @@ fn run(
                 if !link.emit(Event::Step { run_id, metrics: m }) {
                     return Control::Shutdown;
                 }
-                if config.watch_every > 0 && sup.step() % config.watch_every == 0 {
-                    if let Some((node, tile)) = sup.watch_tile() {
-                        link.emit(Event::Activation {
-                            run_id,
-                            node,
-                            step: sup.step(),
-                            tile,
-                        });
-                    }
+                if config.watch_every > 0
+                    && sup.step() % config.watch_every == 0
+                    && let Some((node, tile)) = sup.watch_tile()
+                {
+                    link.emit(Event::Activation {
+                        run_id,
+                        node,
+                        step: sup.step(),
+                        tile,
+                    });
                 }
             }
             Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
