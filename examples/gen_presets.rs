@@ -1142,7 +1142,12 @@ fn t5_layer(pre: &mut Pre, decoder: bool) {
         (None, port_in(&mut b, "bias", 1))
     };
     let attn = |b: &mut GraphBuilder, prev: NodeId, causal: bool| -> NodeId {
-        let mut p: Vec<(&str, V)> = vec![("heads", 8.into()), ("head_dim", 64.into()), ("bias", false.into())];
+        let mut p: Vec<(&str, V)> = vec![
+            ("heads", 8.into()),
+            ("head_dim", 64.into()),
+            ("bias", false.into()),
+            ("scaled", false.into()),
+        ];
         if causal {
             p.push(("causal", true.into()));
         }

@@ -116,6 +116,11 @@ pub fn run(args: TrainArgs) -> ExitCode {
         eval_every,
         checkpoint,
         resume,
+        // Relative data paths in a project file mean "next to the file".
+        data_dir: std::path::Path::new(target)
+            .is_file()
+            .then(|| std::path::Path::new(target).parent().map(std::path::Path::to_path_buf))
+            .flatten(),
         ..RunConfig::default()
     };
     trainer.send(Request::Start {

@@ -219,3 +219,28 @@ fn train_writes_a_samples_picture() {
     let corner = img.get_pixel(0, 0).0;
     assert!(corner == [60, 200, 90] || corner == [230, 60, 60], "{corner:?}");
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn relative_data_paths_resolve_next_to_the_project_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..60 {
+        csv.push_str(&format!("{},{},{}\n", i % 7, i % 5, i % 2));
+    }
+    std::fs::write(dir.path().join("table.csv"), csv).unwrap();
+    let mut g = strata::catalog::GraphBuilder::new();
+    let x = g.node("input", &[("shape", common::shape("B,2"))]);
+    let l = g.then(x, "linear", &[("out_features", 2.into())]);
+    g.then(l, "output", &[]);
+    let mut p = strata::doc::Project::new("relative");
+    p.graph = g.finish();
+    p.dataset.id = "csv".into();
+    p.dataset.options.insert("path".into(), "table.csv".into());
+    let file = dir.path().join("model.strata");
+    strata::doc::save_file(&p, &file).unwrap();
+    // The test runs in the crate folder, not next to the file.
+    let (code, out, err) = strata(&["train", file.to_str().unwrap(), "--steps", "3", "--device", "cpu"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"steps\":3"), "{out}");
+}

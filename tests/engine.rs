@@ -487,3 +487,22 @@ fn per_pixel_segmentation_learns_shapes() {
     assert_eq!(eval.confusion.len(), 3);
     assert_eq!(eval.confusion.iter().flatten().sum::<u64>(), 240 * 32 * 32);
 }
+
+#[test]
+fn checkpoints_keep_batch_norm_statistics() {
+    let _serial = serial();
+    let p = preset("resnet_mini");
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Supervised::new(&p, &cpu(), 4).unwrap();
+    for _ in 0..3 {
+        run.train_step(3).unwrap();
+    }
+    let before = run.evaluate().unwrap();
+    run.save_checkpoint(dir.path()).unwrap();
+    let mut resumed = Supervised::new(&p, &cpu(), 4).unwrap();
+    assert!(resumed.resume(dir.path()).unwrap().is_empty());
+    let after = resumed.evaluate().unwrap();
+    // Inference uses the running statistics: equal losses mean they were saved and restored.
+    assert_eq!(before.val_loss, after.val_loss);
+    assert_eq!(before.confusion, after.confusion);
+}

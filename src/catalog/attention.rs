@@ -120,6 +120,7 @@ const SPECS: &[LayerSpec] = &[
             int("head_dim", 0, 0, 65536, "Size per head (0 = model size / heads)"),
             flag("causal", false, "Each position attends only to earlier ones (decoders)"),
             flag("bias", true, "Biases in the q, k, v and output projections"),
+            flag("scaled", true, "Divide scores by √(head size) (T5 does not)"),
             float("dropout", 0.0, 0.0, 0.999, "Dropout on the attention weights"),
         ],
         inputs: Ports::Fixed(&[

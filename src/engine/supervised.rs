@@ -61,13 +61,24 @@ fn option_int(p: &Project, name: &str) -> Option<i64> {
 impl Supervised {
     /// Compiles the project and prepares its data on `device` (seeded before any parameter exists).
     pub fn new(project: &Project, device: &Device, seed: u64) -> Result<Self, RunError> {
+        Self::with_data_dir(project, device, seed, None)
+    }
+
+    /// Like [`Supervised::new`]; relative data paths in the dataset options resolve against
+    /// `data_dir` (the project file's folder).
+    pub fn with_data_dir(
+        project: &Project,
+        device: &Device,
+        seed: u64,
+        data_dir: Option<&std::path::Path>,
+    ) -> Result<Self, RunError> {
         let dataset_id = project.dataset.id.as_str();
         if dataset_id.is_empty() {
             return Err(RunError::BadInput(
                 "the project has no dataset — choose one of: ".to_owned() + &data::builtin_ids().join(", "),
             ));
         }
-        let data = data::load(dataset_id, &project.dataset.options, None).map_err(RunError::BadInput)?;
+        let data = data::load(dataset_id, &project.dataset.options, data_dir).map_err(RunError::BadInput)?;
         let ad = device.clone().autodiff();
         ad.seed(seed);
         let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;

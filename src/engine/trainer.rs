@@ -29,6 +29,8 @@ pub struct RunConfig {
     pub checkpoint: Option<PathBuf>,
     /// Continue from the checkpoint in this folder.
     pub resume: Option<PathBuf>,
+    /// Folder that relative data paths in the project resolve against (the project file's).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -41,6 +43,7 @@ impl Default for RunConfig {
             watch_every: 10,
             checkpoint: None,
             resume: None,
+            data_dir: None,
         }
     }
 }
@@ -441,7 +444,7 @@ fn run(
     let seed = config.seed.unwrap_or(project.training.seed);
     let mut project = project.clone();
     project.training.seed = seed;
-    let mut sup = match Supervised::new(&project, &dev.device, seed) {
+    let mut sup = match Supervised::with_data_dir(&project, &dev.device, seed, config.data_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
     };

@@ -3,7 +3,7 @@
 
 use super::{BuildCtx, Layer, OpSpec, StepParams, Value};
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Tensor, TensorData, activation};
 
 /// The four projections of an attention layer.
@@ -13,6 +13,8 @@ pub struct Attention {
     k: Linear,
     v: Linear,
     o: Linear,
+    /// Dropout on the attention weights (active only while training).
+    dropout: Dropout,
 }
 
 fn build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
@@ -35,6 +37,7 @@ fn build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
         k: lin(dkv, inner),
         v: lin(dkv, inner),
         o: lin(inner, d),
+        dropout: DropoutConfig::new(ctx.float("dropout")).init(),
     })))
 }
 
@@ -65,7 +68,12 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let q = split(a.q.forward(q_in), t);
     let k = split(a.k.forward(kv_in.clone()), s);
     let v = split(a.v.forward(kv_in), s);
-    let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+    let scale = if p.bool("scaled") {
+        1.0 / (hd as f64).sqrt()
+    } else {
+        1.0
+    };
+    let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
     let device = scores.device();
     if let Some(bias) = bias {
         scores = scores + bias;
@@ -78,7 +86,7 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
         let keep = mask.float().reshape([b, 1, 1, s]);
         scores = scores + (keep.neg().add_scalar(1.0)).mul_scalar(-1e9);
     }
-    let attn = activation::softmax(scores, 3);
+    let attn = a.dropout.forward(activation::softmax(scores, 3));
     let out = attn.matmul(v).swap_dims(1, 2).reshape([b, t, inner]);
     Ok(vec![Value::F3(a.o.forward(out))])
 }
