@@ -26,6 +26,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// A learned (or stateful) part of the compiled model, one per node that needs one.
+// The attention variant is the largest; layers live once per node in a Vec, so the padding is
+// a few hundred bytes per node and not worth boxing through the Module derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Layer {
     /// Dense layer.
