@@ -6,6 +6,7 @@
 //! - [`catalog`]: what each node kind is (ports, parameters, shape rule, parameter count).
 //! - [`shape`]: symbolic shape inference over a whole graph and its diagnostics.
 //! - [`presets`]: the built-in architectures, embedded project files.
+//! - [`workspace`]: the open document (file, undo, unsaved changes), autosave and recovery.
 //! - `app` (feature `app`): the desktop window.
 
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod data;
 pub mod doc;
 pub mod presets;
 pub mod shape;
+pub mod workspace;
 
 #[cfg(feature = "app")]
 pub mod app;

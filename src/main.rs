@@ -265,9 +265,9 @@ fn check(target: &str, as_json: bool) -> ExitCode {
 
 #[cfg(feature = "app")]
 fn open_app(file: Option<&Path>) -> ExitCode {
-    let project = match file {
-        Some(f) => match strata::open_project(f) {
-            Ok(p) => Some(p),
+    let document = match file {
+        Some(f) => match strata::workspace::Document::open(f) {
+            Ok(d) => Some(d),
             Err(e) => {
                 eprintln!("error: {}: {e}", f.display());
                 return ExitCode::from(2);
@@ -275,7 +275,7 @@ fn open_app(file: Option<&Path>) -> ExitCode {
         },
         None => None,
     };
-    match strata::app::run(project) {
+    match strata::app::run(document) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -3,35 +3,37 @@
 
 use crate::doc::Project;
 use crate::shape::{self, Report};
+use crate::workspace::Document;
 
 /// The placeholder application state.
 pub struct StrataApp {
-    project: Project,
+    document: Document,
     report: Report,
 }
 
 impl StrataApp {
-    /// Opens `project` (or an empty one).
-    pub fn new(project: Option<Project>) -> Self {
-        let project = project.unwrap_or_else(|| Project::new("Untitled"));
-        let report = shape::check(&project);
-        StrataApp { project, report }
+    /// Opens `document` (or an empty project).
+    pub fn new(document: Option<Document>) -> Self {
+        let document = document.unwrap_or_else(|| Document::new(Project::new("Untitled"), None));
+        let report = shape::check(&document.project);
+        StrataApp { document, report }
     }
 }
 
 impl eframe::App for StrataApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let project = &self.document.project;
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading(format!("Strata — {}", self.project.name));
-            if let Some(p) = &self.project.preset {
+            ui.heading(self.document.title());
+            if let Some(p) = &project.preset {
                 ui.label(format!("{} · {} · {}", p.archetype, p.family, p.paper));
             }
             ui.label(format!(
                 "{} nodes, {} blocks, {} parameters, recipe '{}'",
-                self.project.graph.nodes.len(),
-                self.project.blocks.len(),
+                project.graph.nodes.len(),
+                project.blocks.len(),
                 self.report.total_params,
-                self.project.recipe.id
+                project.recipe.id
             ));
             for d in &self.report.diagnostics {
                 ui.colored_label(egui::Color32::LIGHT_RED, &d.message);
@@ -39,11 +41,10 @@ impl eframe::App for StrataApp {
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| {
                 for n in &self.report.nodes {
-                    let title = self
-                        .project
+                    let title = project
                         .graph
                         .node(n.id)
-                        .map(|node| crate::catalog::display_title(&self.project, node))
+                        .map(|node| crate::catalog::display_title(project, node))
                         .unwrap_or_default();
                     let shapes: Vec<String> = n
                         .outputs
@@ -63,10 +64,10 @@ impl eframe::App for StrataApp {
 }
 
 /// Opens the window and blocks until it is closed.
-pub fn run(project: Option<Project>) -> Result<(), String> {
-    let title = project
+pub fn run(document: Option<Document>) -> Result<(), String> {
+    let title = document
         .as_ref()
-        .map(|p| format!("{} — Strata", p.name))
+        .map(Document::title)
         .unwrap_or_else(|| "Strata".into());
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -77,7 +78,7 @@ pub fn run(project: Option<Project>) -> Result<(), String> {
     eframe::run_native(
         "Strata",
         options,
-        Box::new(move |_cc| Ok(Box::new(StrataApp::new(project)))),
+        Box::new(move |_cc| Ok(Box::new(StrataApp::new(document)))),
     )
     .map_err(|e| format!("cannot open a window: {e} — is a display available? (the CLI commands work without one)"))
 }
