@@ -2,112 +2,18 @@
 //! blocks and their repeats, with every problem reported at once as a [`Diagnostic`].
 
 mod expand;
+mod index;
+mod report;
 
 pub use expand::{ExpandError, Expanded, MAX_EXPANDED_NODES, Origin, expand};
+pub use report::{Diagnostic, NodeReport, Report, Severity};
 
-use crate::catalog::{self, Ctx, Fix, ParamCheck, PortSpec, TensorType, check_param};
-use crate::doc::{self, Graph, Node, NodeId, Project};
+use index::{Csr, IdIndex, port_order};
+
+use crate::catalog::{self, Ctx, ParamCheck, PortSpec, TensorType, check_param};
+use crate::doc::{self, Graph, Node, Project};
 use std::borrow::Cow;
 use std::collections::VecDeque;
-
-/// How bad a problem is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// The graph cannot be compiled or trained until this is fixed.
-    Error,
-    /// Worth knowing; the graph still works.
-    Warning,
-}
-
-/// One problem, placed on a node and port where possible, with a fix where one exists.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Diagnostic {
-    /// Error or warning.
-    pub severity: Severity,
-    /// The top-level node concerned (for problems inside a block: the instance node).
-    pub node: Option<NodeId>,
-    /// The input port concerned.
-    pub port: Option<String>,
-    /// What is wrong, in the user's words.
-    pub message: String,
-    /// What to do.
-    pub fix: Option<Fix>,
-}
-
-impl Diagnostic {
-    fn error(node: Option<NodeId>, port: Option<String>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            node,
-            port,
-            message: message.into(),
-            fix: None,
-        }
-    }
-
-    fn with_fix(mut self, label: impl Into<String>) -> Self {
-        self.fix = Some(Fix {
-            label: label.into(),
-            action: None,
-        });
-        self
-    }
-}
-
-/// What the checker found out about one node.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NodeReport {
-    /// The node.
-    pub id: NodeId,
-    /// Output port names and their types (`None`: unknown because of a problem upstream).
-    pub outputs: Vec<(Cow<'static, str>, Option<TensorType>)>,
-    /// Learned parameters (all copies of a repeated block).
-    pub params: u64,
-    /// Multiply-accumulates per example.
-    pub macs: u64,
-}
-
-/// The checker's result for a project.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Report {
-    /// One report per top-level node, in id order.
-    pub nodes: Vec<NodeReport>,
-    /// Sum of parameters.
-    pub total_params: u64,
-    /// Sum of multiply-accumulates per example.
-    pub total_macs: u64,
-    /// Every problem found.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Report {
-    /// True when there are no errors.
-    pub fn is_valid(&self) -> bool {
-        !self.diagnostics.iter().any(|d| d.severity == Severity::Error)
-    }
-
-    /// The report of node `id`.
-    pub fn node(&self, id: NodeId) -> Option<&NodeReport> {
-        self.nodes
-            .binary_search_by_key(&id, |n| n.id)
-            .ok()
-            .map(|i| &self.nodes[i])
-    }
-
-    /// The type on output `port` of node `id` (what a wire from there carries).
-    pub fn output_type(&self, id: NodeId, port: &str) -> Option<&TensorType> {
-        self.node(id)?
-            .outputs
-            .iter()
-            .find(|(p, _)| p == port)
-            .and_then(|(_, t)| t.as_ref())
-    }
-
-    /// Diagnostics about node `id`.
-    pub fn diagnostics_for(&self, id: NodeId) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(move |d| d.node == Some(id))
-    }
-}
 
 /// Most copies a repeated block may stand for.
 pub const MAX_REPEAT: u32 = 10_000;
@@ -188,68 +94,6 @@ struct GraphResult {
 struct Checker<'p> {
     project: &'p Project,
     stack: Vec<String>,
-}
-
-/// Node id → index, O(1) when ids are dense (the usual case), binary search otherwise.
-struct IdIndex<'g> {
-    graph: &'g Graph,
-    dense: Vec<u32>,
-}
-
-impl<'g> IdIndex<'g> {
-    fn new(graph: &'g Graph) -> Self {
-        let n = graph.nodes.len();
-        let max = graph.nodes.last().map_or(0, |n| n.id.0);
-        let dense = if max < 4 * n as u64 + 64 {
-            let mut v = vec![u32::MAX; max as usize + 1];
-            for (i, node) in graph.nodes.iter().enumerate() {
-                v[node.id.0 as usize] = i as u32;
-            }
-            v
-        } else {
-            Vec::new()
-        };
-        IdIndex { graph, dense }
-    }
-
-    fn get(&self, id: NodeId) -> Option<usize> {
-        if self.dense.is_empty() {
-            return self.graph.index_of(id);
-        }
-        match self.dense.get(usize::try_from(id.0).ok()?) {
-            Some(&i) if i != u32::MAX => Some(i as usize),
-            _ => None,
-        }
-    }
-}
-
-/// Successor lists in one allocation (compressed sparse rows).
-struct Csr {
-    off: Vec<usize>,
-    to: Vec<usize>,
-}
-
-impl Csr {
-    fn new(n: usize, edges: &[(usize, usize)]) -> Self {
-        let mut off = vec![0usize; n + 1];
-        for &(a, _) in edges {
-            off[a + 1] += 1;
-        }
-        for i in 0..n {
-            off[i + 1] += off[i];
-        }
-        let mut fill = off.clone();
-        let mut to = vec![0usize; edges.len()];
-        for &(a, b) in edges {
-            to[fill[a]] = b;
-            fill[a] += 1;
-        }
-        Csr { off, to }
-    }
-
-    fn of(&self, a: usize) -> &[usize] {
-        &self.to[self.off[a]..self.off[a + 1]]
-    }
 }
 
 impl<'p> Checker<'p> {
@@ -695,17 +539,4 @@ impl<'p> Checker<'p> {
         self.stack.pop();
         result.map(|outs| (outs, params, macs))
     }
-}
-
-/// Indices of the port nodes of `kind` in port order (by `index`, then id).
-fn port_order(g: &Graph, kind: &str) -> Vec<usize> {
-    let mut v: Vec<(i64, usize)> = g
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.kind == kind)
-        .map(|(i, n)| (n.params.get("index").and_then(|v| v.as_int()).unwrap_or(0), i))
-        .collect();
-    v.sort();
-    v.into_iter().map(|(_, i)| i).collect()
 }
