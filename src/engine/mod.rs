@@ -1,9 +1,11 @@
 //! The training engine: compiles a checked graph to one Burn module, chooses the device, runs
 //! recipes on a trainer thread, and reports through [`trainer::Event`]s. Never imports egui.
 
+mod checkpoint;
 pub mod device;
 mod model;
 mod ops;
+mod samples;
 pub mod supervised;
 pub mod trainer;
 mod value;
@@ -11,6 +13,7 @@ pub mod watch;
 
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
 pub use model::{CompileError, ForwardError, GraphModel, Plan, Step, compile};
+pub use samples::SampleGrid;
 pub use value::Value;
 
 use serde::{Deserialize, Serialize};

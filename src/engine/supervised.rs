@@ -15,18 +15,6 @@ use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, Sgd
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
 
-/// What `checkpoint.json` records beside the weight files.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Checkpoint {
-    format: u32,
-    step: u64,
-    epoch: u64,
-    cursor: usize,
-    seed: u64,
-    lr_scale: f64,
-    nodes: Vec<String>,
-}
-
 /// Fraction of a dataset held out for validation when it has no official test split.
 pub const VAL_FRACTION: f64 = 0.2;
 /// Largest validation batch.
@@ -34,24 +22,24 @@ const EVAL_BATCH: usize = 500;
 
 /// A supervised training run in progress.
 pub struct Supervised {
-    model: Option<GraphModel>,
-    optim: ModuleOptimizer,
-    data: Dataset,
-    split: Split,
-    pad: usize,
-    stats: Option<(Vec<f32>, Vec<f32>)>,
-    fields: Vec<String>,
-    settings: TrainingSettings,
-    order: Vec<usize>,
-    cursor: usize,
-    epoch: u64,
-    step: u64,
-    lr_scale: f64,
-    device: Device,
+    pub(super) model: Option<GraphModel>,
+    pub(super) optim: ModuleOptimizer,
+    pub(super) data: Dataset,
+    pub(super) split: Split,
+    pub(super) pad: usize,
+    pub(super) stats: Option<(Vec<f32>, Vec<f32>)>,
+    pub(super) fields: Vec<String>,
+    pub(super) settings: TrainingSettings,
+    pub(super) order: Vec<usize>,
+    pub(super) cursor: usize,
+    pub(super) epoch: u64,
+    pub(super) step: u64,
+    pub(super) lr_scale: f64,
+    pub(super) device: Device,
     /// Top-level node whose output is kept for display.
-    watch: Option<crate::doc::NodeId>,
+    pub(super) watch: Option<crate::doc::NodeId>,
     /// Its latest output (a cheap handle; read back only when a tile is made).
-    watched: Option<Value>,
+    pub(super) watched: Option<Value>,
 }
 
 fn option_int(p: &Project, name: &str) -> Option<i64> {
@@ -167,59 +155,6 @@ impl Supervised {
         })
     }
 
-    /// Writes a checkpoint: weights per node, optimizer state, and where training stands.
-    pub fn save_checkpoint(&self, dir: &std::path::Path) -> Result<(), RunError> {
-        let fail = |m: String| RunError::Failed(format!("checkpoint {}: {m}", dir.display()));
-        let model = self.model.as_ref().ok_or_else(|| fail("no model".into()))?;
-        let nodes = model.save_nodes(dir).map_err(fail)?;
-        self.optim
-            .to_record()
-            .save(dir.join("optimizer.bpk"))
-            .map_err(|e| fail(format!("cannot write the optimizer state: {e:?}")))?;
-        let manifest = Checkpoint {
-            format: 1,
-            step: self.step,
-            epoch: self.epoch,
-            cursor: self.cursor,
-            seed: self.settings.seed,
-            lr_scale: self.lr_scale,
-            nodes,
-        };
-        let text = serde_json::to_string_pretty(&manifest).map_err(|e| fail(e.to_string()))?;
-        std::fs::write(dir.join("checkpoint.json"), text).map_err(|e| fail(e.to_string()))
-    }
-
-    /// Continues from a checkpoint: restores the weights of every node that still exists with the
-    /// same shape, the optimizer state, the step and the data order. Returns the keys of nodes
-    /// that start fresh (new or changed since the checkpoint).
-    pub fn resume(&mut self, dir: &std::path::Path) -> Result<Vec<String>, RunError> {
-        let bad = |m: String| RunError::BadInput(format!("cannot resume from {}: {m}", dir.display()));
-        let text = std::fs::read_to_string(dir.join("checkpoint.json")).map_err(|e| bad(e.to_string()))?;
-        let c: Checkpoint = serde_json::from_str(&text).map_err(|e| bad(format!("checkpoint.json: {e}")))?;
-        if c.format != 1 {
-            return Err(bad(format!("checkpoint format {} is not supported", c.format)));
-        }
-        let model = self.model.take().ok_or_else(|| bad("no model".into()))?;
-        let (model, _restored, fresh) = model.load_nodes(dir);
-        self.model = Some(model);
-        let record = burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk"))
-            .map_err(|e| bad(format!("optimizer.bpk: {e:?}")))?;
-        let optim = std::mem::replace(&mut self.optim, optimizer(&self.settings));
-        self.optim = optim.load_record(record);
-        self.step = c.step;
-        self.lr_scale = c.lr_scale;
-        // Replay the data order: the initial shuffle, then one reshuffle per finished epoch.
-        let mut order = self.split.train.clone();
-        data::shuffle(&mut order, self.settings.seed);
-        for e in 1..=c.epoch {
-            data::shuffle(&mut order, self.settings.seed.wrapping_add(e));
-        }
-        self.order = order;
-        self.epoch = c.epoch;
-        self.cursor = c.cursor.min(self.order.len());
-        Ok(fresh)
-    }
-
     /// Watches a top-level node (`None`: stop watching).
     pub fn set_watch(&mut self, node: Option<crate::doc::NodeId>) {
         self.watch = node;
@@ -280,7 +215,7 @@ impl Supervised {
         batch
     }
 
-    fn features(&self, idx: &[usize], device: &Device) -> Value {
+    pub(super) fn features(&self, idx: &[usize], device: &Device) -> Value {
         let (mut x, dims) = self.data.batch_features(idx, self.pad);
         if let Some((mean, std)) = &self.stats {
             let per = mean.len();
@@ -362,7 +297,7 @@ impl Supervised {
     }
 
     /// The inference model's prediction for examples `idx`.
-    fn predict(&self, model: &GraphModel, idx: &[usize], device: &Device) -> Result<Value, RunError> {
+    pub(super) fn predict(&self, model: &GraphModel, idx: &[usize], device: &Device) -> Result<Value, RunError> {
         let x = self.features(idx, device);
         let out = model
             .forward(&self.feed(x), false)
@@ -373,95 +308,8 @@ impl Supervised {
             .ok_or_else(|| RunError::Failed("the graph has no Output with role 'prediction'".into()))
     }
 
-    /// A picture of the first validation images (up to `n`), framed green where the model is
-    /// right and red where it is wrong; for segmentation the predicted mask is shown beside each
-    /// image. `None` for data that are not images.
-    pub fn samples(&self, n: usize) -> Result<Option<SampleGrid>, RunError> {
-        if self.data.shape.len() != 3 {
-            return Ok(None);
-        }
-        let model = self
-            .model
-            .as_ref()
-            .ok_or_else(|| RunError::Failed("no model".into()))?
-            .valid();
-        let device = self.device.clone().inner();
-        let idx: Vec<usize> = self.split.val.iter().copied().take(n.max(1)).collect();
-        let (raw, dims) = self.data.batch_features(&idx, self.pad);
-        let pred = self.predict(&model, &idx, &device)?;
-        let (c, h, w) = (dims[1], dims[2], dims[3]);
-        let segmentation = matches!(self.data.target, Target::Masks(_));
-        let obj = self.objective(pred, &idx, &device)?;
-        let (pred_cls, truth_cls): (Vec<i64>, Vec<i64>) = match obj.predicted {
-            Some((p, t)) => (
-                p.into_data().iter::<i64>().collect(),
-                t.into_data().iter::<i64>().collect(),
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
-        let cell_w = if segmentation { 2 * w + 6 } else { w + 4 };
-        let cell_h = h + 4;
-        let cols = 8.min(idx.len());
-        let rows = idx.len().div_ceil(cols);
-        let (gw, gh) = (cols * cell_w, rows * cell_h);
-        let mut rgb = vec![32u8; gw * gh * 3];
-        let mut put = |x: usize, y: usize, px: [u8; 3]| {
-            if x < gw && y < gh {
-                let o = (y * gw + x) * 3;
-                rgb[o..o + 3].copy_from_slice(&px);
-            }
-        };
-        let palette = [
-            [0u8, 0, 0],
-            [230, 80, 60],
-            [70, 160, 240],
-            [250, 200, 60],
-            [120, 220, 120],
-        ];
-        for (k, _) in idx.iter().enumerate() {
-            let (ox, oy) = ((k % cols) * cell_w, (k / cols) * cell_h);
-            let ok = if segmentation {
-                let per = h * w;
-                let (p, t) = (&pred_cls[k * per..(k + 1) * per], &truth_cls[k * per..(k + 1) * per]);
-                p.iter().zip(t).filter(|(a, b)| a == b).count() * 10 >= per * 9
-            } else {
-                pred_cls.get(k) == truth_cls.get(k) && !pred_cls.is_empty()
-            };
-            let frame = if ok { [60, 200, 90] } else { [230, 60, 60] };
-            for y in 0..cell_h {
-                for x in 0..cell_w.min(w + 4 + if segmentation { w + 2 } else { 0 }) {
-                    if x < 2 || y < 2 || y >= h + 2 || x >= cell_w - 2 {
-                        put(ox + x, oy + y, frame);
-                    }
-                }
-            }
-            for y in 0..h {
-                for x in 0..w {
-                    let base = k * c * h * w;
-                    let px = if c >= 3 {
-                        let g = |ch: usize| (raw[base + ch * h * w + y * w + x] * 255.0) as u8;
-                        [g(0), g(1), g(2)]
-                    } else {
-                        let v = (raw[base + y * w + x] * 255.0) as u8;
-                        [v, v, v]
-                    };
-                    put(ox + 2 + x, oy + 2 + y, px);
-                    if segmentation {
-                        let cls = usize::try_from(pred_cls[k * h * w + y * w + x]).unwrap_or(0);
-                        put(ox + w + 4 + x, oy + 2 + y, palette[cls % palette.len()]);
-                    }
-                }
-            }
-        }
-        Ok(Some(SampleGrid {
-            width: gw,
-            height: gh,
-            rgb,
-        }))
-    }
-
     /// The loss (and, for classes and masks, predicted vs true classes) of a prediction.
-    fn objective(&self, pred: Value, idx: &[usize], device: &Device) -> Result<Objective, RunError> {
+    pub(super) fn objective(&self, pred: Value, idx: &[usize], device: &Device) -> Result<Objective, RunError> {
         let n_classes = self.data.classes.len();
         let bad = RunError::BadInput;
         match &self.data.target {
@@ -574,22 +422,11 @@ impl Supervised {
     }
 }
 
-/// An RGB picture of sample predictions.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SampleGrid {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// Row-major RGB bytes.
-    pub rgb: Vec<u8>,
-}
-
 /// A batch's loss and, for classification, predicted and true classes.
-struct Objective {
-    loss: Tensor<1>,
-    predicted: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
-    count: usize,
+pub(super) struct Objective {
+    pub(super) loss: Tensor<1>,
+    pub(super) predicted: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
+    pub(super) count: usize,
 }
 
 /// Builds the optimizer the settings name.

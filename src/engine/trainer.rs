@@ -157,7 +157,7 @@ pub enum Event {
         /// Steps done.
         step: u64,
         /// The picture.
-        grid: super::supervised::SampleGrid,
+        grid: super::SampleGrid,
     },
     /// A validation pass.
     Eval {

@@ -1,0 +1,106 @@
+//! Sample pictures of a supervised run: validation images framed by whether the model is right.
+
+use super::RunError;
+use super::supervised::Supervised;
+use crate::data::Target;
+use burn::module::Module;
+
+/// An RGB picture of sample predictions.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SampleGrid {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Row-major RGB bytes.
+    pub rgb: Vec<u8>,
+}
+
+impl Supervised {
+    /// A picture of the first validation images (up to `n`), framed green where the model is
+    /// right and red where it is wrong; for segmentation the predicted mask is shown beside each
+    /// image. `None` for data that are not images.
+    pub fn samples(&self, n: usize) -> Result<Option<SampleGrid>, RunError> {
+        if self.data.shape.len() != 3 {
+            return Ok(None);
+        }
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| RunError::Failed("no model".into()))?
+            .valid();
+        let device = self.device.clone().inner();
+        let idx: Vec<usize> = self.split.val.iter().copied().take(n.max(1)).collect();
+        let (raw, dims) = self.data.batch_features(&idx, self.pad);
+        let pred = self.predict(&model, &idx, &device)?;
+        let (c, h, w) = (dims[1], dims[2], dims[3]);
+        let segmentation = matches!(self.data.target, Target::Masks(_));
+        let obj = self.objective(pred, &idx, &device)?;
+        let (pred_cls, truth_cls): (Vec<i64>, Vec<i64>) = match obj.predicted {
+            Some((p, t)) => (
+                p.into_data().iter::<i64>().collect(),
+                t.into_data().iter::<i64>().collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let cell_w = if segmentation { 2 * w + 6 } else { w + 4 };
+        let cell_h = h + 4;
+        let cols = 8.min(idx.len());
+        let rows = idx.len().div_ceil(cols);
+        let (gw, gh) = (cols * cell_w, rows * cell_h);
+        let mut rgb = vec![32u8; gw * gh * 3];
+        let mut put = |x: usize, y: usize, px: [u8; 3]| {
+            if x < gw && y < gh {
+                let o = (y * gw + x) * 3;
+                rgb[o..o + 3].copy_from_slice(&px);
+            }
+        };
+        let palette = [
+            [0u8, 0, 0],
+            [230, 80, 60],
+            [70, 160, 240],
+            [250, 200, 60],
+            [120, 220, 120],
+        ];
+        for (k, _) in idx.iter().enumerate() {
+            let (ox, oy) = ((k % cols) * cell_w, (k / cols) * cell_h);
+            let ok = if segmentation {
+                let per = h * w;
+                let (p, t) = (&pred_cls[k * per..(k + 1) * per], &truth_cls[k * per..(k + 1) * per]);
+                p.iter().zip(t).filter(|(a, b)| a == b).count() * 10 >= per * 9
+            } else {
+                pred_cls.get(k) == truth_cls.get(k) && !pred_cls.is_empty()
+            };
+            let frame = if ok { [60, 200, 90] } else { [230, 60, 60] };
+            for y in 0..cell_h {
+                for x in 0..cell_w.min(w + 4 + if segmentation { w + 2 } else { 0 }) {
+                    if x < 2 || y < 2 || y >= h + 2 || x >= cell_w - 2 {
+                        put(ox + x, oy + y, frame);
+                    }
+                }
+            }
+            for y in 0..h {
+                for x in 0..w {
+                    let base = k * c * h * w;
+                    let px = if c >= 3 {
+                        let g = |ch: usize| (raw[base + ch * h * w + y * w + x] * 255.0) as u8;
+                        [g(0), g(1), g(2)]
+                    } else {
+                        let v = (raw[base + y * w + x] * 255.0) as u8;
+                        [v, v, v]
+                    };
+                    put(ox + 2 + x, oy + 2 + y, px);
+                    if segmentation {
+                        let cls = usize::try_from(pred_cls[k * h * w + y * w + x]).unwrap_or(0);
+                        put(ox + w + 4 + x, oy + 2 + y, palette[cls % palette.len()]);
+                    }
+                }
+            }
+        }
+        Ok(Some(SampleGrid {
+            width: gw,
+            height: gh,
+            rgb,
+        }))
+    }
+}
