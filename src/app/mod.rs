@@ -1,14 +1,21 @@
-//! The desktop window. Until the editor lands (app issue) this shows the open project's
-//! summary: its nodes with their checked shapes and parameter counts, and its diagnostics.
+//! The desktop window: a node editor on the open document (palette, canvas with live shapes
+//! and parameter counts, inspector, diagnostics, undo/redo, save). A first step of the app
+//! issue: file dialogs, blocks, the training dashboard and UI tests are still to come.
+
+mod editor;
 
 use crate::doc::Project;
 use crate::shape::{self, Report};
 use crate::workspace::Document;
 
-/// The placeholder application state.
+/// The application state.
 pub struct StrataApp {
     document: Document,
     report: Report,
+    editor: editor::Editor,
+    filter: String,
+    status: String,
+    shown_title: String,
 }
 
 impl StrataApp {
@@ -16,50 +23,134 @@ impl StrataApp {
     pub fn new(document: Option<Document>) -> Self {
         let document = document.unwrap_or_else(|| Document::new(Project::new("Untitled"), None));
         let report = shape::check(&document.project);
-        StrataApp { document, report }
+        StrataApp {
+            document,
+            report,
+            editor: editor::Editor::default(),
+            filter: String::new(),
+            status: String::new(),
+            shown_title: String::new(),
+        }
+    }
+
+    fn apply(&mut self, edit: crate::doc::Edit) {
+        match self.document.apply(edit) {
+            Ok(()) => self.report = shape::check(&self.document.project),
+            Err(e) => self.status = format!("could not apply: {e}"),
+        }
+    }
+
+    fn undo(&mut self, redo: bool) {
+        let r = if redo {
+            self.document.redo()
+        } else {
+            self.document.undo()
+        };
+        match r {
+            Ok(_) => self.report = shape::check(&self.document.project),
+            Err(e) => self.status = e.to_string(),
+        }
     }
 }
 
 impl eframe::App for StrataApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let project = &self.document.project;
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading(self.document.title());
-            if let Some(p) = &project.preset {
-                ui.label(format!("{} · {} · {}", p.archetype, p.family, p.paper));
-            }
-            ui.label(format!(
-                "{} nodes, {} blocks, {} parameters, recipe '{}'",
-                project.graph.nodes.len(),
-                project.blocks.len(),
-                self.report.total_params,
-                project.recipe.id
-            ));
-            for d in &self.report.diagnostics {
-                ui.colored_label(egui::Color32::LIGHT_RED, &d.message);
-            }
-            ui.separator();
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                for n in &self.report.nodes {
-                    let title = project
-                        .graph
-                        .node(n.id)
-                        .map(|node| crate::catalog::display_title(project, node))
-                        .unwrap_or_default();
-                    let shapes: Vec<String> = n
-                        .outputs
-                        .iter()
-                        .map(|(p, t)| format!("{p}: {}", t.as_ref().map_or("?".to_owned(), |t| t.to_string())))
-                        .collect();
-                    ui.label(format!(
-                        "{} {title}  {}  ({} params)",
-                        n.id,
-                        shapes.join(", "),
-                        n.params
-                    ));
+        let (undo, redo, save) = ui.input_mut(|i| {
+            let undo = i.consume_key(egui::Modifiers::COMMAND, egui::Key::Z);
+            let redo = i.consume_key(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z)
+                || i.consume_key(egui::Modifiers::COMMAND, egui::Key::Y);
+            let save = i.consume_key(egui::Modifiers::COMMAND, egui::Key::S);
+            (undo, redo, save)
+        });
+        if redo {
+            self.undo(true);
+        } else if undo {
+            self.undo(false);
+        }
+        if save {
+            self.status = match self.document.save() {
+                Ok(()) => "saved".into(),
+                Err(e) => e.to_string(),
+            };
+        }
+        let title = self.document.title();
+        if title != self.shown_title {
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.shown_title = title;
+        }
+        egui::Panel::top("strata-top").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.strong(self.document.title());
+                ui.separator();
+                if ui
+                    .add_enabled(self.document.can_undo(), egui::Button::new("Undo"))
+                    .clicked()
+                {
+                    self.undo(false);
                 }
+                if ui
+                    .add_enabled(self.document.can_redo(), egui::Button::new("Redo"))
+                    .clicked()
+                {
+                    self.undo(true);
+                }
+                if ui
+                    .add_enabled(self.document.path.is_some(), egui::Button::new("Save"))
+                    .clicked()
+                {
+                    self.status = match self.document.save() {
+                        Ok(()) => "saved".into(),
+                        Err(e) => e.to_string(),
+                    };
+                }
+                ui.separator();
+                ui.label(format!(
+                    "{} nodes · {} parameters · recipe {}",
+                    self.document.project.graph.nodes.len(),
+                    self.report.total_params,
+                    self.document.project.recipe.id
+                ));
+                ui.weak(&self.status);
             });
         });
+        let mut pending = Vec::new();
+        egui::Panel::left("strata-palette").default_size(200.0).show(ui, |ui| {
+            let at = [40.0 * (self.document.project.graph.nodes.len() % 10) as f32, 400.0];
+            if let Some(e) = editor::palette(ui, &mut self.filter, &mut self.document, at) {
+                pending.push(e);
+            }
+        });
+        egui::Panel::right("strata-inspector")
+            .default_size(280.0)
+            .show(ui, |ui| {
+                match editor::inspector(ui, &self.document, &self.report, self.editor.selected) {
+                    Some(e) => pending.push(e),
+                    None if self.editor.selected.is_none() => {
+                        ui.weak("Click a node's title to inspect it.");
+                    }
+                    None => {}
+                }
+            });
+        egui::Panel::bottom("strata-diagnostics").show(ui, |ui| {
+            if self.report.diagnostics.is_empty() {
+                ui.label("✔ valid");
+            }
+            for d in self.report.diagnostics.iter().take(6) {
+                let fix = d
+                    .fix
+                    .as_ref()
+                    .map(|f| format!(" — fix: {}", f.label))
+                    .unwrap_or_default();
+                ui.colored_label(egui::Color32::from_rgb(240, 90, 90), format!("{}{fix}", d.message));
+            }
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.editor.sync(&self.document);
+            pending.extend(self.editor.show(ui, &self.document, &self.report));
+        });
+        for e in pending {
+            self.apply(e);
+        }
     }
 }
 

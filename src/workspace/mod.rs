@@ -115,7 +115,7 @@ impl Document {
             .and_then(|p| p.file_name())
             .map(|f| format!(" ({})", f.to_string_lossy()))
             .unwrap_or_default();
-        let dirty = if self.is_dirty() { "● " } else { "" };
+        let dirty = if self.is_dirty() { "* " } else { "" };
         format!("{dirty}{}{file} — Strata", self.project.name)
     }
 }
