@@ -33,6 +33,16 @@ impl StrataApp {
         }
     }
 
+    /// The open document.
+    pub fn document(&self) -> &Document {
+        &self.document
+    }
+
+    /// The checker's report on it.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
     fn apply(&mut self, edit: crate::doc::Edit) {
         match self.document.apply(edit) {
             Ok(()) => self.report = shape::check(&self.document.project),
