@@ -45,3 +45,28 @@ fn the_window_shows_the_project_and_its_check() {
     h.get_by_label("Convolution");
     h.get_by_label("Attention");
 }
+
+#[test]
+fn auto_layout_is_one_undo_step() {
+    let mut h = harness("mlp");
+    h.get_by_label("Dropout").click();
+    h.run_steps(3);
+    let added = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    let before = h.state().document().project.graph.node(added).unwrap().pos;
+    h.get_by_label("Auto-layout").click();
+    h.run_steps(3);
+    let after = h.state().document().project.graph.node(added).unwrap().pos;
+    assert_ne!(before, after);
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.graph.node(added).unwrap().pos, before);
+}

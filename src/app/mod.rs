@@ -88,6 +88,7 @@ impl eframe::App for StrataApp {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.shown_title = title;
         }
+        let mut layout = None;
         egui::Panel::top("strata-top").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong(self.document.title());
@@ -113,6 +114,23 @@ impl eframe::App for StrataApp {
                         Err(e) => e.to_string(),
                     };
                 }
+                if ui
+                    .button("Auto-layout")
+                    .on_hover_text("Layered, left to right; pinned nodes stay")
+                    .clicked()
+                {
+                    let moves: Vec<_> = crate::doc::layered_layout(&self.document.project.graph)
+                        .into_iter()
+                        .map(|(node, pos)| crate::doc::Edit::Move {
+                            scope: crate::doc::Scope::Root,
+                            node,
+                            pos,
+                        })
+                        .collect();
+                    if !moves.is_empty() {
+                        layout = Some(crate::doc::Edit::Batch(moves));
+                    }
+                }
                 ui.separator();
                 ui.label(format!(
                     "{} nodes · {} parameters · recipe {}",
@@ -123,7 +141,7 @@ impl eframe::App for StrataApp {
                 ui.weak(&self.status);
             });
         });
-        let mut pending = Vec::new();
+        let mut pending: Vec<crate::doc::Edit> = layout.into_iter().collect();
         egui::Panel::left("strata-palette").default_size(200.0).show(ui, |ui| {
             let at = [40.0 * (self.document.project.graph.nodes.len() % 10) as f32, 400.0];
             if let Some(e) = editor::palette(ui, &mut self.filter, &mut self.document, at) {
