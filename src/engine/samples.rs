@@ -24,12 +24,7 @@ impl Supervised {
         if self.data.shape.len() != 3 {
             return Ok(None);
         }
-        let model = self
-            .model
-            .as_ref()
-            .ok_or_else(|| RunError::Failed("no model".into()))?
-            .valid();
-        let device = self.device.clone().inner();
+        let (model, device) = self.inference()?;
         let idx: Vec<usize> = self.split.val.iter().copied().take(n.max(1)).collect();
         let (raw, dims) = self.data.batch_features(&idx, self.pad);
         let pred = self.predict(&model, &idx, &device)?;

@@ -380,14 +380,19 @@ impl Supervised {
         }
     }
 
-    /// Validation loss, accuracy (or RMSE) and confusion matrix with the inference copy of the model.
-    pub fn evaluate(&self) -> Result<EvalMetrics, RunError> {
+    /// The inference copy of the model (no autodiff) and its device.
+    pub(super) fn inference(&self) -> Result<(GraphModel, Device), RunError> {
         let model = self
             .model
             .as_ref()
             .ok_or_else(|| RunError::Failed("no model".into()))?
             .valid();
-        let device = self.device.clone().inner();
+        Ok((model, self.device.clone().inner()))
+    }
+
+    /// Validation loss, accuracy (or RMSE) and confusion matrix with the inference copy of the model.
+    pub fn evaluate(&self) -> Result<EvalMetrics, RunError> {
+        let (model, device) = self.inference()?;
         let n_classes = self.data.classes.len();
         let mut confusion = vec![vec![0u64; n_classes]; n_classes];
         let (mut loss_sum, mut correct, mut counted, mut seen) = (0f64, 0u64, 0usize, 0usize);
