@@ -3,7 +3,6 @@
 use super::RunError;
 use super::supervised::Supervised;
 use crate::data::Target;
-use burn::module::Module;
 
 /// An RGB picture of sample predictions.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
