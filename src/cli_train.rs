@@ -240,7 +240,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
                     wrote_samples = true;
                 }
             }
-            Event::State { .. } | Event::Activation { .. } => {}
+            Event::State { .. } | Event::Activation { .. } | Event::Activity { .. } => {}
         }
     }
 }

@@ -1,27 +1,78 @@
 //! The node editor: one `SnarlViewer` that asks the catalog for everything (titles, ports,
 //! parameters) and turns every change into a document [`Edit`], so undo covers the canvas.
+//!
+//! The canvas shows one scope at a time (the top-level graph or the inside of a block); nodes
+//! are coloured by category with an icon, wires carry their symbolic shape, problems are drawn
+//! on the node with a one-click fix where the checker has one.
 
-use crate::catalog::{self, Category, ParamKind};
-use crate::doc::{self, Edit, NodeId, ParamValue, Scope, Wire};
+use super::icons;
+use crate::catalog::{self, Category, DType, FixAction, ParamKind};
+use crate::doc::{self, Edit, Node, NodeId, ParamValue, Project, Scope, Wire};
 use crate::shape::{Report, Severity};
 use crate::workspace::Document;
-use egui::{Color32, Pos2};
-use egui_snarl::ui::{PinInfo, SnarlPin, SnarlViewer, SnarlWidget};
+use egui::emath::TSTransform;
+use egui::{Color32, Pos2, Rect, Stroke};
+use egui_snarl::ui::{AnyPins, PinInfo, SnarlPin, SnarlViewer, SnarlWidget};
 use egui_snarl::{InPin, OutPin, Snarl};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// A canvas node: which document node it shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CanvasNode(pub NodeId);
 
+/// The drag payload of a palette entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaletteKind(pub &'static str);
+
+/// The id of the canvas widget (its selection and view live under it).
+pub fn canvas_id() -> egui::Id {
+    egui::Id::new("strata-canvas")
+}
+
+/// What a dropped wire came from, to filter the node search and connect the new node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WireEnd {
+    /// An output port of a node (the new node's first accepting input is wired to it).
+    Out(NodeId, String, Option<DType>),
+    /// An input port (the new node's first output is wired into it).
+    In(NodeId, String),
+}
+
+/// The fuzzy node search (Space, Tab or double-click on the canvas).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Search {
+    /// Where the new node goes, in graph space.
+    pub at: Pos2,
+    /// Where the popup shows, in screen space.
+    pub screen: Pos2,
+    /// What the user typed.
+    pub text: String,
+}
+
 /// The canvas and what it mirrors.
 pub struct Editor {
     snarl: Snarl<CanvasNode>,
     by_doc: HashMap<NodeId, egui_snarl::NodeId>,
-    /// The project the canvas was built from (to notice undo, redo and loads).
-    mirrored: Option<doc::Graph>,
+    /// The scope and graph the canvas was built from (to notice undo, redo and loads).
+    mirrored: Option<(Scope, doc::Graph)>,
+    /// The scope shown: the top-level graph or a block's inside.
+    pub scope: Scope,
+    /// Selected nodes (click a title; shift-click adds; shift-drag selects a rectangle).
+    pub selection: BTreeSet<NodeId>,
     /// The node the inspector shows.
     pub selected: Option<NodeId>,
+    transform: TSTransform,
+    viewport: Rect,
+    fit: Option<bool>,
+    rects: HashMap<NodeId, Rect>,
+    out_pins: HashMap<(NodeId, usize), Pos2>,
+    in_pins: HashMap<(NodeId, usize), Pos2>,
+    layer: Option<egui::LayerId>,
+    snarl_selection: Vec<egui_snarl::NodeId>,
+    /// The open node search, if any.
+    pub search: Option<Search>,
+    /// Set when the user asked to open a block instance.
+    pub open_block: Option<String>,
 }
 
 impl Default for Editor {
@@ -30,7 +81,19 @@ impl Default for Editor {
             snarl: Snarl::new(),
             by_doc: HashMap::new(),
             mirrored: None,
+            scope: Scope::Root,
+            selection: BTreeSet::new(),
             selected: None,
+            transform: TSTransform::IDENTITY,
+            viewport: Rect::NOTHING,
+            fit: Some(false),
+            rects: HashMap::new(),
+            out_pins: HashMap::new(),
+            in_pins: HashMap::new(),
+            layer: None,
+            snarl_selection: Vec::new(),
+            search: None,
+            open_block: None,
         }
     }
 }
@@ -55,13 +118,238 @@ pub fn category_color(c: Category) -> Color32 {
     }
 }
 
+const ERROR: Color32 = Color32::from_rgb(240, 80, 80);
+
+/// The category of a node (blocks have their own).
+fn node_category(n: &Node) -> Option<Category> {
+    if n.is_block() {
+        return Some(Category::Block);
+    }
+    catalog::catalog().get(&n.kind).map(|s| s.category)
+}
+
+/// A short summary of a node's non-default parameters ("256 → relu").
+pub fn param_summary(n: &Node) -> String {
+    if n.is_block() {
+        return if n.repeat > 1 {
+            format!("×{}", n.repeat)
+        } else {
+            String::new()
+        };
+    }
+    let Some(spec) = catalog::catalog().get(&n.kind) else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for p in spec.params.iter() {
+        if let Some(v) = n.params.get(p.name)
+            && *v != p.default.to_value()
+        {
+            parts.push(format!("{}={}", p.name, v));
+        }
+        if parts.len() == 3 {
+            break;
+        }
+    }
+    let s = parts.join(" ");
+    if s.chars().count() > 34 {
+        let cut: String = s.chars().take(33).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+/// Scores how well `needle` matches `hay` as a subsequence (higher is better; `None`: no match).
+pub fn fuzzy_score(needle: &str, hay: &str) -> Option<i32> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let hay_l = hay.to_lowercase();
+    let needle_l = needle.to_lowercase();
+    if let Some(i) = hay_l.find(&needle_l) {
+        return Some(1000 - i as i32 * 10 - hay.len() as i32);
+    }
+    let hc: Vec<char> = hay_l.chars().collect();
+    let mut score = 0;
+    let mut j = 0;
+    let mut last = None;
+    for c in needle_l.chars() {
+        while j < hc.len() && hc[j] != c {
+            j += 1;
+        }
+        if j == hc.len() {
+            return None;
+        }
+        score += match last {
+            Some(l) if l + 1 == j => 15,
+            _ => 5,
+        };
+        if j == 0 || !hc[j - 1].is_alphanumeric() {
+            score += 10;
+        }
+        last = Some(j);
+        j += 1;
+    }
+    Some(score - hay.len() as i32)
+}
+
+/// Kinds matching `text` best first, optionally only those that can take a wire from `from`.
+pub fn search_kinds(text: &str, from: Option<&WireEnd>) -> Vec<&'static catalog::LayerSpec> {
+    let mut hits: Vec<(i32, &'static catalog::LayerSpec)> = catalog::catalog()
+        .all()
+        .iter()
+        .filter(|s| !s.id.starts_with("port_"))
+        .filter(|s| match from {
+            None => true,
+            Some(end) => catalog::default_node(s.id).is_some_and(|n| accepting_port(&n, end).is_some()),
+        })
+        .filter_map(|s| {
+            let a = fuzzy_score(text, s.name);
+            let b = fuzzy_score(text, s.id).map(|x| x - 5);
+            a.max(b).map(|x| (x, s))
+        })
+        .collect();
+    hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.name.cmp(b.1.name)));
+    hits.into_iter().map(|(_, s)| s).collect()
+}
+
+/// The port of a new node `n` that a dropped wire connects to.
+fn accepting_port(n: &Node, end: &WireEnd) -> Option<String> {
+    let (ins, outs) = catalog::node_ports(&Project::new(""), n)?;
+    match end {
+        WireEnd::Out(_, _, dtype) => ins
+            .iter()
+            .find(|p| dtype.is_none_or(|d| p.accept.accepts(d)))
+            .map(|p| p.name.to_string()),
+        WireEnd::In(..) => outs.first().map(|p| p.name.to_string()),
+    }
+}
+
+/// The edits that add a node of `kind` at `at` in `scope` (and wire it to `from`).
+pub fn add_kind(document: &mut Document, scope: &Scope, kind: &str, at: Pos2, from: Option<&WireEnd>) -> Option<Edit> {
+    let mut node = catalog::default_node(kind)?;
+    node.pos = [at.x, at.y];
+    let port = from.and_then(|end| accepting_port(&node, end));
+    let (add, id) = Edit::add_node(&mut document.project, scope.clone(), node).ok()?;
+    let wire = match (from, port) {
+        (Some(WireEnd::Out(src, out, _)), Some(p)) => Some(Wire::new(*src, out, id, &p)),
+        (Some(WireEnd::In(dst, input)), Some(p)) => Some(Wire::new(id, &p, *dst, input)),
+        _ => None,
+    };
+    let mut edits = vec![add];
+    if let Some(w) = wire {
+        if let (Some(WireEnd::In(dst, input)), Some(g)) = (from, doc::graph_in(&document.project, scope)) {
+            for old in g.wires_into(*dst).filter(|w| &w.input == input) {
+                edits.push(Edit::RemoveWire {
+                    scope: scope.clone(),
+                    wire: old.clone(),
+                });
+            }
+        }
+        edits.push(Edit::AddWire {
+            scope: scope.clone(),
+            wire: w,
+        });
+    }
+    Some(if edits.len() == 1 {
+        edits.remove(0)
+    } else {
+        Edit::Batch(edits)
+    })
+}
+
+/// The edit that carries out the checker's one-click fix for `node`.
+pub fn fix_edit(project: &Project, scope: &Scope, node: NodeId, action: &FixAction) -> Option<Edit> {
+    match action {
+        FixAction::SetParam { name, value } => Some(Edit::SetParam {
+            scope: scope.clone(),
+            node,
+            name: (*name).to_owned(),
+            value: Some(value.clone()),
+        }),
+        FixAction::InsertBefore { port, kind, params } => {
+            let g = doc::graph_in(project, scope)?;
+            let target = g.node(node)?;
+            let old = g.wires_into(node).find(|w| &w.input == port)?.clone();
+            let mut new = catalog::default_node(kind)?;
+            for (k, v) in params {
+                new.params.insert((*k).to_owned(), v.clone());
+            }
+            new.pos = [target.pos[0] - 60.0, target.pos[1] + 90.0];
+            let id = NodeId(g.next_id);
+            new.id = id;
+            let (ins, outs) = catalog::node_ports(project, &new)?;
+            let (i, o) = (ins.first()?.name.to_string(), outs.first()?.name.to_string());
+            Some(Edit::Batch(vec![
+                Edit::AddNode {
+                    scope: scope.clone(),
+                    node: new,
+                },
+                Edit::RemoveWire {
+                    scope: scope.clone(),
+                    wire: old.clone(),
+                },
+                Edit::AddWire {
+                    scope: scope.clone(),
+                    wire: Wire::new(old.from, &old.out, id, &i),
+                },
+                Edit::AddWire {
+                    scope: scope.clone(),
+                    wire: Wire::new(id, &o, node, port),
+                },
+            ]))
+        }
+    }
+}
+
+/// What the canvas shows besides the graph: live activity while training.
+#[derive(Default)]
+pub struct Live<'a> {
+    /// Recent mean |output| per node (sparklines).
+    pub activity: Option<&'a HashMap<NodeId, VecDeque<f32>>>,
+    /// The watched node and its feature-map thumbnail.
+    pub thumbnail: Option<(NodeId, &'a egui::TextureHandle)>,
+}
+
 impl Editor {
+    /// Shows another scope (the top-level graph or a block's inside).
+    pub fn set_scope(&mut self, scope: Scope) {
+        if scope != self.scope {
+            self.scope = scope;
+            self.selection.clear();
+            self.selected = None;
+            self.mirrored = None;
+            self.fit = Some(true);
+        }
+    }
+
+    /// Fits the whole graph in view on the next frame.
+    pub fn fit_view(&mut self) {
+        self.fit = Some(true);
+    }
+
+    /// Forgets the view and selection (another document was opened).
+    pub fn reset(&mut self) {
+        *self = Editor::default();
+    }
+
+    /// The graph shown.
+    pub fn graph<'a>(&self, project: &'a Project) -> Option<&'a doc::Graph> {
+        doc::graph_in(project, &self.scope)
+    }
+
     /// Rebuilds the canvas when the document's graph changed outside the canvas.
     pub fn sync(&mut self, document: &Document) {
-        if self.mirrored.as_ref() == Some(&document.project.graph) {
+        if doc::graph_in(&document.project, &self.scope).is_none() {
+            self.set_scope(Scope::Root);
+        }
+        let Some(g) = doc::graph_in(&document.project, &self.scope) else {
+            return;
+        };
+        if self.mirrored.as_ref().is_some_and(|(s, m)| *s == self.scope && m == g) {
             return;
         }
-        let g = &document.project.graph;
         self.snarl = Snarl::new();
         self.by_doc.clear();
         for n in &g.nodes {
@@ -92,89 +380,335 @@ impl Editor {
                 egui_snarl::InPinId { node: b, input: i },
             );
         }
+        self.selection.retain(|s| g.node(*s).is_some());
         if self.selected.is_some_and(|s| g.node(s).is_none()) {
             self.selected = None;
         }
-        self.mirrored = Some(g.clone());
+        self.rects.retain(|k, _| g.node(*k).is_some());
+        self.mirrored = Some((self.scope.clone(), g.clone()));
+    }
+
+    /// Screen position → graph position.
+    pub fn to_graph(&self, p: Pos2) -> Pos2 {
+        self.transform.inverse() * p
+    }
+
+    /// Selects every node of the shown scope.
+    pub fn select_all(&mut self, document: &Document) {
+        if let Some(g) = self.graph(&document.project) {
+            self.selection = g.nodes.iter().map(|n| n.id).collect();
+        }
     }
 
     /// Shows the canvas; returns the edits the user made on it this frame.
-    pub fn show(&mut self, ui: &mut egui::Ui, document: &Document, report: &Report) -> Vec<Edit> {
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        document: &Document,
+        report: Option<&Report>,
+        live: &Live<'_>,
+    ) -> (Vec<Edit>, Option<WireEndMenu>) {
+        self.viewport = ui.available_rect_before_wrap();
+        let fit = self.fit.take().map(|all| self.fit_transform(document, all));
         let mut viewer = Viewer {
             document,
             report,
+            scope: &self.scope,
             edits: Vec::new(),
-            selected: self.selected,
+            clicked: None,
+            selection: &self.selection,
+            live,
+            fit,
+            transform: self.transform,
+            rects: &mut self.rects,
+            out_pins: &mut self.out_pins,
+            in_pins: &mut self.in_pins,
+            layer: None,
+            open_block: None,
+            dropped: None,
+            next_id: doc::graph_in(&document.project, &self.scope).map_or(0, |g| g.next_id),
         };
-        SnarlWidget::new()
-            .id_salt("strata-canvas")
+        let resp = SnarlWidget::new()
+            .id(canvas_id())
             .show(&mut self.snarl, &mut viewer, ui);
-        self.selected = viewer.selected;
-        let mut edits = viewer.edits;
+        let Viewer {
+            edits: mut viewer_edits,
+            clicked,
+            transform,
+            layer,
+            open_block,
+            dropped,
+            ..
+        } = viewer;
+        self.transform = transform;
+        self.layer = layer.or(self.layer);
+        if open_block.is_some() {
+            self.open_block = open_block;
+        }
+        if let Some((id, shift)) = clicked {
+            if shift {
+                if !self.selection.remove(&id) {
+                    self.selection.insert(id);
+                }
+            } else {
+                self.selection = [id].into();
+            }
+            self.selected = Some(id);
+        }
+        // Shift-drag rectangle selection happens inside the widget: adopt it when it changes.
+        let snarl_sel = egui_snarl::ui::get_selected_nodes(canvas_id(), ui.ctx());
+        if snarl_sel != self.snarl_selection {
+            if !snarl_sel.is_empty() {
+                self.selection = snarl_sel
+                    .iter()
+                    .filter_map(|n| self.snarl.get_node(*n).map(|c| c.0))
+                    .collect();
+                if self.selection.len() == 1 {
+                    self.selected = self.selection.first().copied();
+                }
+            }
+            self.snarl_selection = snarl_sel;
+        }
+        // A click on empty canvas clears the selection; a double-click opens the node search.
+        if resp.double_clicked()
+            && let Some(p) = resp.interact_pointer_pos()
+        {
+            self.search = Some(Search {
+                at: self.to_graph(p),
+                screen: p,
+                text: String::new(),
+            });
+        } else if resp.clicked() && clicked.is_none() {
+            self.selection.clear();
+        }
+        // A kind dragged from the palette lands where it is dropped.
+        if let Some(kind) = resp.dnd_release_payload::<PaletteKind>()
+            && let Some(p) = ui.input(|i| i.pointer.interact_pos().or(i.pointer.latest_pos()))
+        {
+            let at = self.to_graph(p);
+            viewer_edits.push(Edit::AddNode {
+                scope: self.scope.clone(),
+                node: {
+                    let mut n = catalog::default_node(kind.0).unwrap_or_else(|| Node::new(kind.0));
+                    n.pos = [at.x, at.y];
+                    n.id = NodeId(
+                        doc::graph_in(&document.project, &self.scope)
+                            .map_or(0, |g| g.next_id)
+                            .max(viewer_next_id(&viewer_edits)),
+                    );
+                    n
+                },
+            });
+        }
+        self.draw_wire_labels(ui, document, report);
         // Moves become edits once the drag ends, so one drag is one undo step.
-        if !ui.input(|i| i.pointer.any_down()) {
-            for (id, pos, node) in self.snarl.nodes_pos_ids() {
-                let _ = id;
-                if let Some(n) = document.project.graph.node(node.0)
+        if !ui.input(|i| i.pointer.any_down())
+            && let Some(g) = doc::graph_in(&document.project, &self.scope)
+        {
+            for (_, pos, node) in self.snarl.nodes_pos_ids() {
+                if let Some(n) = g.node(node.0)
                     && (n.pos[0] - pos.x).abs() + (n.pos[1] - pos.y).abs() > 0.5
                 {
-                    edits.push(Edit::Move {
-                        scope: Scope::Root,
+                    viewer_edits.push(Edit::Move {
+                        scope: self.scope.clone(),
                         node: node.0,
                         pos: [pos.x, pos.y],
                     });
                 }
             }
         }
-        edits
+        (viewer_edits, dropped)
     }
+
+    /// The transform that shows every node (`all`), or the start of a wide graph at a readable size.
+    fn fit_transform(&self, document: &Document, all: bool) -> TSTransform {
+        let Some(g) = doc::graph_in(&document.project, &self.scope) else {
+            return self.transform;
+        };
+        let mut bounds = Rect::NOTHING;
+        for n in &g.nodes {
+            let r = self
+                .rects
+                .get(&n.id)
+                .copied()
+                .unwrap_or_else(|| Rect::from_min_size(Pos2::new(n.pos[0], n.pos[1]), egui::vec2(180.0, 90.0)));
+            bounds = bounds.union(r);
+        }
+        let view = self.viewport;
+        if !bounds.is_positive() || !view.is_positive() {
+            return TSTransform::new(view.min.to_vec2(), 1.0);
+        }
+        let bounds = bounds.expand(30.0);
+        let fit = (view.width() / bounds.width()).min(view.height() / bounds.height());
+        if all {
+            let s = fit.clamp(0.1, 1.5);
+            return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
+        }
+        // On opening: everything if it is readable, else the leftmost part at a readable size.
+        let s = fit.clamp(0.55, 1.0);
+        if fit >= 0.55 {
+            return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
+        }
+        let left = Pos2::new(bounds.min.x, bounds.center().y);
+        TSTransform::new(egui::vec2(view.min.x, view.center().y) - left.to_vec2() * s, s)
+    }
+
+    /// Every wire carries the symbolic shape of the value on it, at its middle.
+    fn draw_wire_labels(&self, ui: &egui::Ui, document: &Document, report: Option<&Report>) {
+        let (Some(layer), Some(report), Some(g)) = (self.layer, report, doc::graph_in(&document.project, &self.scope))
+        else {
+            return;
+        };
+        let painter = ui.ctx().layer_painter(layer);
+        let font = egui::FontId::monospace(10.0);
+        let bg = ui.visuals().extreme_bg_color.gamma_multiply(0.85);
+        let fg = ui.visuals().weak_text_color();
+        for w in &g.wires {
+            let (Some(na), Some(nb)) = (g.node(w.from), g.node(w.to)) else {
+                continue;
+            };
+            let Some((ins, outs)) = catalog::node_ports(&document.project, na)
+                .zip(catalog::node_ports(&document.project, nb))
+                .map(|((_, o), (i, _))| (i, o))
+            else {
+                continue;
+            };
+            let (Some(o), Some(i)) = (
+                outs.iter().position(|p| p.name == w.out),
+                ins.iter().position(|p| p.name == w.input),
+            ) else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (self.out_pins.get(&(w.from, o)), self.in_pins.get(&(w.to, i))) else {
+                continue;
+            };
+            let Some(t) = report.output_type(w.from, &w.out) else {
+                continue;
+            };
+            let text = t.to_string();
+            let mid = Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
+            let galley = painter.layout_no_wrap(text, font.clone(), fg);
+            let r = Rect::from_center_size(mid, galley.size() + egui::vec2(6.0, 2.0));
+            painter.rect_filled(r, 3.0, bg);
+            painter.galley(r.min + egui::vec2(3.0, 1.0), galley, fg);
+        }
+    }
+}
+
+fn viewer_next_id(edits: &[Edit]) -> u64 {
+    edits
+        .iter()
+        .filter_map(|e| match e {
+            Edit::AddNode { node, .. } => Some(node.id.0 + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A wire released on empty canvas: the search opens filtered to kinds that accept it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WireEndMenu {
+    /// Where the wire was released (graph space).
+    pub at: Pos2,
+    /// What it came from.
+    pub from: WireEnd,
+    /// The kind picked in the menu.
+    pub kind: &'static str,
 }
 
 struct Viewer<'a> {
     document: &'a Document,
-    report: &'a Report,
+    report: Option<&'a Report>,
+    scope: &'a Scope,
     edits: Vec<Edit>,
-    selected: Option<NodeId>,
+    clicked: Option<(NodeId, bool)>,
+    selection: &'a BTreeSet<NodeId>,
+    live: &'a Live<'a>,
+    fit: Option<TSTransform>,
+    transform: TSTransform,
+    rects: &'a mut HashMap<NodeId, Rect>,
+    out_pins: &'a mut HashMap<(NodeId, usize), Pos2>,
+    in_pins: &'a mut HashMap<(NodeId, usize), Pos2>,
+    layer: Option<egui::LayerId>,
+    open_block: Option<String>,
+    dropped: Option<WireEndMenu>,
+    next_id: u64,
 }
 
 impl Viewer<'_> {
+    fn graph(&self) -> Option<&doc::Graph> {
+        doc::graph_in(&self.document.project, self.scope)
+    }
+
+    fn node(&self, id: NodeId) -> Option<&Node> {
+        self.graph().and_then(|g| g.node(id))
+    }
+
     fn ports(&self, node: &CanvasNode) -> (catalog::PortList, catalog::PortList) {
-        self.document
-            .project
-            .graph
-            .node(node.0)
+        self.node(node.0)
             .and_then(|n| catalog::node_ports(&self.document.project, n))
             .unwrap_or_default()
     }
 
     fn color(&self, node: &CanvasNode) -> Color32 {
-        let Some(n) = self.document.project.graph.node(node.0) else {
-            return Color32::GRAY;
-        };
-        if n.is_block() {
-            return category_color(Category::Block);
-        }
-        catalog::catalog()
-            .get(&n.kind)
-            .map_or(Color32::DARK_RED, |s| category_color(s.category))
+        self.node(node.0)
+            .and_then(node_category)
+            .map_or(Color32::DARK_RED, category_color)
+    }
+
+    fn errors(&self, id: NodeId) -> Vec<&crate::shape::Diagnostic> {
+        self.report
+            .map(|r| {
+                r.diagnostics_for(id)
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn wire(&self, from: &OutPin, to: &InPin, snarl: &Snarl<CanvasNode>) -> Option<Wire> {
-        let (a, b) = (snarl.get_node(from.id.node)?, snarl.get_node(to.id.node)?);
-        let out = self.ports(a).1.get(from.id.output)?.name.to_string();
-        let input = self.ports(b).0.get(to.id.input)?.name.to_string();
+        self.wire_ids(from.id, to.id, snarl)
+    }
+
+    fn wire_ids(&self, from: egui_snarl::OutPinId, to: egui_snarl::InPinId, snarl: &Snarl<CanvasNode>) -> Option<Wire> {
+        let (a, b) = (snarl.get_node(from.node)?, snarl.get_node(to.node)?);
+        let out = self.ports(a).1.get(from.output)?.name.to_string();
+        let input = self.ports(b).0.get(to.input)?.name.to_string();
         Some(Wire::new(a.0, &out, b.0, &input))
     }
 }
 
 impl SnarlViewer<CanvasNode> for Viewer<'_> {
     fn title(&mut self, node: &CanvasNode) -> String {
-        self.document
-            .project
-            .graph
-            .node(node.0)
+        self.node(node.0)
             .map(|n| catalog::display_title(&self.document.project, n))
             .unwrap_or_default()
+    }
+
+    fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<CanvasNode>) {
+        if let Some(t) = self.fit.take() {
+            *to_global = t;
+        }
+        self.transform = *to_global;
+    }
+
+    fn node_frame(
+        &mut self,
+        default: egui::Frame,
+        node: egui_snarl::NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        snarl: &Snarl<CanvasNode>,
+    ) -> egui::Frame {
+        let id = snarl[node].0;
+        if !self.errors(id).is_empty() {
+            default.stroke(Stroke::new(2.5, ERROR))
+        } else if self.selection.contains(&id) {
+            default.stroke(Stroke::new(2.0, Color32::from_rgb(250, 200, 80)))
+        } else {
+            default
+        }
     }
 
     fn show_header(
@@ -185,24 +719,54 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         ui: &mut egui::Ui,
         snarl: &mut Snarl<CanvasNode>,
     ) {
+        self.layer = Some(ui.layer_id());
         let n = snarl[node];
         let title = self.title(&n);
-        let errors = self
-            .report
-            .diagnostics_for(n.0)
-            .filter(|d| d.severity == Severity::Error)
-            .count();
-        let params = self.report.node(n.0).map_or(0, |r| r.params);
-        let mut text = egui::RichText::new(title).strong().color(self.color(&n));
-        if errors > 0 {
-            text = text.color(Color32::from_rgb(240, 80, 80));
-        }
-        if ui.selectable_label(self.selected == Some(n.0), text).clicked() {
-            self.selected = Some(n.0);
-        }
-        if params > 0 {
-            ui.weak(format!("{params} params"));
-        }
+        let color = self.color(&n);
+        let errors = !self.errors(n.0).is_empty();
+        let doc_node = self.node(n.0);
+        let category = doc_node.and_then(node_category);
+        let summary = doc_node.map(param_summary).unwrap_or_default();
+        let block = doc_node.and_then(|d| d.block.clone());
+        let params = self.report.and_then(|r| r.node(n.0)).map_or(0, |r| r.params);
+        ui.vertical(|ui| {
+            ui.horizontal(|ui| {
+                if let Some(c) = category {
+                    icons::show(ui, c, 16.0, color);
+                }
+                let mut text = egui::RichText::new(title).strong().color(color);
+                if errors {
+                    text = text.color(ERROR);
+                }
+                let r = ui.selectable_label(self.selection.contains(&n.0), text);
+                if r.clicked() {
+                    self.clicked = Some((n.0, ui.input(|i| i.modifiers.shift)));
+                }
+                if let Some(b) = &block {
+                    if r.double_clicked() {
+                        self.open_block = Some(b.clone());
+                    }
+                    if ui
+                        .small_button("open")
+                        .on_hover_text("Edit inside this block")
+                        .clicked()
+                    {
+                        self.open_block = Some(b.clone());
+                    }
+                }
+            });
+            if !summary.is_empty() || params > 0 {
+                let p = if params > 0 {
+                    format!("{} params", human(params as u64))
+                } else {
+                    String::new()
+                };
+                ui.weak(format!(
+                    "{summary}{}{p}",
+                    if summary.is_empty() || p.is_empty() { "" } else { " · " }
+                ));
+            }
+        });
     }
 
     fn inputs(&mut self, node: &CanvasNode) -> usize {
@@ -217,15 +781,19 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         let node = snarl[pin.id.node];
         let ports = self.ports(&node).0;
         let name = ports.get(pin.id.input).map(|p| p.name.to_string()).unwrap_or_default();
-        let problem = self
-            .report
-            .diagnostics_for(node.0)
-            .any(|d| d.port.as_deref() == Some(name.as_str()));
-        ui.label(if problem {
-            egui::RichText::new(&name).color(Color32::from_rgb(240, 80, 80))
+        let problem = self.report.is_some_and(|r| {
+            r.diagnostics_for(node.0)
+                .any(|d| d.port.as_deref() == Some(name.as_str()))
+        });
+        let r = ui.label(if problem {
+            egui::RichText::new(&name).color(ERROR)
         } else {
             name.into()
         });
+        self.in_pins.insert(
+            (node.0, pin.id.input),
+            Pos2::new(r.rect.left() - 14.0, r.rect.center().y),
+        );
         PinInfo::circle().with_fill(self.color(&node))
     }
 
@@ -240,30 +808,102 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         let name = ports.get(pin.id.output).map(|p| p.name.to_string()).unwrap_or_default();
         let shape = self
             .report
-            .output_type(node.0, &name)
+            .and_then(|r| r.output_type(node.0, &name))
             .map(|t| t.to_string())
-            .unwrap_or_else(|| "?".into());
-        ui.label(egui::RichText::new(shape).monospace());
+            .unwrap_or_else(|| if ports.len() > 1 { name.clone() } else { String::new() });
+        let r = ui.label(egui::RichText::new(shape).monospace());
+        self.out_pins.insert(
+            (node.0, pin.id.output),
+            Pos2::new(r.rect.right() + 14.0, r.rect.center().y),
+        );
         PinInfo::circle().with_fill(self.color(&node))
+    }
+
+    fn has_body(&mut self, node: &CanvasNode) -> bool {
+        !self.errors(node.0).is_empty()
+            || self.live.activity.is_some_and(|a| a.contains_key(&node.0))
+            || self.live.thumbnail.is_some_and(|(n, _)| n == node.0)
+    }
+
+    fn show_body(
+        &mut self,
+        node: egui_snarl::NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut egui::Ui,
+        snarl: &mut Snarl<CanvasNode>,
+    ) {
+        let id = snarl[node].0;
+        ui.vertical(|ui| {
+            let errors: Vec<(String, Option<FixAction>, String)> = self
+                .errors(id)
+                .into_iter()
+                .map(|d| {
+                    (
+                        d.message.clone(),
+                        d.fix.as_ref().and_then(|f| f.action.clone()),
+                        d.fix.as_ref().map(|f| f.label.clone()).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            for (message, action, label) in errors.into_iter().take(2) {
+                let short: String = message.chars().take(60).collect();
+                ui.label(egui::RichText::new(short).color(ERROR).small())
+                    .on_hover_text(&message);
+                if let Some(a) = action
+                    && ui
+                        .small_button(format!("Fix: {label}"))
+                        .on_hover_text("Apply the checker's suggestion (undoable)")
+                        .clicked()
+                    && let Some(e) = fix_edit(&self.document.project, self.scope, id, &a)
+                {
+                    self.edits.push(e);
+                }
+            }
+            if let Some((n, tex)) = self.live.thumbnail
+                && n == id
+            {
+                let size = tex.size_vec2();
+                let s = (120.0 / size.x).min(2.0);
+                ui.image((tex.id(), size * s));
+            }
+            if let Some(line) = self.live.activity.and_then(|a| a.get(&id)) {
+                sparkline(ui, line, self.color(&snarl[node]));
+            }
+        });
+    }
+
+    fn final_node_rect(
+        &mut self,
+        node: egui_snarl::NodeId,
+        rect: Rect,
+        _ui: &mut egui::Ui,
+        snarl: &mut Snarl<CanvasNode>,
+    ) {
+        let id = snarl[node].0;
+        self.rects.insert(id, rect);
     }
 
     fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {
         if let Some(wire) = self.wire(from, to, snarl) {
             // One wire per input: replace what was there.
-            for old in self
-                .document
-                .project
-                .graph
-                .wires_into(wire.to)
-                .filter(|w| w.input == wire.input)
-            {
+            let old: Vec<Wire> = self
+                .graph()
+                .map(|g| {
+                    g.wires_into(wire.to)
+                        .filter(|w| w.input == wire.input)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            for old in old {
                 self.edits.push(Edit::RemoveWire {
-                    scope: Scope::Root,
-                    wire: old.clone(),
+                    scope: self.scope.clone(),
+                    wire: old,
                 });
             }
             self.edits.push(Edit::AddWire {
-                scope: Scope::Root,
+                scope: self.scope.clone(),
                 wire,
             });
         }
@@ -272,9 +912,100 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
     fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<CanvasNode>) {
         if let Some(wire) = self.wire(from, to, snarl) {
             self.edits.push(Edit::RemoveWire {
-                scope: Scope::Root,
+                scope: self.scope.clone(),
                 wire,
             });
+        }
+    }
+
+    fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<CanvasNode>) {
+        for from in &pin.remotes {
+            if let Some(w) = self.wire_ids(*from, pin.id, snarl) {
+                self.edits.push(Edit::RemoveWire {
+                    scope: self.scope.clone(),
+                    wire: w,
+                });
+            }
+        }
+    }
+
+    fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<CanvasNode>) {
+        for to in &pin.remotes {
+            if let Some(w) = self.wire_ids(pin.id, *to, snarl) {
+                self.edits.push(Edit::RemoveWire {
+                    scope: self.scope.clone(),
+                    wire: w,
+                });
+            }
+        }
+    }
+
+    fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<CanvasNode>) -> bool {
+        true
+    }
+
+    fn show_graph_menu(&mut self, pos: Pos2, ui: &mut egui::Ui, _snarl: &mut Snarl<CanvasNode>) {
+        ui.label("Add a layer");
+        let text_id = egui::Id::new("strata-graph-menu-search");
+        let mut text: String = ui.data(|d| d.get_temp(text_id)).unwrap_or_default();
+        let r = ui.text_edit_singleline(&mut text);
+        r.request_focus();
+        ui.data_mut(|d| d.insert_temp(text_id, text.clone()));
+        let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
+        for (k, s) in search_kinds(&text, None).into_iter().take(12).enumerate() {
+            if ui.button(s.name).on_hover_text(s.doc).clicked() || (enter && k == 0) {
+                self.add_at(s.id, pos, None);
+                ui.data_mut(|d| d.remove::<String>(text_id));
+                ui.close();
+            }
+        }
+    }
+
+    fn has_dropped_wire_menu(&mut self, _src_pins: AnyPins, _snarl: &mut Snarl<CanvasNode>) -> bool {
+        true
+    }
+
+    fn show_dropped_wire_menu(
+        &mut self,
+        pos: Pos2,
+        ui: &mut egui::Ui,
+        src_pins: AnyPins,
+        snarl: &mut Snarl<CanvasNode>,
+    ) {
+        let end = match src_pins {
+            AnyPins::Out(pins) => pins.first().and_then(|p| {
+                let n = snarl.get_node(p.node)?;
+                let name = self.ports(n).1.get(p.output)?.name.to_string();
+                let dtype = self.report.and_then(|r| r.output_type(n.0, &name)).map(|t| t.dtype);
+                Some(WireEnd::Out(n.0, name, dtype))
+            }),
+            AnyPins::In(pins) => pins.first().and_then(|p| {
+                let n = snarl.get_node(p.node)?;
+                let name = self.ports(n).0.get(p.input)?.name.to_string();
+                Some(WireEnd::In(n.0, name))
+            }),
+        };
+        let Some(end) = end else {
+            ui.close();
+            return;
+        };
+        ui.label("Add a layer wired to this");
+        let text_id = egui::Id::new("strata-wire-menu-search");
+        let mut text: String = ui.data(|d| d.get_temp(text_id)).unwrap_or_default();
+        ui.text_edit_singleline(&mut text).request_focus();
+        ui.data_mut(|d| d.insert_temp(text_id, text.clone()));
+        let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
+        for (k, s) in search_kinds(&text, Some(&end)).into_iter().take(12).enumerate() {
+            if ui.button(s.name).on_hover_text(s.doc).clicked() || (enter && k == 0) {
+                self.dropped = Some(WireEndMenu {
+                    at: pos,
+                    from: end.clone(),
+                    kind: s.id,
+                });
+                ui.data_mut(|d| d.remove::<String>(text_id));
+                ui.close();
+                break;
+            }
         }
     }
 
@@ -290,74 +1021,216 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         ui: &mut egui::Ui,
         snarl: &mut Snarl<CanvasNode>,
     ) {
+        let id = snarl[node].0;
+        if let Some(b) = self.node(id).and_then(|n| n.block.clone())
+            && ui.button("Open block").clicked()
+        {
+            self.open_block = Some(b);
+            ui.close();
+        }
+        let pinned = self.node(id).is_some_and(|n| n.pinned);
+        if ui
+            .button(if pinned { "Unpin" } else { "Pin (auto-layout keeps it)" })
+            .clicked()
+        {
+            self.edits.push(Edit::SetPinned {
+                scope: self.scope.clone(),
+                node: id,
+                pinned: !pinned,
+            });
+            ui.close();
+        }
         if ui.button("Delete").clicked() {
             self.edits.push(Edit::RemoveNode {
-                scope: Scope::Root,
-                id: snarl[node].0,
+                scope: self.scope.clone(),
+                id,
             });
             ui.close();
         }
     }
 }
 
-/// The palette: kinds by category; a click adds the kind at `at`.
-pub fn palette(ui: &mut egui::Ui, filter: &mut String, document: &mut Document, at: [f32; 2]) -> Option<Edit> {
+impl Viewer<'_> {
+    fn add_at(&mut self, kind: &str, at: Pos2, _from: Option<&WireEnd>) {
+        let Some(mut node) = catalog::default_node(kind) else {
+            return;
+        };
+        node.pos = [at.x, at.y];
+        node.id = NodeId(self.next_id.max(viewer_next_id(&self.edits)));
+        self.next_id = node.id.0 + 1;
+        self.edits.push(Edit::AddNode {
+            scope: self.scope.clone(),
+            node,
+        });
+    }
+}
+
+/// 1234567 → "1.2M".
+pub fn human(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.2}B", n as f64 / 1e9),
+    }
+}
+
+fn sparkline(ui: &mut egui::Ui, line: &VecDeque<f32>, color: Color32) {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(110.0, 20.0), egui::Sense::hover());
+    let (lo, hi) = line
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let span = (hi - lo).max(1e-6);
+    let n = line.len().max(2) - 1;
+    let pts: Vec<Pos2> = line
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            Pos2::new(
+                rect.left() + rect.width() * i as f32 / n as f32,
+                rect.bottom() - rect.height() * (v - lo) / span,
+            )
+        })
+        .collect();
+    ui.painter().rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    ui.painter().add(egui::Shape::line(pts, Stroke::new(1.5, color)));
+    if let Some(last) = line.back() {
+        resp.on_hover_text(format!("mean |output| {last:.4} (range {lo:.4} – {hi:.4})"));
+    }
+}
+
+/// The palette: kinds by category with icons; click adds the kind at `at`, or drag it onto the canvas.
+pub fn palette(ui: &mut egui::Ui, filter: &mut String) -> Option<&'static str> {
     ui.heading("Layers");
-    ui.text_edit_singleline(filter);
-    let needle = filter.to_lowercase();
+    ui.add(egui::TextEdit::singleline(filter).hint_text("search layers"));
     let mut chosen = None;
     egui::ScrollArea::vertical().show(ui, |ui| {
         for c in Category::ALL {
-            let kinds: Vec<_> = catalog::catalog()
-                .in_category(c)
-                .filter(|s| !s.id.starts_with("port_"))
-                .filter(|s| needle.is_empty() || s.name.to_lowercase().contains(&needle) || s.id.contains(&needle))
-                .collect();
+            let kinds: Vec<_> = if filter.is_empty() {
+                catalog::catalog()
+                    .in_category(c)
+                    .filter(|s| !s.id.starts_with("port_"))
+                    .collect()
+            } else {
+                search_kinds(filter, None)
+                    .into_iter()
+                    .filter(|s| s.category == c)
+                    .collect()
+            };
             if kinds.is_empty() {
                 continue;
             }
-            egui::CollapsingHeader::new(egui::RichText::new(c.name()).color(category_color(c)))
-                .default_open(!needle.is_empty() || matches!(c, Category::Io | Category::Core))
+            let color = category_color(c);
+            egui::CollapsingHeader::new(egui::RichText::new(c.name()).color(color))
+                .id_salt(("palette", c.name()))
+                .default_open(matches!(c, Category::Io | Category::Core))
+                .open(if filter.is_empty() { None } else { Some(true) })
                 .show(ui, |ui| {
                     for s in kinds {
-                        if ui.button(s.name).on_hover_text(s.doc).clicked() {
+                        let r = ui
+                            .horizontal(|ui| {
+                                icons::show(ui, c, 14.0, color);
+                                ui.add(egui::Button::new(s.name).sense(egui::Sense::click_and_drag()))
+                            })
+                            .inner;
+                        if r.dragged() {
+                            // Carry the kind to the canvas; a ghost label follows the pointer.
+                            egui::DragAndDrop::set_payload(ui.ctx(), PaletteKind(s.id));
+                            if let Some(p) = ui.ctx().pointer_latest_pos() {
+                                egui::Area::new(egui::Id::new("strata-palette-ghost"))
+                                    .order(egui::Order::Tooltip)
+                                    .fixed_pos(p + egui::vec2(10.0, 6.0))
+                                    .interactable(false)
+                                    .show(ui.ctx(), |ui| {
+                                        egui::Frame::popup(ui.style()).show(ui, |ui| {
+                                            ui.horizontal(|ui| {
+                                                icons::show(ui, c, 14.0, color);
+                                                ui.label(s.name);
+                                            });
+                                        });
+                                    });
+                            }
+                        }
+                        if r.on_hover_text(format!("{}\n\nClick to add, or drag onto the canvas.", s.doc))
+                            .clicked()
+                        {
                             chosen = Some(s.id);
                         }
                     }
                 });
         }
     });
-    let kind = chosen?;
-    let mut node = catalog::default_node(kind)?;
-    node.pos = at;
-    Edit::add_node(&mut document.project, Scope::Root, node)
-        .ok()
-        .map(|(e, _)| e)
+    chosen
 }
 
 /// The inspector: the selected node's parameters, generated from its kind's specs.
-pub fn inspector(ui: &mut egui::Ui, document: &Document, report: &Report, selected: Option<NodeId>) -> Option<Edit> {
-    let node = selected.and_then(|id| document.project.graph.node(id))?;
+pub fn inspector(
+    ui: &mut egui::Ui,
+    document: &Document,
+    report: Option<&Report>,
+    scope: &Scope,
+    selected: Option<NodeId>,
+) -> Option<Edit> {
+    let g = doc::graph_in(&document.project, scope)?;
+    let node = selected.and_then(|id| g.node(id))?;
     let spec = catalog::catalog().get(&node.kind);
-    ui.heading(catalog::display_title(&document.project, node));
+    ui.horizontal(|ui| {
+        if let Some(c) = node_category(node) {
+            icons::show(ui, c, 20.0, category_color(c));
+        }
+        ui.heading(catalog::display_title(&document.project, node));
+    });
     if let Some(spec) = spec {
         ui.label(spec.doc);
         if !spec.paper.is_empty() {
             ui.weak(spec.paper);
         }
     }
-    if let Some(r) = report.node(node.id) {
+    if let Some(r) = report.and_then(|r| r.node(node.id)) {
         ui.label(format!("{} parameters", r.params));
     }
-    for d in report.diagnostics_for(node.id) {
-        ui.colored_label(Color32::from_rgb(240, 80, 80), &d.message);
-        if let Some(f) = &d.fix {
-            ui.weak(format!("fix: {}", f.label));
+    let mut edit = None;
+    if let Some(report) = report {
+        for d in report.diagnostics_for(node.id) {
+            ui.colored_label(ERROR, &d.message);
+            if let Some(f) = &d.fix {
+                match &f.action {
+                    Some(a) => {
+                        if ui.button(format!("Fix: {}", f.label)).clicked() {
+                            edit = fix_edit(&document.project, scope, node.id, a);
+                        }
+                    }
+                    None => {
+                        ui.weak(format!("fix: {}", f.label));
+                    }
+                }
+            }
         }
     }
     ui.separator();
+    if let Some(b) = &node.block {
+        let def = document.project.block(b);
+        ui.label(format!(
+            "Block '{}'{}",
+            def.map_or(b.as_str(), |d| d.name.as_str()),
+            def.map(|d| format!(" — {} nodes inside", d.graph.nodes.len()))
+                .unwrap_or_default()
+        ));
+        ui.horizontal(|ui| {
+            ui.label("repeat")
+                .on_hover_text("How many chained copies of the block this node stands for");
+            let mut r = node.repeat;
+            if ui.add(egui::DragValue::new(&mut r).range(1..=256)).changed() {
+                edit = Some(Edit::SetRepeat {
+                    scope: scope.clone(),
+                    node: node.id,
+                    repeat: r.max(1),
+                });
+            }
+        });
+        return edit;
+    }
     let spec = spec?;
-    let mut edit = None;
     for p in spec.params {
         let current = node.params.get(p.name).cloned().unwrap_or_else(|| p.default.to_value());
         ui.horizontal(|ui| {
@@ -366,14 +1239,18 @@ pub fn inspector(ui: &mut egui::Ui, document: &Document, report: &Report, select
                 ParamKind::Int { min, max } => {
                     let mut v = current.as_int().unwrap_or(0);
                     ui.add(egui::DragValue::new(&mut v).range(min..=max))
+                        .on_hover_text(p.tooltip)
                         .changed()
                         .then_some(ParamValue::Int(v))
                 }
                 ParamKind::Float { min, max } => {
                     let mut v = current.as_float().unwrap_or(0.0);
-                    ui.add(egui::DragValue::new(&mut v).range(min..=max).speed(0.01))
-                        .changed()
-                        .then_some(ParamValue::Float(v))
+                    let r = if max - min <= 10.0 {
+                        ui.add(egui::Slider::new(&mut v, min..=max))
+                    } else {
+                        ui.add(egui::DragValue::new(&mut v).range(min..=max).speed(0.01))
+                    };
+                    r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Float(v))
                 }
                 ParamKind::Bool => {
                     let mut v = current.as_bool().unwrap_or(false);
@@ -398,7 +1275,7 @@ pub fn inspector(ui: &mut egui::Ui, document: &Document, report: &Report, select
             };
             if let Some(value) = new {
                 edit = Some(Edit::SetParam {
-                    scope: Scope::Root,
+                    scope: scope.clone(),
                     node: node.id,
                     name: p.name.to_owned(),
                     value: Some(value),

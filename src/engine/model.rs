@@ -6,7 +6,7 @@ use crate::catalog::{self, DType};
 use crate::doc::{NodeId, Project};
 use crate::shape::{self, Diagnostic, Severity};
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use std::collections::HashMap;
 
 /// Why a project could not be compiled.
@@ -286,6 +286,25 @@ impl GraphModel {
             all: keep_all.then_some(values),
             tapped,
         })
+    }
+
+    /// How active each top-level node is: the mean absolute value of its (last) output, from the
+    /// values of a forward pass run with `keep_all`. One device read for the whole graph.
+    pub fn activity(&self, all: &[Vec<Value>]) -> Vec<(NodeId, f32)> {
+        let mut last: HashMap<NodeId, Tensor<1>> = HashMap::new();
+        for (s, outs) in self.plan.steps.iter().zip(all) {
+            if let Some(m) = outs.first().and_then(Value::mean_abs) {
+                last.insert(s.top, m);
+            }
+        }
+        let mut ids: Vec<NodeId> = last.keys().copied().collect();
+        ids.sort_unstable();
+        let tensors: Vec<Tensor<1>> = ids.iter().filter_map(|id| last.remove(id)).collect();
+        if tensors.is_empty() {
+            return Vec::new();
+        }
+        let values: Vec<f32> = Tensor::cat(tensors, 0).into_data().iter::<f32>().collect();
+        ids.into_iter().zip(values).collect()
     }
 
     /// The first step (in run order) whose output holds NaN or infinity, if any.

@@ -40,6 +40,10 @@ pub struct Supervised {
     pub(super) watch: Option<crate::doc::NodeId>,
     /// Its latest output (a cheap handle; read back only when a tile is made).
     pub(super) watched: Option<Value>,
+    /// Measure every node's activity on the next step.
+    pub(super) activity_due: bool,
+    /// What the last measuring step found.
+    pub(super) activity: Vec<(crate::doc::NodeId, f32)>,
 }
 
 fn option_int(p: &Project, name: &str) -> Option<i64> {
@@ -152,6 +156,8 @@ impl Supervised {
             device: ad,
             watch: None,
             watched: None,
+            activity_due: false,
+            activity: Vec::new(),
         })
     }
 
@@ -166,6 +172,16 @@ impl Supervised {
         let node = self.watch?;
         let v = self.watched.as_ref()?;
         super::watch::tile_of(v).map(|t| (node, t))
+    }
+
+    /// Asks the next step to measure how active every node is (see [`Supervised::take_activity`]).
+    pub fn measure_activity(&mut self) {
+        self.activity_due = true;
+    }
+
+    /// Mean absolute output per top-level node, from the last measuring step (then cleared).
+    pub fn take_activity(&mut self) -> Vec<(crate::doc::NodeId, f32)> {
+        std::mem::take(&mut self.activity)
     }
 
     /// Parameters in the model.
@@ -247,7 +263,7 @@ impl Supervised {
             .model
             .take()
             .ok_or_else(|| RunError::Failed("the model was lost after an error".into()))?;
-        let out = match model.forward_tapped(&feed, false, self.watch) {
+        let out = match model.forward_tapped(&feed, self.activity_due, self.watch) {
             Ok(o) => o,
             Err(e) => {
                 self.model = Some(model);
@@ -284,6 +300,10 @@ impl Supervised {
             });
         }
         self.watched = out.tapped;
+        if let Some(all) = &out.all {
+            self.activity = model.activity(all);
+            self.activity_due = false;
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = Self::learning_rate(&self.settings, self.step, total_steps) * self.lr_scale;
         self.model = Some(self.optim.step(lr, model, grads));

@@ -25,6 +25,9 @@ pub struct RunConfig {
     pub eval_every: u64,
     /// Send a tile of the watched node every this many steps.
     pub watch_every: u64,
+    /// Measure every node's activity every this many steps (0: never).
+    #[serde(default)]
+    pub activity_every: u64,
     /// Write a checkpoint here when the run ends (completed or stopped).
     pub checkpoint: Option<PathBuf>,
     /// Continue from the checkpoint in this folder.
@@ -41,6 +44,7 @@ impl Default for RunConfig {
             device: DeviceChoice::Auto,
             eval_every: 0,
             watch_every: 10,
+            activity_every: 0,
             checkpoint: None,
             resume: None,
             data_dir: None,
@@ -149,6 +153,15 @@ pub enum Event {
         step: u64,
         /// The picture.
         tile: super::watch::Tile,
+    },
+    /// How active every node is (mean absolute output), every few steps: the node sparklines.
+    Activity {
+        /// Run.
+        run_id: u64,
+        /// Steps done.
+        step: u64,
+        /// `(node, mean |output|)` for every top-level node with a float output.
+        nodes: Vec<(crate::doc::NodeId, f32)>,
     },
     /// Sample predictions to look at (image grids; later recipes add text and episodes).
     Samples {
@@ -491,6 +504,17 @@ fn run(
                 if !link.emit(Event::Step { run_id, metrics: m }) {
                     return Control::Shutdown;
                 }
+                let activity = sup.take_activity();
+                if !activity.is_empty() {
+                    link.emit(Event::Activity {
+                        run_id,
+                        step: sup.step(),
+                        nodes: activity,
+                    });
+                }
+                if config.activity_every > 0 && (sup.step() + 1) % config.activity_every == 0 {
+                    sup.measure_activity();
+                }
                 if config.watch_every > 0
                     && sup.step() % config.watch_every == 0
                     && let Some((node, tile)) = sup.watch_tile()
@@ -511,6 +535,13 @@ fn run(
                     link.emit(Event::Eval { run_id, metrics: m });
                 }
                 Err(e) => return fail(e.to_string(), false),
+            }
+            if let Ok(Some(grid)) = sup.samples(32) {
+                link.emit(Event::Samples {
+                    run_id,
+                    step: sup.step(),
+                    grid,
+                });
             }
         }
     }

@@ -104,6 +104,17 @@ impl Value {
         }
     }
 
+    /// Mean absolute value as a one-element tensor, detached from autodiff (`None` for ints).
+    pub fn mean_abs(&self) -> Option<Tensor<1>> {
+        Some(match self {
+            Value::F1(t) => t.clone().detach().abs().mean(),
+            Value::F2(t) => t.clone().detach().abs().mean(),
+            Value::F3(t) => t.clone().detach().abs().mean(),
+            Value::F4(t) => t.clone().detach().abs().mean(),
+            _ => return None,
+        })
+    }
+
     /// True when any element is NaN or infinite (reads the value back; call off the hot path).
     pub fn non_finite(&self) -> bool {
         let data = match self {

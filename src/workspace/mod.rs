@@ -38,6 +38,11 @@ impl Document {
         }
     }
 
+    /// The revision id: changes with every edit, undo and redo (the autosave compares it).
+    pub fn revision(&self) -> u64 {
+        self.current
+    }
+
     /// Opens a `.strata` file.
     pub fn open(path: &Path) -> Result<Self, LoadError> {
         Ok(Document::new(crate::open_project(path)?, Some(path.to_owned())))
