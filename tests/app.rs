@@ -70,3 +70,264 @@ fn auto_layout_is_one_undo_step() {
     h.run_steps(3);
     assert_eq!(h.state().document().project.graph.node(added).unwrap().pos, before);
 }
+
+fn empty() -> Harness<'static, StrataApp> {
+    let doc = Document::new(strata::doc::Project::new("scratch"), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|_cc| StrataApp::new(Some(doc)));
+    h.run_steps(4);
+    h
+}
+
+fn drag(h: &mut Harness<'static, StrataApp>, from: egui::Pos2, to: egui::Pos2) {
+    h.hover_at(from);
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    for k in 1..=8 {
+        h.hover_at(from + (to - from) * (k as f32 / 8.0));
+        h.run_steps(1);
+    }
+    h.drop_at(to);
+    h.run_steps(3);
+}
+
+fn kinds(h: &Harness<'static, StrataApp>) -> Vec<String> {
+    h.state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.kind.clone())
+        .collect()
+}
+
+#[test]
+fn dragging_linear_from_the_palette_drops_it_where_released() {
+    let mut h = empty();
+    let from = h.get_by_label("Linear").rect().center();
+    let to = egui::pos2(700.0, 300.0);
+    drag(&mut h, from, to);
+    assert_eq!(kinds(&h), ["linear"]);
+    let node = &h.state().document().project.graph.nodes[0];
+    let expected = h.state().canvas_point(to);
+    assert!(
+        (node.pos[0] - expected.x).abs() < 2.0 && (node.pos[1] - expected.y).abs() < 2.0,
+        "dropped at {expected:?}, node at {:?}",
+        node.pos
+    );
+    // One undo step removes it.
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert!(kinds(&h).is_empty());
+}
+
+#[test]
+fn dragging_from_an_output_pin_to_an_input_pin_wires_two_nodes() {
+    let mut h = empty();
+    let linear = h.get_by_label("Linear").rect().center();
+    drag(&mut h, linear, egui::pos2(500.0, 250.0));
+    h.get_by_label("Activation").click();
+    h.run_steps(2);
+    let relu = h.get_by_label("ReLU").rect().center();
+    drag(&mut h, relu, egui::pos2(850.0, 250.0));
+    h.run_steps(3);
+    let ids: Vec<_> = h.state().document().project.graph.nodes.iter().map(|n| n.id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(h.state().document().project.graph.wires.is_empty());
+    let out = h.state().pin_screen_pos(ids[0], true, 0).expect("output pin drawn");
+    let inp = h.state().pin_screen_pos(ids[1], false, 0).expect("input pin drawn");
+    drag(&mut h, out, inp);
+    let wires = &h.state().document().project.graph.wires;
+    assert_eq!(wires.len(), 1, "{wires:?}");
+    assert_eq!((wires[0].from, wires[0].to), (ids[0], ids[1]));
+}
+
+#[test]
+fn editing_a_parameter_in_the_inspector_changes_the_document_and_undo_restores_it() {
+    let mut h = harness("mlp");
+    let linear = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.kind == "linear")
+        .map(|n| n.id)
+        .unwrap();
+    // Click the node's title on the canvas (graph-space widget: accesskit click).
+    let title = strata::catalog::display_title(
+        &h.state().document().project,
+        h.state().document().project.graph.node(linear).unwrap(),
+    );
+    let nodes = h.query_all_by_label(&title).collect::<Vec<_>>();
+    nodes.last().unwrap().click_accesskit();
+    h.run_steps(3);
+    let linear = h.state().selection()[0];
+    assert_eq!(h.state().document().project.graph.node(linear).unwrap().kind, "linear");
+    h.get_by_label("bias").click();
+    h.run_steps(3);
+    let bias = |h: &Harness<'static, StrataApp>| {
+        h.state()
+            .document()
+            .project
+            .graph
+            .node(linear)
+            .unwrap()
+            .params
+            .get("bias")
+            .cloned()
+    };
+    assert_eq!(bias(&h), Some(strata::doc::ParamValue::Bool(false)));
+    assert!(h.state().document().is_dirty());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(3);
+    assert_ne!(bias(&h), Some(strata::doc::ParamValue::Bool(false)));
+    assert!(!h.state().document().is_dirty());
+}
+
+#[test]
+fn the_start_screen_opens_a_preset_from_the_gallery() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|_cc| StrataApp::new(None));
+    h.run_steps(4);
+    assert!(h.state().gallery_open);
+    let lenet = h.get_by_label("LeNet-5");
+    lenet.scroll_to_me();
+    h.run_steps(2);
+    h.get_by_label("LeNet-5").click_accesskit();
+    h.run_steps(4);
+    assert!(!h.state().gallery_open);
+    assert_eq!(h.state().document().project.name, "LeNet-5");
+    assert_eq!(h.state().report().total_params, 61_706);
+    assert!(
+        h.state().document().path.is_none(),
+        "a preset opens as a new, unsaved project"
+    );
+}
+
+#[test]
+fn invalid_wiring_shows_the_checkers_message_on_the_problems_tab() {
+    let mut h = harness("mlp");
+    // Wire the integer labels... rather: feed the flat Linear output into a 2-D convolution.
+    let g = &h.state().document().project.graph;
+    let linear = g.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    let mut conv = strata::catalog::default_node("conv2d").unwrap();
+    conv.pos = [300.0, 400.0];
+    let mut p = h.state().document().project.clone();
+    let (add, conv_id) = strata::doc::Edit::add_node(&mut p, strata::doc::Scope::Root, conv).unwrap();
+    h.state_mut().apply(add);
+    h.state_mut().apply(strata::doc::Edit::AddWire {
+        scope: strata::doc::Scope::Root,
+        wire: strata::doc::Wire::new(linear, "y", conv_id, "x"),
+    });
+    h.run_steps(3);
+    let message = h
+        .state()
+        .report()
+        .diagnostics_for(conv_id)
+        .next()
+        .map(|d| d.message.clone())
+        .expect("the checker complains about the conv");
+    h.get_by_label_contains("Problems (").click();
+    h.run_steps(3);
+    // On the Problems tab and on the node itself.
+    assert!(h.query_all_by_label(&message).count() >= 2);
+    assert!(!h.state().report().is_valid());
+}
+
+#[test]
+fn select_all_copy_paste_delete_and_group_into_a_block() {
+    let mut h = harness("mlp");
+    let n = h.state().document().project.graph.nodes.len();
+    // Focus the canvas area, then use the keyboard like a user.
+    h.hover_at(egui::pos2(700.0, 300.0));
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(2);
+    assert_eq!(h.state().selection().len(), n);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::C);
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::V);
+    h.run_steps(3);
+    let g = &h.state().document().project.graph;
+    assert_eq!(g.nodes.len(), 2 * n, "pasted a copy");
+    let wires = g.wires.len();
+    assert_eq!(h.state().selection().len(), n, "the pasted nodes are selected");
+    h.key_press(egui::Key::Delete);
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.graph.nodes.len(), n);
+    assert_eq!(
+        h.state().document().project.graph.wires.len(),
+        wires / 2,
+        "inner wires were pasted too"
+    );
+    // Group the hidden layers into a block, open it, come back.
+    let hidden: Vec<_> = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "linear" || n.kind == "relu")
+        .map(|n| n.id)
+        .collect();
+    let params = h.state().report().total_params;
+    h.state_mut().select(&hidden);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::G);
+    h.run_steps(3);
+    let p = &h.state().document().project;
+    assert_eq!(p.blocks.len(), 1);
+    assert_eq!(h.state().report().total_params, params, "grouping changes nothing");
+    h.get_by_label("open").click_accesskit();
+    h.run_steps(3);
+    assert_eq!(h.state().scope(), &strata::doc::Scope::Block("block1".into()));
+    h.get_by_label("back").click();
+    h.run_steps(3);
+    assert_eq!(h.state().scope(), &strata::doc::Scope::Root);
+}
+
+#[test]
+fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_stops() {
+    let mut h = harness("mlp");
+    h.get_by_label("▶ Train").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        h.run_steps(1);
+        if h.state().dashboard().current().is_some_and(|r| r.step >= 20) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no steps: {:?}",
+            h.state().dashboard().error
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run = h.state().dashboard().current().unwrap();
+    assert!(run.loss.len() >= 20, "the loss plot has points");
+    assert!(run.device.starts_with("cpu"), "{}", run.device);
+    h.get_by_label_contains("step ");
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    h.get_by_label("■ Stop").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.state().dashboard().busy() {
+        h.run_steps(1);
+        assert!(std::time::Instant::now() < deadline, "did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run_steps(2);
+    let run = h.state().dashboard().current().unwrap();
+    let outcome = run.outcome.clone().unwrap_or_default();
+    assert!(outcome.starts_with("stopped"), "{outcome}");
+    assert!(run.step < 2000);
+    h.get_by_label_contains("stopped after");
+    // Node sparklines came in while training.
+    assert!(!h.state().dashboard().activity.is_empty());
+}

@@ -393,6 +393,21 @@ impl Editor {
         self.transform.inverse() * p
     }
 
+    /// Where a pin was drawn last frame, in graph space (`output`: right edge, else left edge).
+    pub fn pin_pos(&self, node: NodeId, output: bool, index: usize) -> Option<Pos2> {
+        let rect = self.rects.get(&node)?;
+        if output {
+            self.out_pins.get(&(node, index)).map(|p| Pos2::new(rect.right(), p.y))
+        } else {
+            self.in_pins.get(&(node, index)).map(|p| Pos2::new(rect.left(), p.y))
+        }
+    }
+
+    /// Graph space → screen.
+    pub fn to_screen(&self, p: Pos2) -> Pos2 {
+        self.transform * p
+    }
+
     /// Selects every node of the shown scope.
     pub fn select_all(&mut self, document: &Document) {
         if let Some(g) = self.graph(&document.project) {
@@ -428,8 +443,12 @@ impl Editor {
             dropped: None,
             next_id: doc::graph_in(&document.project, &self.scope).map_or(0, |g| g.next_id),
         };
+        let mut style = egui_snarl::ui::SnarlStyle::new();
+        style.pin_placement = Some(egui_snarl::ui::PinPlacement::Edge);
+        style.collapsible = Some(false);
         let resp = SnarlWidget::new()
             .id(canvas_id())
+            .style(style)
             .show(&mut self.snarl, &mut viewer, ui);
         let Viewer {
             edits: mut viewer_edits,
@@ -579,7 +598,7 @@ impl Editor {
             ) else {
                 continue;
             };
-            let (Some(a), Some(b)) = (self.out_pins.get(&(w.from, o)), self.in_pins.get(&(w.to, i))) else {
+            let (Some(a), Some(b)) = (self.pin_pos(w.from, true, o), self.pin_pos(w.to, false, i)) else {
                 continue;
             };
             let Some(t) = report.output_type(w.from, &w.out) else {
@@ -757,7 +776,7 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
             });
             if !summary.is_empty() || params > 0 {
                 let p = if params > 0 {
-                    format!("{} params", human(params as u64))
+                    format!("{} params", human(params))
                 } else {
                     String::new()
                 };
@@ -819,13 +838,13 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         PinInfo::circle().with_fill(self.color(&node))
     }
 
-    fn has_body(&mut self, node: &CanvasNode) -> bool {
+    fn has_footer(&mut self, node: &CanvasNode) -> bool {
         !self.errors(node.0).is_empty()
             || self.live.activity.is_some_and(|a| a.contains_key(&node.0))
             || self.live.thumbnail.is_some_and(|(n, _)| n == node.0)
     }
 
-    fn show_body(
+    fn show_footer(
         &mut self,
         node: egui_snarl::NodeId,
         _inputs: &[InPin],
@@ -1234,7 +1253,9 @@ pub fn inspector(
     for p in spec.params {
         let current = node.params.get(p.name).cloned().unwrap_or_else(|| p.default.to_value());
         ui.horizontal(|ui| {
-            ui.label(p.name).on_hover_text(p.tooltip);
+            if !matches!(p.kind, ParamKind::Bool) {
+                ui.label(p.name).on_hover_text(p.tooltip);
+            }
             let new = match p.kind {
                 ParamKind::Int { min, max } => {
                     let mut v = current.as_int().unwrap_or(0);
@@ -1254,7 +1275,10 @@ pub fn inspector(
                 }
                 ParamKind::Bool => {
                     let mut v = current.as_bool().unwrap_or(false);
-                    ui.checkbox(&mut v, "").changed().then_some(ParamValue::Bool(v))
+                    ui.checkbox(&mut v, p.name)
+                        .on_hover_text(p.tooltip)
+                        .changed()
+                        .then_some(ParamValue::Bool(v))
                 }
                 ParamKind::Choice(options) => {
                     let mut v = current.as_text().unwrap_or_default().to_owned();

@@ -74,33 +74,32 @@ impl Gallery {
             }
         }
         let mut picked = None;
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        egui::ScrollArea::vertical().max_height(480.0).show(ui, |ui| {
             for (family, list) in by_family {
                 ui.add_space(4.0);
                 ui.strong(family);
-                egui::Grid::new(("gallery", family))
-                    .num_columns(3)
-                    .spacing([12.0, 6.0])
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for e in list {
+                for e in list {
+                    egui::Frame::group(ui.style()).show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.horizontal(|ui| {
                             if ui
-                                .button(&e.name)
-                                .on_hover_text(format!("{}\n\n{}", e.description, e.paper))
+                                .button(egui::RichText::new(&e.name).strong())
+                                .on_hover_text("Open as a new project")
                                 .clicked()
                             {
                                 picked = Some(e.id.clone());
                             }
-                            ui.vertical(|ui| {
-                                ui.label(format!("{} · {}", e.archetype, e.dataset));
-                                if !e.paper.is_empty() {
-                                    ui.weak(&e.paper);
-                                }
-                            });
                             ui.monospace(format!("{} params", super::editor::human(e.params as u64)));
-                            ui.end_row();
+                            ui.label(format!("{} · trains on {}", e.archetype, e.dataset));
+                        });
+                        if !e.description.is_empty() {
+                            ui.label(&e.description);
+                        }
+                        if !e.paper.is_empty() {
+                            ui.weak(&e.paper);
                         }
                     });
+                }
             }
         });
         picked

@@ -138,10 +138,7 @@ fn tokens(d: &str) -> Vec<Result<char, f32>> {
         if ch.is_ascii_alphabetic() && ch != 'e' {
             flush(&mut num, &mut out);
             out.push(Ok(ch));
-        } else if ch == '-' && !num.ends_with('e') {
-            flush(&mut num, &mut out);
-            num.push(ch);
-        } else if ch == '.' && num.contains('.') {
+        } else if (ch == '-' && !num.ends_with('e')) || (ch == '.' && num.contains('.')) {
             flush(&mut num, &mut out);
             num.push(ch);
         } else if ch.is_ascii_digit() || ch == '.' || ch == 'e' {

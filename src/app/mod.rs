@@ -151,6 +151,24 @@ impl StrataApp {
         self.editor.selection.iter().copied().collect()
     }
 
+    /// Where the canvas drew a pin last frame, in screen points (for tests that drag wires).
+    pub fn pin_screen_pos(&self, node: NodeId, output: bool, index: usize) -> Option<egui::Pos2> {
+        self.editor
+            .pin_pos(node, output, index)
+            .map(|p| self.editor.to_screen(p))
+    }
+
+    /// Screen point → canvas (graph) point.
+    pub fn canvas_point(&self, screen: egui::Pos2) -> egui::Pos2 {
+        self.editor.to_graph(screen)
+    }
+
+    /// Selects `nodes` on the canvas (as shift-clicking their titles would).
+    pub fn select(&mut self, nodes: &[NodeId]) {
+        self.editor.selection = nodes.iter().copied().collect();
+        self.editor.selected = nodes.first().copied();
+    }
+
     /// The scope the canvas shows.
     pub fn scope(&self) -> &Scope {
         &self.editor.scope
@@ -394,14 +412,12 @@ impl StrataApp {
         };
         self.pastes += 1;
         let offset = 40.0 * self.pastes as f32;
-        let mut next = g.next_id;
         let mut map = std::collections::HashMap::new();
         let mut edits = Vec::new();
-        for n in &clip.nodes {
+        for (next, n) in (g.next_id..).zip(&clip.nodes) {
             let mut n = n.clone();
             map.insert(n.id, NodeId(next));
             n.id = NodeId(next);
-            next += 1;
             n.pos = [n.pos[0] + offset, n.pos[1] + offset];
             n.pinned = false;
             edits.push(Edit::AddNode {
@@ -749,7 +765,7 @@ impl StrataApp {
             ui.label(format!(
                 "{} nodes · {} parameters · recipe {}",
                 self.document.project.graph.nodes.len(),
-                editor::human(self.report.total_params as u64),
+                editor::human(self.report.total_params),
                 self.document.project.recipe.id
             ));
             ui.weak(&self.status);
