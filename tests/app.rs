@@ -331,3 +331,26 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
     // Node sparklines came in while training.
     assert!(!h.state().dashboard().activity.is_empty());
 }
+
+#[test]
+fn f_fits_the_whole_graph_in_view() {
+    let mut h = harness("lenet5");
+    let last = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    let right_edge = |h: &Harness<'static, StrataApp>| h.state().pin_screen_pos(last, false, 0).map(|p| p.x);
+    // A wide graph opens at a readable size: its end is off screen.
+    assert!(right_edge(&h).is_none_or(|x| x > 1100.0), "{:?}", right_edge(&h));
+    h.hover_at(egui::pos2(600.0, 300.0));
+    h.key_press(egui::Key::F);
+    h.run_steps(4);
+    let x = right_edge(&h).expect("drawn");
+    assert!(x < 1100.0, "after F the last node is in view: {x}");
+}

@@ -506,3 +506,47 @@ fn checkpoints_keep_batch_norm_statistics() {
     assert_eq!(before.val_loss, after.val_loss);
     assert_eq!(before.confusion, after.confusion);
 }
+
+#[test]
+fn the_trainer_reports_every_nodes_activity_and_sample_grids_at_evaluations() {
+    let _serial = serial();
+    device::prefer_cpu_backend();
+    let t = Trainer::spawn(|| {}).unwrap();
+    let project = preset("mlp");
+    assert!(t.send(Request::Start {
+        run_id: 3,
+        project: Box::new(project.clone()),
+        config: RunConfig {
+            steps: Some(40),
+            seed: Some(2),
+            device: DeviceChoice::Cpu,
+            eval_every: 20,
+            activity_every: 10,
+            ..RunConfig::default()
+        },
+    }));
+    let seen = wait_for(&t, |e| matches!(e, Event::Finished { run_id: 3, .. }));
+    let activity: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Activity { step, nodes, .. } => Some((*step, nodes.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(activity.iter().map(|a| a.0).collect::<Vec<_>>(), [10, 20, 30, 40]);
+    // Every float-valued node is measured: input, flatten, linear, relu, linear, output.
+    let (_, nodes) = &activity[0];
+    let linear = project.graph.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    assert!(nodes.len() >= 5, "{nodes:?}");
+    assert!(nodes.iter().all(|(_, v)| v.is_finite() && *v >= 0.0));
+    assert!(nodes.iter().any(|(id, v)| *id == linear && *v > 0.0));
+    // A sample grid at the evaluation of step 20 and at the end.
+    let samples: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Samples { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(samples, [20, 40]);
+}

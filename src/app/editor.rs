@@ -152,8 +152,8 @@ pub fn param_summary(n: &Node) -> String {
         }
     }
     let s = parts.join(" ");
-    if s.chars().count() > 34 {
-        let cut: String = s.chars().take(33).collect();
+    if s.chars().count() > 26 {
+        let cut: String = s.chars().take(25).collect();
         format!("{cut}…")
     } else {
         s
@@ -564,8 +564,8 @@ impl Editor {
             return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
         }
         // On opening: everything if it is readable, else the leftmost part at a readable size.
-        let s = fit.clamp(0.55, 1.0);
-        if fit >= 0.55 {
+        let s = fit.clamp(0.8, 1.0);
+        if fit >= 0.8 {
             return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
         }
         let left = Pos2::new(bounds.min.x, bounds.center().y);
@@ -578,7 +578,11 @@ impl Editor {
         else {
             return;
         };
-        let painter = ui.ctx().layer_painter(layer);
+        // Graph-space painter clipped to the canvas (labels must not spill over the side panels).
+        let painter = ui
+            .ctx()
+            .layer_painter(layer)
+            .with_clip_rect(self.transform.inverse() * self.viewport);
         let font = egui::FontId::monospace(10.0);
         let bg = ui.visuals().extreme_bg_color.gamma_multiply(0.85);
         let fg = ui.visuals().weak_text_color();
@@ -739,6 +743,7 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         snarl: &mut Snarl<CanvasNode>,
     ) {
         self.layer = Some(ui.layer_id());
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
         let n = snarl[node];
         let title = self.title(&n);
         let color = self.color(&n);
@@ -774,16 +779,11 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
                     }
                 }
             });
-            if !summary.is_empty() || params > 0 {
-                let p = if params > 0 {
-                    format!("{} params", human(params))
-                } else {
-                    String::new()
-                };
-                ui.weak(format!(
-                    "{summary}{}{p}",
-                    if summary.is_empty() || p.is_empty() { "" } else { " · " }
-                ));
+            if !summary.is_empty() {
+                ui.label(egui::RichText::new(summary).weak());
+            }
+            if params > 0 {
+                ui.label(egui::RichText::new(format!("{} params", human(params))).weak());
             }
         });
     }
@@ -829,8 +829,15 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
             .report
             .and_then(|r| r.output_type(node.0, &name))
             .map(|t| t.to_string())
-            .unwrap_or_else(|| if ports.len() > 1 { name.clone() } else { String::new() });
-        let r = ui.label(egui::RichText::new(shape).monospace());
+            .unwrap_or_default();
+        // A wired output's shape is written on its wires; the pin keeps the port name when there are several.
+        let text = match (pin.remotes.is_empty(), ports.len() > 1) {
+            (true, true) => format!("{name} {shape}"),
+            (true, false) => shape,
+            (false, true) => name.clone(),
+            (false, false) => String::new(),
+        };
+        let r = ui.label(egui::RichText::new(text).monospace());
         self.out_pins.insert(
             (node.0, pin.id.output),
             Pos2::new(r.rect.right() + 14.0, r.rect.center().y),
@@ -854,6 +861,7 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
     ) {
         let id = snarl[node].0;
         ui.vertical(|ui| {
+            ui.set_max_width(240.0);
             let errors: Vec<(String, Option<FixAction>, String)> = self
                 .errors(id)
                 .into_iter()

@@ -63,6 +63,7 @@ pub struct StrataApp {
     last_autosave: Instant,
     clipboard: Option<Clipboard>,
     pastes: u32,
+    autosave_every: Duration,
     ctx: Option<egui::Context>,
     editor_rect: egui::Rect,
     /// Show the presets gallery (also the start screen).
@@ -94,6 +95,7 @@ impl StrataApp {
             last_autosave: Instant::now(),
             clipboard: None,
             pastes: 0,
+            autosave_every: AUTOSAVE_EVERY,
             ctx: None,
             editor_rect: egui::Rect::from_min_size(egui::pos2(220.0, 80.0), egui::vec2(800.0, 500.0)),
             gallery_open: start,
@@ -119,6 +121,11 @@ impl StrataApp {
         }
         app.recovery = recovery;
         app
+    }
+
+    /// How often unsaved changes are written to the recovery file (default 5 s).
+    pub fn set_autosave_every(&mut self, every: Duration) {
+        self.autosave_every = every;
     }
 
     /// The open document.
@@ -357,7 +364,7 @@ impl StrataApp {
 
     fn autosave(&mut self) {
         let Some(r) = &self.recovery else { return };
-        if self.last_autosave.elapsed() < AUTOSAVE_EVERY {
+        if self.last_autosave.elapsed() < self.autosave_every {
             return;
         }
         self.last_autosave = Instant::now();

@@ -1,0 +1,215 @@
+//! The window's file handling, driven like a user would (egui_kittest, headless): dropping a
+//! project on the window, the unsaved-changes question, autosave and restore after a crash,
+//! preferences kept between sessions, and snapshots of the main window.
+
+#![cfg(feature = "app")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use strata::app::{Prefs, StrataApp};
+use strata::doc::Scope;
+use strata::workspace::{Document, Recovery};
+
+fn harness(app: StrataApp) -> Harness<'static, StrataApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |_cc| app);
+    h.run_steps(4);
+    h
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Clicks "Dropout" in the palette (the left panel; the canvas may show a node of that name too).
+fn add_dropout(h: &mut Harness<'static, StrataApp>) {
+    h.query_all_by_label("Dropout")
+        .find(|n| n.rect().center().x < 210.0)
+        .expect("palette entry")
+        .click();
+    h.run_steps(3);
+}
+
+#[test]
+fn dropping_a_project_file_on_the_window_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lenet.strata");
+    strata::doc::save_file(&common::preset("lenet5"), &file).unwrap();
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset("mlp"), None))));
+    h.input_mut().dropped_files.push(Arc::new(Dropped(file.clone())));
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.name, "LeNet-5");
+    assert_eq!(h.state().document().path.as_deref(), Some(file.as_path()));
+    assert_eq!(h.state().prefs().recent.files.first(), Some(&file), "recent files");
+    // A broken file is reported and the open project stays.
+    let broken = dir.path().join("broken.strata");
+    std::fs::write(&broken, "{ not json").unwrap();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(broken)));
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.name, "LeNet-5");
+    assert!(h.state().status().contains("broken.strata"), "{}", h.state().status());
+}
+
+#[test]
+fn unsaved_changes_are_asked_about_before_they_are_discarded() {
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset("mlp"), None))));
+    add_dropout(&mut h);
+    assert!(h.state().document().is_dirty());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    h.get_by_label("Unsaved changes");
+    h.get_by_label("Cancel").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.state().document().project.name,
+        "MLP on MNIST",
+        "cancel keeps the work"
+    );
+    assert!(h.state().pending_confirmation().is_none());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    h.get_by_label("Discard changes").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.name, "Untitled");
+    assert!(h.state().document().project.graph.nodes.is_empty());
+}
+
+#[test]
+fn save_as_then_save_writes_the_file_and_clears_the_unsaved_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine");
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset("mlp"), None))));
+    add_dropout(&mut h);
+    assert!(h.state().document().title().starts_with('*'));
+    h.state_mut().save_as(&file);
+    h.run_steps(2);
+    let written = file.with_extension("strata");
+    let back = strata::open_project(&written).unwrap();
+    assert_eq!(back, h.state().document().project);
+    assert!(!h.state().document().is_dirty());
+    assert!(!h.state().document().title().starts_with('*'));
+    add_dropout(&mut h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.run_steps(2);
+    assert!(!h.state().document().is_dirty());
+    assert_eq!(strata::open_project(&written).unwrap(), h.state().document().project);
+}
+
+#[test]
+fn unsaved_work_is_autosaved_and_offered_back_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let recovery = Recovery::new(dir.path().join("recovery"));
+    let mut app = StrataApp::with_storage(
+        Some(Document::new(common::preset("mlp"), None)),
+        Prefs::default(),
+        Some(recovery.clone()),
+    );
+    app.set_autosave_every(Duration::ZERO);
+    let mut h = harness(app);
+    add_dropout(&mut h);
+    h.run_steps(2);
+    let edited = h.state().document().project.clone();
+    // The process dies here: nothing is saved but the recovery file.
+    drop(h);
+    assert!(recovery.pending().is_some(), "autosave wrote a recovery file");
+    let mut h = harness(StrataApp::with_storage(None, Prefs::default(), Some(recovery.clone())));
+    h.get_by_label("Restore unsaved work?");
+    h.get_by_label("Restore").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project, edited);
+    assert!(h.state().document().is_dirty(), "restored work is unsaved until saved");
+    assert!(!h.state().gallery_open);
+}
+
+#[test]
+fn preferences_survive_a_restart_through_eframe_storage() {
+    #[derive(Default)]
+    struct Memory(std::collections::HashMap<String, String>);
+    impl eframe::Storage for Memory {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_owned(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.strata");
+    strata::doc::save_file(&common::preset("mlp"), &file).unwrap();
+    let mut app = StrataApp::new(None);
+    app.open_path(&file);
+    let mut storage = Memory::default();
+    eframe::App::save(&mut app, &mut storage);
+    let prefs: Prefs = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
+    assert_eq!(prefs.recent.files, std::slice::from_ref(&file));
+    let again = StrataApp::with_storage(None, prefs, None);
+    assert_eq!(again.prefs().recent.files, [file]);
+}
+
+#[test]
+fn edits_inside_a_block_are_undoable_and_change_every_instance() {
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset("resnet_mini"), None))));
+    let p = &h.state().document().project;
+    assert!(!p.blocks.is_empty());
+    let block = p.blocks[0].id.clone();
+    let before = h.state().report().total_params;
+    h.state_mut().open_block(Some(&block));
+    h.run_steps(3);
+    assert_eq!(h.state().scope(), &Scope::Block(block.clone()));
+    // Add a node inside with the palette: it lands in the block, not the top level.
+    let top = h.state().document().project.graph.nodes.len();
+    let inner = h.state().document().project.block(&block).unwrap().graph.nodes.len();
+    add_dropout(&mut h);
+    assert_eq!(h.state().document().project.graph.nodes.len(), top);
+    assert_eq!(
+        h.state().document().project.block(&block).unwrap().graph.nodes.len(),
+        inner + 1
+    );
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().scope(), &Scope::Root);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().document().project.block(&block).unwrap().graph.nodes.len(),
+        inner
+    );
+    assert_eq!(h.state().report().total_params, before);
+}
+
+fn snapshot(id: &str) {
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset(id), None))));
+    h.run_steps(4);
+    // Text anti-aliasing may differ by a few pixels between Mesa versions.
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(400);
+    h.snapshot_options(format!("main_window_{id}"), &options);
+}
+
+#[test]
+fn snapshot_of_the_main_window_with_lenet5_open() {
+    snapshot("lenet5");
+}
+
+#[test]
+fn snapshot_of_the_main_window_with_resnet_mini_open() {
+    snapshot("resnet_mini");
+}
