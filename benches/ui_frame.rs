@@ -1,15 +1,13 @@
 //! UI frame CPU time: the whole window (panels, canvas, inspector, plots) built and tessellated
-//! headless, for a 1 000-node graph and while the `mlp` preset trains.
+//! headless in a plain egui context, for a 1 000-node graph (opened, fitted, panning) and while
+//! LeNet-5 trains on the trainer thread.
 //!
-//! `cargo bench --bench ui_frame` — prints median / p99 per scenario against the targets
-//! (≤ 8 ms for the large graph, p99 ≤ 16 ms while training). The harness builds an AccessKit
-//! tree every frame (the real window only does that for a screen reader), so these numbers are
-//! an upper bound.
+//! `cargo bench --bench ui_frame` — prints median / p90 / p99 per scenario against the targets
+//! (≤ 8 ms for the large graph, p99 ≤ 16 ms while training). GPU upload and painting are not
+//! included (they are the renderer's, not the CPU's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 use strata::app::StrataApp;
 use strata::doc::{Edit, Node, Project, Scope, Wire};
@@ -43,19 +41,64 @@ fn big_graph(n: usize) -> Project {
     p
 }
 
+/// The app in a plain egui context, as the real window runs it (no AccessKit tree unless a
+/// screen reader asks for one).
+struct Window {
+    ctx: egui::Context,
+    app: StrataApp,
+    frame: eframe::Frame,
+    time: f64,
+}
+
+impl Window {
+    fn new(app: StrataApp) -> Self {
+        let mut w = Window {
+            ctx: egui::Context::default(),
+            app,
+            frame: eframe::Frame::_new_kittest(),
+            time: 0.0,
+        };
+        for _ in 0..5 {
+            w.frame(vec![]);
+        }
+        w
+    }
+
+    /// One frame: build the UI and tessellate it, like eframe does before painting.
+    fn frame(&mut self, events: Vec<egui::Event>) -> Duration {
+        self.time += 1.0 / 60.0;
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0))),
+            time: Some(self.time),
+            events,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let out = self
+            .ctx
+            .run_ui(input, |ui| eframe::App::ui(&mut self.app, ui, &mut self.frame));
+        let _mesh = self.ctx.tessellate(out.shapes, out.pixels_per_point);
+        t.elapsed()
+    }
+
+    fn key(&mut self, key: egui::Key) {
+        self.frame(vec![egui::Event::Key {
+            key,
+            physical_key: None,
+            pressed: true,
+            repeat: false,
+            modifiers: egui::Modifiers::NONE,
+        }]);
+        self.frame(vec![]);
+    }
+}
+
 /// Runs `frames` frames with the pointer moving over the canvas; returns sorted frame times.
-fn measure(h: &mut Harness<'static, StrataApp>, frames: usize, mut between: impl FnMut()) -> Vec<Duration> {
+fn measure(w: &mut Window, frames: usize, mut between: impl FnMut()) -> Vec<Duration> {
     let mut times = Vec::with_capacity(frames);
     for f in 0..frames {
         let x = 400.0 + (f % 50) as f32 * 10.0;
-        h.hover_at(egui::pos2(x, 300.0));
-        let t = Instant::now();
-        h.step();
-        let out = h.output();
-        let shapes = out.shapes.clone();
-        let ppp = out.pixels_per_point;
-        let _mesh = h.ctx.tessellate(shapes, ppp);
-        times.push(t.elapsed());
+        times.push(w.frame(vec![egui::Event::PointerMoved(egui::pos2(x, 300.0))]));
         between();
     }
     times.sort();
@@ -77,44 +120,48 @@ fn report(name: &str, times: &[Duration], target: &str) {
 
 fn main() {
     strata::engine::device::prefer_cpu_backend();
-    // 1. A 1 000-node graph, everything in view (F: fit view), and zoomed in to a normal size.
-    let doc = Document::new(big_graph(1000), None);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(|_cc| StrataApp::new(Some(doc)));
-    h.run_steps(5);
-    h.hover_at(egui::pos2(700.0, 400.0));
-    h.key_press(egui::Key::F);
-    h.run_steps(3);
-    let times = measure(&mut h, 200, || {});
-    report("1000-node graph, whole graph in view", &times, "≤ 8 ms");
-    let doc = Document::new(big_graph(1000), None);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(|_cc| StrataApp::new(Some(doc)));
-    h.run_steps(5);
-    let times = measure(&mut h, 200, || {});
+    // 1. A 1 000-node graph as it opens (readable zoom), then all of it in view (F: fit view).
+    let mut w = Window::new(StrataApp::new(Some(Document::new(big_graph(1000), None))));
+    let times = measure(&mut w, 200, || {});
     report("1000-node graph, opened (readable zoom)", &times, "≤ 8 ms");
+    w.frame(vec![egui::Event::PointerMoved(egui::pos2(700.0, 400.0))]);
+    w.key(egui::Key::F);
+    let times = measure(&mut w, 200, || {});
+    report("1000-node graph, whole graph in view (overview)", &times, "≤ 8 ms");
+    // Pan across the whole graph at readable zoom: nodes enter and leave the widget set.
+    let mut w = Window::new(StrataApp::new(Some(Document::new(big_graph(1000), None))));
+    let mut times = Vec::new();
+    for f in 0..200 {
+        let p = egui::pos2(600.0, 400.0);
+        let ev = vec![egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(-40.0, if f % 40 < 20 { -8.0 } else { 8.0 }),
+            modifiers: egui::Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+        }];
+        w.frame(vec![egui::Event::PointerMoved(p)]);
+        times.push(w.frame(ev));
+    }
+    times.sort();
+    report("1000-node graph, panning", &times, "≤ 8 ms");
 
-    // 2. While training the mlp preset on the trainer thread.
-    let p = strata::presets::load("mlp").unwrap().unwrap();
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(|_cc| StrataApp::new(Some(Document::new(p, None))));
-    h.run_steps(3);
-    h.get_by_label("▶ Train").click();
-    h.run_steps(1);
+    // 2. While training LeNet-5 on the trainer thread (frames paced at 60 Hz).
+    let p = strata::presets::load("lenet5").unwrap().unwrap();
+    let mut w = Window::new(StrataApp::new(Some(Document::new(p, None))));
+    let ctx = w.ctx.clone();
+    w.app.train(&ctx);
     let start = Instant::now();
-    while h.state().dashboard().current().is_none_or(|r| r.step < 5) && start.elapsed() < Duration::from_secs(60) {
-        h.step();
+    while w.app.dashboard().current().is_none_or(|r| r.step < 5) && start.elapsed() < Duration::from_secs(120) {
+        w.frame(vec![]);
         std::thread::sleep(Duration::from_millis(5));
     }
-    h.get_by_label("Training").click();
-    h.run_steps(1);
-    // Frames at ~60 Hz pacing while steps stream in.
-    let times = measure(&mut h, 300, || std::thread::sleep(Duration::from_millis(16)));
-    let steps = h.state().dashboard().current().map_or(0, |r| r.step);
-    report(&format!("training mlp (reached step {steps})"), &times, "p99 ≤ 16 ms");
-    h.get_by_label("■ Stop").click();
-    h.run_steps(2);
+    let first = w.app.dashboard().current().map_or(0, |r| r.step);
+    let times = measure(&mut w, 300, || std::thread::sleep(Duration::from_millis(16)));
+    let steps = w.app.dashboard().current().map_or(0, |r| r.step);
+    report(
+        &format!("training lenet5 (steps {first} → {steps} while measuring)"),
+        &times,
+        "p99 ≤ 16 ms",
+    );
+    w.app.dashboard_mut().stop();
 }

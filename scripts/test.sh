@@ -15,10 +15,20 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # System packages the tests use. Building needs none (winit and wgpu load their system
-# libraries at run time); the headless UI snapshot tests of the app issue add Mesa here.
+# libraries at run time); the headless UI snapshot tests render with Mesa's software Vulkan
+# driver (lavapipe), so no GPU or display is needed.
 need=()
+if command -v dpkg >/dev/null 2>&1; then
+  for pkg in mesa-vulkan-drivers libvulkan1; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+fi
 if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
+  echo "== installing ${need[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" ||
+    echo "scripts/test.sh: could not install ${need[*]}; the snapshot tests need a Vulkan driver" >&2
 fi
 
 echo "== cargo test (target dir: $CARGO_TARGET_DIR)"

@@ -354,3 +354,22 @@ fn f_fits_the_whole_graph_in_view() {
     let x = right_edge(&h).expect("drawn");
     assert!(x < 1100.0, "after F the last node is in view: {x}");
 }
+
+#[test]
+fn space_opens_the_fuzzy_node_search_and_enter_adds_the_best_match() {
+    let mut h = empty();
+    h.hover_at(egui::pos2(700.0, 400.0));
+    h.run_steps(1);
+    h.key_press(egui::Key::Space);
+    h.run_steps(3);
+    h.get_by_label("Add a layer");
+    // Fuzzy: "mha" finds multi-head attention by initials-like subsequence.
+    let first = strata::app::search_kinds("mha", None)[0].id;
+    assert_eq!(first, "multi_head_attention");
+    h.event(egui::Event::Text("lstm".into()));
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(kinds(&h), ["lstm"]);
+    assert!(h.query_by_label("Add a layer").is_none(), "the search closed");
+}

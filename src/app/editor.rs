@@ -47,6 +47,8 @@ pub struct Search {
     pub screen: Pos2,
     /// What the user typed.
     pub text: String,
+    /// Frames it has been open.
+    pub age: u32,
 }
 
 /// The canvas and what it mirrors.
@@ -73,7 +75,16 @@ pub struct Editor {
     pub search: Option<Search>,
     /// Set when the user asked to open a block instance.
     pub open_block: Option<String>,
+    /// The nodes that are widgets on the canvas (`None`: all of them).
+    shown: Option<BTreeSet<NodeId>>,
+    dragging: bool,
+    zoom_to: Option<TSTransform>,
 }
+
+/// Above this many nodes, only nodes near the view are widgets.
+const CULL_ABOVE: usize = 150;
+/// Below this zoom, a large graph is drawn as an overview (boxes and lines; zoom in to edit).
+const OVERVIEW_BELOW: f32 = 0.4;
 
 impl Default for Editor {
     fn default() -> Self {
@@ -94,6 +105,9 @@ impl Default for Editor {
             snarl_selection: Vec::new(),
             search: None,
             open_block: None,
+            shown: None,
+            dragging: false,
+            zoom_to: None,
         }
     }
 }
@@ -171,6 +185,7 @@ pub fn fuzzy_score(needle: &str, hay: &str) -> Option<i32> {
         return Some(1000 - i as i32 * 10 - hay.len() as i32);
     }
     let hc: Vec<char> = hay_l.chars().collect();
+    let orig: Vec<char> = hay.chars().collect();
     let mut score = 0;
     let mut j = 0;
     let mut last = None;
@@ -185,7 +200,9 @@ pub fn fuzzy_score(needle: &str, hay: &str) -> Option<i32> {
             Some(l) if l + 1 == j => 15,
             _ => 5,
         };
-        if j == 0 || !hc[j - 1].is_alphanumeric() {
+        // Word starts score more: after a separator, or a capital in CamelCase.
+        let capital = orig.get(j).is_some_and(|c| c.is_uppercase()) && j > 0 && orig[j - 1].is_lowercase();
+        if j == 0 || !hc[j - 1].is_alphanumeric() || capital {
             score += 10;
         }
         last = Some(j);
@@ -347,12 +364,19 @@ impl Editor {
         let Some(g) = doc::graph_in(&document.project, &self.scope) else {
             return;
         };
-        if self.mirrored.as_ref().is_some_and(|(s, m)| *s == self.scope && m == g) {
+        // Large graphs: only nodes near the view become widgets (the rest are painted cheaply).
+        let wanted = self.wanted(g);
+        let same_graph = self.mirrored.as_ref().is_some_and(|(s, m)| *s == self.scope && m == g);
+        if same_graph && (wanted == self.shown || self.dragging) {
             return;
         }
+        self.shown = wanted;
         self.snarl = Snarl::new();
         self.by_doc.clear();
         for n in &g.nodes {
+            if self.shown.as_ref().is_some_and(|s| !s.contains(&n.id)) {
+                continue;
+            }
             let id = self.snarl.insert_node(Pos2::new(n.pos[0], n.pos[1]), CanvasNode(n.id));
             self.by_doc.insert(n.id, id);
         }
@@ -386,6 +410,113 @@ impl Editor {
         }
         self.rects.retain(|k, _| g.node(*k).is_some());
         self.mirrored = Some((self.scope.clone(), g.clone()));
+    }
+
+    /// True when a large graph is zoomed out so far that it is drawn as an overview.
+    pub fn overview(&self, g: &doc::Graph) -> bool {
+        g.nodes.len() > CULL_ABOVE && self.transform.scaling < OVERVIEW_BELOW
+    }
+
+    /// The graph-space rectangle of a node (last drawn size, or a typical one).
+    fn node_rect(&self, n: &Node) -> Rect {
+        self.rects
+            .get(&n.id)
+            .copied()
+            .unwrap_or_else(|| Rect::from_min_size(Pos2::new(n.pos[0], n.pos[1]), egui::vec2(180.0, 90.0)))
+    }
+
+    /// Which nodes should be widgets now (`None`: all).
+    fn wanted(&self, g: &doc::Graph) -> Option<BTreeSet<NodeId>> {
+        if g.nodes.len() <= CULL_ABOVE || !self.viewport.is_positive() {
+            return None;
+        }
+        if self.overview(g) {
+            return Some(BTreeSet::new());
+        }
+        let view = self.transform.inverse() * self.viewport;
+        let view = view.expand2(view.size() * 0.25);
+        Some(
+            g.nodes
+                .iter()
+                .filter(|n| self.node_rect(n).intersects(view))
+                .map(|n| n.id)
+                .collect(),
+        )
+    }
+
+    /// Paints what is not a widget: the whole graph in overview mode, and wires that leave the
+    /// widget set (from the visible pin towards the node off screen).
+    fn paint_unshown(&self, ui: &egui::Ui, g: &doc::Graph) -> Option<NodeId> {
+        let shown = self.shown.as_ref()?;
+        // Screen space, under the widget layer, clipped to the canvas.
+        let painter = ui.painter_at(self.viewport);
+        let t = self.transform;
+        let view = t.inverse() * self.viewport;
+        let wire_color = ui.visuals().widgets.noninteractive.fg_stroke.color.gamma_multiply(0.6);
+        let overview = shown.is_empty();
+        let mut hovered = None;
+        let pointer = ui.ctx().pointer_latest_pos().map(|p| self.to_graph(p));
+        for w in &g.wires {
+            let (Some(a), Some(b)) = (g.node(w.from), g.node(w.to)) else {
+                continue;
+            };
+            if shown.contains(&a.id) && shown.contains(&b.id) {
+                continue;
+            }
+            let (ra, rb) = (self.node_rect(a), self.node_rect(b));
+            if !view.intersects(ra.union(rb)) {
+                continue;
+            }
+            let from = self
+                .pin_pos(a.id, true, 0)
+                .filter(|_| shown.contains(&a.id))
+                .unwrap_or(ra.right_center());
+            let to = self
+                .pin_pos(b.id, false, 0)
+                .filter(|_| shown.contains(&b.id))
+                .unwrap_or(rb.left_center());
+            painter.line_segment([t * from, t * to], Stroke::new(1.5, wire_color));
+        }
+        if !overview {
+            return None;
+        }
+        let text = t.scaling >= 0.15;
+        for n in &g.nodes {
+            let r = self.node_rect(n);
+            if !view.intersects(r) {
+                continue;
+            }
+            let color = node_category(n).map_or(Color32::DARK_RED, category_color);
+            let selected = self.selection.contains(&n.id);
+            let sr = t * r;
+            painter.rect_filled(sr, 3.0, ui.visuals().window_fill);
+            let stroke = if selected {
+                Stroke::new(3.0, Color32::from_rgb(250, 200, 80))
+            } else {
+                Stroke::new(1.5, color)
+            };
+            painter.rect_stroke(sr, 3.0, stroke, egui::StrokeKind::Inside);
+            if text {
+                painter.text(
+                    sr.left_top() + egui::vec2(4.0, 3.0),
+                    egui::Align2::LEFT_TOP,
+                    catalog::catalog().get(&n.kind).map_or(n.kind.as_str(), |s| s.name),
+                    egui::FontId::proportional((22.0 * t.scaling).max(8.0)),
+                    color,
+                );
+            }
+            if pointer.is_some_and(|p| r.contains(p)) {
+                hovered = Some(n.id);
+            }
+        }
+        painter.text(
+            self.viewport.left_bottom() + egui::vec2(8.0, -8.0),
+            egui::Align2::LEFT_BOTTOM,
+            "Overview — zoom in (or double-click a node) to edit",
+            egui::FontId::proportional(13.0),
+            ui.visuals().weak_text_color(),
+        );
+        hovered
     }
 
     /// Screen position → graph position.
@@ -424,7 +555,11 @@ impl Editor {
         live: &Live<'_>,
     ) -> (Vec<Edit>, Option<WireEndMenu>) {
         self.viewport = ui.available_rect_before_wrap();
-        let fit = self.fit.take().map(|all| self.fit_transform(document, all));
+        let fit = self
+            .fit
+            .take()
+            .map(|all| self.fit_transform(document, all))
+            .or(self.zoom_to.take());
         let mut viewer = Viewer {
             document,
             report,
@@ -446,6 +581,7 @@ impl Editor {
         let mut style = egui_snarl::ui::SnarlStyle::new();
         style.pin_placement = Some(egui_snarl::ui::PinPlacement::Edge);
         style.collapsible = Some(false);
+        style.min_scale = Some(0.05);
         let resp = SnarlWidget::new()
             .id(canvas_id())
             .style(style)
@@ -460,7 +596,8 @@ impl Editor {
             ..
         } = viewer;
         self.transform = transform;
-        self.layer = layer.or(self.layer);
+        // The widget paints the graph on its own layer (same order as this panel, id = the canvas id).
+        self.layer = layer.or(Some(egui::LayerId::new(ui.layer_id().order, canvas_id())));
         if open_block.is_some() {
             self.open_block = open_block;
         }
@@ -496,6 +633,7 @@ impl Editor {
                 at: self.to_graph(p),
                 screen: p,
                 text: String::new(),
+                age: 0,
             });
         } else if resp.clicked() && clicked.is_none() {
             self.selection.clear();
@@ -520,6 +658,22 @@ impl Editor {
             });
         }
         self.draw_wire_labels(ui, document, report);
+        self.dragging = ui.input(|i| i.pointer.any_down());
+        if let Some(g) = doc::graph_in(&document.project, &self.scope)
+            && let Some(hit) = self.paint_unshown(ui, g)
+        {
+            // Overview: a click selects, a double-click zooms in on the node.
+            if resp.double_clicked() {
+                if let Some(n) = g.node(hit) {
+                    let c = self.node_rect(n).center();
+                    self.zoom_to = Some(TSTransform::new(self.viewport.center().to_vec2() - c.to_vec2(), 1.0));
+                }
+                self.search = None;
+            } else if resp.clicked() {
+                self.selection = [hit].into();
+                self.selected = Some(hit);
+            }
+        }
         // Moves become edits once the drag ends, so one drag is one undo step.
         if !ui.input(|i| i.pointer.any_down())
             && let Some(g) = doc::graph_in(&document.project, &self.scope)
@@ -568,25 +722,44 @@ impl Editor {
         if fit >= 0.8 {
             return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
         }
-        let left = Pos2::new(bounds.min.x, bounds.center().y);
-        TSTransform::new(egui::vec2(view.min.x, view.center().y) - left.to_vec2() * s, s)
+        // Inputs are on the left: show the left end, centred vertically when it fits, else its top.
+        if bounds.height() * s <= view.height() {
+            let left = Pos2::new(bounds.min.x, bounds.center().y);
+            TSTransform::new(egui::vec2(view.min.x, view.center().y) - left.to_vec2() * s, s)
+        } else {
+            TSTransform::new(view.min.to_vec2() - bounds.min.to_vec2() * s, s)
+        }
     }
 
     /// Every wire carries the symbolic shape of the value on it, at its middle.
     fn draw_wire_labels(&self, ui: &egui::Ui, document: &Document, report: Option<&Report>) {
-        let (Some(layer), Some(report), Some(g)) = (self.layer, report, doc::graph_in(&document.project, &self.scope))
-        else {
+        let (Some(report), Some(g)) = (report, doc::graph_in(&document.project, &self.scope)) else {
             return;
         };
-        // Graph-space painter clipped to the canvas (labels must not spill over the side panels).
-        let painter = ui
-            .ctx()
-            .layer_painter(layer)
-            .with_clip_rect(self.transform.inverse() * self.viewport);
-        let font = egui::FontId::monospace(10.0);
+        let t = self.transform;
+        if t.scaling < 0.45 {
+            return;
+        }
+        // Screen space, clipped to the canvas; the label sits just above the wire's middle.
+        let painter = ui.painter_at(self.viewport);
+        let font = egui::FontId::monospace(10.0 * t.scaling);
         let bg = ui.visuals().extreme_bg_color.gamma_multiply(0.85);
         let fg = ui.visuals().weak_text_color();
+        let view = self.transform.inverse() * self.viewport;
         for w in &g.wires {
+            if self
+                .shown
+                .as_ref()
+                .is_some_and(|s| !s.contains(&w.from) || !s.contains(&w.to))
+            {
+                continue;
+            }
+            let (Some(ra), Some(rb)) = (self.rects.get(&w.from), self.rects.get(&w.to)) else {
+                continue;
+            };
+            if !view.intersects(ra.union(*rb)) {
+                continue;
+            }
             let (Some(na), Some(nb)) = (g.node(w.from), g.node(w.to)) else {
                 continue;
             };
@@ -605,15 +778,15 @@ impl Editor {
             let (Some(a), Some(b)) = (self.pin_pos(w.from, true, o), self.pin_pos(w.to, false, i)) else {
                 continue;
             };
-            let Some(t) = report.output_type(w.from, &w.out) else {
+            let Some(ty) = report.output_type(w.from, &w.out) else {
                 continue;
             };
-            let text = t.to_string();
-            let mid = Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
+            let text = ty.to_string();
+            let mid = t * Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0 - 9.0);
             let galley = painter.layout_no_wrap(text, font.clone(), fg);
-            let r = Rect::from_center_size(mid, galley.size() + egui::vec2(6.0, 2.0));
+            let r = Rect::from_center_size(mid, galley.size() + egui::vec2(6.0, 2.0) * t.scaling);
             painter.rect_filled(r, 3.0, bg);
-            painter.galley(r.min + egui::vec2(3.0, 1.0), galley, fg);
+            painter.galley(r.min + egui::vec2(3.0, 1.0) * t.scaling, galley, fg);
         }
     }
 }
@@ -813,7 +986,13 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
             (node.0, pin.id.input),
             Pos2::new(r.rect.left() - 14.0, r.rect.center().y),
         );
-        PinInfo::circle().with_fill(self.color(&node))
+        // Typed pins: circle = float tensor, square = integer (ids, labels), triangle = either.
+        let shape = match ports.get(pin.id.input).map(|p| p.accept) {
+            Some(catalog::Accept::Int) => PinInfo::square(),
+            Some(catalog::Accept::Any) => PinInfo::triangle(),
+            _ => PinInfo::circle(),
+        };
+        shape.with_fill(self.color(&node))
     }
 
     fn show_output(
@@ -842,7 +1021,11 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
             (node.0, pin.id.output),
             Pos2::new(r.rect.right() + 14.0, r.rect.center().y),
         );
-        PinInfo::circle().with_fill(self.color(&node))
+        let int = self
+            .report
+            .and_then(|r| r.output_type(node.0, &name))
+            .is_some_and(|t| t.dtype == DType::Int);
+        if int { PinInfo::square() } else { PinInfo::circle() }.with_fill(self.color(&node))
     }
 
     fn has_footer(&mut self, node: &CanvasNode) -> bool {
@@ -1316,4 +1499,63 @@ pub fn inspector(
         });
     }
     edit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_integer_wire_only_offers_kinds_that_take_integers() {
+        let end = WireEnd::Out(NodeId(0), "y".into(), Some(DType::Int));
+        let kinds: Vec<&str> = search_kinds("", Some(&end)).iter().map(|s| s.id).collect();
+        assert!(kinds.contains(&"embedding"), "{kinds:?}");
+        assert!(!kinds.contains(&"conv2d"), "{kinds:?}");
+        let float = WireEnd::Out(NodeId(0), "y".into(), Some(DType::Float));
+        let kinds: Vec<&str> = search_kinds("", Some(&float)).iter().map(|s| s.id).collect();
+        assert!(kinds.contains(&"conv2d") && !kinds.contains(&"embedding"), "{kinds:?}");
+    }
+
+    #[test]
+    fn fuzzy_search_prefers_whole_words_then_initials() {
+        assert_eq!(search_kinds("conv2d", None)[0].id, "conv2d");
+        assert_eq!(search_kinds("mha", None)[0].id, "multi_head_attention");
+        assert!(fuzzy_score("xyz", "Linear").is_none());
+    }
+
+    #[test]
+    fn fixes_become_one_undoable_edit() {
+        let mut p = Project::new("t");
+        let input = p
+            .graph
+            .add(catalog::default_node("input").unwrap_or_else(|| Node::new("input")));
+        let conv = p
+            .graph
+            .add(catalog::default_node("conv2d").unwrap_or_else(|| Node::new("conv2d")));
+        p.graph.add_wire(Wire::new(input, "y", conv, "x"));
+        let e = fix_edit(
+            &p,
+            &Scope::Root,
+            conv,
+            &FixAction::InsertBefore {
+                port: "x".into(),
+                kind: "flatten",
+                params: vec![],
+            },
+        )
+        .expect("an edit");
+        let before = p.clone();
+        let undo = e.apply(&mut p).expect("applies");
+        assert_eq!(p.graph.nodes.len(), 3);
+        assert!(
+            p.graph.wires_into(conv).all(|w| w.from != input),
+            "rewired through the new node"
+        );
+        undo.apply(&mut p).expect("undoes");
+        // Ids are never reused, so only the id counter remembers the undone node.
+        assert_eq!(
+            (&p.graph.nodes, &p.graph.wires),
+            (&before.graph.nodes, &before.graph.wires)
+        );
+    }
 }

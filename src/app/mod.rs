@@ -143,6 +143,11 @@ impl StrataApp {
         &self.dashboard
     }
 
+    /// The training dashboard, to drive it.
+    pub fn dashboard_mut(&mut self) -> &mut Dashboard {
+        &mut self.dashboard
+    }
+
     /// The preferences kept between sessions.
     pub fn prefs(&self) -> &Prefs {
         &self.prefs
@@ -609,6 +614,7 @@ impl StrataApp {
                 at: self.editor.to_graph(p),
                 screen: p,
                 text: String::new(),
+                age: 0,
             });
         }
         if escape {
@@ -984,7 +990,8 @@ impl StrataApp {
         let Some(search) = &mut self.editor.search else { return };
         let mut picked = None;
         let mut close = false;
-        egui::Area::new(egui::Id::new("strata-search"))
+        search.age += 1;
+        let area = egui::Area::new(egui::Id::new("strata-search"))
             .fixed_pos(search.screen)
             .order(egui::Order::Foreground)
             .show(ctx, |ui| {
@@ -1005,6 +1012,10 @@ impl StrataApp {
                     }
                 });
             });
+        // A click elsewhere closes it (not the click that opened it).
+        if search.age > 2 && ctx.input(|i| i.pointer.any_pressed()) && !area.response.contains_pointer() {
+            close = true;
+        }
         if let Some(kind) = picked {
             let at = search.at;
             let scope = self.editor.scope.clone();

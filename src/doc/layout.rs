@@ -4,9 +4,9 @@ use super::graph::{Graph, NodeId};
 use std::collections::BTreeMap;
 
 /// Horizontal distance between layers.
-const LAYER_DX: f32 = 260.0;
+const LAYER_DX: f32 = 330.0;
 /// Vertical distance between nodes in one layer.
-const ROW_DY: f32 = 150.0;
+const ROW_DY: f32 = 170.0;
 
 /// Computes new positions for every unpinned node: each node goes one layer right of its
 /// furthest predecessor (longest path), nodes in a layer are ordered by the mean row of their
