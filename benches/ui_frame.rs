@@ -128,6 +128,15 @@ fn main() {
     w.key(egui::Key::F);
     let times = measure(&mut w, 200, || {});
     report("1000-node graph, whole graph in view (overview)", &times, "≤ 8 ms");
+    // Zoomed out to just above the overview threshold: the most widgets at once (~150–250 nodes).
+    let mut w = Window::new(StrataApp::new(Some(Document::new(big_graph(1000), None))));
+    w.frame(vec![egui::Event::PointerMoved(egui::pos2(700.0, 400.0))]);
+    w.frame(vec![egui::Event::Zoom(0.53)]);
+    for _ in 0..3 {
+        w.frame(vec![]);
+    }
+    let times = measure(&mut w, 200, || {});
+    report("1000-node graph, zoom 0.42 (most widgets)", &times, "≤ 8 ms");
     // Pan across the whole graph at readable zoom: nodes enter and leave the widget set.
     let mut w = Window::new(StrataApp::new(Some(Document::new(big_graph(1000), None))));
     let mut times = Vec::new();

@@ -489,13 +489,14 @@ impl Editor {
             let color = node_category(n).map_or(Color32::DARK_RED, category_color);
             let selected = self.selection.contains(&n.id);
             let sr = t * r;
-            painter.rect_filled(sr, 3.0, ui.visuals().window_fill);
+            // Square corners: a thousand rounded boxes cost more to tessellate than they are worth here.
+            painter.rect_filled(sr, 0.0, ui.visuals().window_fill);
             let stroke = if selected {
                 Stroke::new(3.0, Color32::from_rgb(250, 200, 80))
             } else {
                 Stroke::new(1.5, color)
             };
-            painter.rect_stroke(sr, 3.0, stroke, egui::StrokeKind::Inside);
+            painter.rect_stroke(sr, 0.0, stroke, egui::StrokeKind::Inside);
             if text {
                 painter.text(
                     sr.left_top() + egui::vec2(4.0, 3.0),
