@@ -175,6 +175,26 @@ fn edits_inside_a_block_are_undoable_and_change_every_instance() {
     h.state_mut().open_block(Some(&block));
     h.run_steps(3);
     assert_eq!(h.state().scope(), &Scope::Block(block.clone()));
+    // Inside, shapes are known as the first instance sees them (wire labels, pins, inspector).
+    let inner_report = h.state_mut().scope_report().expect("inside report").clone();
+    let def = h.state().document().project.block(&block).unwrap().graph.clone();
+    let typed = def
+        .nodes
+        .iter()
+        .filter(|n| n.kind != "port_out")
+        .filter(|n| {
+            inner_report
+                .node(n.id)
+                .is_some_and(|r| r.outputs.iter().all(|(_, t)| t.is_some()))
+        })
+        .count();
+    assert_eq!(
+        typed,
+        def.nodes.iter().filter(|n| n.kind != "port_out").count(),
+        "{inner_report:?}"
+    );
+    assert!(inner_report.is_valid());
+    assert!(inner_report.total_params > 0);
     // Add a node inside with the palette: it lands in the block, not the top level.
     let top = h.state().document().project.graph.nodes.len();
     let inner = h.state().document().project.block(&block).unwrap().graph.nodes.len();

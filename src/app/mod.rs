@@ -66,6 +66,8 @@ pub struct StrataApp {
     autosave_every: Duration,
     ctx: Option<egui::Context>,
     editor_rect: egui::Rect,
+    /// The check of the open block's inside: (revision, block, report).
+    block_report: Option<(u64, String, Report)>,
     /// Show the presets gallery (also the start screen).
     pub gallery_open: bool,
 }
@@ -97,6 +99,7 @@ impl StrataApp {
             pastes: 0,
             autosave_every: AUTOSAVE_EVERY,
             ctx: None,
+            block_report: None,
             editor_rect: egui::Rect::from_min_size(egui::pos2(220.0, 80.0), egui::vec2(800.0, 500.0)),
             gallery_open: start,
         }
@@ -161,6 +164,25 @@ impl StrataApp {
     /// Nodes selected on the canvas.
     pub fn selection(&self) -> Vec<NodeId> {
         self.editor.selection.iter().copied().collect()
+    }
+
+    /// The report for the scope the canvas shows: the project's, or the open block's inside
+    /// (keyed by the block's node ids, as its first instance sees it).
+    pub fn scope_report(&mut self) -> Option<&Report> {
+        match self.editor.scope.clone() {
+            Scope::Root => Some(&self.report),
+            Scope::Block(b) => {
+                let rev = self.document.revision();
+                if self
+                    .block_report
+                    .as_ref()
+                    .is_none_or(|(r, id, _)| *r != rev || *id != b)
+                {
+                    self.block_report = shape::check_block(&self.document.project, &b).map(|r| (rev, b, r));
+                }
+                self.block_report.as_ref().map(|(_, _, r)| r)
+            }
+        }
     }
 
     /// Where the canvas drew a pin last frame, in screen points (for tests that drag wires).
@@ -1084,12 +1106,17 @@ impl eframe::App for StrataApp {
                 }
             });
         let in_root = self.editor.scope == Scope::Root;
+        let _ = self.scope_report();
         egui::Panel::right("strata-inspector")
             .default_size(290.0)
             .resizable(true)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    let report = in_root.then_some(&self.report);
+                    let report = if in_root {
+                        Some(&self.report)
+                    } else {
+                        self.block_report.as_ref().map(|(_, _, r)| r)
+                    };
                     match editor::inspector(ui, &self.document, report, &self.editor.scope, self.editor.selected) {
                         Some(e) => pending.push(e),
                         None if self.editor.selected.is_none() => {
@@ -1120,7 +1147,11 @@ impl eframe::App for StrataApp {
                     .filter(|_| in_root)
                     .and_then(|n| self.dashboard.thumbnail(n).map(|t| (n, t))),
             };
-            let report = in_root.then_some(&self.report);
+            let report = if in_root {
+                Some(&self.report)
+            } else {
+                self.block_report.as_ref().map(|(_, _, r)| r)
+            };
             let (edits, dropped) = self.editor.show(ui, &self.document, report, &live);
             pending.extend(edits);
             dropped_wire = dropped;

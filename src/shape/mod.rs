@@ -27,14 +27,55 @@ pub fn check(project: &Project) -> Report {
         stack: Vec::new(),
     };
     let mut diags = Vec::new();
-    let mut res = checker.infer_graph(&project.graph, None, &mut diags);
+    let res = checker.infer_graph(&project.graph, None, &mut diags);
+    let mut report = graph_report(&project.graph, res, diags);
+    check_roles(project, &mut report.diagnostics);
+    report
+}
+
+/// Checks the inside of block `block_id` as its first top-level instance sees it: the types on
+/// its `port_in` nodes come from the wires into that instance. The report is keyed by the
+/// block's own node ids (shapes and counts of one copy). `None` when there is no such block.
+pub fn check_block(project: &Project, block_id: &str) -> Option<Report> {
+    let def = project.block(block_id)?;
+    let root = check(project);
+    let port_types: Vec<Option<TensorType>> = project
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.block.as_deref() == Some(block_id))
+        .and_then(|inst| {
+            let (ins, _) = catalog::node_ports(project, inst)?;
+            Some(
+                ins.iter()
+                    .map(|p| {
+                        project
+                            .graph
+                            .wires_into(inst.id)
+                            .find(|w| w.input == p.name)
+                            .and_then(|w| root.output_type(w.from, &w.out).cloned())
+                    })
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let mut checker = Checker {
+        project,
+        stack: vec![block_id.to_owned()],
+    };
+    let mut diags = Vec::new();
+    let res = checker.infer_graph(&def.graph, Some(&port_types), &mut diags);
+    Some(graph_report(&def.graph, res, diags))
+}
+
+fn graph_report(g: &Graph, mut res: GraphResult, diagnostics: Vec<Diagnostic>) -> Report {
     let mut report = Report {
-        nodes: Vec::with_capacity(project.graph.nodes.len()),
+        nodes: Vec::with_capacity(g.nodes.len()),
         total_params: 0,
         total_macs: 0,
-        diagnostics: diags,
+        diagnostics,
     };
-    for (i, n) in project.graph.nodes.iter().enumerate() {
+    for (i, n) in g.nodes.iter().enumerate() {
         let outputs = res.out_names[i]
             .iter()
             .map(|p| p.name.clone())
@@ -49,7 +90,6 @@ pub fn check(project: &Project) -> Report {
             macs: res.macs[i],
         });
     }
-    check_roles(project, &mut report.diagnostics);
     report
 }
 
