@@ -8,6 +8,7 @@ mod common;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use strata::app::StrataApp;
+use strata::engine::trainer::RunState;
 use strata::workspace::Document;
 
 fn harness(id: &str) -> Harness<'static, StrataApp> {
@@ -315,6 +316,15 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
     h.get_by_label_contains("step ");
     h.get_by_label("Training").click();
     h.run_steps(2);
+    // Pause holds the step counter; Resume continues.
+    h.get_by_label("Pause").click();
+    wait(&mut h, |a| a.dashboard().state == RunState::Paused);
+    let held = h.state().dashboard().current().unwrap().step;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    h.run_steps(2);
+    assert!(h.state().dashboard().current().unwrap().step <= held + 1);
+    h.get_by_label("Resume").click();
+    wait(&mut h, |a| a.dashboard().current().is_some_and(|r| r.step > held + 3));
     h.get_by_label("■ Stop").click();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while h.state().dashboard().busy() {
@@ -330,6 +340,29 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
     h.get_by_label_contains("stopped after");
     // Node sparklines came in while training.
     assert!(!h.state().dashboard().activity.is_empty());
+    // The Samples tab shows the predictions taken when the run ended.
+    assert!(!h.state().dashboard().samples.is_empty());
+    h.get_by_label("Samples").click();
+    h.run_steps(2);
+    assert!(h.query_all_by_role(egui::accesskit::Role::Slider).count() >= 1, "the step slider");
+    // A second run keeps the first for the overlay.
+    h.get_by_label("▶ Train").click();
+    h.run_steps(2);
+    assert_eq!(h.state().dashboard().runs.len(), 2);
+    wait(&mut h, |a| a.dashboard().current().is_some_and(|r| r.step >= 5));
+    h.get_by_label("■ Stop").click();
+    wait(&mut h, |a| !a.dashboard().busy());
+    assert_eq!(h.state().dashboard().runs.len(), 2);
+    assert!(h.state().dashboard().runs[0].loss.len() >= 20, "the earlier run keeps its curve");
+}
+
+fn wait(h: &mut Harness<'static, StrataApp>, done: impl Fn(&StrataApp) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done(h.state()) {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
