@@ -344,7 +344,10 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
     assert!(!h.state().dashboard().samples.is_empty());
     h.get_by_label("Samples").click();
     h.run_steps(2);
-    assert!(h.query_all_by_role(egui::accesskit::Role::Slider).count() >= 1, "the step slider");
+    assert!(
+        h.query_all_by_role(egui::accesskit::Role::Slider).count() >= 1,
+        "the step slider"
+    );
     // A second run keeps the first for the overlay.
     h.get_by_label("▶ Train").click();
     h.run_steps(2);
@@ -353,7 +356,10 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
     h.get_by_label("■ Stop").click();
     wait(&mut h, |a| !a.dashboard().busy());
     assert_eq!(h.state().dashboard().runs.len(), 2);
-    assert!(h.state().dashboard().runs[0].loss.len() >= 20, "the earlier run keeps its curve");
+    assert!(
+        h.state().dashboard().runs[0].loss.len() >= 20,
+        "the earlier run keeps its curve"
+    );
 }
 
 fn wait(h: &mut Harness<'static, StrataApp>, done: impl Fn(&StrataApp) -> bool) {
@@ -405,4 +411,50 @@ fn space_opens_the_fuzzy_node_search_and_enter_adds_the_best_match() {
     h.run_steps(3);
     assert_eq!(kinds(&h), ["lstm"]);
     assert!(h.query_by_label("Add a layer").is_none(), "the search closed");
+}
+
+#[test]
+fn dragging_a_value_in_the_inspector_is_one_undo_step() {
+    let mut h = harness("mlp");
+    let linear = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.kind == "linear")
+        .map(|n| n.id)
+        .unwrap();
+    h.state_mut().select(&[linear]);
+    h.run_steps(3);
+    let value = |h: &Harness<'static, StrataApp>| {
+        h.state()
+            .document()
+            .project
+            .graph
+            .node(linear)
+            .unwrap()
+            .params
+            .get("out_features")
+            .cloned()
+    };
+    let before = value(&h);
+    let field = h.get_by_value("128").rect().center();
+    // A slow drag to the right passes through many values.
+    h.hover_at(field);
+    h.run_steps(1);
+    h.drag_at(field);
+    h.run_steps(1);
+    for k in 1..=10 {
+        h.hover_at(field + egui::vec2(6.0 * k as f32, 0.0));
+        h.run_steps(1);
+    }
+    h.drop_at(field + egui::vec2(60.0, 0.0));
+    h.run_steps(2);
+    assert_ne!(value(&h), before, "the drag changed the value");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(3);
+    assert_eq!(value(&h), before, "one undo restores the value from before the drag");
+    assert!(!h.state().document().is_dirty());
 }

@@ -104,3 +104,51 @@ fn recent_files_are_newest_first_without_duplicates() {
     r.prune();
     assert!(r.files.is_empty());
 }
+
+#[test]
+fn a_dragged_value_is_one_undo_step() {
+    use strata::doc::{Edit, ParamValue, Scope};
+    let mut d = Document::new(common::preset("mlp"), None);
+    let linear = d.project.graph.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    let set = |v: i64| Edit::SetParam {
+        scope: Scope::Root,
+        node: linear,
+        name: "out_features".into(),
+        value: Some(ParamValue::Int(v)),
+    };
+    let original = d
+        .project
+        .graph
+        .node(linear)
+        .unwrap()
+        .params
+        .get("out_features")
+        .cloned();
+    // One drag through 129, 130, 131.
+    for v in 129..=131 {
+        d.apply_merging(set(v), "drag".into()).unwrap();
+    }
+    d.end_merging();
+    // A second drag is a step of its own.
+    for v in 140..=142 {
+        d.apply_merging(set(v), "drag".into()).unwrap();
+    }
+    let value = |d: &Document| {
+        d.project
+            .graph
+            .node(linear)
+            .unwrap()
+            .params
+            .get("out_features")
+            .cloned()
+    };
+    assert_eq!(value(&d), Some(ParamValue::Int(142)));
+    d.undo().unwrap();
+    assert_eq!(value(&d), Some(ParamValue::Int(131)));
+    d.undo().unwrap();
+    assert_eq!(value(&d), original);
+    assert!(!d.is_dirty());
+    assert!(!d.can_undo());
+    d.redo().unwrap();
+    assert_eq!(value(&d), Some(ParamValue::Int(131)));
+}

@@ -1374,6 +1374,26 @@ pub fn palette(ui: &mut egui::Ui, filter: &mut String) -> Option<&'static str> {
     chosen
 }
 
+/// An edit made in the inspector.
+pub struct InspectorEdit {
+    /// The change.
+    pub edit: Edit,
+    /// Set while a value is dragged or typed: edits with the same key merge into one undo step.
+    pub merge: Option<String>,
+    /// The first edit of a new drag (it must not merge with an earlier drag).
+    pub fresh: bool,
+}
+
+impl From<Edit> for InspectorEdit {
+    fn from(edit: Edit) -> Self {
+        InspectorEdit {
+            edit,
+            merge: None,
+            fresh: false,
+        }
+    }
+}
+
 /// The inspector: the selected node's parameters, generated from its kind's specs.
 pub fn inspector(
     ui: &mut egui::Ui,
@@ -1381,7 +1401,7 @@ pub fn inspector(
     report: Option<&Report>,
     scope: &Scope,
     selected: Option<NodeId>,
-) -> Option<Edit> {
+) -> Option<InspectorEdit> {
     let g = doc::graph_in(&document.project, scope)?;
     let node = selected.and_then(|id| g.node(id))?;
     let spec = catalog::catalog().get(&node.kind);
@@ -1408,7 +1428,7 @@ pub fn inspector(
                 match &f.action {
                     Some(a) => {
                         if ui.button(format!("Fix: {}", f.label)).clicked() {
-                            edit = fix_edit(&document.project, scope, node.id, a);
+                            edit = fix_edit(&document.project, scope, node.id, a).map(InspectorEdit::from);
                         }
                     }
                     None => {
@@ -1431,11 +1451,16 @@ pub fn inspector(
             ui.label("repeat")
                 .on_hover_text("How many chained copies of the block this node stands for");
             let mut r = node.repeat;
-            if ui.add(egui::DragValue::new(&mut r).range(1..=256)).changed() {
-                edit = Some(Edit::SetRepeat {
-                    scope: scope.clone(),
-                    node: node.id,
-                    repeat: r.max(1),
+            let resp = ui.add(egui::DragValue::new(&mut r).range(1..=256));
+            if resp.changed() {
+                edit = Some(InspectorEdit {
+                    edit: Edit::SetRepeat {
+                        scope: scope.clone(),
+                        node: node.id,
+                        repeat: r.max(1),
+                    },
+                    merge: (resp.dragged() || resp.has_focus()).then(|| format!("{scope:?}/{}/repeat", node.id)),
+                    fresh: resp.drag_started(),
                 });
             }
         });
@@ -1444,6 +1469,7 @@ pub fn inspector(
     let spec = spec?;
     for p in spec.params {
         let current = node.params.get(p.name).cloned().unwrap_or_else(|| p.default.to_value());
+        let mut gesture: Option<(bool, bool)> = None;
         ui.horizontal(|ui| {
             if !matches!(p.kind, ParamKind::Bool) {
                 ui.label(p.name).on_hover_text(p.tooltip);
@@ -1451,10 +1477,9 @@ pub fn inspector(
             let new = match p.kind {
                 ParamKind::Int { min, max } => {
                     let mut v = current.as_int().unwrap_or(0);
-                    ui.add(egui::DragValue::new(&mut v).range(min..=max))
-                        .on_hover_text(p.tooltip)
-                        .changed()
-                        .then_some(ParamValue::Int(v))
+                    let r = ui.add(egui::DragValue::new(&mut v).range(min..=max));
+                    gesture = Some((r.dragged() || r.has_focus(), r.drag_started()));
+                    r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Int(v))
                 }
                 ParamKind::Float { min, max } => {
                     let mut v = current.as_float().unwrap_or(0.0);
@@ -1463,6 +1488,7 @@ pub fn inspector(
                     } else {
                         ui.add(egui::DragValue::new(&mut v).range(min..=max).speed(0.01))
                     };
+                    gesture = Some((r.dragged() || r.has_focus(), r.drag_started()));
                     r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Float(v))
                 }
                 ParamKind::Bool => {
@@ -1490,11 +1516,16 @@ pub fn inspector(
                 }
             };
             if let Some(value) = new {
-                edit = Some(Edit::SetParam {
-                    scope: scope.clone(),
-                    node: node.id,
-                    name: p.name.to_owned(),
-                    value: Some(value),
+                let (merge, fresh) = gesture.unwrap_or((false, false));
+                edit = Some(InspectorEdit {
+                    edit: Edit::SetParam {
+                        scope: scope.clone(),
+                        node: node.id,
+                        name: p.name.to_owned(),
+                        value: Some(value),
+                    },
+                    merge: merge.then(|| format!("{scope:?}/{}/{}", node.id, p.name)),
+                    fresh,
                 });
             }
         });

@@ -221,6 +221,21 @@ impl StrataApp {
         }
     }
 
+    /// An inspector edit: a drag or typing of one value is one undo step.
+    fn apply_inspected(&mut self, e: editor::InspectorEdit) {
+        if e.fresh {
+            self.document.end_merging();
+        }
+        let r = match e.merge {
+            Some(key) => self.document.apply_merging(e.edit, key),
+            None => self.document.apply(e.edit),
+        };
+        match r {
+            Ok(()) => self.report = shape::check(&self.document.project),
+            Err(err) => self.status = format!("could not apply: {err}"),
+        }
+    }
+
     fn undo(&mut self, redo: bool) {
         let r = if redo {
             self.document.redo()
@@ -1107,6 +1122,7 @@ impl eframe::App for StrataApp {
             });
         let in_root = self.editor.scope == Scope::Root;
         let _ = self.scope_report();
+        let mut inspected: Option<editor::InspectorEdit> = None;
         egui::Panel::right("strata-inspector")
             .default_size(290.0)
             .resizable(true)
@@ -1118,7 +1134,7 @@ impl eframe::App for StrataApp {
                         self.block_report.as_ref().map(|(_, _, r)| r)
                     };
                     match editor::inspector(ui, &self.document, report, &self.editor.scope, self.editor.selected) {
-                        Some(e) => pending.push(e),
+                        Some(e) => inspected = Some(e),
                         None if self.editor.selected.is_none() => {
                             ui.weak("Click a node's title to inspect it. Shift-click or shift-drag to select several.");
                         }
@@ -1167,6 +1183,9 @@ impl eframe::App for StrataApp {
         }
         for e in pending {
             self.apply(e);
+        }
+        if let Some(e) = inspected {
+            self.apply_inspected(e);
         }
         self.search_popup(&ctx);
         self.modals(&ctx);

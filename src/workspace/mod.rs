@@ -21,6 +21,8 @@ pub struct Document {
     next: u64,
     undo_ids: Vec<u64>,
     redo_ids: Vec<u64>,
+    /// What the last edit may merge with (a parameter being dragged).
+    coalesce: Option<String>,
 }
 
 impl Document {
@@ -35,6 +37,7 @@ impl Document {
             next: 1,
             undo_ids: Vec::new(),
             redo_ids: Vec::new(),
+            coalesce: None,
         }
     }
 
@@ -50,6 +53,28 @@ impl Document {
 
     /// Applies an edit (undoable).
     pub fn apply(&mut self, edit: Edit) -> Result<(), EditError> {
+        self.coalesce = None;
+        self.apply_inner(edit)
+    }
+
+    /// Applies an edit that merges with the previous one when both carry the same `key`: one
+    /// drag of a slider is one undo step however many values it passed through.
+    pub fn apply_merging(&mut self, edit: Edit, key: String) -> Result<(), EditError> {
+        if self.coalesce.as_ref() == Some(&key) && self.history.can_undo() {
+            self.history.undo(&mut self.project)?;
+            self.current = self.undo_ids.pop().unwrap_or(0);
+        }
+        self.apply_inner(edit)?;
+        self.coalesce = Some(key);
+        Ok(())
+    }
+
+    /// Ends a merging gesture: the next edit is a step of its own.
+    pub fn end_merging(&mut self) {
+        self.coalesce = None;
+    }
+
+    fn apply_inner(&mut self, edit: Edit) -> Result<(), EditError> {
         self.history.apply(&mut self.project, edit)?;
         self.undo_ids.push(self.current);
         self.current = self.next;
@@ -60,6 +85,7 @@ impl Document {
 
     /// Undoes the last edit; false when there is none.
     pub fn undo(&mut self) -> Result<bool, EditError> {
+        self.coalesce = None;
         if !self.history.undo(&mut self.project)? {
             return Ok(false);
         }
@@ -70,6 +96,7 @@ impl Document {
 
     /// Redoes the last undone edit; false when there is none.
     pub fn redo(&mut self) -> Result<bool, EditError> {
+        self.coalesce = None;
         if !self.history.redo(&mut self.project)? {
             return Ok(false);
         }
@@ -109,6 +136,7 @@ impl Document {
         doc::save_file(&self.project, path)?;
         self.path = Some(path.to_owned());
         self.saved = self.current;
+        self.coalesce = None;
         Ok(())
     }
 
