@@ -39,6 +39,8 @@ pub struct Run {
     pub val_loss: Vec<[f64; 2]>,
     /// `[step, validation accuracy]` per evaluation.
     pub val_accuracy: Vec<[f64; 2]>,
+    /// `[step, validation RMSE]` per evaluation (regression).
+    pub val_rmse: Vec<[f64; 2]>,
     /// The latest evaluation.
     pub eval: Option<EvalMetrics>,
     /// How it ended, in words (`None` while running).
@@ -292,6 +294,9 @@ impl Dashboard {
                 if let Some(a) = metrics.val_accuracy {
                     run.val_accuracy.push([s, a]);
                 }
+                if let Some(e) = metrics.val_rmse {
+                    run.val_rmse.push([s, e]);
+                }
                 run.eval = Some(metrics);
             }
             Event::Finished {
@@ -493,8 +498,31 @@ impl Dashboard {
                     }
                 });
             });
+            let regression = current.accuracy.is_empty() && !current.val_rmse.is_empty();
             ui.vertical(|ui| {
                 ui.set_width(plot_w);
+                if regression {
+                    // Regressors have no accuracy: their validation error is the second plot.
+                    Plot::new("strata-rmse")
+                        .height(h - 24.0)
+                        .width(plot_w)
+                        .legend(Legend::default())
+                        .x_axis_label("step")
+                        .include_y(0.0)
+                        .show(ui, |p| {
+                            for r in earlier {
+                                p.line(
+                                    Line::new(format!("{} validation RMSE", r.label), series(&r.val_rmse, 0.0, |v| v))
+                                        .color(Color32::from_gray(120)),
+                                );
+                            }
+                            p.line(
+                                Line::new("validation RMSE", series(&current.val_rmse, 0.0, |v| v))
+                                    .color(Color32::from_rgb(240, 160, 60)),
+                            );
+                        });
+                    return;
+                }
                 Plot::new("strata-accuracy")
                     .height(h - 24.0)
                     .width(plot_w)
@@ -717,5 +745,71 @@ fn confusion(ui: &mut egui::Ui, eval: &EvalMetrics, side: f32) {
     if let Some((t, p, c)) = hovered {
         let name = |i: usize| eval.classes.get(i).cloned().unwrap_or_else(|| i.to_string());
         resp.on_hover_text(format!("truth {} → predicted {}: {c}", name(t), name(p)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::StepMetrics;
+
+    fn eval(step: u64, rmse: Option<f64>, acc: Option<f64>) -> Event {
+        Event::Eval {
+            run_id: 1,
+            metrics: EvalMetrics {
+                step,
+                val_loss: 0.5,
+                val_accuracy: acc,
+                val_rmse: rmse,
+                confusion: Vec::new(),
+                classes: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn events_of_the_current_run_fill_its_curves_and_others_are_ignored() {
+        let mut d = Dashboard::default();
+        d.runs.push(Run {
+            id: 1,
+            planned: 100,
+            ..Run::default()
+        });
+        for step in 1..=3 {
+            d.handle(
+                Event::Step {
+                    run_id: 1,
+                    metrics: StepMetrics {
+                        step,
+                        loss: 1.0 / step as f64,
+                        accuracy: None,
+                        lr: 1e-3,
+                    },
+                },
+                Some(1),
+            );
+        }
+        d.handle(eval(3, Some(0.25), None), Some(1));
+        // An event of an older run changes nothing.
+        d.handle(eval(9, Some(9.0), None), Some(1).filter(|_| false));
+        let run = d.current().expect("run");
+        assert_eq!(run.step, 3);
+        assert_eq!(run.loss.len(), 3);
+        assert_eq!(run.val_rmse, [[3.0, 0.25]]);
+        assert!(run.accuracy.is_empty());
+        // Smoothing keeps the first point and moves towards later ones.
+        let s: Vec<[f64; 2]> = match series(&run.loss, 0.5, |v| v) {
+            PlotPoints::Owned(p) => p.iter().map(|p| [p.x, p.y]).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(s[0], [1.0, 1.0]);
+        assert!((s[1][1] - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn eta_and_time_format() {
+        assert_eq!(format_secs(42.0), "42 s");
+        assert_eq!(format_secs(125.0), "2:05 min");
+        assert_eq!(format_secs(7200.0), "2.0 h");
     }
 }
