@@ -458,3 +458,46 @@ fn dragging_a_value_in_the_inspector_is_one_undo_step() {
     assert_eq!(value(&h), before, "one undo restores the value from before the drag");
     assert!(!h.state().document().is_dirty());
 }
+
+#[test]
+fn the_input_shape_is_edited_as_text_in_the_inspector() {
+    let mut h = harness("mlp");
+    let input = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.kind == "input")
+        .unwrap()
+        .id;
+    h.state_mut().select(&[input]);
+    h.run_steps(3);
+    let field = h
+        .query_all_by_value("B, 1, 28, 28")
+        .find(|n| egui_kittest::kittest::NodeT::accesskit_node(n).role() == egui::accesskit::Role::TextInput)
+        .expect("the shape field");
+    field.focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.event(egui::Event::Text("B, 784".into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    let shape = h
+        .state()
+        .document()
+        .project
+        .graph
+        .node(input)
+        .unwrap()
+        .params
+        .get("shape")
+        .cloned();
+    assert_eq!(shape.map(|s| s.to_string()).as_deref(), Some("[B, 784]"));
+    // The checker follows at once: Flatten of [B, 784] is still [B, 784]; counts unchanged.
+    assert_eq!(h.state().report().total_params, 101_770);
+    assert!(h.state().report().is_valid());
+}

@@ -1374,6 +1374,73 @@ pub fn palette(ui: &mut egui::Ui, filter: &mut String) -> Option<&'static str> {
     chosen
 }
 
+/// Parses what the user typed for a shape (`B, 1, 28, 28`), a list of numbers or a text.
+pub fn parse_param(text: &str, kind: ParamKind) -> Option<ParamValue> {
+    match kind {
+        ParamKind::Text => Some(ParamValue::Text(text.trim().to_owned())),
+        ParamKind::Shape | ParamKind::Ints => {
+            let inner = text.trim().trim_start_matches('[').trim_end_matches(']');
+            let items: Vec<ParamValue> = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| match t.parse::<i64>() {
+                    Ok(v) => ParamValue::Int(v),
+                    Err(_) => ParamValue::Text(t.to_owned()),
+                })
+                .collect();
+            Some(ParamValue::List(items))
+        }
+        _ => None,
+    }
+}
+
+/// A text field for a shape, list or text parameter: committed on Enter or when it loses focus,
+/// checked against the spec first (the message shows instead of a bad value reaching the graph).
+fn text_param(
+    ui: &mut egui::Ui,
+    node: NodeId,
+    p: &catalog::ParamSpec,
+    current: &ParamValue,
+) -> (Option<ParamValue>, Option<String>) {
+    let id = egui::Id::new(("strata-param-text", node, p.name));
+    let shown = match current {
+        ParamValue::List(items) => items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    };
+    let focused = ui.memory(|m| m.has_focus(id));
+    let mut buf: String = if focused {
+        ui.data(|d| d.get_temp(id)).unwrap_or_else(|| shown.clone())
+    } else {
+        shown.clone()
+    };
+    let r = ui
+        .add(egui::TextEdit::singleline(&mut buf).id(id).desired_width(150.0))
+        .on_hover_text(p.tooltip);
+    if r.has_focus() {
+        ui.data_mut(|d| d.insert_temp(id, buf.clone()));
+    }
+    let error_id = id.with("error");
+    if r.lost_focus() {
+        ui.data_mut(|d| d.remove::<String>(id));
+        if buf != shown
+            && let Some(v) = parse_param(&buf, p.kind)
+        {
+            match catalog::check_param(p, &v) {
+                catalog::ParamCheck::Invalid(e) => {
+                    ui.data_mut(|d| d.insert_temp(error_id, e));
+                    return (None, ui.data(|d| d.get_temp(error_id)));
+                }
+                _ => {
+                    ui.data_mut(|d| d.remove::<String>(error_id));
+                    return (Some(v), None);
+                }
+            }
+        }
+    }
+    (None, ui.data(|d| d.get_temp::<String>(error_id)))
+}
+
 /// An edit made in the inspector.
 pub struct InspectorEdit {
     /// The change.
@@ -1510,9 +1577,12 @@ pub fn inspector(
                         });
                     (v != before).then_some(ParamValue::Text(v))
                 }
-                _ => {
-                    ui.monospace(current.to_string());
-                    None
+                ParamKind::Shape | ParamKind::Ints | ParamKind::Text => {
+                    let (new, error) = text_param(ui, node.id, p, &current);
+                    if let Some(e) = error {
+                        ui.colored_label(ERROR, e);
+                    }
+                    new
                 }
             };
             if let Some(value) = new {
