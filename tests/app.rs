@@ -501,3 +501,26 @@ fn the_input_shape_is_edited_as_text_in_the_inspector() {
     assert_eq!(h.state().report().total_params, 101_770);
     assert!(h.state().report().is_valid());
 }
+
+#[test]
+fn with_no_node_selected_the_inspector_edits_the_training_settings() {
+    let mut h = harness("mlp");
+    h.get_by_label("learning rate");
+    let before = h.state().document().project.training.clone();
+    let field = h.get_by_value("64").rect().center();
+    h.hover_at(field);
+    h.run_steps(1);
+    h.drag_at(field);
+    h.run_steps(1);
+    for k in 1..=8 {
+        h.hover_at(field + egui::vec2(5.0 * k as f32, 0.0));
+        h.run_steps(1);
+    }
+    h.drop_at(field + egui::vec2(40.0, 0.0));
+    h.run_steps(2);
+    let after = h.state().document().project.training.batch_size;
+    assert!(after > before.batch_size, "batch size {after}");
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.training, before);
+}

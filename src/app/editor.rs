@@ -1603,6 +1603,108 @@ pub fn inspector(
     edit
 }
 
+/// The inspector with no node selected: the project's recipe, dataset and training settings.
+pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<InspectorEdit> {
+    use crate::doc::{Optimizer, Schedule};
+    ui.heading("Project");
+    ui.weak("Click a node's title to inspect it. Shift-click or shift-drag to select several.");
+    ui.separator();
+    let mut out = None;
+    let mut t = project.training.clone();
+    let mut gesture = (false, false);
+    let track = |r: &egui::Response, g: &mut (bool, bool)| {
+        if r.changed() {
+            *g = (r.dragged() || r.has_focus(), r.drag_started());
+        }
+    };
+    egui::Grid::new("strata-project-settings")
+        .num_columns(2)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            ui.label("recipe");
+            ui.label(&project.recipe.id);
+            ui.end_row();
+            ui.label("dataset");
+            let mut ds = project.dataset.id.clone();
+            egui::ComboBox::from_id_salt("strata-dataset")
+                .selected_text(if ds.is_empty() { "(none)" } else { ds.as_str() })
+                .show_ui(ui, |ui| {
+                    for id in crate::data::builtin_ids() {
+                        ui.selectable_value(&mut ds, id.to_owned(), id);
+                    }
+                });
+            if ds != project.dataset.id {
+                out = Some(InspectorEdit::from(Edit::SetDataset(crate::doc::DatasetBinding {
+                    id: ds,
+                    options: Default::default(),
+                })));
+            }
+            ui.end_row();
+            ui.label("optimizer");
+            egui::ComboBox::from_id_salt("strata-optimizer")
+                .selected_text(format!("{:?}", t.optimizer))
+                .show_ui(ui, |ui| {
+                    for o in [Optimizer::Adam, Optimizer::AdamW, Optimizer::Sgd] {
+                        ui.selectable_value(&mut t.optimizer, o, format!("{o:?}"));
+                    }
+                });
+            ui.end_row();
+            ui.label("learning rate");
+            let speed = t.learning_rate.max(1e-6) * 0.01;
+            let r = ui.add(
+                egui::DragValue::new(&mut t.learning_rate)
+                    .range(1e-6..=10.0)
+                    .speed(speed)
+                    .max_decimals(6),
+            );
+            track(&r, &mut gesture);
+            ui.end_row();
+            ui.label("schedule");
+            egui::ComboBox::from_id_salt("strata-schedule")
+                .selected_text(format!("{:?}", t.schedule))
+                .show_ui(ui, |ui| {
+                    for s in [Schedule::Constant, Schedule::Cosine, Schedule::WarmupCosine] {
+                        ui.selectable_value(&mut t.schedule, s, format!("{s:?}"));
+                    }
+                });
+            ui.end_row();
+            ui.label("warm-up steps");
+            let r = ui.add(egui::DragValue::new(&mut t.warmup_steps).range(0..=1_000_000));
+            track(&r, &mut gesture);
+            ui.end_row();
+            ui.label("batch size");
+            let r = ui.add(egui::DragValue::new(&mut t.batch_size).range(1..=4096));
+            track(&r, &mut gesture);
+            ui.end_row();
+            ui.label("steps");
+            let r = ui.add(egui::DragValue::new(&mut t.steps).range(1..=10_000_000));
+            track(&r, &mut gesture);
+            ui.end_row();
+            ui.label("weight decay");
+            let r = ui.add(egui::DragValue::new(&mut t.weight_decay).range(0.0..=1.0).speed(0.0001));
+            track(&r, &mut gesture);
+            ui.end_row();
+            if t.optimizer == Optimizer::Sgd {
+                ui.label("momentum");
+                let r = ui.add(egui::Slider::new(&mut t.momentum, 0.0..=0.999));
+                track(&r, &mut gesture);
+                ui.end_row();
+            }
+            ui.label("seed");
+            let r = ui.add(egui::DragValue::new(&mut t.seed));
+            track(&r, &mut gesture);
+            ui.end_row();
+        });
+    if t != project.training {
+        out = Some(InspectorEdit {
+            edit: Edit::SetTraining(t),
+            merge: gesture.0.then(|| "training".to_owned()),
+            fresh: gesture.1,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1136,7 +1136,7 @@ impl eframe::App for StrataApp {
                     match editor::inspector(ui, &self.document, report, &self.editor.scope, self.editor.selected) {
                         Some(e) => inspected = Some(e),
                         None if self.editor.selected.is_none() => {
-                            ui.weak("Click a node's title to inspect it. Shift-click or shift-drag to select several.");
+                            inspected = editor::project_settings(ui, &self.document.project);
                         }
                         None => {}
                     }
