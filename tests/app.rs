@@ -524,3 +524,35 @@ fn with_no_node_selected_the_inspector_edits_the_training_settings() {
     h.run_steps(3);
     assert_eq!(h.state().document().project.training, before);
 }
+
+#[test]
+fn the_checkers_fix_button_repairs_the_graph_in_one_undoable_step() {
+    use strata::doc::{Edit, Scope, Wire};
+    let mut h = harness("mlp");
+    let g = h.state().document().project.graph.clone();
+    let input = g.nodes.iter().find(|n| n.kind == "input").unwrap().id;
+    let flatten = g.nodes.iter().find(|n| n.kind == "flatten").unwrap().id;
+    let linear = g.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    // The user deletes Flatten and wires the image straight into Linear.
+    h.state_mut().apply(Edit::RemoveNode {
+        scope: Scope::Root,
+        id: flatten,
+    });
+    h.state_mut().apply(Edit::AddWire {
+        scope: Scope::Root,
+        wire: Wire::new(input, "y", linear, "x"),
+    });
+    h.run_steps(3);
+    assert!(!h.state().report().is_valid());
+    let fix = h
+        .query_all_by_label_contains("Fix: insert")
+        .next()
+        .expect("a fix button");
+    fix.click_accesskit();
+    h.run_steps(3);
+    assert!(h.state().report().is_valid(), "{:?}", h.state().report().diagnostics);
+    assert_eq!(h.state().report().total_params, 101_770);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(3);
+    assert!(!h.state().report().is_valid(), "one undo takes the fix back");
+}

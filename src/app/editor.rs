@@ -277,7 +277,12 @@ pub fn add_kind(document: &mut Document, scope: &Scope, kind: &str, at: Pos2, fr
 }
 
 /// The edit that carries out the checker's one-click fix for `node`.
+/// `None` when it cannot be done in one click here (a problem inside a block is reported on the
+/// instance; its fix applies inside the block, where the canvas offers it).
 pub fn fix_edit(project: &Project, scope: &Scope, node: NodeId, action: &FixAction) -> Option<Edit> {
+    if doc::graph_in(project, scope)?.node(node)?.is_block() {
+        return None;
+    }
     match action {
         FixAction::SetParam { name, value } => Some(Edit::SetParam {
             scope: scope.clone(),
@@ -1061,14 +1066,17 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
                 let short: String = message.chars().take(60).collect();
                 ui.label(egui::RichText::new(short).color(ERROR).small())
                     .on_hover_text(&message);
-                if let Some(a) = action
-                    && ui
+                let fix = action.and_then(|a| fix_edit(&self.document.project, self.scope, id, &a));
+                if let Some(e) = fix {
+                    if ui
                         .small_button(format!("Fix: {label}"))
                         .on_hover_text("Apply the checker's suggestion (undoable)")
                         .clicked()
-                    && let Some(e) = fix_edit(&self.document.project, self.scope, id, &a)
-                {
-                    self.edits.push(e);
+                    {
+                        self.edits.push(e);
+                    }
+                } else if !label.is_empty() {
+                    ui.label(egui::RichText::new(format!("fix: {label}")).weak().small());
                 }
             }
             if let Some((n, tex)) = self.live.thumbnail
@@ -1492,10 +1500,14 @@ pub fn inspector(
         for d in report.diagnostics_for(node.id) {
             ui.colored_label(ERROR, &d.message);
             if let Some(f) = &d.fix {
-                match &f.action {
-                    Some(a) => {
+                match f
+                    .action
+                    .as_ref()
+                    .and_then(|a| fix_edit(&document.project, scope, node.id, a))
+                {
+                    Some(e) => {
                         if ui.button(format!("Fix: {}", f.label)).clicked() {
-                            edit = fix_edit(&document.project, scope, node.id, a).map(InspectorEdit::from);
+                            edit = Some(InspectorEdit::from(e));
                         }
                     }
                     None => {

@@ -870,10 +870,15 @@ impl StrataApp {
                         select = Some(n);
                     }
                     if let Some(f) = &d.fix {
-                        match (&f.action, d.node) {
-                            (Some(a), Some(n)) => {
+                        let edit = f
+                            .action
+                            .as_ref()
+                            .zip(d.node)
+                            .and_then(|(a, n)| editor::fix_edit(&self.document.project, &Scope::Root, n, a));
+                        match edit {
+                            Some(e) => {
                                 if ui.small_button(format!("Fix: {}", f.label)).clicked() {
-                                    fix = editor::fix_edit(&self.document.project, &Scope::Root, n, a);
+                                    fix = Some(e);
                                 }
                             }
                             _ => {
