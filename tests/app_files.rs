@@ -233,3 +233,23 @@ fn snapshot_of_the_main_window_with_lenet5_open() {
 fn snapshot_of_the_main_window_with_resnet_mini_open() {
     snapshot("resnet_mini");
 }
+
+#[test]
+fn closing_the_window_with_unsaved_changes_asks_first() {
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset("mlp"), None))));
+    add_dropout(&mut h);
+    let root = egui::ViewportId::ROOT;
+    h.input_mut()
+        .viewports
+        .entry(root)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.run_steps(2);
+    assert_eq!(h.state().pending_confirmation(), Some(&strata::app::Pending::Quit));
+    h.get_by_label("Unsaved changes");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert!(h.state().pending_confirmation().is_none());
+    assert!(h.state().document().is_dirty(), "the work is still there");
+}
