@@ -582,6 +582,10 @@ impl Dashboard {
         let i = self.sample_index;
         if self.sample_texture.as_ref().is_none_or(|(k, _)| *k != i) {
             let g = &self.samples[i].1;
+            if g.rgb.len() != g.width * g.height * 3 {
+                ui.colored_label(Color32::from_rgb(240, 90, 90), "this sample picture is damaged");
+                return;
+            }
             let img = ColorImage::from_rgb([g.width, g.height], &g.rgb);
             self.sample_texture = Some((i, ui.ctx().load_texture("strata-samples", img, TextureOptions::NEAREST)));
         }
