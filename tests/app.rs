@@ -556,3 +556,37 @@ fn the_checkers_fix_button_repairs_the_graph_in_one_undoable_step() {
     h.run_steps(3);
     assert!(!h.state().report().is_valid(), "one undo takes the fix back");
 }
+
+#[test]
+fn clicking_the_minimap_moves_the_view_there() {
+    let mut h = harness("lenet5");
+    let last = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    let visible = |h: &Harness<'static, StrataApp>| {
+        h.state()
+            .pin_screen_pos(last, false, 0)
+            .is_some_and(|p| (210.0..1100.0).contains(&p.x))
+    };
+    assert!(!visible(&h), "the end of LeNet-5 starts out of view");
+    let map = h
+        .state()
+        .minimap_rect()
+        .expect("a minimap for a graph wider than the view");
+    // Click its right end: the output side of the network.
+    let at = egui::pos2(map.right() - 3.0, map.center().y);
+    h.hover_at(at);
+    h.run_steps(1);
+    h.drag_at(at);
+    h.run_steps(1);
+    h.drop_at(at);
+    h.run_steps(4);
+    assert!(visible(&h), "after the click the last node is on screen");
+}

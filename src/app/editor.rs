@@ -79,6 +79,8 @@ pub struct Editor {
     shown: Option<BTreeSet<NodeId>>,
     dragging: bool,
     zoom_to: Option<TSTransform>,
+    /// Where the minimap is (screen), when shown.
+    pub minimap_rect: Option<Rect>,
 }
 
 /// Above this many nodes, only nodes near the view are widgets.
@@ -108,6 +110,7 @@ impl Default for Editor {
             shown: None,
             dragging: false,
             zoom_to: None,
+            minimap_rect: None,
         }
     }
 }
@@ -525,6 +528,81 @@ impl Editor {
         hovered
     }
 
+    /// A map of the whole graph in the canvas corner with the visible part framed; click or drag
+    /// on it to move the view there.
+    fn minimap(&mut self, ui: &mut egui::Ui, g: &doc::Graph) {
+        self.minimap_rect = None;
+        if g.nodes.len() < 2 || !self.viewport.is_positive() {
+            return;
+        }
+        let mut bounds = Rect::NOTHING;
+        for n in &g.nodes {
+            bounds = bounds.union(self.node_rect(n));
+        }
+        let view = self.transform.inverse() * self.viewport;
+        // Nothing to navigate when everything is in view.
+        if view.contains_rect(bounds) {
+            self.minimap_rect = None;
+            return;
+        }
+        let world = bounds.union(view).expand(40.0);
+        let size = egui::vec2(200.0, 120.0);
+        let scale = (size.x / world.width()).min(size.y / world.height());
+        let used = world.size() * scale;
+        let at = self.viewport.right_bottom() - used - egui::vec2(10.0, 10.0);
+        let mut clicked = None;
+        let mut shown_at = None;
+        // Its own area above the canvas layer, so the canvas does not take its clicks.
+        egui::Area::new(canvas_id().with("minimap"))
+            .order(egui::Order::Middle)
+            .fixed_pos(at)
+            .show(ui.ctx(), |ui| {
+                let (rect, resp) = ui.allocate_exact_size(used, egui::Sense::click_and_drag());
+                shown_at = Some(rect);
+                let to_map = |p: Pos2| rect.min + (p - world.min) * scale;
+                let painter = ui.painter();
+                painter.rect_filled(
+                    rect.expand(2.0),
+                    3.0,
+                    ui.visuals().extreme_bg_color.gamma_multiply(0.92),
+                );
+                painter.rect_stroke(
+                    rect.expand(2.0),
+                    3.0,
+                    ui.visuals().widgets.noninteractive.bg_stroke,
+                    egui::StrokeKind::Outside,
+                );
+                for n in &g.nodes {
+                    let r = self.node_rect(n);
+                    let color = node_category(n).map_or(Color32::DARK_RED, category_color);
+                    let m = Rect::from_min_max(to_map(r.min), to_map(r.max));
+                    painter.rect_filled(m.expand(0.5), 0.0, color.gamma_multiply(0.8));
+                }
+                let frame = Rect::from_min_max(to_map(view.min), to_map(view.max)).intersect(rect);
+                painter.rect_stroke(
+                    frame,
+                    0.0,
+                    Stroke::new(1.5, Color32::from_rgb(250, 200, 80)),
+                    egui::StrokeKind::Inside,
+                );
+                if (resp.clicked() || resp.dragged())
+                    && let Some(p) = resp.interact_pointer_pos()
+                {
+                    clicked = Some(world.min + (p - rect.min) / scale);
+                }
+                resp.on_hover_text("The whole graph: click or drag to move the view");
+            });
+        self.minimap_rect = shown_at;
+        if let Some(target) = clicked {
+            let s = self.transform.scaling;
+            self.zoom_to = Some(TSTransform::new(
+                self.viewport.center().to_vec2() - target.to_vec2() * s,
+                s,
+            ));
+            ui.ctx().request_repaint();
+        }
+    }
+
     /// Screen position → graph position.
     pub fn to_graph(&self, p: Pos2) -> Pos2 {
         self.transform.inverse() * p
@@ -664,6 +742,9 @@ impl Editor {
             });
         }
         self.draw_wire_labels(ui, document, report);
+        if let Some(g) = doc::graph_in(&document.project, &self.scope) {
+            self.minimap(ui, g);
+        }
         self.dragging = ui.input(|i| i.pointer.any_down());
         if let Some(g) = doc::graph_in(&document.project, &self.scope)
             && let Some(hit) = self.paint_unshown(ui, g)

@@ -192,6 +192,11 @@ impl StrataApp {
             .map(|p| self.editor.to_screen(p))
     }
 
+    /// Where the minimap is drawn (screen points), when the graph is larger than the view.
+    pub fn minimap_rect(&self) -> Option<egui::Rect> {
+        self.editor.minimap_rect
+    }
+
     /// Screen point → canvas (graph) point.
     pub fn canvas_point(&self, screen: egui::Pos2) -> egui::Pos2 {
         self.editor.to_graph(screen)
