@@ -403,7 +403,15 @@ impl StrataApp {
         let purpose = d.purpose;
         self.dialog = None;
         match (purpose, answer) {
-            (_, None) => {}
+            (_, None) => {
+                // Cancelled, or no dialog service (xdg-desktop-portal / zenity) answered.
+                self.status = match purpose {
+                    files::Purpose::Open => {
+                        "no file chosen — you can also drop a .strata file on the window or run `strata FILE`".into()
+                    }
+                    files::Purpose::SaveAs => "not saved — no file chosen; your changes are still here".into(),
+                };
+            }
             (files::Purpose::Open, Some(p)) => self.open_path(&p),
             (files::Purpose::SaveAs, Some(p)) => self.save_as(&p),
         }
