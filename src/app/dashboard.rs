@@ -796,7 +796,7 @@ mod tests {
         d.handle(eval(3, Some(0.25), None), Some(1));
         // An event of an older run changes nothing.
         d.handle(eval(9, Some(9.0), None), Some(1).filter(|_| false));
-        let run = d.current().expect("run");
+        let Some(run) = d.current() else { panic!("no run") };
         assert_eq!(run.step, 3);
         assert_eq!(run.loss.len(), 3);
         assert_eq!(run.val_rmse, [[3.0, 0.25]]);

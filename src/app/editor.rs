@@ -1839,16 +1839,18 @@ mod tests {
                 kind: "flatten",
                 params: vec![],
             },
-        )
-        .expect("an edit");
+        );
+        let Some(e) = e else { panic!("the fix gives no edit") };
         let before = p.clone();
-        let undo = e.apply(&mut p).expect("applies");
+        let Ok(undo) = e.apply(&mut p) else {
+            panic!("the fix does not apply")
+        };
         assert_eq!(p.graph.nodes.len(), 3);
         assert!(
             p.graph.wires_into(conv).all(|w| w.from != input),
             "rewired through the new node"
         );
-        undo.apply(&mut p).expect("undoes");
+        assert!(undo.apply(&mut p).is_ok(), "the fix undoes");
         // Ids are never reused, so only the id counter remembers the undone node.
         assert_eq!(
             (&p.graph.nodes, &p.graph.wires),

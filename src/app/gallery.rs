@@ -112,7 +112,9 @@ mod tests {
     fn every_preset_is_in_the_gallery_with_its_family_and_count() {
         let all = super::entries();
         assert_eq!(all.len(), crate::presets::ids().count());
-        let r18 = all.iter().find(|e| e.id == "resnet18").expect("resnet18");
+        let Some(r18) = all.iter().find(|e| e.id == "resnet18") else {
+            panic!("no resnet18")
+        };
         assert_eq!(r18.params, 11_689_512);
         assert!(all.iter().all(|e| !e.family.is_empty() && !e.name.is_empty()));
     }
