@@ -52,16 +52,7 @@ fn auto_layout_is_one_undo_step() {
     let mut h = harness("mlp");
     h.get_by_label("Dropout").click();
     h.run_steps(3);
-    let added = h
-        .state()
-        .document()
-        .project
-        .graph
-        .nodes
-        .iter()
-        .map(|n| n.id)
-        .max()
-        .unwrap();
+    let added = last_node(&h);
     let before = h.state().document().project.graph.node(added).unwrap().pos;
     h.get_by_label("Auto-layout").click();
     h.run_steps(3);
@@ -149,16 +140,7 @@ fn dragging_from_an_output_pin_to_an_input_pin_wires_two_nodes() {
 #[test]
 fn editing_a_parameter_in_the_inspector_changes_the_document_and_undo_restores_it() {
     let mut h = harness("mlp");
-    let linear = h
-        .state()
-        .document()
-        .project
-        .graph
-        .nodes
-        .iter()
-        .find(|n| n.kind == "linear")
-        .map(|n| n.id)
-        .unwrap();
+    let linear = node_of(&h, "linear");
     // Click the node's title on the canvas (graph-space widget: accesskit click).
     let title = strata::catalog::display_title(
         &h.state().document().project,
@@ -374,16 +356,7 @@ fn wait(h: &mut Harness<'static, StrataApp>, done: impl Fn(&StrataApp) -> bool) 
 #[test]
 fn f_fits_the_whole_graph_in_view() {
     let mut h = harness("lenet5");
-    let last = h
-        .state()
-        .document()
-        .project
-        .graph
-        .nodes
-        .iter()
-        .map(|n| n.id)
-        .max()
-        .unwrap();
+    let last = last_node(&h);
     let right_edge = |h: &Harness<'static, StrataApp>| h.state().pin_screen_pos(last, false, 0).map(|p| p.x);
     // A wide graph opens at a readable size: its end is off screen.
     assert!(right_edge(&h).is_none_or(|x| x > 1100.0), "{:?}", right_edge(&h));
@@ -416,16 +389,7 @@ fn space_opens_the_fuzzy_node_search_and_enter_adds_the_best_match() {
 #[test]
 fn dragging_a_value_in_the_inspector_is_one_undo_step() {
     let mut h = harness("mlp");
-    let linear = h
-        .state()
-        .document()
-        .project
-        .graph
-        .nodes
-        .iter()
-        .find(|n| n.kind == "linear")
-        .map(|n| n.id)
-        .unwrap();
+    let linear = node_of(&h, "linear");
     h.state_mut().select(&[linear]);
     h.run_steps(3);
     let value = |h: &Harness<'static, StrataApp>| {
@@ -442,16 +406,7 @@ fn dragging_a_value_in_the_inspector_is_one_undo_step() {
     let before = value(&h);
     let field = h.get_by_value("128").rect().center();
     // A slow drag to the right passes through many values.
-    h.hover_at(field);
-    h.run_steps(1);
-    h.drag_at(field);
-    h.run_steps(1);
-    for k in 1..=10 {
-        h.hover_at(field + egui::vec2(6.0 * k as f32, 0.0));
-        h.run_steps(1);
-    }
-    h.drop_at(field + egui::vec2(60.0, 0.0));
-    h.run_steps(2);
+    drag(&mut h, field, field + egui::vec2(60.0, 0.0));
     assert_ne!(value(&h), before, "the drag changed the value");
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(3);
@@ -508,16 +463,7 @@ fn with_no_node_selected_the_inspector_edits_the_training_settings() {
     h.get_by_label("learning rate");
     let before = h.state().document().project.training.clone();
     let field = h.get_by_value("64").rect().center();
-    h.hover_at(field);
-    h.run_steps(1);
-    h.drag_at(field);
-    h.run_steps(1);
-    for k in 1..=8 {
-        h.hover_at(field + egui::vec2(5.0 * k as f32, 0.0));
-        h.run_steps(1);
-    }
-    h.drop_at(field + egui::vec2(40.0, 0.0));
-    h.run_steps(2);
+    drag(&mut h, field, field + egui::vec2(40.0, 0.0));
     let after = h.state().document().project.training.batch_size;
     assert!(after > before.batch_size, "batch size {after}");
     h.get_by_label("Undo").click();
@@ -560,16 +506,7 @@ fn the_checkers_fix_button_repairs_the_graph_in_one_undoable_step() {
 #[test]
 fn clicking_the_minimap_moves_the_view_there() {
     let mut h = harness("lenet5");
-    let last = h
-        .state()
-        .document()
-        .project
-        .graph
-        .nodes
-        .iter()
-        .map(|n| n.id)
-        .max()
-        .unwrap();
+    let last = last_node(&h);
     let visible = |h: &Harness<'static, StrataApp>| {
         h.state()
             .pin_screen_pos(last, false, 0)
@@ -589,4 +526,20 @@ fn clicking_the_minimap_moves_the_view_there() {
     h.drop_at(at);
     h.run_steps(4);
     assert!(visible(&h), "after the click the last node is on screen");
+}
+
+/// The id of the first node of `kind`.
+fn node_of(h: &Harness<'static, StrataApp>, kind: &str) -> strata::doc::NodeId {
+    let g = &h.state().document().project.graph;
+    g.nodes
+        .iter()
+        .find(|n| n.kind == kind)
+        .map(|n| n.id)
+        .expect("a node of that kind")
+}
+
+/// The node with the highest id (the end of a preset's chain).
+fn last_node(h: &Harness<'static, StrataApp>) -> strata::doc::NodeId {
+    let g = &h.state().document().project.graph;
+    g.nodes.iter().map(|n| n.id).max().expect("a node")
 }

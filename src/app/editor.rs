@@ -1696,6 +1696,29 @@ pub fn inspector(
     edit
 }
 
+/// One labelled row of a settings grid; a change records whether it is part of a drag.
+fn row(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget, gesture: &mut (bool, bool)) {
+    ui.label(label);
+    let r = ui.add(widget);
+    if r.changed() {
+        *gesture = (r.dragged() || r.has_focus(), r.drag_started());
+    }
+    ui.end_row();
+}
+
+/// One labelled combo box row choosing among `options`.
+fn choice<T: Copy + PartialEq + std::fmt::Debug>(ui: &mut egui::Ui, label: &str, value: &mut T, options: &[T]) {
+    ui.label(label);
+    egui::ComboBox::from_id_salt(("strata-setting", label))
+        .selected_text(format!("{value:?}"))
+        .show_ui(ui, |ui| {
+            for o in options {
+                ui.selectable_value(value, *o, format!("{o:?}"));
+            }
+        });
+    ui.end_row();
+}
+
 /// The inspector with no node selected: the project's recipe, dataset and training settings.
 pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<InspectorEdit> {
     use crate::doc::{Optimizer, Schedule};
@@ -1705,11 +1728,6 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
     let mut out = None;
     let mut t = project.training.clone();
     let mut gesture = (false, false);
-    let track = |r: &egui::Response, g: &mut (bool, bool)| {
-        if r.changed() {
-            *g = (r.dragged() || r.has_focus(), r.drag_started());
-        }
-    };
     egui::Grid::new("strata-project-settings")
         .num_columns(2)
         .spacing([8.0, 4.0])
@@ -1733,60 +1751,53 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
                 })));
             }
             ui.end_row();
-            ui.label("optimizer");
-            egui::ComboBox::from_id_salt("strata-optimizer")
-                .selected_text(format!("{:?}", t.optimizer))
-                .show_ui(ui, |ui| {
-                    for o in [Optimizer::Adam, Optimizer::AdamW, Optimizer::Sgd] {
-                        ui.selectable_value(&mut t.optimizer, o, format!("{o:?}"));
-                    }
-                });
-            ui.end_row();
-            ui.label("learning rate");
-            let speed = t.learning_rate.max(1e-6) * 0.01;
-            let r = ui.add(
-                egui::DragValue::new(&mut t.learning_rate)
-                    .range(1e-6..=10.0)
-                    .speed(speed)
-                    .max_decimals(6),
+            choice(
+                ui,
+                "optimizer",
+                &mut t.optimizer,
+                &[Optimizer::Adam, Optimizer::AdamW, Optimizer::Sgd],
             );
-            track(&r, &mut gesture);
-            ui.end_row();
-            ui.label("schedule");
-            egui::ComboBox::from_id_salt("strata-schedule")
-                .selected_text(format!("{:?}", t.schedule))
-                .show_ui(ui, |ui| {
-                    for s in [Schedule::Constant, Schedule::Cosine, Schedule::WarmupCosine] {
-                        ui.selectable_value(&mut t.schedule, s, format!("{s:?}"));
-                    }
-                });
-            ui.end_row();
-            ui.label("warm-up steps");
-            let r = ui.add(egui::DragValue::new(&mut t.warmup_steps).range(0..=1_000_000));
-            track(&r, &mut gesture);
-            ui.end_row();
-            ui.label("batch size");
-            let r = ui.add(egui::DragValue::new(&mut t.batch_size).range(1..=4096));
-            track(&r, &mut gesture);
-            ui.end_row();
-            ui.label("steps");
-            let r = ui.add(egui::DragValue::new(&mut t.steps).range(1..=10_000_000));
-            track(&r, &mut gesture);
-            ui.end_row();
-            ui.label("weight decay");
-            let r = ui.add(egui::DragValue::new(&mut t.weight_decay).range(0.0..=1.0).speed(0.0001));
-            track(&r, &mut gesture);
-            ui.end_row();
+            let speed = t.learning_rate.max(1e-6) * 0.01;
+            let lr = egui::DragValue::new(&mut t.learning_rate)
+                .range(1e-6..=10.0)
+                .speed(speed)
+                .max_decimals(6);
+            row(ui, "learning rate", lr, &mut gesture);
+            choice(
+                ui,
+                "schedule",
+                &mut t.schedule,
+                &[Schedule::Constant, Schedule::Cosine, Schedule::WarmupCosine],
+            );
+            row(
+                ui,
+                "warm-up steps",
+                egui::DragValue::new(&mut t.warmup_steps).range(0..=1_000_000),
+                &mut gesture,
+            );
+            row(
+                ui,
+                "batch size",
+                egui::DragValue::new(&mut t.batch_size).range(1..=4096),
+                &mut gesture,
+            );
+            row(
+                ui,
+                "steps",
+                egui::DragValue::new(&mut t.steps).range(1..=10_000_000),
+                &mut gesture,
+            );
+            let wd = egui::DragValue::new(&mut t.weight_decay).range(0.0..=1.0).speed(0.0001);
+            row(ui, "weight decay", wd, &mut gesture);
             if t.optimizer == Optimizer::Sgd {
-                ui.label("momentum");
-                let r = ui.add(egui::Slider::new(&mut t.momentum, 0.0..=0.999));
-                track(&r, &mut gesture);
-                ui.end_row();
+                row(
+                    ui,
+                    "momentum",
+                    egui::Slider::new(&mut t.momentum, 0.0..=0.999),
+                    &mut gesture,
+                );
             }
-            ui.label("seed");
-            let r = ui.add(egui::DragValue::new(&mut t.seed));
-            track(&r, &mut gesture);
-            ui.end_row();
+            row(ui, "seed", egui::DragValue::new(&mut t.seed), &mut gesture);
         });
     if t != project.training {
         out = Some(InspectorEdit {

@@ -575,13 +575,17 @@ impl StrataApp {
 
     /// Starts training the open project.
     pub fn train(&mut self, ctx: &egui::Context) {
-        let data_dir = self
-            .document
+        let data_dir = self.data_dir();
+        self.dashboard.start(ctx, &self.document.project, data_dir);
+    }
+
+    /// Where relative data paths of the project resolve: next to its file.
+    fn data_dir(&self) -> Option<PathBuf> {
+        self.document
             .path
             .as_ref()
             .and_then(|p| p.parent())
-            .map(Path::to_path_buf);
-        self.dashboard.start(ctx, &self.document.project, data_dir);
+            .map(Path::to_path_buf)
     }
 }
 
@@ -836,12 +840,7 @@ impl StrataApp {
     }
 
     fn bottom(&mut self, ui: &mut egui::Ui) {
-        let data_dir = self
-            .document
-            .path
-            .as_ref()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf);
+        let data_dir = self.data_dir();
         self.dashboard.controls(ui, &self.document.project, data_dir);
         ui.horizontal(|ui| {
             let problems = self.report.diagnostics.len();
