@@ -543,3 +543,30 @@ fn last_node(h: &Harness<'static, StrataApp>) -> strata::doc::NodeId {
     let g = &h.state().document().project.graph;
     g.nodes.iter().map(|n| n.id).max().expect("a node")
 }
+
+#[test]
+fn renaming_a_node_in_the_inspector_shows_on_the_canvas_and_undoes() {
+    let mut h = harness("mlp");
+    let input = node_of(&h, "input");
+    h.state_mut().select(&[input]);
+    h.run_steps(3);
+    let field = h
+        .query_all_by_value("image")
+        .find(|n| egui_kittest::kittest::NodeT::accesskit_node(n).role() == egui::accesskit::Role::TextInput)
+        .expect("the title field");
+    field.focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.event(egui::Event::Text("pixels".into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.graph.node(input).unwrap().title, "pixels");
+    assert!(
+        h.query_all_by_label("pixels").count() >= 1,
+        "the canvas shows the new title"
+    );
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.graph.node(input).unwrap().title, "image");
+}

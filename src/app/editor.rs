@@ -1497,37 +1497,45 @@ fn text_param(
         ParamValue::List(items) => items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     };
-    let focused = ui.memory(|m| m.has_focus(id));
-    let mut buf: String = if focused {
-        ui.data(|d| d.get_temp(id)).unwrap_or_else(|| shown.clone())
-    } else {
-        shown.clone()
-    };
-    let r = ui
-        .add(egui::TextEdit::singleline(&mut buf).id(id).desired_width(150.0))
-        .on_hover_text(p.tooltip);
-    if r.has_focus() {
-        ui.data_mut(|d| d.insert_temp(id, buf.clone()));
-    }
     let error_id = id.with("error");
-    if r.lost_focus() {
-        ui.data_mut(|d| d.remove::<String>(id));
-        if buf != shown
-            && let Some(v) = parse_param(&buf, p.kind)
-        {
-            match catalog::check_param(p, &v) {
-                catalog::ParamCheck::Invalid(e) => {
-                    ui.data_mut(|d| d.insert_temp(error_id, e));
-                    return (None, ui.data(|d| d.get_temp(error_id)));
-                }
-                _ => {
-                    ui.data_mut(|d| d.remove::<String>(error_id));
-                    return (Some(v), None);
-                }
+    if let Some(text) = committed_text(ui, id, &shown, p.tooltip)
+        && let Some(v) = parse_param(&text, p.kind)
+    {
+        match catalog::check_param(p, &v) {
+            catalog::ParamCheck::Invalid(e) => {
+                ui.data_mut(|d| d.insert_temp(error_id, e));
+            }
+            _ => {
+                ui.data_mut(|d| d.remove::<String>(error_id));
+                return (Some(v), None);
             }
         }
     }
     (None, ui.data(|d| d.get_temp::<String>(error_id)))
+}
+
+/// A one-line text field showing `shown`; returns the new text once the user commits a change
+/// (Enter or leaving the field). What is typed survives frames while the field has focus.
+fn committed_text(ui: &mut egui::Ui, id: egui::Id, shown: &str, tooltip: &str) -> Option<String> {
+    let focused = ui.memory(|m| m.has_focus(id));
+    let mut buf: String = if focused {
+        ui.data(|d| d.get_temp(id)).unwrap_or_else(|| shown.to_owned())
+    } else {
+        shown.to_owned()
+    };
+    let r = ui
+        .add(egui::TextEdit::singleline(&mut buf).id(id).desired_width(150.0))
+        .on_hover_text(tooltip);
+    if r.has_focus() {
+        ui.data_mut(|d| d.insert_temp(id, buf.clone()));
+    }
+    if r.lost_focus() {
+        ui.data_mut(|d| d.remove::<String>(id));
+        if buf != shown {
+            return Some(buf);
+        }
+    }
+    None
 }
 
 /// An edit made in the inspector.
@@ -1567,6 +1575,26 @@ pub fn inspector(
         }
         ui.heading(catalog::display_title(&document.project, node));
     });
+    let mut renamed = None;
+    ui.horizontal(|ui| {
+        ui.label("title");
+        let id = egui::Id::new(("strata-node-title", node.id));
+        if let Some(t) = committed_text(
+            ui,
+            id,
+            &node.title,
+            "The node's name on the canvas (empty: the kind's name)",
+        ) {
+            renamed = Some(InspectorEdit::from(Edit::Rename {
+                scope: scope.clone(),
+                node: node.id,
+                title: t.trim().to_owned(),
+            }));
+        }
+    });
+    if renamed.is_some() {
+        return renamed;
+    }
     if let Some(spec) = spec {
         ui.label(spec.doc);
         if !spec.paper.is_empty() {
@@ -1601,6 +1629,22 @@ pub fn inspector(
     ui.separator();
     if let Some(b) = &node.block {
         let def = document.project.block(b);
+        if let Some(d) = def {
+            let mut renamed = None;
+            ui.horizontal(|ui| {
+                ui.label("block name");
+                let id = egui::Id::new(("strata-block-name", b.as_str()));
+                if let Some(n) = committed_text(ui, id, &d.name, "Renames the block everywhere it is used") {
+                    renamed = Some(InspectorEdit::from(Edit::RenameBlock {
+                        id: b.clone(),
+                        name: n.trim().to_owned(),
+                    }));
+                }
+            });
+            if renamed.is_some() {
+                return renamed;
+            }
+        }
         ui.label(format!(
             "Block '{}'{}",
             def.map_or(b.as_str(), |d| d.name.as_str()),
@@ -1726,6 +1770,15 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
     ui.weak("Click a node's title to inspect it. Shift-click or shift-drag to select several.");
     ui.separator();
     let mut out = None;
+    ui.horizontal(|ui| {
+        ui.label("name");
+        let id = egui::Id::new("strata-project-name");
+        if let Some(n) = committed_text(ui, id, &project.name, "The project's name") {
+            out = Some(InspectorEdit::from(Edit::RenameProject {
+                name: n.trim().to_owned(),
+            }));
+        }
+    });
     let mut t = project.training.clone();
     let mut gesture = (false, false);
     egui::Grid::new("strata-project-settings")
