@@ -253,3 +253,41 @@ fn closing_the_window_with_unsaved_changes_asks_first() {
     assert!(h.state().pending_confirmation().is_none());
     assert!(h.state().document().is_dirty(), "the work is still there");
 }
+
+#[test]
+fn earlier_runs_are_saved_beside_the_project_and_come_back_when_it_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mlp.strata");
+    strata::doc::save_file(&common::preset("mlp"), &file).unwrap();
+    let mut h = harness(StrataApp::new(Some(Document::open(&file).unwrap())));
+    h.get_by_label("▶ Train").click();
+    h.run_steps(2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while h.state().dashboard().current().is_none_or(|r| r.step < 30) {
+        assert!(std::time::Instant::now() < deadline, "no steps");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.get_by_label("■ Stop").click();
+    while h.state().dashboard().busy() {
+        assert!(std::time::Instant::now() < deadline, "did not stop");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(2);
+    let history = dir.path().join("mlp.runs.json");
+    assert!(history.exists(), "the run history is written beside the project");
+    drop(h);
+    // Reopen: the earlier run is there to overlay.
+    let mut app = StrataApp::new(None);
+    app.open_path(&file);
+    let runs = &app.dashboard().runs;
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].loss.len() >= 30);
+    assert!(runs[0].outcome.as_deref().is_some_and(|o| o.starts_with("stopped")));
+    // A damaged history file is ignored, the project still opens.
+    std::fs::write(&history, "{ damaged").unwrap();
+    app.open_path(&file);
+    assert!(app.dashboard().runs.is_empty());
+    assert_eq!(app.document().project.name, "MLP on MNIST");
+}

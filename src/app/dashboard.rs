@@ -18,8 +18,10 @@ use std::time::Instant;
 /// Points kept per node sparkline.
 const SPARK: usize = 48;
 
-/// One training run of the open project, kept to overlay on later runs.
-#[derive(Clone, Debug, Default)]
+/// One training run of the open project, kept to overlay on later runs (and saved beside the
+/// project file, so earlier runs come back when the project is reopened).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Run {
     /// Trainer run id.
     pub id: u64,
@@ -92,6 +94,27 @@ pub struct Dashboard {
     pub error: Option<String>,
     /// The tab shown in the bottom panel.
     pub tab: Tab,
+    finished: bool,
+}
+
+/// Most earlier runs kept in a project's history.
+pub const HISTORY_RUNS: usize = 10;
+/// Most points kept per curve in the history.
+const HISTORY_POINTS: usize = 1000;
+
+/// Every `k`-th point so that at most `max` remain (the last point always stays).
+fn thin(points: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
+    if points.len() <= max {
+        return points.to_vec();
+    }
+    let k = points.len().div_ceil(max);
+    let mut out: Vec<[f64; 2]> = points.iter().step_by(k).copied().collect();
+    if let Some(last) = points.last()
+        && out.last() != Some(last)
+    {
+        out.push(*last);
+    }
+    out
 }
 
 impl Default for Dashboard {
@@ -118,6 +141,7 @@ impl Default for Dashboard {
             sample_texture: None,
             error: None,
             tab: Tab::Problems,
+            finished: false,
         }
     }
 }
@@ -131,6 +155,33 @@ impl Dashboard {
     /// The current (or latest) run.
     pub fn current(&self) -> Option<&Run> {
         self.runs.last()
+    }
+
+    /// True once after a run ended (completed, stopped or failed): time to save the history.
+    pub fn take_finished(&mut self) -> bool {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// The ended runs worth keeping: the last [`HISTORY_RUNS`], curves thinned.
+    pub fn history(&self) -> Vec<Run> {
+        let ended: Vec<&Run> = self.runs.iter().filter(|r| r.outcome.is_some()).collect();
+        ended[ended.len().saturating_sub(HISTORY_RUNS)..]
+            .iter()
+            .map(|r| Run {
+                id: 0,
+                loss: thin(&r.loss, HISTORY_POINTS),
+                accuracy: thin(&r.accuracy, HISTORY_POINTS),
+                val_loss: thin(&r.val_loss, HISTORY_POINTS),
+                val_accuracy: thin(&r.val_accuracy, HISTORY_POINTS),
+                val_rmse: thin(&r.val_rmse, HISTORY_POINTS),
+                ..(*r).clone()
+            })
+            .collect()
+    }
+
+    /// Earlier runs of this project, read from its history file.
+    pub fn load_history(&mut self, runs: Vec<Run>) {
+        self.runs = runs.into_iter().map(|r| Run { id: 0, ..r }).collect();
     }
 
     /// Forgets every run (another project was opened).
@@ -183,7 +234,7 @@ impl Dashboard {
         }) {
             self.runs.push(Run {
                 id,
-                label: format!("run {id}"),
+                label: format!("run {}", self.runs.len() + 1),
                 planned,
                 ..Run::default()
             });
@@ -317,6 +368,7 @@ impl Dashboard {
                     "{} after {steps} steps in {seconds:.1} s{acc}",
                     if stopped { "stopped" } else { "finished" }
                 ));
+                self.finished = true;
             }
             Event::Failed { reason, .. } => {
                 run.outcome = Some(format!("failed: {reason}"));
@@ -808,6 +860,16 @@ mod tests {
         };
         assert_eq!(s[0], [1.0, 1.0]);
         assert!((s[1][1] - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn long_curves_are_thinned_for_the_history_keeping_the_ends() {
+        let points: Vec<[f64; 2]> = (0..2500).map(|i| [f64::from(i), 1.0]).collect();
+        let t = thin(&points, 1000);
+        assert!(t.len() <= 1001, "{}", t.len());
+        assert_eq!(t.first(), points.first());
+        assert_eq!(t.last(), points.last());
+        assert_eq!(thin(&points[..10], 1000).len(), 10);
     }
 
     #[test]

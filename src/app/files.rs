@@ -74,6 +74,28 @@ pub struct Prefs {
     pub steps: u64,
 }
 
+/// Where the run history of the project saved at `project` lives: `name.strata` → `name.runs.json`.
+pub fn runs_path(project: &std::path::Path) -> PathBuf {
+    project.with_extension("runs.json")
+}
+
+/// Earlier runs saved beside `project` (none when there is no history or it cannot be read).
+pub fn load_runs(project: &std::path::Path) -> Vec<super::Run> {
+    std::fs::read_to_string(runs_path(project))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Saves the run history beside `project` (written to a temporary file, then renamed).
+pub fn save_runs(project: &std::path::Path, runs: &[super::Run]) -> std::io::Result<()> {
+    let path = runs_path(project);
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string(runs).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)
+}
+
 /// The file name to save `name` under: letters, digits, `-` and `_`, plus `.strata`.
 pub fn file_name_for(name: &str) -> String {
     let stem: String = name

@@ -262,6 +262,9 @@ impl StrataApp {
         self.report = shape::check(&self.document.project);
         self.editor.reset();
         self.dashboard.reset();
+        if let Some(p) = &self.document.path {
+            self.dashboard.load_history(files::load_runs(p));
+        }
         self.autosaved = None;
         if let Some(r) = &self.recovery {
             let _ = r.clear();
@@ -363,6 +366,7 @@ impl StrataApp {
         self.status = match self.document.save_as(&path) {
             Ok(()) => {
                 self.prefs.recent.push(&path);
+                self.save_history();
                 if let Some(r) = &self.recovery {
                     let _ = r.clear();
                 }
@@ -370,6 +374,18 @@ impl StrataApp {
             }
             Err(e) => format!("could not save {}: {e} — your changes are still here", path.display()),
         };
+    }
+
+    /// Writes the ended runs beside the project file (nothing for a project without a file).
+    fn save_history(&mut self) {
+        let Some(p) = &self.document.path else { return };
+        let runs = self.dashboard.history();
+        if runs.is_empty() {
+            return;
+        }
+        if let Err(e) = files::save_runs(p, &runs) {
+            self.status = format!("could not save the run history: {e}");
+        }
     }
 
     fn start_dialog(&mut self, purpose: files::Purpose) {
@@ -1096,6 +1112,9 @@ impl eframe::App for StrataApp {
             apply_theme(&ctx, self.prefs.light);
         }
         self.dashboard.poll();
+        if self.dashboard.take_finished() {
+            self.save_history();
+        }
         self.poll_dialog();
         self.autosave();
         // Files dropped on the window open (asking first if there are unsaved changes).

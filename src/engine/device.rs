@@ -41,7 +41,9 @@ pub struct SelectedDevice {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
     /// Asked for a GPU, none is present (or only a software adapter).
-    #[error("no GPU adapter is available{0} — train on the CPU instead (`--device cpu` or `auto`; in the app: the CPU or Auto device choice)")]
+    #[error(
+        "no GPU adapter is available{0} — train on the CPU instead (`--device cpu` or `auto`; in the app: the CPU or Auto device choice)"
+    )]
     NoGpu(String),
 }
 
