@@ -24,7 +24,7 @@ pub struct CanvasNode(pub NodeId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PaletteKind(pub &'static str);
 
-/// The id of the canvas widget (its selection and view live under it).
+/// The id of the canvas (the minimap and the widget's states derive from it).
 pub fn canvas_id() -> egui::Id {
     egui::Id::new("strata-canvas")
 }
@@ -81,6 +81,8 @@ pub struct Editor {
     zoom_to: Option<TSTransform>,
     /// Where the minimap is (screen), when shown.
     pub minimap_rect: Option<Rect>,
+    widget_nodes: Vec<NodeId>,
+    generation: u64,
 }
 
 /// Above this many nodes, only nodes near the view are widgets.
@@ -111,6 +113,8 @@ impl Default for Editor {
             dragging: false,
             zoom_to: None,
             minimap_rect: None,
+            widget_nodes: Vec::new(),
+            generation: 0,
         }
     }
 }
@@ -349,6 +353,11 @@ impl Editor {
         }
     }
 
+    /// The id of the egui-snarl widget state for the current set of nodes.
+    fn widget_id(&self) -> egui::Id {
+        canvas_id().with(self.generation)
+    }
+
     /// Fits the whole graph in view on the next frame.
     pub fn fit_view(&mut self) {
         self.fit = Some(true);
@@ -379,6 +388,21 @@ impl Editor {
             return;
         }
         self.shown = wanted;
+        // The widget keeps its selection by its own node ids, which a rebuild hands out afresh:
+        // when the set of nodes changes, start a fresh widget state (keeping the view).
+        let ids: Vec<NodeId> = g
+            .nodes
+            .iter()
+            .map(|n| n.id)
+            .filter(|id| self.shown.as_ref().is_none_or(|s| s.contains(id)))
+            .collect();
+        if ids != self.widget_nodes {
+            self.widget_nodes = ids;
+            self.generation += 1;
+            if self.fit.is_none() && self.zoom_to.is_none() && self.mirrored.is_some() {
+                self.zoom_to = Some(self.transform);
+            }
+        }
         self.snarl = Snarl::new();
         self.by_doc.clear();
         for n in &g.nodes {
@@ -644,6 +668,7 @@ impl Editor {
             .take()
             .map(|all| self.fit_transform(document, all))
             .or(self.zoom_to.take());
+        let widget_id = self.widget_id();
         let mut viewer = Viewer {
             document,
             report,
@@ -667,7 +692,7 @@ impl Editor {
         style.collapsible = Some(false);
         style.min_scale = Some(0.05);
         let resp = SnarlWidget::new()
-            .id(canvas_id())
+            .id(widget_id)
             .style(style)
             .show(&mut self.snarl, &mut viewer, ui);
         let Viewer {
@@ -681,7 +706,7 @@ impl Editor {
         } = viewer;
         self.transform = transform;
         // The widget paints the graph on its own layer (same order as this panel, id = the canvas id).
-        self.layer = layer.or(Some(egui::LayerId::new(ui.layer_id().order, canvas_id())));
+        self.layer = layer.or(Some(egui::LayerId::new(ui.layer_id().order, self.widget_id())));
         if open_block.is_some() {
             self.open_block = open_block;
         }
@@ -696,7 +721,7 @@ impl Editor {
             self.selected = Some(id);
         }
         // Shift-drag rectangle selection happens inside the widget: adopt it when it changes.
-        let snarl_sel = egui_snarl::ui::get_selected_nodes(canvas_id(), ui.ctx());
+        let snarl_sel = egui_snarl::ui::get_selected_nodes(self.widget_id(), ui.ctx());
         if snarl_sel != self.snarl_selection {
             if !snarl_sel.is_empty() {
                 self.selection = snarl_sel
