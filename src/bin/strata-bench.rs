@@ -1,7 +1,8 @@
 //! Engine benchmarks with their baselines in the same run (targets from the engine issue):
 //! - the compiled graph module against the same models written by hand in Burn (MLP, LeNet-5):
 //!   target ≥ 0.97× the hand-written speed;
-//! - watching a node (activation tiles every 10 steps) against not watching: target ≤ 5 % cost.
+//! - watching a node (activation tiles every 10 steps) against not watching: target ≤ 5 % cost;
+//!   and the same plus every node's activity every 10 steps (the app's node sparklines).
 //!
 //! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N]`.
 //! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
@@ -133,7 +134,9 @@ fn compiled_forward(field: &str) -> impl Fn(&GraphModel, Tensor<4>) -> Tensor<2>
 }
 
 /// Steps per second of a preset through the whole recipe (real data, metrics each step).
-fn recipe(preset: &str, steps: usize, d: &Device, watch: bool) -> f64 {
+/// `watch`: a tile of one node every 10 steps; `activity`: also every node's activity every 10
+/// steps (what the app's dashboard asks for while training).
+fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool) -> f64 {
     let p = match strata::presets::load(preset) {
         Some(Ok(p)) => p,
         _ => return f64::NAN,
@@ -159,6 +162,12 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool) -> f64 {
         let _ = run.train_step(total);
         if watch && i % 10 == 9 {
             let _ = run.watch_tile();
+        }
+        if activity {
+            let _ = run.take_activity();
+            if i % 10 == 8 {
+                run.measure_activity();
+            }
         }
     }
     steps as f64 / t.elapsed().as_secs_f64()
@@ -218,16 +227,21 @@ fn main() {
     for name in ["mlp", "lenet5"] {
         println!(
             "  whole recipe step (real data, loss + accuracy): {name} {:.1} steps/s",
-            recipe(name, steps, &d, false)
+            recipe(name, steps, &d, false, false)
         );
     }
-    let (mut off, mut on) = (0f64, 0f64);
+    let (mut off, mut on, mut app) = (0f64, 0f64, 0f64);
     for _ in 0..5 {
-        off = off.max(recipe("lenet5", steps, &d, false));
-        on = on.max(recipe("lenet5", steps, &d, true));
+        off = off.max(recipe("lenet5", steps, &d, false, false));
+        on = on.max(recipe("lenet5", steps, &d, true, false));
+        app = app.max(recipe("lenet5", steps, &d, true, true));
     }
     println!(
         "watching a LeNet-5 conv every 10 steps: {on:.1} vs {off:.1} steps/s = {:.1} % cost",
         (off / on - 1.0) * 100.0
+    );
+    println!(
+        "as the app trains (tile + every node's activity every 10 steps): {app:.1} vs {off:.1} steps/s = {:.1} % cost",
+        (off / app - 1.0) * 100.0
     );
 }
