@@ -1279,7 +1279,7 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
         for (k, s) in search_kinds(&text, None).into_iter().take(12).enumerate() {
             if ui.button(s.name).on_hover_text(s.doc).clicked() || (enter && k == 0) {
-                self.add_at(s.id, pos, None);
+                self.add_at(s.id, pos);
                 ui.data_mut(|d| d.remove::<String>(text_id));
                 ui.close();
             }
@@ -1376,7 +1376,7 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
 }
 
 impl Viewer<'_> {
-    fn add_at(&mut self, kind: &str, at: Pos2, _from: Option<&WireEnd>) {
+    fn add_at(&mut self, kind: &str, at: Pos2) {
         let Some(mut node) = catalog::default_node(kind) else {
             return;
         };
