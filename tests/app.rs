@@ -417,30 +417,10 @@ fn dragging_a_value_in_the_inspector_is_one_undo_step() {
 #[test]
 fn the_input_shape_is_edited_as_text_in_the_inspector() {
     let mut h = harness("mlp");
-    let input = h
-        .state()
-        .document()
-        .project
-        .graph
-        .nodes
-        .iter()
-        .find(|n| n.kind == "input")
-        .unwrap()
-        .id;
+    let input = node_of(&h, "input");
     h.state_mut().select(&[input]);
     h.run_steps(3);
-    let field = h
-        .query_all_by_value("B, 1, 28, 28")
-        .find(|n| egui_kittest::kittest::NodeT::accesskit_node(n).role() == egui::accesskit::Role::TextInput)
-        .expect("the shape field");
-    field.focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    h.event(egui::Event::Text("B, 784".into()));
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    retype(&mut h, "B, 1, 28, 28", "B, 784");
     let shape = h
         .state()
         .document()
@@ -550,17 +530,7 @@ fn renaming_a_node_in_the_inspector_shows_on_the_canvas_and_undoes() {
     let input = node_of(&h, "input");
     h.state_mut().select(&[input]);
     h.run_steps(3);
-    let field = h
-        .query_all_by_value("image")
-        .find(|n| egui_kittest::kittest::NodeT::accesskit_node(n).role() == egui::accesskit::Role::TextInput)
-        .expect("the title field");
-    field.focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.event(egui::Event::Text("pixels".into()));
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    retype(&mut h, "image", "pixels");
     assert_eq!(h.state().document().project.graph.node(input).unwrap().title, "pixels");
     assert!(
         h.query_all_by_label("pixels").count() >= 1,
@@ -569,4 +539,19 @@ fn renaming_a_node_in_the_inspector_shows_on_the_canvas_and_undoes() {
     h.get_by_label("Undo").click();
     h.run_steps(3);
     assert_eq!(h.state().document().project.graph.node(input).unwrap().title, "image");
+}
+
+/// Replaces the text of the field showing `current` with `new` and presses Enter, as a user would.
+fn retype(h: &mut Harness<'static, StrataApp>, current: &str, new: &str) {
+    let field = h
+        .query_all_by_value(current)
+        .find(|n| egui_kittest::kittest::NodeT::accesskit_node(n).role() == egui::accesskit::Role::TextInput)
+        .expect("a text field showing that value");
+    field.focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.event(egui::Event::Text(new.into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
 }
