@@ -4,10 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A persistent target directory outside the clone keeps CI incremental: the heavy
-# dependencies (burn, wgpu, eframe) are built once per machine, not once per clone.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}"
-mkdir -p "$CARGO_TARGET_DIR"
+# The tests build in the release profile, in the same target directory as `cargo run --release`
+# (./target, or CARGO_TARGET_DIR when set — CI sets a persistent one): the heavy dependencies
+# (burn, wgpu, eframe) are compiled once and shared by both commands. See TESTING.md.
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "scripts/test.sh: cargo is missing — install Rust 1.95 (rustup) first" >&2
@@ -31,11 +30,11 @@ if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
     echo "scripts/test.sh: could not install ${need[*]}; the snapshot tests need a Vulkan driver" >&2
 fi
 
-echo "== cargo test (target dir: $CARGO_TARGET_DIR)"
+echo "== cargo test --release (target dir: ${CARGO_TARGET_DIR:-target})"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked "$@" 2>&1 | tee "$log"
+cargo test --release --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (cargo prints one per binary, the last being doc-tests).
