@@ -35,7 +35,8 @@ pub struct TrainArgs {
     /// Continue from the checkpoint in this folder (nodes changed since keep fresh weights).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Write a PNG of sample predictions (validation images framed green/red) here.
+    /// Write the recipe's final samples here: a PNG (image grids, scatters drawn) or, for a
+    /// `.txt` path, text (tables, matrices).
     #[arg(long)]
     pub samples: Option<PathBuf>,
 }
@@ -73,6 +74,18 @@ pub fn run(args: TrainArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // What this recipe reports: the CLI prints what it declares and names no recipe itself.
+    let recipe = strata::catalog::recipe(&project.recipe.id);
+    let sample_channel = recipe.and_then(|r| r.views.first()).map(|v| v.channel);
+    let step_keys: Vec<&str> = recipe
+        .map(|r| {
+            r.series
+                .iter()
+                .filter(|s| s.when == strata::catalog::When::Step)
+                .map(|s| s.key)
+                .collect()
+        })
+        .unwrap_or_default();
     let report = strata::shape::check(&project);
     if !report.is_valid() {
         eprintln!("error: {} is not a valid graph:", project.name);
@@ -134,6 +147,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut stop_sent = false;
     let mut wrote_samples = false;
+    let mut last_sample: Option<strata::telemetry::View> = None;
     loop {
         if interrupted.load(Ordering::Relaxed) && !stop_sent {
             eprintln!("\ninterrupted: stopping after the current step");
@@ -151,33 +165,36 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 device_name = device;
                 total = steps;
             }
-            Event::Step { metrics: m, .. } => {
+            Event::Step { step, scalars, .. } => {
                 if let Some(f) = metrics_file.as_mut() {
-                    let line = serde_json::to_string(&m).unwrap_or_default();
-                    if writeln!(f, "{line}").is_err() {
+                    let mut line = serde_json::Map::new();
+                    line.insert("step".into(), step.into());
+                    for (k, v) in &scalars {
+                        line.insert(k.clone(), (*v).into());
+                    }
+                    if writeln!(f, "{}", serde_json::Value::Object(line)).is_err() {
                         eprintln!("error: writing the metrics file failed");
                         return ExitCode::from(1);
                     }
                 }
-                if last_draw.elapsed() > Duration::from_millis(200) || m.step == total {
+                if last_draw.elapsed() > Duration::from_millis(200) || step == total {
                     last_draw = Instant::now();
                     let elapsed = started.elapsed().as_secs_f64();
-                    let eta = if m.step > 0 {
-                        elapsed / m.step as f64 * (total.saturating_sub(m.step)) as f64
+                    let eta = if step > 0 {
+                        elapsed / step as f64 * (total.saturating_sub(step)) as f64
                     } else {
                         0.0
                     };
-                    let acc = m.accuracy.map(|a| format!("  acc {a:.3}")).unwrap_or_default();
-                    eprint!("\r[{:>6}/{total}] loss {:.4}{acc}  ETA {:.0}s   ", m.step, m.loss, eta);
+                    let shown: String = step_keys
+                        .iter()
+                        .filter_map(|k| scalars.get(*k).map(|v| format!("  {k} {v:.4}")))
+                        .collect();
+                    eprint!("\r[{step:>6}/{total}]{shown}  ETA {eta:.0}s   ");
                 }
             }
-            Event::Eval { metrics: m, .. } => {
-                let headline = match (m.val_accuracy, m.val_rmse) {
-                    (Some(a), _) => format!("accuracy {a:.4}"),
-                    (None, Some(r)) => format!("RMSE {r:.4}"),
-                    _ => String::new(),
-                };
-                eprintln!("\nstep {}: validation loss {:.4}, {headline}", m.step, m.val_loss);
+            Event::Eval { step, scalars, .. } => {
+                let shown: Vec<String> = scalars.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                eprintln!("\nstep {step}: {}", shown.join(", "));
             }
             Event::Finished {
                 steps,
@@ -187,21 +204,21 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 stopped,
                 ..
             } => {
+                if let Some(path) = &samples
+                    && let Some(view) = &last_sample
+                {
+                    write_samples(path, view);
+                    wrote_samples = true;
+                }
                 if samples.is_some() && !wrote_samples {
-                    eprintln!("\nnote: this dataset has no images, so there are no samples to write");
+                    eprintln!("\nnote: this run produced no samples to write (the data are not images)");
                 }
                 if let Some(f) = metrics_file.as_mut() {
                     let _ = f.flush();
                 }
                 let mut metrics = serde_json::Map::new();
-                if let Some(e) = &eval {
-                    if let Some(a) = e.val_accuracy {
-                        metrics.insert("val_accuracy".into(), a.into());
-                    }
-                    if let Some(r) = e.val_rmse {
-                        metrics.insert("val_rmse".into(), r.into());
-                    }
-                    metrics.insert("val_loss".into(), e.val_loss.into());
+                for (k, v) in eval.iter().flatten() {
+                    metrics.insert(k.clone(), (*v).into());
                 }
                 println!(
                     "{}",
@@ -229,18 +246,35 @@ pub fn run(args: TrainArgs) -> ExitCode {
                     eprintln!("  nodes starting fresh (new or changed): {}", fresh.join(", "));
                 }
             }
-            Event::Samples { grid, .. } => {
-                if let Some(path) = &samples {
-                    let img = image::RgbImage::from_raw(grid.width as u32, grid.height as u32, grid.rgb);
-                    match img.map(|i| i.save(path)) {
-                        Some(Ok(())) => eprintln!("\nsamples written to {}", path.display()),
-                        Some(Err(e)) => eprintln!("\nwarning: cannot write {}: {e}", path.display()),
-                        None => eprintln!("\nwarning: the sample picture was malformed"),
-                    }
-                    wrote_samples = true;
+            Event::View { channel, view, .. } => {
+                if Some(channel.as_str()) == sample_channel {
+                    last_sample = Some(view);
                 }
             }
             Event::State { .. } | Event::Activation { .. } | Event::Activity { .. } => {}
         }
+    }
+}
+
+/// Writes a view as a PNG, or as text when the path ends in `.txt`.
+fn write_samples(path: &std::path::Path, view: &strata::telemetry::View) {
+    let as_text = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+    let result = if as_text {
+        match view.to_text() {
+            Some(t) => std::fs::write(path, t).map_err(|e| e.to_string()),
+            None => Err(format!("a {} view cannot be written as text — use a .png path", view.kind())),
+        }
+    } else {
+        match view.to_picture() {
+            Some(p) => match image::RgbImage::from_raw(p.width as u32, p.height as u32, p.rgb) {
+                Some(img) => img.save(path).map_err(|e| e.to_string()),
+                None => Err("the sample picture was malformed".into()),
+            },
+            None => Err(format!("a {} view cannot be drawn — use a .txt path", view.kind())),
+        }
+    };
+    match result {
+        Ok(()) => eprintln!("\nsamples written to {}", path.display()),
+        Err(e) => eprintln!("\nwarning: cannot write {}: {e}", path.display()),
     }
 }

@@ -14,6 +14,7 @@ pub mod data;
 pub mod doc;
 pub mod presets;
 pub mod shape;
+pub mod telemetry;
 pub mod workspace;
 
 #[cfg(feature = "app")]

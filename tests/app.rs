@@ -293,7 +293,7 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let run = h.state().dashboard().current().unwrap();
-    assert!(run.loss.len() >= 20, "the loss plot has points");
+    assert!(run.series("loss").len() >= 20, "the loss plot has points");
     assert!(run.device.starts_with("cpu"), "{}", run.device);
     h.get_by_label_contains("step ");
     h.get_by_label("Training").click();
@@ -339,7 +339,7 @@ fn training_the_mlp_preset_advances_the_step_counter_and_plots_the_loss_then_sto
     wait(&mut h, |a| !a.dashboard().busy());
     assert_eq!(h.state().dashboard().runs.len(), 2);
     assert!(
-        h.state().dashboard().runs[0].loss.len() >= 20,
+        h.state().dashboard().runs[0].series("loss").len() >= 20,
         "the earlier run keeps its curve"
     );
 }

@@ -283,7 +283,7 @@ fn earlier_runs_are_saved_beside_the_project_and_come_back_when_it_is_reopened()
     app.open_path(&file);
     let runs = &app.dashboard().runs;
     assert_eq!(runs.len(), 1);
-    assert!(runs[0].loss.len() >= 30);
+    assert!(runs[0].series("loss").len() >= 30);
     assert!(runs[0].outcome.as_deref().is_some_and(|o| o.starts_with("stopped")));
     // A damaged history file is ignored, the project still opens.
     std::fs::write(&history, "{ damaged").unwrap();

@@ -128,9 +128,18 @@ fn default_nodes_carry_every_parameter() {
 
 #[test]
 fn recipes_name_known_roles() {
-    for r in catalog::RECIPES {
+    assert_eq!(catalog::duplicate_recipe_id(), None);
+    for r in catalog::recipes() {
         for role in r.roles {
-            assert!(catalog::ROLES.contains(role), "{}: {role}", r.id);
+            assert!(catalog::ROLES.contains(&role.role), "{}: {}", r.id, role.role);
+        }
+        for net in r.networks {
+            for role in net.roles {
+                assert!(r.roles.iter().any(|s| s.role == *role), "{}: network {} feeds unknown role {role}", r.id, net.name);
+            }
+        }
+        for key in r.headline {
+            assert!(r.series(key).is_some(), "{}: headline {key} is not a series", r.id);
         }
     }
 }

@@ -156,7 +156,7 @@ fn trainer_protocol_start_pause_resume_stop() {
         project: Box::new(preset("mlp")),
         config
     }));
-    let seen = wait_for(&t, |e| matches!(e, Event::Step { metrics, .. } if metrics.step >= 3));
+    let seen = wait_for(&t, |e| matches!(e, Event::Step { step, .. } if *step >= 3));
     assert!(seen.iter().any(|e| matches!(
         e,
         Event::Started {
@@ -199,7 +199,7 @@ fn trainer_protocol_start_pause_resume_stop() {
     assert_eq!(*run_id, 7);
     assert!(*stopped);
     assert!(*steps >= 4 && *steps < 100_000);
-    assert!(eval.as_ref().unwrap().val_accuracy.unwrap() > 0.0);
+    assert!(eval.as_ref().unwrap()["val_accuracy"] > 0.0);
 }
 
 #[test]
@@ -544,7 +544,7 @@ fn the_trainer_reports_every_nodes_activity_and_sample_grids_at_evaluations() {
     let samples: Vec<u64> = seen
         .iter()
         .filter_map(|e| match e {
-            Event::Samples { step, .. } => Some(*step),
+            Event::View { step, channel, .. } if channel == "samples" => Some(*step),
             _ => None,
         })
         .collect();

@@ -1513,11 +1513,10 @@ pub fn parse_param(text: &str, kind: ParamKind) -> Option<ParamValue> {
 /// checked against the spec first (the message shows instead of a bad value reaching the graph).
 fn text_param(
     ui: &mut egui::Ui,
-    node: NodeId,
+    id: egui::Id,
     p: &catalog::ParamSpec,
     current: &ParamValue,
 ) -> (Option<ParamValue>, Option<String>) {
-    let id = egui::Id::new(("strata-param-text", node, p.name));
     let shown = match current {
         ParamValue::List(items) => items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
@@ -1541,7 +1540,7 @@ fn text_param(
 
 /// A one-line text field showing `shown`; returns the new text once the user commits a change
 /// (Enter or leaving the field). What is typed survives frames while the field has focus.
-fn committed_text(ui: &mut egui::Ui, id: egui::Id, shown: &str, tooltip: &str) -> Option<String> {
+pub(super) fn committed_text(ui: &mut egui::Ui, id: egui::Id, shown: &str, tooltip: &str) -> Option<String> {
     let focused = ui.memory(|m| m.has_focus(id));
     let mut buf: String = if focused {
         ui.data(|d| d.get_temp(id)).unwrap_or_else(|| shown.to_owned())
@@ -1703,50 +1702,8 @@ pub fn inspector(
             if !matches!(p.kind, ParamKind::Bool) {
                 ui.label(p.name).on_hover_text(p.tooltip);
             }
-            let new = match p.kind {
-                ParamKind::Int { min, max } => {
-                    let mut v = current.as_int().unwrap_or(0);
-                    let r = ui.add(egui::DragValue::new(&mut v).range(min..=max));
-                    gesture = Some((r.dragged() || r.has_focus(), r.drag_started()));
-                    r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Int(v))
-                }
-                ParamKind::Float { min, max } => {
-                    let mut v = current.as_float().unwrap_or(0.0);
-                    let r = if max - min <= 10.0 {
-                        ui.add(egui::Slider::new(&mut v, min..=max))
-                    } else {
-                        ui.add(egui::DragValue::new(&mut v).range(min..=max).speed(0.01))
-                    };
-                    gesture = Some((r.dragged() || r.has_focus(), r.drag_started()));
-                    r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Float(v))
-                }
-                ParamKind::Bool => {
-                    let mut v = current.as_bool().unwrap_or(false);
-                    ui.checkbox(&mut v, p.name)
-                        .on_hover_text(p.tooltip)
-                        .changed()
-                        .then_some(ParamValue::Bool(v))
-                }
-                ParamKind::Choice(options) => {
-                    let mut v = current.as_text().unwrap_or_default().to_owned();
-                    let before = v.clone();
-                    egui::ComboBox::from_id_salt(p.name)
-                        .selected_text(&v)
-                        .show_ui(ui, |ui| {
-                            for o in options {
-                                ui.selectable_value(&mut v, (*o).to_owned(), *o);
-                            }
-                        });
-                    (v != before).then_some(ParamValue::Text(v))
-                }
-                ParamKind::Shape | ParamKind::Ints | ParamKind::Text => {
-                    let (new, error) = text_param(ui, node.id, p, &current);
-                    if let Some(e) = error {
-                        ui.colored_label(ERROR, e);
-                    }
-                    new
-                }
-            };
+            let (new, g) = param_widget(ui, egui::Id::new(("strata-param", node.id, p.name)), p, &current);
+            gesture = g;
             if let Some(value) = new {
                 let (merge, fresh) = gesture.unwrap_or((false, false));
                 edit = Some(InspectorEdit {
@@ -1765,126 +1722,62 @@ pub fn inspector(
     edit
 }
 
-/// One labelled row of a settings grid; a change records whether it is part of a drag.
-fn row(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget, gesture: &mut (bool, bool)) {
-    ui.label(label);
-    let r = ui.add(widget);
-    if r.changed() {
-        *gesture = (r.dragged() || r.has_focus(), r.drag_started());
-    }
-    ui.end_row();
-}
-
-/// One labelled combo box row choosing among `options`.
-fn choice<T: Copy + PartialEq + std::fmt::Debug>(ui: &mut egui::Ui, label: &str, value: &mut T, options: &[T]) {
-    ui.label(label);
-    egui::ComboBox::from_id_salt(("strata-setting", label))
-        .selected_text(format!("{value:?}"))
-        .show_ui(ui, |ui| {
-            for o in options {
-                ui.selectable_value(value, *o, format!("{o:?}"));
-            }
-        });
-    ui.end_row();
-}
-
-/// The inspector with no node selected: the project's recipe, dataset and training settings.
-pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<InspectorEdit> {
-    use crate::doc::{Optimizer, Schedule};
-    ui.heading("Project");
-    ui.weak("Click a node's title to inspect it. Shift-click or shift-drag to select several.");
-    ui.separator();
-    let mut out = None;
-    ui.horizontal(|ui| {
-        ui.label("name");
-        let id = egui::Id::new("strata-project-name");
-        if let Some(n) = committed_text(ui, id, &project.name, "The project's name") {
-            out = Some(InspectorEdit::from(Edit::RenameProject {
-                name: n.trim().to_owned(),
-            }));
+/// The widget for one typed parameter (of a layer or a recipe): a drag value, slider, checkbox,
+/// combo or checked text field. Returns the new value when changed, and for drags whether the
+/// widget is being dragged or typed in (edits merge into one undo step) and whether this is the
+/// first edit of a new drag.
+pub fn param_widget(
+    ui: &mut egui::Ui,
+    id: egui::Id,
+    p: &catalog::ParamSpec,
+    current: &ParamValue,
+) -> (Option<ParamValue>, Option<(bool, bool)>) {
+    let mut gesture = None;
+    let new = match p.kind {
+        ParamKind::Int { min, max } => {
+            let mut v = current.as_int().unwrap_or(0);
+            let r = ui.add(egui::DragValue::new(&mut v).range(min..=max));
+            gesture = Some((r.dragged() || r.has_focus(), r.drag_started()));
+            r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Int(v))
         }
-    });
-    let mut t = project.training.clone();
-    let mut gesture = (false, false);
-    egui::Grid::new("strata-project-settings")
-        .num_columns(2)
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            ui.label("recipe");
-            ui.label(&project.recipe.id);
-            ui.end_row();
-            ui.label("dataset");
-            let mut ds = project.dataset.id.clone();
-            egui::ComboBox::from_id_salt("strata-dataset")
-                .selected_text(if ds.is_empty() { "(none)" } else { ds.as_str() })
+        ParamKind::Float { min, max } => {
+            let mut v = current.as_float().unwrap_or(0.0);
+            let r = if max - min <= 10.0 {
+                ui.add(egui::Slider::new(&mut v, min..=max))
+            } else {
+                ui.add(egui::DragValue::new(&mut v).range(min..=max).speed(0.01))
+            };
+            gesture = Some((r.dragged() || r.has_focus(), r.drag_started()));
+            r.on_hover_text(p.tooltip).changed().then_some(ParamValue::Float(v))
+        }
+        ParamKind::Bool => {
+            let mut v = current.as_bool().unwrap_or(false);
+            ui.checkbox(&mut v, p.name)
+                .on_hover_text(p.tooltip)
+                .changed()
+                .then_some(ParamValue::Bool(v))
+        }
+        ParamKind::Choice(options) => {
+            let mut v = current.as_text().unwrap_or_default().to_owned();
+            let before = v.clone();
+            egui::ComboBox::from_id_salt(id)
+                .selected_text(&v)
                 .show_ui(ui, |ui| {
-                    for id in crate::data::builtin_ids() {
-                        ui.selectable_value(&mut ds, id.to_owned(), id);
+                    for o in options {
+                        ui.selectable_value(&mut v, (*o).to_owned(), *o);
                     }
                 });
-            if ds != project.dataset.id {
-                out = Some(InspectorEdit::from(Edit::SetDataset(crate::doc::DatasetBinding {
-                    id: ds,
-                    options: Default::default(),
-                })));
+            (v != before).then_some(ParamValue::Text(v))
+        }
+        ParamKind::Shape | ParamKind::Ints | ParamKind::Text => {
+            let (new, error) = text_param(ui, id, p, current);
+            if let Some(e) = error {
+                ui.colored_label(ERROR, e);
             }
-            ui.end_row();
-            choice(
-                ui,
-                "optimizer",
-                &mut t.optimizer,
-                &[Optimizer::Adam, Optimizer::AdamW, Optimizer::Sgd],
-            );
-            let speed = t.learning_rate.max(1e-6) * 0.01;
-            let lr = egui::DragValue::new(&mut t.learning_rate)
-                .range(1e-6..=10.0)
-                .speed(speed)
-                .max_decimals(6);
-            row(ui, "learning rate", lr, &mut gesture);
-            choice(
-                ui,
-                "schedule",
-                &mut t.schedule,
-                &[Schedule::Constant, Schedule::Cosine, Schedule::WarmupCosine],
-            );
-            row(
-                ui,
-                "warm-up steps",
-                egui::DragValue::new(&mut t.warmup_steps).range(0..=1_000_000),
-                &mut gesture,
-            );
-            row(
-                ui,
-                "batch size",
-                egui::DragValue::new(&mut t.batch_size).range(1..=4096),
-                &mut gesture,
-            );
-            row(
-                ui,
-                "steps",
-                egui::DragValue::new(&mut t.steps).range(1..=10_000_000),
-                &mut gesture,
-            );
-            let wd = egui::DragValue::new(&mut t.weight_decay).range(0.0..=1.0).speed(0.0001);
-            row(ui, "weight decay", wd, &mut gesture);
-            if t.optimizer == Optimizer::Sgd {
-                row(
-                    ui,
-                    "momentum",
-                    egui::Slider::new(&mut t.momentum, 0.0..=0.999),
-                    &mut gesture,
-                );
-            }
-            row(ui, "seed", egui::DragValue::new(&mut t.seed), &mut gesture);
-        });
-    if t != project.training {
-        out = Some(InspectorEdit {
-            edit: Edit::SetTraining(t),
-            merge: gesture.0.then(|| "training".to_owned()),
-            fresh: gesture.1,
-        });
-    }
-    out
+            new
+        }
+    };
+    (new, gesture)
 }
 
 #[cfg(test)]

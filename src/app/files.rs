@@ -83,8 +83,11 @@ pub fn runs_path(project: &std::path::Path) -> PathBuf {
 pub fn load_runs(project: &std::path::Path) -> Vec<super::Run> {
     std::fs::read_to_string(runs_path(project))
         .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
+        .and_then(|t| serde_json::from_str::<Vec<super::Run>>(&t).ok())
         .unwrap_or_default()
+        .into_iter()
+        .map(super::Run::migrate)
+        .collect()
 }
 
 /// Saves the run history beside `project` (written to a temporary file, then renamed).

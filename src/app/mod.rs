@@ -6,6 +6,8 @@ mod editor;
 mod files;
 mod gallery;
 mod icons;
+mod settings;
+mod views;
 
 pub use dashboard::{Dashboard, Run, Tab};
 pub use editor::{PaletteKind, canvas_id, fuzzy_score, search_kinds};
@@ -1172,7 +1174,7 @@ impl eframe::App for StrataApp {
                     match editor::inspector(ui, &self.document, report, &self.editor.scope, self.editor.selected) {
                         Some(e) => inspected = Some(e),
                         None if self.editor.selected.is_none() => {
-                            inspected = editor::project_settings(ui, &self.document.project);
+                            inspected = settings::project_settings(ui, &self.document.project);
                         }
                         None => {}
                     }

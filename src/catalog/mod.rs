@@ -21,7 +21,9 @@ mod spec;
 mod types;
 
 pub use builder::GraphBuilder;
-pub use recipes::{RECIPES, ROLES, RecipeSpec, recipe};
+pub use recipes::{
+    DataKind, NetworkSpec, ROLES, RecipeSpec, RoleSpec, SeriesSpec, ViewSpec, When, duplicate_recipe_id, recipe, recipes,
+};
 pub use spec::{
     Accept, Category, Ctx, Fix, FixAction, Inferred, LayerSpec, MAX_VARIADIC_PORTS, ParamDefault, ParamKind, ParamSpec,
     PortDef, PortSpec, Ports, RuleError, ShapeRule,

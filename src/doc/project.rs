@@ -3,6 +3,7 @@
 use super::file::CURRENT_FORMAT_VERSION;
 use super::graph::Graph;
 use super::params::Params;
+pub use super::recipe::RecipeSettings;
 use serde::{Deserialize, Serialize};
 
 /// A whole Strata project, as saved in a `.strata` file.
@@ -35,17 +36,14 @@ pub struct Project {
 }
 
 impl Project {
-    /// An empty project with the supervised recipe.
+    /// An empty project with the default recipe ([`RecipeSettings::default`]).
     pub fn new(name: impl Into<String>) -> Self {
         Project {
             format_version: CURRENT_FORMAT_VERSION,
             name: name.into(),
             description: String::new(),
             preset: None,
-            recipe: RecipeSettings {
-                id: "supervised".into(),
-                settings: Params::new(),
-            },
+            recipe: RecipeSettings::default(),
             dataset: DatasetBinding::default(),
             training: TrainingSettings::default(),
             graph: Graph::new(),
@@ -91,17 +89,6 @@ pub struct PresetInfo {
     /// The reference implementation's parameter count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_params: Option<u64>,
-}
-
-/// The training task (recipe id from the catalog) and its settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecipeSettings {
-    /// Recipe id: `supervised`, `vae`, `gan`, `diffusion`, `language_model`, `ppo`, ...
-    pub id: String,
-    /// Recipe-specific settings (e.g. `loss`, `diffusion_steps`).
-    #[serde(default, skip_serializing_if = "Params::is_empty")]
-    pub settings: Params,
 }
 
 /// The dataset the graph's inputs are bound to.

@@ -1,57 +1,22 @@
 //! The training engine: compiles a checked graph to one Burn module, chooses the device, runs
 //! recipes on a trainer thread, and reports through [`trainer::Event`]s. Never imports egui.
 
-mod checkpoint;
 pub mod device;
 mod model;
 mod ops;
-mod samples;
-pub mod supervised;
+pub mod recipes;
 pub mod trainer;
 mod value;
 pub mod watch;
 
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
-pub use model::{CompileError, ForwardError, GraphModel, Plan, Step, compile};
-pub use samples::SampleGrid;
+pub use model::{CompileError, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
+pub use recipes::supervised;
 pub use value::Value;
-
-use serde::{Deserialize, Serialize};
 
 /// True when the engine can build and run nodes of `kind`.
 pub fn supports(kind: &str) -> bool {
     ops::ops().contains_key(kind)
-}
-
-/// Metrics of one training step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepMetrics {
-    /// Steps done so far (1 after the first).
-    pub step: u64,
-    /// Training loss of this batch.
-    pub loss: f64,
-    /// Training accuracy of this batch (classifiers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accuracy: Option<f64>,
-    /// Learning rate used.
-    pub lr: f64,
-}
-
-/// Metrics of an evaluation on the validation split.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalMetrics {
-    /// Steps done when evaluated.
-    pub step: u64,
-    /// Mean validation loss.
-    pub val_loss: f64,
-    /// Validation accuracy (per example, or per pixel for segmentation); `None` for regression.
-    pub val_accuracy: Option<f64>,
-    /// Root mean squared error (regression).
-    pub val_rmse: Option<f64>,
-    /// `confusion[truth][predicted]` counts.
-    pub confusion: Vec<Vec<u64>>,
-    /// Class names.
-    pub classes: Vec<String>,
 }
 
 /// Why a run stopped early.

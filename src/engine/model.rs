@@ -59,15 +59,69 @@ pub struct Step {
     pub forward: ForwardFn,
 }
 
+/// An `input` node of the compiled graph: what feeds it is the recipe's business.
+#[derive(Clone, Debug)]
+pub struct InputSlot {
+    /// Its step.
+    pub step: usize,
+    /// Dataset field it is bound to (the feed's key).
+    pub field: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Where values come from: `dataset`, `noise`, `timestep`, `environment`.
+    pub source: String,
+    /// Its checked shape (batch and other symbols unknown).
+    pub dims: Vec<Option<usize>>,
+}
+
 /// The run order and wiring of a compiled graph.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
     /// Steps in topological order.
     pub steps: Vec<Step>,
-    /// Input steps: (step, dataset field, element type).
-    pub inputs: Vec<(usize, String, DType)>,
+    /// Input steps.
+    pub inputs: Vec<InputSlot>,
     /// Output steps: (step, role).
     pub outputs: Vec<(usize, String)>,
+}
+
+impl Plan {
+    /// Roles of the graph's outputs (with repeats, in run order).
+    pub fn roles(&self) -> impl Iterator<Item = &str> {
+        self.outputs.iter().map(|(_, r)| r.as_str())
+    }
+
+    /// True when some output has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().any(|r| r == role)
+    }
+
+    /// Which steps must run to produce the outputs with these roles (all when `roles` is `None`).
+    pub fn needed(&self, roles: Option<&[&str]>) -> Vec<bool> {
+        let Some(roles) = roles else {
+            return vec![true; self.steps.len()];
+        };
+        let mut need = vec![false; self.steps.len()];
+        let mut stack: Vec<usize> = self
+            .outputs
+            .iter()
+            .filter(|(_, r)| roles.contains(&r.as_str()))
+            .map(|(s, _)| *s)
+            .collect();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut need[i], true) {
+                continue;
+            }
+            stack.extend(self.steps[i].inputs.iter().flatten().map(|(src, _)| *src));
+        }
+        need
+    }
+
+    /// The inputs a run for `roles` reads.
+    pub fn inputs_for(&self, roles: Option<&[&str]>) -> Vec<&InputSlot> {
+        let need = self.needed(roles);
+        self.inputs.iter().filter(|i| need[i.step]).collect()
+    }
 }
 
 /// A compiled graph: one Burn module whose layers run in the plan's order.
@@ -177,7 +231,20 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
             } else {
                 DType::Float
             };
-            plan.inputs.push((step_idx, field, dtype));
+            let source = ctx_text(spec, &node.params, "source");
+            let dims = flat_report
+                .node(node.id)
+                .and_then(|r| r.outputs.first())
+                .and_then(|(_, t)| t.as_ref())
+                .map(|t| t.dims.iter().map(|d| d.known().map(|k| k as usize)).collect())
+                .unwrap_or_default();
+            plan.inputs.push(InputSlot {
+                step: step_idx,
+                field,
+                dtype,
+                source,
+                dims,
+            });
         }
         if node.kind == "output" {
             plan.outputs.push((step_idx, ctx_text(spec, &node.params, "role")));
@@ -222,8 +289,10 @@ fn ctx_text(spec: &catalog::LayerSpec, params: &crate::doc::Params, name: &str) 
 
 /// What a forward pass produced.
 pub struct Forward {
-    /// Output values by role.
+    /// Output values by role (the first output of each role).
     pub outputs: HashMap<String, Value>,
+    /// Every output that ran, with its role, in run order (roles such as `loss` may repeat).
+    pub every: Vec<(String, Value)>,
     /// Every step's outputs (kept only when asked for, e.g. to find the first non-finite node).
     pub all: Option<Vec<Vec<Value>>>,
     /// The watched node's output, when one was asked for.
@@ -244,7 +313,21 @@ impl GraphModel {
         keep_all: bool,
         tap: Option<NodeId>,
     ) -> Result<Forward, ForwardError> {
+        self.run(None, feed, keep_all, tap)
+    }
+
+    /// Runs only the sub-graph that feeds the outputs with `roles` (everything when `None`):
+    /// inputs outside it need no feed. Values are injected at inputs through `feed` (keyed by
+    /// the input's field): data, noise, a timestep, a latent.
+    pub fn run(
+        &self,
+        roles: Option<&[&str]>,
+        feed: &HashMap<String, Value>,
+        keep_all: bool,
+        tap: Option<NodeId>,
+    ) -> Result<Forward, ForwardError> {
         let steps = &self.plan.steps;
+        let need = self.plan.needed(roles);
         let mut tapped = None;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
         let err = |s: &Step, message: String| ForwardError {
@@ -252,7 +335,11 @@ impl GraphModel {
             node: s.top,
             message,
         };
-        for s in steps {
+        for (i, s) in steps.iter().enumerate() {
+            if !need[i] {
+                values.push(Vec::new());
+                continue;
+            }
             let mut inputs = Vec::with_capacity(s.inputs.len());
             if s.kind == "input" {
                 let field = s.params.text("field");
@@ -276,13 +363,16 @@ impl GraphModel {
             values.push(out);
         }
         let mut outputs = HashMap::new();
+        let mut every = Vec::new();
         for (step, role) in &self.plan.outputs {
             if let Some(v) = values.get(*step).and_then(|o| o.first()) {
-                outputs.insert(role.clone(), v.clone());
+                outputs.entry(role.clone()).or_insert_with(|| v.clone());
+                every.push((role.clone(), v.clone()));
             }
         }
         Ok(Forward {
             outputs,
+            every,
             all: keep_all.then_some(values),
             tapped,
         })

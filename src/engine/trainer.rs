@@ -3,12 +3,15 @@
 //! Requests and events are serde enums over bounded channels; a waker closure (the UI passes
 //! `ctx.request_repaint`) is called after each event so the engine never imports egui.
 
+use super::RunError;
 use super::device::{self, DeviceChoice};
-use super::supervised::Supervised;
-use super::{EvalMetrics, RunError, StepMetrics};
+use super::recipes::{self, Pending, Recipe, RecipeInit, StepCx};
+use super::value::Value;
 use crate::doc::Project;
+use crate::telemetry::{Scalars, View};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -118,12 +121,14 @@ pub enum Event {
         /// Steps planned.
         steps: u64,
     },
-    /// One training step done.
+    /// One training step done (reported one step late, so the device is never waited for).
     Step {
         /// Run.
         run_id: u64,
-        /// Its metrics.
-        metrics: StepMetrics,
+        /// Steps done (1 after the first).
+        step: u64,
+        /// Its scalars (`loss`, `lr`, and what the recipe declares).
+        scalars: Scalars,
     },
     /// A checkpoint was written.
     Checkpointed {
@@ -163,21 +168,25 @@ pub enum Event {
         /// `(node, mean |output|)` for every top-level node with a float output.
         nodes: Vec<(crate::doc::NodeId, f32)>,
     },
-    /// Sample predictions to look at (image grids; later recipes add text and episodes).
-    Samples {
+    /// A view the recipe produced (samples, a confusion matrix, ...), on one of its channels.
+    View {
         /// Run.
         run_id: u64,
         /// Steps done.
         step: u64,
-        /// The picture.
-        grid: super::SampleGrid,
+        /// Channel id from the recipe's declaration.
+        channel: String,
+        /// The view.
+        view: View,
     },
-    /// A validation pass.
+    /// An evaluation (its views follow as `View` events).
     Eval {
         /// Run.
         run_id: u64,
-        /// Its metrics.
-        metrics: EvalMetrics,
+        /// Steps done.
+        step: u64,
+        /// Its scalars (`val_loss`, ...).
+        scalars: Scalars,
     },
     /// The run ended normally (all steps, or stopped).
     Finished {
@@ -190,7 +199,7 @@ pub enum Event {
         /// Loss of the last step.
         final_loss: Option<f64>,
         /// Final evaluation.
-        eval: Option<EvalMetrics>,
+        eval: Option<Scalars>,
         /// True when stopped before the planned steps.
         stopped: bool,
     },
@@ -213,6 +222,8 @@ const EVENTS: usize = 4096;
 /// A handle on the trainer thread.
 pub struct Trainer {
     requests: SyncSender<Request>,
+    /// Set by [`Request::Stop`] at once, so a long step (sampling, a rollout) sees it too.
+    cancel: std::sync::Arc<AtomicBool>,
     events: Receiver<Event>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -222,11 +233,14 @@ impl Trainer {
     pub fn spawn(waker: impl Fn() + Send + 'static) -> std::io::Result<Trainer> {
         let (req_tx, req_rx) = sync_channel(REQUESTS);
         let (ev_tx, ev_rx) = sync_channel(EVENTS);
+        let cancel = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&cancel);
         let thread = std::thread::Builder::new()
             .name("strata-trainer".into())
-            .spawn(move || worker(req_rx, ev_tx, waker))?;
+            .spawn(move || worker(req_rx, ev_tx, waker, &flag))?;
         Ok(Trainer {
             requests: req_tx,
+            cancel,
             events: ev_rx,
             thread: Some(thread),
         })
@@ -234,6 +248,9 @@ impl Trainer {
 
     /// Sends a request; false when the trainer is gone or its queue is full.
     pub fn send(&self, r: Request) -> bool {
+        if matches!(r, Request::Stop | Request::Shutdown | Request::Start { .. }) {
+            self.cancel.store(true, Ordering::Relaxed);
+        }
         match self.requests.try_send(r) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
@@ -289,7 +306,7 @@ enum Control {
     Restart(u64, Box<Project>, RunConfig),
 }
 
-fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn()) {
+fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn(), cancel: &AtomicBool) {
     let link = Link { events, waker };
     let mut next: Option<(u64, Box<Project>, RunConfig)> = None;
     // The watched node outlives runs: the UI may pick it before pressing Train.
@@ -311,8 +328,10 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
                 Ok(_) => continue,
             },
         };
+        // A stop sent before this run began belongs to an earlier one.
+        cancel.store(false, Ordering::Relaxed);
         match guarded(run_id, &link, || {
-            run(run_id, &project, &config, &requests, &link, &mut watch)
+            run(run_id, &project, &config, &requests, &link, &mut watch, cancel)
         }) {
             Control::Restart(id, p, c) => next = Some((id, p, c)),
             Control::Shutdown => return,
@@ -345,16 +364,24 @@ fn guarded<W: Fn()>(run_id: u64, link: &Link<W>, f: impl FnOnce() -> Control) ->
     }
 }
 
+/// What the run loop keeps between steps besides the recipe.
+struct LoopState {
+    paused: bool,
+    lr_scale: f64,
+    /// The watched node's latest output (a device handle; read back every few steps).
+    watched: Option<Value>,
+}
+
 fn poll(
     requests: &Receiver<Request>,
-    paused: &mut bool,
-    sup: &mut Supervised,
+    st: &mut LoopState,
+    recipe: &dyn Recipe,
     run_id: u64,
     link: &Link<impl Fn()>,
     watch: &mut Option<crate::doc::NodeId>,
 ) -> Control {
     loop {
-        let r = if *paused {
+        let r = if st.paused {
             match requests.recv_timeout(Duration::from_millis(200)) {
                 Ok(r) => r,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -368,8 +395,8 @@ fn poll(
         };
         match r {
             Request::Pause => {
-                if !*paused {
-                    *paused = true;
+                if !st.paused {
+                    st.paused = true;
                     link.emit(Event::State {
                         run_id,
                         state: RunState::Paused,
@@ -377,8 +404,8 @@ fn poll(
                 }
             }
             Request::Resume => {
-                if *paused {
-                    *paused = false;
+                if st.paused {
+                    st.paused = false;
                     link.emit(Event::State {
                         run_id,
                         state: RunState::Training,
@@ -387,17 +414,17 @@ fn poll(
             }
             Request::Stop => return Control::Stop,
             Request::Shutdown => return Control::Shutdown,
-            Request::SetLr(f) => sup.set_lr_scale(f),
+            Request::SetLr(f) => st.lr_scale = f,
             Request::Watch(node) => {
                 *watch = node;
-                sup.set_watch(node);
+                st.watched = None;
             }
-            Request::Checkpoint(path) => match sup.save_checkpoint(&path) {
+            Request::Checkpoint(path) => match recipe.save(&path) {
                 Ok(()) => {
                     link.emit(Event::Checkpointed {
                         run_id,
                         path,
-                        step: sup.step(),
+                        step: recipe.steps_done(),
                     });
                 }
                 Err(e) => {
@@ -417,6 +444,39 @@ fn poll(
     }
 }
 
+/// Sends a recipe's views.
+fn emit_views(link: &Link<impl Fn()>, run_id: u64, step: u64, views: Vec<(String, View)>) {
+    for (channel, view) in views {
+        link.emit(Event::View {
+            run_id,
+            step,
+            channel,
+            view,
+        });
+    }
+}
+
+/// Reads a step's scalars back and reports them; a non-finite loss ends the run.
+fn report_step(
+    link: &Link<impl Fn()>,
+    run_id: u64,
+    step: u64,
+    pending: Pending,
+    recipe: &mut dyn Recipe,
+    last_loss: &mut Option<f64>,
+) -> Result<bool, RunError> {
+    let scalars = pending.read();
+    if let Some(bad) = scalars.values().find(|v| !v.is_finite()) {
+        let _ = bad;
+        return Err(RunError::NonFinite {
+            step,
+            node: recipe.non_finite_culprit(),
+        });
+    }
+    *last_loss = scalars.get("loss").copied().or(*last_loss);
+    Ok(link.emit(Event::Step { run_id, step, scalars }))
+}
+
 fn run(
     run_id: u64,
     project: &Project,
@@ -424,6 +484,7 @@ fn run(
     requests: &Receiver<Request>,
     link: &Link<impl Fn()>,
     watch: &mut Option<crate::doc::NodeId>,
+    cancel: &AtomicBool,
 ) -> Control {
     let fail = |reason: String, bad_input: bool| {
         link.emit(Event::State {
@@ -445,29 +506,25 @@ fn run(
         Ok(d) => d,
         Err(e) => return fail(e.to_string(), true),
     };
-    if project.recipe.id != "supervised" {
-        return fail(
-            format!(
-                "the '{}' recipe cannot be trained yet; this build trains the supervised recipe",
-                project.recipe.id
-            ),
-            true,
-        );
-    }
     let seed = config.seed.unwrap_or(project.training.seed);
     let mut project = project.clone();
     project.training.seed = seed;
-    let mut sup = match Supervised::with_data_dir(&project, &dev.device, seed, config.data_dir.as_deref()) {
-        Ok(s) => s,
+    let init = RecipeInit {
+        project: &project,
+        device: &dev.device,
+        seed,
+        data_dir: config.data_dir.as_deref(),
+    };
+    let mut recipe = match recipes::start(&init) {
+        Ok(r) => r,
         Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
     };
-    sup.set_watch(*watch);
     if let Some(dir) = &config.resume {
-        match sup.resume(dir) {
+        match recipe.resume(dir) {
             Ok(fresh) => {
                 link.emit(Event::Resumed {
                     run_id,
-                    step: sup.step(),
+                    step: recipe.steps_done(),
                     fresh,
                 });
             }
@@ -478,7 +535,7 @@ fn run(
     link.emit(Event::Started {
         run_id,
         device: format!("{}: {}", dev.kind, dev.name),
-        params: sup.param_count(),
+        params: recipe.param_count(),
         steps,
     });
     link.emit(Event::State {
@@ -486,11 +543,17 @@ fn run(
         state: RunState::Training,
     });
     let start = Instant::now();
-    let mut paused = false;
+    let mut st = LoopState {
+        paused: false,
+        lr_scale: 1.0,
+        watched: None,
+    };
     let mut last_loss = None;
     let mut stopped = false;
-    while sup.step() < steps {
-        match poll(requests, &mut paused, &mut sup, run_id, link, watch) {
+    // The previous step's scalars, read back after the next step is under way.
+    let mut pending: Option<(u64, Pending)> = None;
+    while recipe.steps_done() < steps {
+        match poll(requests, &mut st, recipe.as_ref(), run_id, link, watch) {
             Control::Continue => {}
             Control::Stop => {
                 stopped = true;
@@ -498,90 +561,110 @@ fn run(
             }
             other => return other,
         }
-        match sup.train_step(steps) {
-            Ok(m) => {
-                last_loss = Some(m.loss);
-                if !link.emit(Event::Step { run_id, metrics: m }) {
-                    return Control::Shutdown;
-                }
-                let activity = sup.take_activity();
-                if !activity.is_empty() {
-                    link.emit(Event::Activity {
-                        run_id,
-                        step: sup.step(),
-                        nodes: activity,
-                    });
-                }
-                if config.activity_every > 0 && (sup.step() + 1) % config.activity_every == 0 {
-                    sup.measure_activity();
-                }
-                if config.watch_every > 0
-                    && sup.step() % config.watch_every == 0
-                    && let Some((node, tile)) = sup.watch_tile()
-                {
-                    link.emit(Event::Activation {
-                        run_id,
-                        node,
-                        step: sup.step(),
-                        tile,
-                    });
-                }
+        let next = recipe.steps_done() + 1;
+        let mut cx = StepCx {
+            total_steps: steps,
+            lr_scale: st.lr_scale,
+            watch: *watch,
+            measure_activity: config.activity_every > 0 && next % config.activity_every == 0,
+            cancel,
+            tapped: None,
+            activity: Vec::new(),
+        };
+        let result = recipe.step(&mut cx);
+        if let Some((step, p)) = pending.take() {
+            match report_step(link, run_id, step, p, recipe.as_mut(), &mut last_loss) {
+                Ok(true) => {}
+                Ok(false) => return Control::Shutdown,
+                Err(e) => return fail(e.to_string(), false),
             }
+        }
+        match result {
+            Ok(p) => pending = Some((recipe.steps_done(), p)),
             Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
         }
-        if config.eval_every > 0 && sup.step() % config.eval_every == 0 && sup.step() < steps {
-            match sup.evaluate() {
-                Ok(m) => {
-                    link.emit(Event::Eval { run_id, metrics: m });
+        let done = recipe.steps_done();
+        if cx.tapped.is_some() {
+            st.watched = cx.tapped.take();
+        }
+        if !cx.activity.is_empty() {
+            link.emit(Event::Activity {
+                run_id,
+                step: done,
+                nodes: std::mem::take(&mut cx.activity),
+            });
+        }
+        if config.watch_every > 0
+            && done % config.watch_every == 0
+            && let (Some(node), Some(v)) = (*watch, st.watched.as_ref())
+            && let Some(tile) = super::watch::tile_of(v)
+        {
+            link.emit(Event::Activation {
+                run_id,
+                node,
+                step: done,
+                tile,
+            });
+        }
+        if config.eval_every > 0 && done % config.eval_every == 0 && done < steps {
+            match recipe.evaluate(cancel) {
+                Ok(ev) => {
+                    link.emit(Event::Eval {
+                        run_id,
+                        step: done,
+                        scalars: ev.scalars,
+                    });
+                    emit_views(link, run_id, done, ev.views);
                 }
                 Err(e) => return fail(e.to_string(), false),
             }
-            if let Ok(Some(grid)) = sup.samples(32) {
-                link.emit(Event::Samples {
-                    run_id,
-                    step: sup.step(),
-                    grid,
-                });
+            if let Ok(views) = recipe.views(cancel) {
+                emit_views(link, run_id, done, views);
             }
         }
     }
+    if let Some((step, p)) = pending.take() {
+        match report_step(link, run_id, step, p, recipe.as_mut(), &mut last_loss) {
+            Ok(true) => {}
+            Ok(false) => return Control::Shutdown,
+            Err(e) => return fail(e.to_string(), false),
+        }
+    }
     let seconds = start.elapsed().as_secs_f64();
+    let done = recipe.steps_done();
     if let Some(dir) = &config.checkpoint {
-        match sup.save_checkpoint(dir) {
+        match recipe.save(dir) {
             Ok(()) => {
                 link.emit(Event::Checkpointed {
                     run_id,
                     path: dir.clone(),
-                    step: sup.step(),
+                    step: done,
                 });
             }
             Err(e) => return fail(e.to_string(), false),
         }
     }
-    match sup.samples(32) {
-        Ok(Some(grid)) => {
-            link.emit(Event::Samples {
-                run_id,
-                step: sup.step(),
-                grid,
-            });
-        }
-        Ok(None) => {}
+    // The final views and evaluation run even after Stop: they are what the user looks at.
+    let quiet = AtomicBool::new(false);
+    match recipe.views(&quiet) {
+        Ok(views) => emit_views(link, run_id, done, views),
         Err(e) => return fail(e.to_string(), false),
     }
-    let eval = match sup.evaluate() {
-        Ok(m) => {
+    let eval = match recipe.evaluate(&quiet) {
+        Ok(ev) => {
             link.emit(Event::Eval {
                 run_id,
-                metrics: m.clone(),
+                step: done,
+                scalars: ev.scalars.clone(),
             });
-            Some(m)
+            emit_views(link, run_id, done, ev.views);
+            Some(ev.scalars)
         }
         Err(e) => return fail(e.to_string(), false),
     };
     link.emit(Event::Finished {
         run_id,
-        steps: sup.step(),
+        steps: done,
         seconds,
         final_loss: last_loss,
         eval,

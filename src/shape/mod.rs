@@ -29,7 +29,7 @@ pub fn check(project: &Project) -> Report {
     let mut diags = Vec::new();
     let res = checker.infer_graph(&project.graph, None, &mut diags);
     let mut report = graph_report(&project.graph, res, diags);
-    check_roles(project, &mut report.diagnostics);
+    check_roles(project, &mut report);
     report
 }
 
@@ -93,31 +93,108 @@ fn graph_report(g: &Graph, mut res: GraphResult, diagnostics: Vec<Diagnostic>) -
     report
 }
 
-fn check_roles(project: &Project, diags: &mut Vec<Diagnostic>) {
+fn check_roles(project: &Project, report: &mut Report) {
+    let diags = &mut report.diagnostics;
     let Some(recipe) = catalog::recipe(&project.recipe.id) else {
-        let known: Vec<&str> = catalog::RECIPES.iter().map(|r| r.id).collect();
+        let known: Vec<&str> = catalog::recipes().iter().map(|r| r.id).collect();
         diags.push(
             Diagnostic::error(None, None, format!("unknown recipe '{}'", project.recipe.id))
                 .with_fix(format!("choose one of: {}", known.join(", "))),
         );
         return;
     };
-    for role in recipe.roles {
-        let present = project.graph.nodes.iter().any(|n| {
-            n.kind == "output" && n.params.get("role").and_then(|v| v.as_text()).unwrap_or("prediction") == *role
-        });
-        if !present {
-            diags.push(
-                Diagnostic::error(
-                    None,
-                    None,
+    // The recipe's settings, checked like layer parameters.
+    for (name, value) in &project.recipe.settings {
+        match recipe.setting(name) {
+            None => diags.push(Diagnostic {
+                severity: Severity::Warning,
+                node: None,
+                port: None,
+                message: format!("the {} recipe has no setting '{name}'; it is ignored", recipe.name),
+                fix: None,
+            }),
+            Some(spec) => match check_param(spec, value) {
+                ParamCheck::Ok => {}
+                ParamCheck::Invalid(m) | ParamCheck::OutOfRange(m) => diags.push(
+                    Diagnostic::error(None, None, format!("recipe setting '{name}': {m}"))
+                        .with_fix(format!("set '{name}' in the project settings")),
+                ),
+            },
+        }
+    }
+    let role_of = |n: &Node| -> String {
+        n.params
+            .get("role")
+            .and_then(|v| v.as_text())
+            .unwrap_or("prediction")
+            .to_owned()
+    };
+    let outputs: Vec<&Node> = project.graph.nodes.iter().filter(|n| n.kind == "output").collect();
+    for spec in recipe.roles {
+        let with_role: Vec<&&Node> = outputs.iter().filter(|n| role_of(n) == spec.role).collect();
+        if with_role.is_empty() {
+            if spec.required {
+                diags.push(
+                    Diagnostic::error(
+                        None,
+                        None,
+                        format!(
+                            "the {} recipe needs an Output with role '{}', and there is none",
+                            recipe.name, spec.role
+                        ),
+                    )
+                    .with_fix(format!("add an Output node and set its role to '{}'", spec.role)),
+                );
+            }
+            continue;
+        }
+        if !spec.many {
+            for n in with_role.iter().skip(1) {
+                diags.push(
+                    Diagnostic::error(
+                        Some(n.id),
+                        None,
+                        format!(
+                            "two Outputs have the role '{}'; the {} recipe reads one",
+                            spec.role, recipe.name
+                        ),
+                    )
+                    .with_fix("give this Output another role, or delete it"),
+                );
+            }
+        }
+        for n in &with_role {
+            let Some(w) = project.graph.wires.iter().find(|w| w.to == n.id) else {
+                continue; // the graph check reports the unconnected input
+            };
+            let Some(t) = report.output_type(w.from, &w.out).cloned() else {
+                continue;
+            };
+            if let Some(dt) = spec.dtype
+                && t.dtype != dt
+            {
+                diags.push(Diagnostic::error(
+                    Some(n.id),
+                    Some("x".into()),
                     format!(
-                        "the {} recipe needs an Output with role '{role}', and there is none",
-                        recipe.name
+                        "the role '{}' needs {} values but gets {t}",
+                        spec.role,
+                        if dt == catalog::DType::Int { "integer" } else { "float" }
                     ),
-                )
-                .with_fix(format!("add an Output node and set its role to '{role}'")),
-            );
+                ));
+            } else if !spec.ranks.is_empty() && !spec.ranks.contains(&t.rank()) {
+                let ranks: Vec<String> = spec.ranks.iter().map(|r| r.to_string()).collect();
+                diags.push(Diagnostic::error(
+                    Some(n.id),
+                    Some("x".into()),
+                    format!(
+                        "the role '{}' of the {} recipe needs a tensor of rank {} but gets {t}",
+                        spec.role,
+                        recipe.name,
+                        ranks.join(" or ")
+                    ),
+                ));
+            }
         }
     }
 }

@@ -1,14 +1,22 @@
-//! The training dashboard: Train / Pause / Resume / Stop, progress with ETA, live loss and metric
-//! plots (smoothing, log scale, earlier runs overlaid), the watched node's feature maps or
-//! histogram, node activity sparklines, a confusion matrix and a Samples tab with a step slider.
+//! The training dashboard: Train / Pause / Resume / Stop, progress with ETA, live plots of the
+//! series the project's recipe declares (smoothing, log scale, earlier runs overlaid), its views
+//! (a confusion matrix beside the plots; sample grids, scatters and tables in the Samples tab with
+//! a step slider), the watched node's feature maps or histogram and node activity sparklines.
 //!
-//! It talks to the engine only through [`Trainer`] requests and events.
+//! It talks to the engine only through [`Trainer`] requests and events, and names no recipe:
+//! what to draw comes from the recipe's declaration in the catalog.
 
+mod run;
+
+pub use run::Run;
+
+use super::views::{self, PictureCache};
+use crate::catalog::{RecipeSpec, When};
 use crate::doc::{NodeId, Project};
 use crate::engine::device::DeviceChoice;
 use crate::engine::trainer::{Event, Request, RunConfig, RunState, Trainer};
 use crate::engine::watch::Tile;
-use crate::engine::{EvalMetrics, SampleGrid};
+use crate::telemetry::View;
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use std::collections::{HashMap, VecDeque};
@@ -17,39 +25,6 @@ use std::time::Instant;
 
 /// Points kept per node sparkline.
 const SPARK: usize = 48;
-
-/// One training run of the open project, kept to overlay on later runs (and saved beside the
-/// project file, so earlier runs come back when the project is reopened).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Run {
-    /// Trainer run id.
-    pub id: u64,
-    /// "run 3" etc.
-    pub label: String,
-    /// Device the trainer picked ("cpu: flex").
-    pub device: String,
-    /// Steps planned.
-    pub planned: u64,
-    /// Steps done.
-    pub step: u64,
-    /// `[step, loss]` per training step.
-    pub loss: Vec<[f64; 2]>,
-    /// `[step, accuracy]` per training step (classifiers).
-    pub accuracy: Vec<[f64; 2]>,
-    /// `[step, validation loss]` per evaluation.
-    pub val_loss: Vec<[f64; 2]>,
-    /// `[step, validation accuracy]` per evaluation.
-    pub val_accuracy: Vec<[f64; 2]>,
-    /// `[step, validation RMSE]` per evaluation (regression).
-    pub val_rmse: Vec<[f64; 2]>,
-    /// The latest evaluation.
-    pub eval: Option<EvalMetrics>,
-    /// How it ended, in words (`None` while running).
-    pub outcome: Option<String>,
-    /// Wall time of the training loop once finished.
-    pub seconds: Option<f64>,
-}
 
 /// Which tab of the bottom panel shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +61,10 @@ pub struct Dashboard {
     watched: Option<NodeId>,
     /// Recent activity per node (sparklines).
     pub activity: HashMap<NodeId, VecDeque<f32>>,
-    /// Sample grids by step.
-    pub samples: Vec<(u64, SampleGrid)>,
+    /// Views of the current run for the Samples tab: (step, channel, view), oldest first.
+    pub samples: Vec<(u64, String, View)>,
     sample_index: usize,
-    sample_texture: Option<(usize, TextureHandle)>,
+    sample_cache: PictureCache,
     /// The last failure, shown until the next run.
     pub error: Option<String>,
     /// The tab shown in the bottom panel.
@@ -99,23 +74,8 @@ pub struct Dashboard {
 
 /// Most earlier runs kept in a project's history.
 pub const HISTORY_RUNS: usize = 10;
-/// Most points kept per curve in the history.
-const HISTORY_POINTS: usize = 1000;
-
-/// Every `k`-th point so that at most `max` remain (the last point always stays).
-fn thin(points: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
-    if points.len() <= max {
-        return points.to_vec();
-    }
-    let k = points.len().div_ceil(max);
-    let mut out: Vec<[f64; 2]> = points.iter().step_by(k).copied().collect();
-    if let Some(last) = points.last()
-        && out.last() != Some(last)
-    {
-        out.push(*last);
-    }
-    out
-}
+/// Most views kept for the Samples tab's slider.
+const SAMPLES_KEPT: usize = 200;
 
 impl Default for Dashboard {
     fn default() -> Self {
@@ -138,7 +98,7 @@ impl Default for Dashboard {
             activity: HashMap::new(),
             samples: Vec::new(),
             sample_index: 0,
-            sample_texture: None,
+            sample_cache: PictureCache::default(),
             error: None,
             tab: Tab::Problems,
             finished: false,
@@ -167,21 +127,21 @@ impl Dashboard {
         let ended: Vec<&Run> = self.runs.iter().filter(|r| r.outcome.is_some()).collect();
         ended[ended.len().saturating_sub(HISTORY_RUNS)..]
             .iter()
-            .map(|r| Run {
-                id: 0,
-                loss: thin(&r.loss, HISTORY_POINTS),
-                accuracy: thin(&r.accuracy, HISTORY_POINTS),
-                val_loss: thin(&r.val_loss, HISTORY_POINTS),
-                val_accuracy: thin(&r.val_accuracy, HISTORY_POINTS),
-                val_rmse: thin(&r.val_rmse, HISTORY_POINTS),
-                ..(*r).clone()
-            })
+            .map(|r| r.for_history())
             .collect()
     }
 
     /// Earlier runs of this project, read from its history file.
     pub fn load_history(&mut self, runs: Vec<Run>) {
         self.runs = runs.into_iter().map(|r| Run { id: 0, ..r }).collect();
+        // The latest views of the last run are what the Samples tab shows until the next run.
+        if let Some(last) = self.runs.last() {
+            self.samples = last
+                .views
+                .iter()
+                .map(|(c, (step, v))| (*step, c.clone(), v.clone()))
+                .collect();
+        }
     }
 
     /// Forgets every run (another project was opened).
@@ -232,16 +192,16 @@ impl Dashboard {
             project: Box::new(project.clone()),
             config,
         }) {
-            self.runs.push(Run {
+            self.runs.push(Run::new(
                 id,
-                label: format!("run {}", self.runs.len() + 1),
+                format!("run {}", self.runs.len() + 1),
+                &project.recipe.id,
                 planned,
-                ..Run::default()
-            });
+            ));
             self.state = RunState::Compiling;
             self.error = None;
             self.samples.clear();
-            self.sample_texture = None;
+            self.sample_cache = PictureCache::default();
             self.activity.clear();
             self.started_at = None;
             self.paused_for = std::time::Duration::ZERO;
@@ -304,7 +264,7 @@ impl Dashboard {
             | Event::Resumed { run_id, .. }
             | Event::Activation { run_id, .. }
             | Event::Activity { run_id, .. }
-            | Event::Samples { run_id, .. }
+            | Event::View { run_id, .. }
             | Event::Eval { run_id, .. }
             | Event::Finished { run_id, .. }
             | Event::Failed { run_id, .. } => *run_id,
@@ -331,24 +291,13 @@ impl Dashboard {
                 run.planned = steps;
                 self.started_at = Some(Instant::now());
             }
-            Event::Step { metrics, .. } => {
-                run.step = metrics.step;
-                let s = metrics.step as f64;
-                run.loss.push([s, metrics.loss]);
-                if let Some(a) = metrics.accuracy {
-                    run.accuracy.push([s, a]);
-                }
+            Event::Step { step, scalars, .. } => {
+                run.step = step;
+                run.push(step, &scalars);
             }
-            Event::Eval { metrics, .. } => {
-                let s = metrics.step as f64;
-                run.val_loss.push([s, metrics.val_loss]);
-                if let Some(a) = metrics.val_accuracy {
-                    run.val_accuracy.push([s, a]);
-                }
-                if let Some(e) = metrics.val_rmse {
-                    run.val_rmse.push([s, e]);
-                }
-                run.eval = Some(metrics);
+            Event::Eval { step, scalars, .. } => {
+                run.push(step, &scalars);
+                run.last_eval = scalars;
             }
             Event::Finished {
                 steps,
@@ -359,13 +308,13 @@ impl Dashboard {
             } => {
                 run.step = steps;
                 run.seconds = Some(seconds);
-                let acc = eval
+                let headline = eval
                     .as_ref()
-                    .and_then(|m| m.val_accuracy)
-                    .map(|a| format!(", validation accuracy {:.1} %", a * 100.0))
+                    .and_then(|e| headline(crate::catalog::recipe(&run.recipe), e))
+                    .map(|h| format!(", {h}"))
                     .unwrap_or_default();
                 run.outcome = Some(format!(
-                    "{} after {steps} steps in {seconds:.1} s{acc}",
+                    "{} after {steps} steps in {seconds:.1} s{headline}",
                     if stopped { "stopped" } else { "finished" }
                 ));
                 self.finished = true;
@@ -389,11 +338,20 @@ impl Dashboard {
                     line.push_back(v);
                 }
             }
-            Event::Samples { step, grid, .. } => {
-                let follow = self.sample_index + 1 >= self.samples.len();
-                self.samples.push((step, grid));
-                if follow {
-                    self.sample_index = self.samples.len() - 1;
+            Event::View {
+                step, channel, view, ..
+            } => {
+                run.views.insert(channel.clone(), (step, view.clone()));
+                // Matrices sit beside the plots; the Samples tab steps through the rest.
+                if !matches!(view, View::Matrix(_)) {
+                    let follow = self.sample_index + 1 >= self.samples.len();
+                    if self.samples.len() == SAMPLES_KEPT {
+                        self.samples.remove(0);
+                    }
+                    self.samples.push((step, channel, view));
+                    if follow {
+                        self.sample_index = self.samples.len() - 1;
+                    }
                 }
             }
             Event::Checkpointed { .. } | Event::Resumed { .. } => {}
@@ -482,7 +440,7 @@ impl Dashboard {
                 if !run.device.is_empty() {
                     ui.weak(format!("on {}", run.device));
                 }
-                if let Some(l) = run.loss.last() {
+                if let Some(l) = run.series("loss").last() {
                     ui.monospace(format!("loss {:.4}", l[1]));
                 }
             }
@@ -494,7 +452,7 @@ impl Dashboard {
         }
     }
 
-    /// Plots and the confusion matrix.
+    /// Plots of the recipe's series (one per chart it declares) and its matrix views.
     pub fn training_tab(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label("smoothing");
@@ -503,16 +461,26 @@ impl Dashboard {
             ui.checkbox(&mut self.overlay, "earlier runs");
         });
         let Some(current) = self.runs.last() else {
-            ui.weak("Press ▶ Train to train this project on its dataset; loss and accuracy appear here live.");
+            ui.weak("Press ▶ Train to train this project on its dataset; its curves appear here live.");
             return;
         };
+        let Some(spec) = crate::catalog::recipe(&current.recipe) else {
+            ui.weak(format!("unknown recipe '{}'", current.recipe));
+            return;
+        };
+        let charts = charts(spec, current);
+        let matrices: Vec<(&String, &crate::telemetry::Matrix)> = current
+            .views
+            .iter()
+            .filter_map(|(c, (_, v))| match v {
+                View::Matrix(m) => Some((c, m)),
+                _ => None,
+            })
+            .collect();
         let h = ui.available_height().max(120.0);
         let w = ui.available_width();
-        let plot_w = if current.eval.as_ref().is_some_and(|e| !e.confusion.is_empty()) {
-            (w - h - 24.0).max(200.0) / 2.0
-        } else {
-            (w - 16.0) / 2.0
-        };
+        let matrix_w = if matrices.is_empty() { 0.0 } else { h + 24.0 };
+        let plot_w = ((w - matrix_w - 16.0) / charts.len().max(1) as f32).max(160.0);
         let smoothing = f64::from(self.smoothing);
         let log = self.log_scale;
         let earlier: &[Run] = if self.overlay {
@@ -521,131 +489,85 @@ impl Dashboard {
             &[]
         };
         ui.horizontal(|ui| {
-            ui.vertical(|ui| {
-                ui.set_width(plot_w);
-                let mut plot = Plot::new("strata-loss")
-                    .height(h - 24.0)
-                    .width(plot_w)
-                    .legend(Legend::default())
-                    .x_axis_label("step");
-                if log {
-                    plot = plot.y_axis_formatter(|m, _| format!("{:.3}", 10f64.powf(m.value)));
-                }
-                plot.show(ui, |p| {
-                    let tf = |v: f64| if log { v.max(1e-12).log10() } else { v };
-                    for r in earlier {
-                        p.line(
-                            Line::new(format!("{} loss", r.label), series(&r.loss, smoothing, tf))
-                                .color(Color32::from_gray(120)),
-                        );
-                    }
-                    p.line(
-                        Line::new("loss", series(&current.loss, smoothing, tf)).color(Color32::from_rgb(90, 160, 240)),
-                    );
-                    if !current.val_loss.is_empty() {
-                        p.line(
-                            Line::new("validation loss", series(&current.val_loss, 0.0, tf))
-                                .color(Color32::from_rgb(240, 160, 60)),
-                        );
-                    }
-                });
-            });
-            let regression = current.accuracy.is_empty() && !current.val_rmse.is_empty();
-            ui.vertical(|ui| {
-                ui.set_width(plot_w);
-                if regression {
-                    // Regressors have no accuracy: their validation error is the second plot.
-                    Plot::new("strata-rmse")
+            for (k, chart) in charts.iter().enumerate() {
+                ui.vertical(|ui| {
+                    ui.set_width(plot_w);
+                    // Log scale applies to the first chart (the loss); the others are rates.
+                    let log = log && k == 0;
+                    let mut plot = Plot::new(format!("strata-chart-{chart}"))
                         .height(h - 24.0)
                         .width(plot_w)
                         .legend(Legend::default())
-                        .x_axis_label("step")
-                        .include_y(0.0)
-                        .show(ui, |p| {
+                        .x_axis_label("step");
+                    if log {
+                        plot = plot.y_axis_formatter(|m, _| format!("{:.3}", 10f64.powf(m.value)));
+                    }
+                    let in_chart: Vec<_> = spec.series.iter().filter(|s| s.chart == *chart).collect();
+                    if in_chart.iter().any(|s| s.percent) {
+                        plot = plot.include_y(0.0).include_y(1.0);
+                    }
+                    plot.show(ui, |p| {
+                        let tf = |v: f64| if log { v.max(1e-12).log10() } else { v };
+                        for (i, s) in in_chart.iter().enumerate() {
+                            let alpha = if s.when == When::Step { smoothing } else { 0.0 };
                             for r in earlier {
+                                if !r.series(s.key).is_empty() {
+                                    p.line(
+                                        Line::new(format!("{} {}", r.label, s.label), series(r.series(s.key), alpha, tf))
+                                            .color(Color32::from_gray(120)),
+                                    );
+                                }
+                            }
+                            if !current.series(s.key).is_empty() {
                                 p.line(
-                                    Line::new(format!("{} validation RMSE", r.label), series(&r.val_rmse, 0.0, |v| v))
-                                        .color(Color32::from_gray(120)),
+                                    Line::new(s.label, series(current.series(s.key), alpha, tf))
+                                        .color(SERIES_COLOURS[i % SERIES_COLOURS.len()]),
                                 );
                             }
-                            p.line(
-                                Line::new("validation RMSE", series(&current.val_rmse, 0.0, |v| v))
-                                    .color(Color32::from_rgb(240, 160, 60)),
-                            );
-                        });
-                    return;
-                }
-                Plot::new("strata-accuracy")
-                    .height(h - 24.0)
-                    .width(plot_w)
-                    .legend(Legend::default())
-                    .x_axis_label("step")
-                    .include_y(0.0)
-                    .include_y(1.0)
-                    .show(ui, |p| {
-                        let id = |v: f64| v;
-                        for r in earlier {
-                            p.line(
-                                Line::new(format!("{} accuracy", r.label), series(&r.accuracy, smoothing, id))
-                                    .color(Color32::from_gray(120)),
-                            );
-                        }
-                        p.line(
-                            Line::new("accuracy", series(&current.accuracy, smoothing, id))
-                                .color(Color32::from_rgb(90, 200, 120)),
-                        );
-                        if !current.val_accuracy.is_empty() {
-                            p.line(
-                                Line::new("validation accuracy", series(&current.val_accuracy, 0.0, id))
-                                    .color(Color32::from_rgb(240, 160, 60)),
-                            );
                         }
                     });
-            });
-            if let Some(eval) = &current.eval
-                && !eval.confusion.is_empty()
-            {
+                });
+            }
+            for (channel, m) in matrices {
                 ui.vertical(|ui| {
-                    ui.label("Confusion (rows: truth, columns: predicted)");
-                    confusion(ui, eval, h - 30.0);
+                    let title = spec
+                        .views
+                        .iter()
+                        .find(|v| v.channel == channel.as_str())
+                        .map_or(channel.as_str(), |v| v.title);
+                    ui.label(format!("{title} (rows: {}, columns: {})", m.rows_are, m.cols_are));
+                    views::matrix(ui, m, h - 30.0);
                 });
             }
         });
     }
 
-    /// The Samples tab: sample grids with a slider over the steps they were taken at.
+    /// The Samples tab: the recipe's views (sample grids, scatters, tables) with a slider over
+    /// the steps they were made at.
     pub fn samples_tab(&mut self, ui: &mut egui::Ui) {
         if self.samples.is_empty() {
-            ui.weak(
-                "Samples appear here during training: predictions on validation images (green: right, red: wrong).",
-            );
+            ui.weak("Samples appear here during training: what the model makes of validation data (predictions, reconstructions, generated samples).");
             return;
         }
         let last = self.samples.len() - 1;
         self.sample_index = self.sample_index.min(last);
+        let spec = self.current().and_then(|r| crate::catalog::recipe(&r.recipe));
         ui.horizontal(|ui| {
             ui.label("step");
             let mut i = self.sample_index;
-            let step = self.samples[i].0;
             ui.add(egui::Slider::new(&mut i, 0..=last).show_value(false));
+            let (step, channel, _) = &self.samples[i];
+            let about = spec.and_then(|s| s.views.iter().find(|v| v.channel == channel.as_str()));
             ui.label(format!("{step}"));
+            if let Some(v) = about {
+                ui.strong(v.title).on_hover_text(v.doc);
+                ui.weak(v.doc);
+            }
             self.sample_index = i;
         });
-        let i = self.sample_index;
-        if self.sample_texture.as_ref().is_none_or(|(k, _)| *k != i) {
-            let g = &self.samples[i].1;
-            if g.rgb.len() != g.width * g.height * 3 {
-                ui.colored_label(Color32::from_rgb(240, 90, 90), "this sample picture is damaged");
-                return;
-            }
-            let img = ColorImage::from_rgb([g.width, g.height], &g.rgb);
-            self.sample_texture = Some((i, ui.ctx().load_texture("strata-samples", img, TextureOptions::NEAREST)));
-        }
-        if let Some((_, tex)) = &self.sample_texture {
-            let size = tex.size_vec2();
-            let scale = (ui.available_height() / size.y).clamp(0.5, 4.0);
-            ui.image((tex.id(), size * scale));
-        }
+        let (step, channel, view) = &self.samples[self.sample_index];
+        let h = ui.available_height();
+        views::show(ui, view, (channel.clone(), *step), h, &mut self.sample_cache);
     }
 
     /// The watched node's picture, for the inspector.
@@ -762,99 +684,89 @@ fn viridis(v: u8) -> Color32 {
     Color32::from_rgb((r * 255.0) as u8, (g * 255.0) as u8, (b * 255.0) as u8)
 }
 
-/// Draws `eval.confusion` as a heat map `side` pixels high, counts in the cells when they fit.
-fn confusion(ui: &mut egui::Ui, eval: &EvalMetrics, side: f32) {
-    let n = eval.confusion.len();
-    let side = side.max(60.0);
-    let (rect, resp) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
-    let cell = side / n as f32;
-    let painter = ui.painter_at(rect);
-    let mut hovered = None;
-    for (t, row) in eval.confusion.iter().enumerate() {
-        let total: u64 = row.iter().sum::<u64>().max(1);
-        for (p, &c) in row.iter().enumerate() {
-            let frac = c as f32 / total as f32;
-            let r = egui::Rect::from_min_size(
-                rect.min + egui::vec2(p as f32 * cell, t as f32 * cell),
-                egui::vec2(cell - 1.0, cell - 1.0),
-            );
-            let base = if t == p {
-                Color32::from_rgb(60, 170, 90)
-            } else {
-                Color32::from_rgb(220, 80, 70)
-            };
-            painter.rect_filled(r, 0.0, Color32::from_gray(35).lerp_to_gamma(base, frac.sqrt()));
-            if cell >= 18.0 && c > 0 {
-                painter.text(
-                    r.center(),
-                    egui::Align2::CENTER_CENTER,
-                    c.to_string(),
-                    egui::FontId::monospace((cell * 0.35).min(12.0)),
-                    Color32::WHITE,
-                );
-            }
-            if resp.hover_pos().is_some_and(|h| r.contains(h)) {
-                hovered = Some((t, p, c));
-            }
+/// Line colours of a chart's series, in declaration order.
+const SERIES_COLOURS: [Color32; 4] = [
+    Color32::from_rgb(90, 160, 240),
+    Color32::from_rgb(240, 160, 60),
+    Color32::from_rgb(90, 200, 120),
+    Color32::from_rgb(200, 110, 220),
+];
+
+/// The charts to draw for a run: the recipe's chart titles, in declaration order, that have data.
+fn charts<'a>(spec: &'a RecipeSpec, run: &Run) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in spec.series {
+        if !out.contains(&s.chart) && !run.series(s.key).is_empty() {
+            out.push(s.chart);
         }
     }
-    if let Some((t, p, c)) = hovered {
-        let name = |i: usize| eval.classes.get(i).cloned().unwrap_or_else(|| i.to_string());
-        resp.on_hover_text(format!("truth {} → predicted {}: {c}", name(t), name(p)));
+    if out.is_empty()
+        && let Some(first) = spec.series.first()
+    {
+        out.push(first.chart);
     }
+    out
+}
+
+/// "validation accuracy 97.1 %": the first of the recipe's headline metrics the evaluation has.
+fn headline(spec: Option<&RecipeSpec>, eval: &crate::telemetry::Scalars) -> Option<String> {
+    let spec = spec?;
+    spec.headline.iter().find_map(|key| {
+        let v = *eval.get(*key)?;
+        let s = spec.series(key)?;
+        Some(if s.percent {
+            format!("{} {:.1} %", s.label, v * 100.0)
+        } else {
+            format!("{} {v:.4}", s.label)
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::StepMetrics;
+    use crate::telemetry::Scalars;
 
-    fn eval(step: u64, rmse: Option<f64>, acc: Option<f64>) -> Event {
-        Event::Eval {
-            run_id: 1,
-            metrics: EvalMetrics {
-                step,
-                val_loss: 0.5,
-                val_accuracy: acc,
-                val_rmse: rmse,
-                confusion: Vec::new(),
-                classes: Vec::new(),
-            },
-        }
+    fn scalars(pairs: &[(&str, f64)]) -> Scalars {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
     }
 
     #[test]
     fn events_of_the_current_run_fill_its_curves_and_others_are_ignored() {
         let mut d = Dashboard::default();
-        d.runs.push(Run {
-            id: 1,
-            planned: 100,
-            ..Run::default()
-        });
+        d.runs.push(Run::new(1, "run 1".into(), crate::doc::DEFAULT_RECIPE, 100));
         for step in 1..=3 {
             d.handle(
                 Event::Step {
                     run_id: 1,
-                    metrics: StepMetrics {
-                        step,
-                        loss: 1.0 / step as f64,
-                        accuracy: None,
-                        lr: 1e-3,
-                    },
+                    step,
+                    scalars: scalars(&[("loss", 1.0 / step as f64), ("lr", 1e-3)]),
                 },
                 Some(1),
             );
         }
-        d.handle(eval(3, Some(0.25), None), Some(1));
+        let eval = |step, rmse| Event::Eval {
+            run_id: 1,
+            step,
+            scalars: scalars(&[("val_loss", 0.5), ("val_rmse", rmse)]),
+        };
+        d.handle(eval(3, 0.25), Some(1));
         // An event of an older run changes nothing.
-        d.handle(eval(9, Some(9.0), None), Some(1).filter(|_| false));
+        d.handle(eval(9, 9.0), Some(1).filter(|_| false));
         let Some(run) = d.current() else { panic!("no run") };
         assert_eq!(run.step, 3);
-        assert_eq!(run.loss.len(), 3);
-        assert_eq!(run.val_rmse, [[3.0, 0.25]]);
-        assert!(run.accuracy.is_empty());
+        assert_eq!(run.series("loss").len(), 3);
+        assert_eq!(run.series("val_rmse"), [[3.0, 0.25]]);
+        assert!(run.series("accuracy").is_empty());
+        // The charts are the recipe's, those with data: loss and the regression error.
+        let spec = crate::catalog::recipe(&run.recipe).unwrap_or_else(|| panic!("recipe"));
+        assert_eq!(charts(spec, run), ["Loss", "Error"]);
+        assert_eq!(
+            headline(Some(spec), &scalars(&[("val_accuracy", 0.971), ("val_loss", 0.1)])).as_deref(),
+            Some("validation accuracy 97.1 %")
+        );
         // Smoothing keeps the first point and moves towards later ones.
-        let s: Vec<[f64; 2]> = match series(&run.loss, 0.5, |v| v) {
+        let s: Vec<[f64; 2]> = match series(run.series("loss"), 0.5, |v| v) {
             PlotPoints::Owned(p) => p.iter().map(|p| [p.x, p.y]).collect(),
             _ => Vec::new(),
         };
@@ -863,13 +775,25 @@ mod tests {
     }
 
     #[test]
-    fn long_curves_are_thinned_for_the_history_keeping_the_ends() {
-        let points: Vec<[f64; 2]> = (0..2500).map(|i| [f64::from(i), 1.0]).collect();
-        let t = thin(&points, 1000);
-        assert!(t.len() <= 1001, "{}", t.len());
-        assert_eq!(t.first(), points.first());
-        assert_eq!(t.last(), points.last());
-        assert_eq!(thin(&points[..10], 1000).len(), 10);
+    fn views_go_to_the_run_and_the_samples_tab() {
+        let mut d = Dashboard::default();
+        d.runs.push(Run::new(1, "run 1".into(), crate::doc::DEFAULT_RECIPE, 10));
+        let pic = View::Image(crate::telemetry::Picture {
+            width: 1,
+            height: 1,
+            rgb: vec![0, 0, 0],
+        });
+        d.handle(
+            Event::View {
+                run_id: 1,
+                step: 5,
+                channel: "samples".into(),
+                view: pic.clone(),
+            },
+            Some(1),
+        );
+        assert_eq!(d.samples.len(), 1);
+        assert_eq!(d.current().and_then(|r| r.views.get("samples")), Some(&(5, pic)));
     }
 
     #[test]

@@ -1,34 +1,24 @@
 //! Sample pictures of a supervised run: validation images framed by whether the model is right.
 
-use super::RunError;
-use super::supervised::Supervised;
+use super::Supervised;
 use crate::data::Target;
-
-/// An RGB picture of sample predictions.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SampleGrid {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// Row-major RGB bytes.
-    pub rgb: Vec<u8>,
-}
+use crate::engine::RunError;
+use crate::telemetry::Picture;
 
 impl Supervised {
     /// A picture of the first validation images (up to `n`), framed green where the model is
     /// right and red where it is wrong; for segmentation the predicted mask is shown beside each
     /// image. `None` for data that are not images.
-    pub fn samples(&self, n: usize) -> Result<Option<SampleGrid>, RunError> {
-        if self.data.shape.len() != 3 {
+    pub fn samples(&self, n: usize) -> Result<Option<Picture>, RunError> {
+        if self.ex.data.shape.len() != 3 {
             return Ok(None);
         }
         let (model, device) = self.inference()?;
-        let idx: Vec<usize> = self.split.val.iter().copied().take(n.max(1)).collect();
-        let (raw, dims) = self.data.batch_features(&idx, self.pad);
+        let idx: Vec<usize> = self.ex.split.val.iter().copied().take(n.max(1)).collect();
+        let (raw, dims) = self.ex.data.batch_features(&idx, self.ex.pad);
         let pred = self.predict(&model, &idx, &device)?;
         let (c, h, w) = (dims[1], dims[2], dims[3]);
-        let segmentation = matches!(self.data.target, Target::Masks(_));
+        let segmentation = matches!(self.ex.data.target, Target::Masks(_));
         let obj = self.objective(pred, &idx, &device)?;
         let (pred_cls, truth_cls): (Vec<i64>, Vec<i64>) = match obj.predicted {
             Some((p, t)) => (
@@ -91,7 +81,7 @@ impl Supervised {
                 }
             }
         }
-        Ok(Some(SampleGrid {
+        Ok(Some(Picture {
             width: gw,
             height: gh,
             rgb,

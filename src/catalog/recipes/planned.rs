@@ -1,0 +1,158 @@
+//! Recipes that are declared (so their presets check and their roles are known) but whose
+//! training loops are not written yet. Each moves to a file of its own when its loop lands.
+
+use super::*;
+
+const fn planned(
+    id: &'static str,
+    name: &'static str,
+    doc: &'static str,
+    networks: &'static [NetworkSpec],
+    roles: &'static [RoleSpec],
+    data: &'static [DataKind],
+) -> RecipeSpec {
+    RecipeSpec {
+        id,
+        name,
+        doc,
+        paper: "",
+        networks,
+        roles,
+        settings: &[],
+        data,
+        series: &[
+            series("loss", "loss", "Loss", When::Step),
+            series("val_loss", "validation loss", "Loss", When::Eval),
+        ],
+        views: &[],
+        headline: &["val_loss"],
+    }
+}
+
+const F: Option<DType> = Some(DType::Float);
+const MODEL_LOGITS: &[NetworkSpec] = &[NetworkSpec {
+    name: "model",
+    roles: &["logits"],
+}];
+
+/// The declarations.
+pub const SPECS: &[RecipeSpec] = &[
+    planned(
+        "autoencoder",
+        "Autoencoder",
+        "Reconstruct the input through a bottleneck.",
+        &[NetworkSpec {
+            name: "model",
+            roles: &["reconstruction"],
+        }],
+        &[role("reconstruction", F, &[2, 4])],
+        &[DataKind::Examples],
+    ),
+    planned(
+        "vae",
+        "Variational autoencoder",
+        "Reconstruction + KL to a unit Gaussian (Kingma & Welling 2014).",
+        &[NetworkSpec {
+            name: "model",
+            roles: &["reconstruction", "mu", "logvar"],
+        }],
+        &[role("reconstruction", F, &[2, 4]), role("mu", F, &[2]), role("logvar", F, &[2])],
+        &[DataKind::Examples],
+    ),
+    planned(
+        "gan",
+        "GAN",
+        "Generator (feeds `fake`) against discriminator (feeds `score`) (Goodfellow et al. 2014).",
+        &[
+            NetworkSpec {
+                name: "generator",
+                roles: &["fake"],
+            },
+            NetworkSpec {
+                name: "critic",
+                roles: &["score"],
+            },
+        ],
+        &[role("fake", F, &[2, 4]), role("score", F, &[2])],
+        &[DataKind::Examples],
+    ),
+    planned(
+        "diffusion",
+        "Diffusion (DDPM)",
+        "Denoiser predicts the added noise (Ho et al. 2020).",
+        &[NetworkSpec {
+            name: "denoiser",
+            roles: &["noise_pred"],
+        }],
+        &[role("noise_pred", F, &[2, 4])],
+        &[DataKind::Examples],
+    ),
+    planned(
+        "flow",
+        "Normalizing flow",
+        "Maximum likelihood through invertible layers.",
+        &[NetworkSpec {
+            name: "flow",
+            roles: &["log_prob"],
+        }],
+        &[role("log_prob", F, &[1])],
+        &[DataKind::Examples],
+    ),
+    planned(
+        "language_model",
+        "Language model",
+        "Next-token prediction (causal).",
+        MODEL_LOGITS,
+        &[role("logits", F, &[3])],
+        &[DataKind::Corpus],
+    ),
+    planned(
+        "masked_lm",
+        "Masked language model",
+        "Predict masked tokens (Devlin et al. 2019).",
+        MODEL_LOGITS,
+        &[role("logits", F, &[3])],
+        &[DataKind::Corpus],
+    ),
+    planned(
+        "seq2seq",
+        "Sequence to sequence",
+        "Encoder-decoder with teacher forcing.",
+        MODEL_LOGITS,
+        &[role("logits", F, &[3])],
+        &[DataKind::Corpus],
+    ),
+    planned(
+        "node_classification",
+        "Node classification",
+        "Semi-supervised labels on a graph's nodes.",
+        &[NetworkSpec {
+            name: "model",
+            roles: &["prediction"],
+        }],
+        &[role("prediction", F, &[2])],
+        &[DataKind::Graph],
+    ),
+    planned(
+        "dqn",
+        "DQN",
+        "Q-learning with replay and a target network (Mnih et al. 2015).",
+        &[NetworkSpec {
+            name: "q",
+            roles: &["q_values"],
+        }],
+        &[role("q_values", F, &[2])],
+        &[DataKind::Env],
+    ),
+    planned(
+        "ppo",
+        "PPO",
+        "Clipped policy optimisation, actor-critic (Schulman et al. 2017).",
+        &[NetworkSpec {
+            name: "actor_critic",
+            roles: &["policy", "value"],
+        }],
+        &[role("policy", F, &[2]), role("value", F, &[1, 2])],
+        &[DataKind::Env],
+    ),
+];

@@ -1,0 +1,38 @@
+//! Supervised learning against labels: classification, regression, per-pixel segmentation.
+
+use super::*;
+
+/// The declaration.
+pub const SPEC: RecipeSpec = RecipeSpec {
+    id: "supervised",
+    name: "Supervised",
+    doc: "Classification, regression or per-pixel segmentation against labels (cross-entropy or squared error).",
+    paper: "",
+    networks: &[NetworkSpec {
+        name: "model",
+        roles: &["prediction"],
+    }],
+    roles: &[role("prediction", Some(DType::Float), &[2, 4])],
+    settings: &[],
+    data: &[DataKind::Examples],
+    series: &[
+        series("loss", "loss", "Loss", When::Step),
+        series("val_loss", "validation loss", "Loss", When::Eval),
+        percent("accuracy", "accuracy", "Accuracy", When::Step),
+        percent("val_accuracy", "validation accuracy", "Accuracy", When::Eval),
+        series("val_rmse", "validation RMSE", "Error", When::Eval),
+    ],
+    views: &[
+        ViewSpec {
+            channel: "samples",
+            title: "Predictions",
+            doc: "Validation images framed green where the model is right, red where it is wrong (masks beside them for segmentation)",
+        },
+        ViewSpec {
+            channel: "confusion",
+            title: "Confusion matrix",
+            doc: "How often each true class was predicted as each class",
+        },
+    ],
+    headline: &["val_accuracy", "val_rmse", "val_loss"],
+};

@@ -1,0 +1,272 @@
+//! The `graph_loss` recipe: minimise the sum of the graph's own `loss` outputs. Inputs are fed
+//! by their `source`: `dataset` (float inputs get the features, integer inputs the labels) or
+//! `noise` (a standard normal sample of the input's shape). Autoencoders, VAEs (reconstruction +
+//! KL loss nodes) and classifiers with an explicit loss node are graphs, not code.
+
+use super::common::{Batches, Examples, Network, learning_rate, noise, resume_single, save_single, step_seed};
+use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
+use crate::catalog::DType;
+use crate::catalog::recipes::graph_loss::SPEC;
+use crate::doc::TrainingSettings;
+use crate::engine::RunError;
+use crate::engine::model::{GraphModel, InputSlot, compile};
+use crate::engine::value::Value;
+use crate::telemetry::{Picture, Scalars, View};
+use burn::tensor::{Device, Tensor};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Registers the loop under the declaration's id.
+pub const ENGINE: RecipeEngine = RecipeEngine {
+    id: SPEC.id,
+    start: |init| Ok(Box::new(GraphLoss::new(init)?)),
+};
+
+const LOSS: &str = "loss";
+const RECONSTRUCTION: &str = "reconstruction";
+const EVAL_BATCH: usize = 250;
+
+/// A run of the graph-loss recipe.
+pub struct GraphLoss {
+    net: Network,
+    ex: Examples,
+    inputs: Vec<InputSlot>,
+    normalize: bool,
+    settings: TrainingSettings,
+    batches: Batches,
+    step: u64,
+    device: Device,
+}
+
+impl GraphLoss {
+    /// Compiles the project and loads its data.
+    pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
+        let project = init.project;
+        let ex = Examples::load(project, init.data_dir, init.seed)?;
+        let ad = init.device.clone().autodiff();
+        ad.seed(init.seed);
+        let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
+        if !model.plan.has_role(LOSS) {
+            return Err(RunError::BadInput(
+                "the graph-loss recipe needs at least one Output with role 'loss' — wire a loss node (MSE, cross-entropy, KL divergence, ...) into an Output".into(),
+            ));
+        }
+        let inputs: Vec<InputSlot> = model.plan.inputs.clone();
+        for input in &inputs {
+            let node = model.plan.steps[input.step].id;
+            let Some(doc_node) = project.graph.node(node) else {
+                continue;
+            };
+            match (input.source.as_str(), input.dtype) {
+                ("noise", DType::Float) => {}
+                ("noise", DType::Int) => {
+                    return Err(RunError::BadInput(format!(
+                        "input '{}' takes noise but is an integer input — set its dtype to float",
+                        model.plan.steps[input.step].title
+                    )));
+                }
+                ("dataset", DType::Float) => ex.check_input(project, doc_node)?,
+                ("dataset", DType::Int) => {}
+                (other, _) => {
+                    return Err(RunError::BadInput(format!(
+                        "input '{}' takes values from '{other}', which the graph-loss recipe cannot provide — use 'dataset' or 'noise'",
+                        model.plan.steps[input.step].title
+                    )));
+                }
+            }
+        }
+        let normalize = setting(project, "normalize_inputs")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let mut settings = project.training.clone();
+        settings.seed = init.seed;
+        let batches = Batches::new(ex.split.train.clone(), settings.batch_size as usize, init.seed);
+        Ok(GraphLoss {
+            net: Network::new("model", model, &settings),
+            ex,
+            inputs,
+            normalize,
+            settings,
+            batches,
+            step: 0,
+            device: ad,
+        })
+    }
+
+    /// Values for every input, for examples `idx`.
+    fn feed(&self, idx: &[usize], device: &Device) -> HashMap<String, Value> {
+        let mut feed = HashMap::new();
+        for input in &self.inputs {
+            let v = match (input.source.as_str(), input.dtype) {
+                ("noise", _) => {
+                    let mut dims: Vec<usize> = input.dims.iter().map(|d| d.unwrap_or(1)).collect();
+                    if let Some(b) = dims.first_mut() {
+                        *b = idx.len();
+                    }
+                    noise(&dims, device)
+                }
+                (_, DType::Int) => Value::I1(self.ex.labels(idx, device)),
+                (_, DType::Float) => self.ex.features(idx, self.normalize, device),
+            };
+            feed.insert(input.field.clone(), v);
+        }
+        feed
+    }
+
+    /// The summed loss of a forward pass over examples `idx`.
+    fn total_loss(
+        &self,
+        model: &GraphModel,
+        idx: &[usize],
+        device: &Device,
+        cx: Option<&mut StepCx>,
+    ) -> Result<Tensor<1>, RunError> {
+        let feed = self.feed(idx, device);
+        let (keep_all, tap) = cx.as_ref().map_or((false, None), |c| (c.measure_activity, c.watch));
+        let out = model
+            .run(Some(&[LOSS]), &feed, keep_all, tap)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let mut total: Option<Tensor<1>> = None;
+        for (role, v) in &out.every {
+            if role != LOSS {
+                continue;
+            }
+            let t = match v.clone() {
+                Value::F1(t) => t.sum(),
+                Value::F2(t) => t.mean().reshape([1]),
+                Value::F3(t) => t.mean().reshape([1]),
+                Value::F4(t) => t.mean().reshape([1]),
+                other => {
+                    return Err(RunError::BadInput(format!(
+                        "an Output with role 'loss' gets {}; losses must be float",
+                        other.describe()
+                    )));
+                }
+            };
+            total = Some(match total {
+                Some(a) => a + t,
+                None => t,
+            });
+        }
+        if let Some(cx) = cx {
+            cx.tapped = out.tapped;
+            if let Some(all) = &out.all {
+                cx.activity = model.activity(all);
+            }
+        }
+        total.ok_or_else(|| RunError::BadInput("no Output with role 'loss' ran".into()))
+    }
+
+    /// Validation images (top row) over the graph's reconstructions (bottom row).
+    fn reconstructions(&self, n: usize) -> Result<Option<Picture>, RunError> {
+        let model = self.net.inference()?;
+        if !model.plan.has_role(RECONSTRUCTION) || self.ex.data.shape.len() != 3 {
+            return Ok(None);
+        }
+        let device = self.device.clone().inner();
+        let idx: Vec<usize> = self.ex.split.val.iter().copied().take(n).collect();
+        let feed = self.feed(&idx, &device);
+        let out = model
+            .run(Some(&[RECONSTRUCTION]), &feed, false, None)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let Some(rec) = out.outputs.get(RECONSTRUCTION) else {
+            return Ok(None);
+        };
+        let (raw, dims) = self.ex.data.batch_features(&idx, self.ex.pad);
+        let rec: Vec<f32> = match rec.clone() {
+            Value::F2(t) => t.into_data().iter::<f32>().collect(),
+            Value::F4(t) => t.into_data().iter::<f32>().collect(),
+            _ => return Ok(None),
+        };
+        let (c, h, w) = (dims[1], dims[2], dims[3]);
+        let per = c * h * w;
+        if rec.len() != raw.len() {
+            return Ok(None);
+        }
+        Ok(Some(image_rows(&[&raw, &rec], idx.len(), per, c, h, w)))
+    }
+}
+
+/// Rows of images side by side (one row per source), 2-pixel gaps, values clamped to [0, 1].
+pub fn image_rows(rows: &[&[f32]], n: usize, per: usize, c: usize, h: usize, w: usize) -> Picture {
+    let gap = 2;
+    let (width, height) = (n * (w + gap) + gap, rows.len() * (h + gap) + gap);
+    let mut rgb = vec![32u8; width * height * 3];
+    for (r, src) in rows.iter().enumerate() {
+        for k in 0..n {
+            for y in 0..h {
+                for x in 0..w {
+                    let px = |ch: usize| (src[k * per + ch * h * w + y * w + x].clamp(0.0, 1.0) * 255.0) as u8;
+                    let colour = if c >= 3 { [px(0), px(1), px(2)] } else { [px(0); 3] };
+                    let (ox, oy) = (gap + k * (w + gap) + x, gap + r * (h + gap) + y);
+                    let o = (oy * width + ox) * 3;
+                    rgb[o..o + 3].copy_from_slice(&colour);
+                }
+            }
+        }
+    }
+    Picture { width, height, rgb }
+}
+
+impl Recipe for GraphLoss {
+    fn param_count(&self) -> usize {
+        self.net.param_count()
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
+        let idx = self.batches.next_batch();
+        let device = self.device.clone();
+        device.seed(step_seed(self.settings.seed, self.step));
+        let model = self.net.model()?;
+        let loss = self.total_loss(model, &idx, &device, Some(cx))?;
+        let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
+        let pending = Pending::new().with("lr", lr).with_tensor("loss", loss.clone());
+        self.net.descend(loss, lr)?;
+        self.step += 1;
+        Ok(pending)
+    }
+
+    fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError> {
+        let model = self.net.inference()?;
+        let device = self.device.clone().inner();
+        let (mut sum, mut seen) = (0f64, 0usize);
+        for chunk in self.ex.split.val.chunks(EVAL_BATCH) {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let loss = self.total_loss(&model, chunk, &device, None)?;
+            sum += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
+            seen += chunk.len();
+        }
+        let mut scalars = Scalars::new();
+        scalars.insert("val_loss".into(), sum / seen.max(1) as f64);
+        Ok(Evaluation {
+            step: self.step,
+            scalars,
+            views: Vec::new(),
+        })
+    }
+
+    fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
+        Ok(self
+            .reconstructions(8)?
+            .map(|p| ("samples".to_owned(), View::Image(p)))
+            .into_iter()
+            .collect())
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), RunError> {
+        save_single(&self.net, &self.batches, self.step, self.settings.seed, dir)
+    }
+
+    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
+        let (step, fresh) = resume_single(&mut self.net, &mut self.batches, dir)?;
+        self.step = step;
+        Ok(fresh)
+    }
+}

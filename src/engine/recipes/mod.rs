@@ -1,0 +1,175 @@
+//! Recipes: the training loops. One file per recipe implements [`Recipe`] and registers a
+//! [`RecipeEngine`] under the id its declaration (`catalog/recipes/`) uses. The trainer, the
+//! CLI and the app look recipes up here by the project's recipe id and never name one:
+//! adding a recipe adds a file and a line in [`engines`].
+
+pub mod common;
+pub mod graph_loss;
+pub mod supervised;
+
+use super::RunError;
+use super::value::Value;
+use crate::doc::{NodeId, Project};
+use crate::telemetry::{Scalars, View};
+use burn::tensor::{Device, Tensor};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the trainer asks of one step, and what the step hands back besides its scalars.
+pub struct StepCx<'a> {
+    /// Steps planned for the run (for schedules).
+    pub total_steps: u64,
+    /// Factor on the scheduled learning rate (the user's "set LR").
+    pub lr_scale: f64,
+    /// Top-level node whose output to keep for display.
+    pub watch: Option<NodeId>,
+    /// Measure every node's activity in this step.
+    pub measure_activity: bool,
+    /// Set when the user stops: long loops inside a step (rollouts, sampling) check it.
+    pub cancel: &'a AtomicBool,
+    /// Out: the watched node's output (a device handle; read back later, off the hot path).
+    pub tapped: Option<Value>,
+    /// Out: mean |output| per top-level node, when measured.
+    pub activity: Vec<(NodeId, f32)>,
+}
+
+impl StepCx<'_> {
+    /// True once the user asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Scalars of a step that may still live on the device: read back later (one step late in the
+/// trainer), so the hot path never waits for the device.
+#[derive(Default)]
+pub struct Pending {
+    known: Scalars,
+    names: Vec<String>,
+    values: Vec<Tensor<1>>,
+}
+
+impl Pending {
+    /// Nothing yet.
+    pub fn new() -> Self {
+        Pending::default()
+    }
+
+    /// A value known on the host (the learning rate).
+    pub fn with(mut self, name: &str, v: f64) -> Self {
+        self.known.insert(name.to_owned(), v);
+        self
+    }
+
+    /// A one-element device tensor (detached from the autodiff graph).
+    pub fn with_tensor(mut self, name: &str, t: Tensor<1>) -> Self {
+        self.names.push(name.to_owned());
+        self.values.push(t.detach());
+        self
+    }
+
+    /// Reads every value back in one transfer.
+    pub fn read(self) -> Scalars {
+        let mut out = self.known;
+        if !self.values.is_empty() {
+            let all: Vec<f32> = Tensor::cat(self.values, 0).into_data().iter::<f32>().collect();
+            for (name, v) in self.names.into_iter().zip(all) {
+                out.insert(name, f64::from(v));
+            }
+        }
+        out
+    }
+}
+
+/// An evaluation: scalars for the curves and views (confusion matrix, ...).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    /// Steps done when evaluated.
+    pub step: u64,
+    /// Named results (`val_loss`, `val_accuracy`, ...).
+    pub scalars: Scalars,
+    /// Views by channel.
+    pub views: Vec<(String, View)>,
+}
+
+/// A training loop. Built by its [`RecipeEngine`] from a project; driven by the trainer thread.
+pub trait Recipe {
+    /// Learned parameters over every network.
+    fn param_count(&self) -> usize;
+    /// Steps done.
+    fn steps_done(&self) -> u64;
+    /// One optimisation step (or one rollout and update). Returns its scalars unread.
+    fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError>;
+    /// An evaluation (validation split, evaluation episodes).
+    fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError>;
+    /// Views to refresh while training (sample grids, ...), by channel; off the hot path.
+    fn views(&mut self, cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError>;
+    /// After a non-finite loss: the first node whose output is non-finite, if it can be found.
+    fn non_finite_culprit(&mut self) -> Option<String> {
+        None
+    }
+    /// Writes a checkpoint (every network and optimizer, where the data stands).
+    fn save(&self, dir: &Path) -> Result<(), RunError>;
+    /// Continues from a checkpoint; returns the nodes that start fresh (new or changed since).
+    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError>;
+}
+
+/// What a recipe is built from.
+pub struct RecipeInit<'a> {
+    /// The project (its recipe settings included).
+    pub project: &'a Project,
+    /// The device (without autodiff; recipes add it where they train).
+    pub device: &'a Device,
+    /// Seed (initialisation, data order, noise).
+    pub seed: u64,
+    /// Folder that relative data paths resolve against.
+    pub data_dir: Option<&'a Path>,
+}
+
+/// A registered training loop.
+pub struct RecipeEngine {
+    /// The recipe id (as in its declaration).
+    pub id: &'static str,
+    /// Builds the loop for a project.
+    pub start: fn(&RecipeInit) -> Result<Box<dyn Recipe>, RunError>,
+}
+
+/// Every recipe that can train.
+pub fn engines() -> &'static [RecipeEngine] {
+    &[supervised::ENGINE, graph_loss::ENGINE]
+}
+
+/// The training loop of recipe `id`.
+pub fn engine(id: &str) -> Option<&'static RecipeEngine> {
+    engines().iter().find(|e| e.id == id)
+}
+
+/// True when recipe `id` can be trained by this build.
+pub fn trainable(id: &str) -> bool {
+    engine(id).is_some()
+}
+
+/// Builds the project's recipe, or says why it cannot train.
+pub fn start(init: &RecipeInit) -> Result<Box<dyn Recipe>, RunError> {
+    let id = init.project.recipe.id.as_str();
+    match engine(id) {
+        Some(e) => (e.start)(init),
+        None => {
+            let name = crate::catalog::recipe(id).map_or(id, |r| r.name);
+            let can: Vec<&str> = engines().iter().map(|e| e.id).collect();
+            Err(RunError::BadInput(format!(
+                "the '{name}' recipe cannot be trained yet — this build trains: {}",
+                can.join(", ")
+            )))
+        }
+    }
+}
+
+/// A recipe setting: the project's value, else the declaration's default.
+pub fn setting(project: &Project, name: &str) -> Option<crate::doc::ParamValue> {
+    project.recipe.settings.get(name).cloned().or_else(|| {
+        crate::catalog::recipe(&project.recipe.id)
+            .and_then(|r| r.setting(name))
+            .map(|s| s.default.to_value())
+    })
+}

@@ -1,0 +1,372 @@
+//! The recipe platform: declarations checked on the graph, recipes looked up by id, the
+//! graph-loss recipe training a graph's own losses, running a graph by role, and a trainer that
+//! names no recipe.
+
+#![cfg(feature = "engine")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use strata::catalog::{self, GraphBuilder};
+use strata::doc::{ParamValue, Project};
+use strata::engine::device::{self, DeviceChoice};
+use strata::engine::recipes::{self, RecipeInit, StepCx};
+use strata::engine::trainer::{Event, Request, RunConfig, Trainer};
+use strata::shape::{self, Severity};
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cpu() -> burn::tensor::Device {
+    device::prefer_cpu_backend();
+    device::select(DeviceChoice::Cpu).unwrap().device
+}
+
+/// A dense autoencoder on MNIST trained by its own MSE loss node:
+/// image → flatten → 64 → relu → 784 → sigmoid → (reconstruction, mse against the flat image → loss).
+fn autoencoder() -> Project {
+    let mut g = GraphBuilder::new();
+    let x = g.node("input", &[("shape", shape("B,1,28,28")), ("field", "image".into())]);
+    let flat = g.then(x, "flatten", &[]);
+    let h = g.then(flat, "linear", &[("out_features", 64.into())]);
+    let r = g.then(h, "relu", &[]);
+    let d = g.then(r, "linear", &[("out_features", 784.into())]);
+    let s = g.then(d, "sigmoid", &[]);
+    let rec = g.node("output", &[("role", "reconstruction".into())]);
+    g.wire(s, "y", rec, "x");
+    let mse = g.node("mse", &[]);
+    g.wire(s, "y", mse, "input");
+    g.wire(flat, "y", mse, "target");
+    let loss = g.node("output", &[("role", "loss".into())]);
+    g.wire(mse, "y", loss, "x");
+    let mut p = Project::new("autoencoder");
+    p.graph = g.finish();
+    p.recipe.id = "graph_loss".into();
+    p.dataset.id = "mnist_5k".into();
+    p.training.learning_rate = 3e-3;
+    p
+}
+
+fn errors(p: &Project) -> Vec<String> {
+    shape::check(p)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.message)
+        .collect()
+}
+
+#[test]
+fn every_trainable_recipe_is_declared_and_every_declaration_is_unique() {
+    assert_eq!(catalog::duplicate_recipe_id(), None);
+    for e in recipes::engines() {
+        let spec = catalog::recipe(e.id).unwrap_or_else(|| panic!("engine {} has no declaration", e.id));
+        assert!(!spec.series.is_empty() && !spec.networks.is_empty(), "{}", e.id);
+    }
+}
+
+#[test]
+fn roles_are_checked_by_type_count_and_presence() {
+    let p = autoencoder();
+    assert!(errors(&p).is_empty(), "{:?}", errors(&p));
+    // A second output with a single-use role is refused, on that node.
+    let mut two = p.clone();
+    let rec = two
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.params.get("role") == Some(&ParamValue::from("reconstruction")))
+        .unwrap()
+        .id;
+    let source = two.graph.wires.iter().find(|w| w.to == rec).unwrap().clone();
+    let extra = two.graph.add(catalog::default_node("output").unwrap());
+    two.graph.node_mut(extra).unwrap().params.insert("role".into(), "reconstruction".into());
+    two.graph.add_wire(strata::doc::Wire::new(source.from, &source.out, extra, "x"));
+    let report = shape::check(&two);
+    let dup = report
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("two Outputs have the role 'reconstruction'"))
+        .unwrap_or_else(|| panic!("{:?}", report.diagnostics));
+    assert_eq!(dup.node, Some(extra));
+    // Losses may repeat: a second loss output is fine.
+    let mut losses = p.clone();
+    let loss_src = losses
+        .graph
+        .wires
+        .iter()
+        .find(|w| losses.graph.node(w.to).is_some_and(|n| n.params.get("role") == Some(&"loss".into())))
+        .unwrap()
+        .clone();
+    let second = losses.graph.add(catalog::default_node("output").unwrap());
+    losses.graph.node_mut(second).unwrap().params.insert("role".into(), "loss".into());
+    losses.graph.add_wire(strata::doc::Wire::new(loss_src.from, &loss_src.out, second, "x"));
+    assert!(errors(&losses).is_empty(), "{:?}", errors(&losses));
+    // The supervised recipe wants class scores of rank 2 or 4: a loss scalar is the wrong type.
+    let mut wrong = p.clone();
+    wrong.recipe.id = "supervised".into();
+    for n in &mut wrong.graph.nodes {
+        if n.params.get("role") == Some(&"loss".into()) {
+            n.params.insert("role".into(), "prediction".into());
+        }
+    }
+    let e = errors(&wrong);
+    assert!(
+        e.iter().any(|m| m.contains("the role 'prediction' of the Supervised recipe needs a tensor of rank 2 or 4")),
+        "{e:?}"
+    );
+    // No loss output at all.
+    let mut none = p.clone();
+    none.graph.nodes.retain(|n| n.params.get("role") != Some(&"loss".into()));
+    none.graph.normalize();
+    let e = errors(&none);
+    assert!(e.iter().any(|m| m.contains("needs an Output with role 'loss'")), "{e:?}");
+}
+
+#[test]
+fn recipe_settings_are_typed() {
+    let mut p = autoencoder();
+    p.recipe.settings.insert("normalize_inputs".into(), ParamValue::Int(3));
+    let e = errors(&p);
+    assert!(e.iter().any(|m| m.contains("recipe setting 'normalize_inputs'")), "{e:?}");
+    let mut p = autoencoder();
+    p.recipe.settings.insert("no_such_setting".into(), ParamValue::Int(3));
+    let report = shape::check(&p);
+    assert!(report.is_valid());
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Warning && d.message.contains("no setting 'no_such_setting'"))
+    );
+    // Settings survive a save and reload.
+    let mut p = autoencoder();
+    p.recipe.settings.insert("normalize_inputs".into(), true.into());
+    let text = strata::doc::to_json_string(&p).unwrap();
+    assert_eq!(strata::parse_project(&text).unwrap().recipe, p.recipe);
+}
+
+#[test]
+fn graph_loss_trains_an_autoencoder_from_its_own_loss_node() {
+    let _serial = serial();
+    let p = autoencoder();
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 3,
+        data_dir: None,
+    };
+    let mut run = recipes::start(&init).unwrap();
+    let cancel = AtomicBool::new(false);
+    let before = run.evaluate(&cancel).unwrap().scalars["val_loss"];
+    let mut losses = Vec::new();
+    for _ in 0..150 {
+        let mut cx = StepCx {
+            total_steps: 150,
+            lr_scale: 1.0,
+            watch: None,
+            measure_activity: false,
+            cancel: &cancel,
+            tapped: None,
+            activity: Vec::new(),
+        };
+        losses.push(run.step(&mut cx).unwrap().read()["loss"]);
+    }
+    let after = run.evaluate(&cancel).unwrap().scalars["val_loss"];
+    assert!(losses[149] < losses[0] * 0.6, "loss {} → {}", losses[0], losses[149]);
+    assert!(after < before * 0.6, "validation loss {before} → {after}");
+    // The reconstruction view: 8 validation digits over their reconstructions.
+    let views = run.views(&cancel).unwrap();
+    let (channel, view) = &views[0];
+    assert_eq!(channel, "samples");
+    let strata::telemetry::View::Image(pic) = view else {
+        panic!("{view:?}")
+    };
+    assert!(pic.is_well_formed() && pic.width > 8 * 28 && pic.height > 2 * 28);
+}
+
+#[test]
+fn a_graph_runs_only_what_feeds_the_requested_roles() {
+    let _serial = serial();
+    let mut p = autoencoder();
+    // A classifier head on the code, fed by a label input: reconstructing needs no labels.
+    let code = p.graph.nodes.iter().find(|n| n.kind == "relu").unwrap().id;
+    let head = p.graph.add(catalog::default_node("linear").unwrap());
+    p.graph.node_mut(head).unwrap().params.insert("out_features".into(), 10.into());
+    p.graph.add_wire(strata::doc::Wire::new(code, "y", head, "x"));
+    let labels = p.graph.add(catalog::default_node("input").unwrap());
+    let lp = &mut p.graph.node_mut(labels).unwrap().params;
+    lp.insert("shape".into(), shape("B"));
+    lp.insert("dtype".into(), "int".into());
+    lp.insert("field".into(), "label".into());
+    let ce = p.graph.add(catalog::default_node("cross_entropy").unwrap());
+    p.graph.add_wire(strata::doc::Wire::new(head, "y", ce, "input"));
+    p.graph.add_wire(strata::doc::Wire::new(labels, "y", ce, "target"));
+    let out = p.graph.add(catalog::default_node("output").unwrap());
+    p.graph.node_mut(out).unwrap().params.insert("role".into(), "loss".into());
+    p.graph.add_wire(strata::doc::Wire::new(ce, "y", out, "x"));
+    assert!(errors(&p).is_empty(), "{:?}", errors(&p));
+    let d = cpu();
+    let model = strata::engine::compile(&p, &d).unwrap();
+    let need: Vec<String> = model
+        .plan
+        .inputs_for(Some(&["reconstruction"]))
+        .iter()
+        .map(|i| i.field.clone())
+        .collect();
+    assert_eq!(need, ["image"]);
+    let x = strata::engine::Value::F4(burn::tensor::Tensor::zeros([2, 1, 28, 28], &d));
+    let feed = [("image".to_owned(), x)].into_iter().collect();
+    let f = model.run(Some(&["reconstruction"]), &feed, false, None).unwrap();
+    assert_eq!(f.outputs["reconstruction"].dims(), [2, 784]);
+    assert!(!f.outputs.contains_key("loss"));
+    // The whole graph needs the labels too: the error names the input.
+    let err = model.run(None, &feed, false, None).err().unwrap();
+    assert!(err.to_string().contains("no field 'label'"), "{err}");
+    // And it trains with both losses (labels fed to the integer input).
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    };
+    let mut run = recipes::start(&init).unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut cx = StepCx {
+        total_steps: 10,
+        lr_scale: 1.0,
+        watch: None,
+        measure_activity: false,
+        cancel: &cancel,
+        tapped: None,
+        activity: Vec::new(),
+    };
+    assert!(run.step(&mut cx).unwrap().read()["loss"].is_finite());
+}
+
+fn wait_for(t: &Trainer, mut pred: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Some(e) = t.recv_timeout(Duration::from_millis(100)) {
+            let done = pred(&e);
+            seen.push(e);
+            if done {
+                return seen;
+            }
+        }
+    }
+    panic!("timed out; saw {seen:?}");
+}
+
+#[test]
+fn the_trainer_runs_any_registered_recipe_and_refuses_the_others_by_name() {
+    let _serial = serial();
+    device::prefer_cpu_backend();
+    let t = Trainer::spawn(|| {}).unwrap();
+    t.send(Request::Start {
+        run_id: 1,
+        project: Box::new(autoencoder()),
+        config: RunConfig {
+            steps: Some(30),
+            device: DeviceChoice::Cpu,
+            eval_every: 10,
+            ..RunConfig::default()
+        },
+    });
+    let seen = wait_for(&t, |e| matches!(e, Event::Finished { .. } | Event::Failed { .. }));
+    let steps: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step { step, scalars, .. } if scalars.contains_key("loss") => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, (1..=30).collect::<Vec<_>>(), "every step reported once, in order");
+    let Some(Event::Finished { eval, .. }) = seen.last() else {
+        panic!("{seen:?}")
+    };
+    assert!(eval.as_ref().unwrap()["val_loss"] > 0.0);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::View { channel, .. } if channel == "samples")),
+        "reconstructions were shown"
+    );
+    // A declared recipe without a loop yet says so and names what can train.
+    let mut gan = autoencoder();
+    gan.recipe.id = "gan".into();
+    t.send(Request::Start {
+        run_id: 2,
+        project: Box::new(gan),
+        config: RunConfig {
+            device: DeviceChoice::Cpu,
+            ..RunConfig::default()
+        },
+    });
+    let seen = wait_for(&t, |e| matches!(e, Event::Failed { .. } | Event::Finished { .. }));
+    let Some(Event::Failed { reason, bad_input, .. }) = seen.last() else {
+        panic!("{seen:?}")
+    };
+    assert!(*bad_input);
+    assert!(reason.contains("cannot be trained yet") && reason.contains("graph_loss"), "{reason}");
+}
+
+#[test]
+fn stop_ends_a_run_within_a_second() {
+    let _serial = serial();
+    device::prefer_cpu_backend();
+    let t = Trainer::spawn(|| {}).unwrap();
+    t.send(Request::Start {
+        run_id: 5,
+        project: Box::new(preset("lenet5")),
+        config: RunConfig {
+            steps: Some(1_000_000),
+            device: DeviceChoice::Cpu,
+            ..RunConfig::default()
+        },
+    });
+    wait_for(&t, |e| matches!(e, Event::Step { step, .. } if *step >= 2));
+    let asked = Instant::now();
+    t.send(Request::Stop);
+    // The run stops after the current step; the final evaluation that follows is not counted.
+    wait_for(&t, |e| matches!(e, Event::View { .. } | Event::Eval { .. } | Event::Finished { .. }));
+    assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    wait_for(&t, |e| matches!(e, Event::Finished { stopped: true, .. }));
+}
+
+#[test]
+fn recipe_ids_are_named_only_in_recipe_files() {
+    // Adding a recipe adds files: the trainer, CLI, app and checker never name one.
+    let ids: Vec<&str> = catalog::recipes().iter().map(|r| r.id).collect();
+    let mut offenders = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let shown = path.display().to_string();
+            if path.is_dir() {
+                if !shown.ends_with("/recipes") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if shown.ends_with("recipe.rs") || !shown.ends_with(".rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for id in &ids {
+                if code.contains(&format!("\"{id}\"")) {
+                    offenders.push(format!("{shown}: \"{id}\""));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
