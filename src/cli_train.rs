@@ -262,7 +262,10 @@ fn write_samples(path: &std::path::Path, view: &strata::telemetry::View) {
     let result = if as_text {
         match view.to_text() {
             Some(t) => std::fs::write(path, t).map_err(|e| e.to_string()),
-            None => Err(format!("a {} view cannot be written as text — use a .png path", view.kind())),
+            None => Err(format!(
+                "a {} view cannot be written as text — use a .png path",
+                view.kind()
+            )),
         }
     } else {
         match view.to_picture() {

@@ -180,7 +180,11 @@ fn draw_matrix(m: &Matrix, cell: usize) -> Picture {
     for (r, row) in m.values.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
             let t = (v.abs() / max).clamp(0.0, 1.0);
-            let colour = [(40.0 + 200.0 * t) as u8, (40.0 + 120.0 * t) as u8, (60.0 + 40.0 * (1.0 - t)) as u8];
+            let colour = [
+                (40.0 + 200.0 * t) as u8,
+                (40.0 + 120.0 * t) as u8,
+                (60.0 + 40.0 * (1.0 - t)) as u8,
+            ];
             for y in r * cell..(r + 1) * cell - 1 {
                 for x in c * cell..(c + 1) * cell - 1 {
                     let o = (y * w + x) * 3;
@@ -189,7 +193,11 @@ fn draw_matrix(m: &Matrix, cell: usize) -> Picture {
             }
         }
     }
-    Picture { width: w, height: h, rgb }
+    Picture {
+        width: w,
+        height: h,
+        rgb,
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +221,9 @@ mod tests {
             values: vec![vec![3.0, 1.0], vec![0.0, 4.0]],
         });
         assert!(m.to_picture().is_some_and(|p| p.is_well_formed()));
-        assert_eq!(m.to_text().as_deref(), Some("true \\ predicted\ta\tb\na\t3\t1\nb\t0\t4"));
+        assert_eq!(
+            m.to_text().as_deref(),
+            Some("true \\ predicted\ta\tb\na\t3\t1\nb\t0\t4")
+        );
     }
 }

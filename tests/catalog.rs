@@ -135,7 +135,12 @@ fn recipes_name_known_roles() {
         }
         for net in r.networks {
             for role in net.roles {
-                assert!(r.roles.iter().any(|s| s.role == *role), "{}: network {} feeds unknown role {role}", r.id, net.name);
+                assert!(
+                    r.roles.iter().any(|s| s.role == *role),
+                    "{}: network {} feeds unknown role {role}",
+                    r.id,
+                    net.name
+                );
             }
         }
         for key in r.headline {

@@ -85,8 +85,13 @@ fn roles_are_checked_by_type_count_and_presence() {
         .id;
     let source = two.graph.wires.iter().find(|w| w.to == rec).unwrap().clone();
     let extra = two.graph.add(catalog::default_node("output").unwrap());
-    two.graph.node_mut(extra).unwrap().params.insert("role".into(), "reconstruction".into());
-    two.graph.add_wire(strata::doc::Wire::new(source.from, &source.out, extra, "x"));
+    two.graph
+        .node_mut(extra)
+        .unwrap()
+        .params
+        .insert("role".into(), "reconstruction".into());
+    two.graph
+        .add_wire(strata::doc::Wire::new(source.from, &source.out, extra, "x"));
     let report = shape::check(&two);
     let dup = report
         .diagnostics
@@ -100,12 +105,24 @@ fn roles_are_checked_by_type_count_and_presence() {
         .graph
         .wires
         .iter()
-        .find(|w| losses.graph.node(w.to).is_some_and(|n| n.params.get("role") == Some(&"loss".into())))
+        .find(|w| {
+            losses
+                .graph
+                .node(w.to)
+                .is_some_and(|n| n.params.get("role") == Some(&"loss".into()))
+        })
         .unwrap()
         .clone();
     let second = losses.graph.add(catalog::default_node("output").unwrap());
-    losses.graph.node_mut(second).unwrap().params.insert("role".into(), "loss".into());
-    losses.graph.add_wire(strata::doc::Wire::new(loss_src.from, &loss_src.out, second, "x"));
+    losses
+        .graph
+        .node_mut(second)
+        .unwrap()
+        .params
+        .insert("role".into(), "loss".into());
+    losses
+        .graph
+        .add_wire(strata::doc::Wire::new(loss_src.from, &loss_src.out, second, "x"));
     assert!(errors(&losses).is_empty(), "{:?}", errors(&losses));
     // The supervised recipe wants class scores of rank 2 or 4: a loss scalar is the wrong type.
     let mut wrong = p.clone();
@@ -117,15 +134,21 @@ fn roles_are_checked_by_type_count_and_presence() {
     }
     let e = errors(&wrong);
     assert!(
-        e.iter().any(|m| m.contains("the role 'prediction' of the Supervised recipe needs a tensor of rank 2 or 4")),
+        e.iter()
+            .any(|m| m.contains("the role 'prediction' of the Supervised recipe needs a tensor of rank 2 or 4")),
         "{e:?}"
     );
     // No loss output at all.
     let mut none = p.clone();
-    none.graph.nodes.retain(|n| n.params.get("role") != Some(&"loss".into()));
+    none.graph
+        .nodes
+        .retain(|n| n.params.get("role") != Some(&"loss".into()));
     none.graph.normalize();
     let e = errors(&none);
-    assert!(e.iter().any(|m| m.contains("needs an Output with role 'loss'")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("needs an Output with role 'loss'")),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -133,7 +156,10 @@ fn recipe_settings_are_typed() {
     let mut p = autoencoder();
     p.recipe.settings.insert("normalize_inputs".into(), ParamValue::Int(3));
     let e = errors(&p);
-    assert!(e.iter().any(|m| m.contains("recipe setting 'normalize_inputs'")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("recipe setting 'normalize_inputs'")),
+        "{e:?}"
+    );
     let mut p = autoencoder();
     p.recipe.settings.insert("no_such_setting".into(), ParamValue::Int(3));
     let report = shape::check(&p);
@@ -147,7 +173,7 @@ fn recipe_settings_are_typed() {
     // Settings survive a save and reload.
     let mut p = autoencoder();
     p.recipe.settings.insert("normalize_inputs".into(), true.into());
-    let text = strata::doc::to_json_string(&p).unwrap();
+    let text = strata::doc::to_json_string(&p);
     assert_eq!(strata::parse_project(&text).unwrap().recipe, p.recipe);
 }
 
@@ -198,7 +224,11 @@ fn a_graph_runs_only_what_feeds_the_requested_roles() {
     // A classifier head on the code, fed by a label input: reconstructing needs no labels.
     let code = p.graph.nodes.iter().find(|n| n.kind == "relu").unwrap().id;
     let head = p.graph.add(catalog::default_node("linear").unwrap());
-    p.graph.node_mut(head).unwrap().params.insert("out_features".into(), 10.into());
+    p.graph
+        .node_mut(head)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 10.into());
     p.graph.add_wire(strata::doc::Wire::new(code, "y", head, "x"));
     let labels = p.graph.add(catalog::default_node("input").unwrap());
     let lp = &mut p.graph.node_mut(labels).unwrap().params;
@@ -209,7 +239,11 @@ fn a_graph_runs_only_what_feeds_the_requested_roles() {
     p.graph.add_wire(strata::doc::Wire::new(head, "y", ce, "input"));
     p.graph.add_wire(strata::doc::Wire::new(labels, "y", ce, "target"));
     let out = p.graph.add(catalog::default_node("output").unwrap());
-    p.graph.node_mut(out).unwrap().params.insert("role".into(), "loss".into());
+    p.graph
+        .node_mut(out)
+        .unwrap()
+        .params
+        .insert("role".into(), "loss".into());
     p.graph.add_wire(strata::doc::Wire::new(ce, "y", out, "x"));
     assert!(errors(&p).is_empty(), "{:?}", errors(&p));
     let d = cpu();
@@ -288,7 +322,11 @@ fn the_trainer_runs_any_registered_recipe_and_refuses_the_others_by_name() {
             _ => None,
         })
         .collect();
-    assert_eq!(steps, (1..=30).collect::<Vec<_>>(), "every step reported once, in order");
+    assert_eq!(
+        steps,
+        (1..=30).collect::<Vec<_>>(),
+        "every step reported once, in order"
+    );
     let Some(Event::Finished { eval, .. }) = seen.last() else {
         panic!("{seen:?}")
     };
@@ -314,7 +352,10 @@ fn the_trainer_runs_any_registered_recipe_and_refuses_the_others_by_name() {
         panic!("{seen:?}")
     };
     assert!(*bad_input);
-    assert!(reason.contains("cannot be trained yet") && reason.contains("graph_loss"), "{reason}");
+    assert!(
+        reason.contains("cannot be trained yet") && reason.contains("graph_loss"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -335,7 +376,9 @@ fn stop_ends_a_run_within_a_second() {
     let asked = Instant::now();
     t.send(Request::Stop);
     // The run stops after the current step; the final evaluation that follows is not counted.
-    wait_for(&t, |e| matches!(e, Event::View { .. } | Event::Eval { .. } | Event::Finished { .. }));
+    wait_for(&t, |e| {
+        matches!(e, Event::View { .. } | Event::Eval { .. } | Event::Finished { .. })
+    });
     assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
     wait_for(&t, |e| matches!(e, Event::Finished { stopped: true, .. }));
 }

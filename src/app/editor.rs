@@ -1760,13 +1760,11 @@ pub fn param_widget(
         ParamKind::Choice(options) => {
             let mut v = current.as_text().unwrap_or_default().to_owned();
             let before = v.clone();
-            egui::ComboBox::from_id_salt(id)
-                .selected_text(&v)
-                .show_ui(ui, |ui| {
-                    for o in options {
-                        ui.selectable_value(&mut v, (*o).to_owned(), *o);
-                    }
-                });
+            egui::ComboBox::from_id_salt(id).selected_text(&v).show_ui(ui, |ui| {
+                for o in options {
+                    ui.selectable_value(&mut v, (*o).to_owned(), *o);
+                }
+            });
             (v != before).then_some(ParamValue::Text(v))
         }
         ParamKind::Shape | ParamKind::Ints | ParamKind::Text => {

@@ -63,7 +63,8 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
                         } else {
                             format!("{} (not trainable yet)", r.name)
                         };
-                        ui.selectable_value(&mut id, r.id.to_owned(), label).on_hover_text(r.doc);
+                        ui.selectable_value(&mut id, r.id.to_owned(), label)
+                            .on_hover_text(r.doc);
                     }
                 });
             if id != project.recipe.id {
@@ -170,4 +171,3 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
     }
     out
 }
-

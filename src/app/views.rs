@@ -77,7 +77,11 @@ pub fn matrix(ui: &mut egui::Ui, m: &Matrix, side: f32) {
             };
             painter.rect_filled(cell, 0.0, Color32::from_gray(35).lerp_to_gamma(base, frac.sqrt()));
             if cw.min(ch) >= 18.0 && v != 0.0 {
-                let text = if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.2}") };
+                let text = if v.fract() == 0.0 {
+                    format!("{v}")
+                } else {
+                    format!("{v:.2}")
+                };
                 painter.text(
                     cell.center(),
                     egui::Align2::CENTER_CENTER,
@@ -118,11 +122,7 @@ pub fn scatter(ui: &mut egui::Ui, s: &Scatter, id: &str, height: f32) {
                     .filter(|(_, k)| usize::from(**k) == g)
                     .map(|(pt, _)| [f64::from(pt[0]), f64::from(pt[1])])
                     .collect();
-                p.points(
-                    Points::new(name.clone(), pts)
-                        .radius(1.5)
-                        .color(group_colour(g as u16)),
-                );
+                p.points(Points::new(name.clone(), pts).radius(1.5).color(group_colour(g as u16)));
             }
         });
 }

@@ -16,9 +16,9 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData, activation};
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use strata::engine::device::{self, DeviceChoice};
-use std::sync::atomic::AtomicBool;
 use strata::engine::recipes::{self, RecipeInit, StepCx};
 use strata::engine::{GraphModel, Value};
 
@@ -160,7 +160,7 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
         .map(|n| n.id);
     let cancel = AtomicBool::new(false);
     let total = (steps + steps / 10 + 1) as u64;
-    let mut step = |i: usize, run: &mut Box<dyn strata::engine::recipes::Recipe>| {
+    let step = |i: usize, run: &mut Box<dyn strata::engine::recipes::Recipe>| {
         let mut cx = StepCx {
             total_steps: total,
             lr_scale: 1.0,

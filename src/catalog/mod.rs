@@ -13,7 +13,7 @@ mod io;
 mod loss;
 mod math;
 mod norm;
-mod recipes;
+pub mod recipes;
 mod recurrent;
 pub mod rules;
 mod shape_ops;
@@ -22,7 +22,8 @@ mod types;
 
 pub use builder::GraphBuilder;
 pub use recipes::{
-    DataKind, NetworkSpec, ROLES, RecipeSpec, RoleSpec, SeriesSpec, ViewSpec, When, duplicate_recipe_id, recipe, recipes,
+    DataKind, NetworkSpec, ROLES, RecipeSpec, RoleSpec, SeriesSpec, ViewSpec, When, duplicate_recipe_id, recipe,
+    recipes,
 };
 pub use spec::{
     Accept, Category, Ctx, Fix, FixAction, Inferred, LayerSpec, MAX_VARIADIC_PORTS, ParamDefault, ParamKind, ParamSpec,

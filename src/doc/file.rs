@@ -246,7 +246,7 @@ fn migrate_v1_to_v2(value: Value) -> Result<Value, LoadError> {
         training.insert("steps".into(), s);
     }
     old.remove("format_version");
-    let task = old.remove("task").unwrap_or(json!("supervised"));
+    let task = old.remove("task").unwrap_or(json!(super::DEFAULT_RECIPE));
     let mut new = Map::new();
     new.insert("format_version".into(), json!(2));
     new.insert("name".into(), old.remove("name").unwrap_or(json!("Untitled")));

@@ -18,7 +18,7 @@ pub use file::{CURRENT_FORMAT_VERSION, LoadError, from_json_str, load_file, migr
 pub use graph::{BLOCK_KIND, Graph, Node, NodeId, Wire};
 pub use layout::layered_layout;
 pub use params::{ParamValue, Params};
-pub use recipe::DEFAULT_RECIPE;
 pub use project::{
     BlockDef, DatasetBinding, Optimizer, PresetInfo, Project, RecipeSettings, Schedule, TrainingSettings,
 };
+pub use recipe::DEFAULT_RECIPE;

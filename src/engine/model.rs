@@ -147,8 +147,9 @@ pub struct ForwardError {
 }
 
 /// Compiles `project` for `device`: checks it, expands its blocks, builds every layer.
+/// What the recipe asks of the graph (roles, settings) is checked by the recipe, not here.
 pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, CompileError> {
-    let report = shape::check(project);
+    let report = shape::check_graph(project);
     if !report.is_valid() {
         return Err(CompileError::Invalid(
             report
@@ -160,7 +161,7 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
     }
     let flat = shape::expand(project)?;
     let g = &flat.project.graph;
-    let flat_report = shape::check(&flat.project);
+    let flat_report = shape::check_graph(&flat.project);
     let (order, _) = g.topological_order();
     let mut index_of_step: HashMap<NodeId, usize> = HashMap::new();
     let mut plan = Plan::default();

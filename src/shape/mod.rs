@@ -22,15 +22,20 @@ pub const MAX_BLOCK_DEPTH: usize = 32;
 
 /// Checks a whole project: the top-level graph, every block it uses, and the recipe's roles.
 pub fn check(project: &Project) -> Report {
+    let mut report = check_graph(project);
+    check_roles(project, &mut report);
+    report
+}
+
+/// Checks the graph and its blocks only, not what the recipe asks of it (what compiling needs).
+pub fn check_graph(project: &Project) -> Report {
     let mut checker = Checker {
         project,
         stack: Vec::new(),
     };
     let mut diags = Vec::new();
     let res = checker.infer_graph(&project.graph, None, &mut diags);
-    let mut report = graph_report(&project.graph, res, diags);
-    check_roles(project, &mut report);
-    report
+    graph_report(&project.graph, res, diags)
 }
 
 /// Checks the inside of block `block_id` as its first top-level instance sees it: the types on
@@ -94,7 +99,12 @@ fn graph_report(g: &Graph, mut res: GraphResult, diagnostics: Vec<Diagnostic>) -
 }
 
 fn check_roles(project: &Project, report: &mut Report) {
-    let diags = &mut report.diagnostics;
+    let mut found = Vec::new();
+    check_roles_into(project, report, &mut found);
+    report.diagnostics.extend(found);
+}
+
+fn check_roles_into(project: &Project, report: &Report, diags: &mut Vec<Diagnostic>) {
     let Some(recipe) = catalog::recipe(&project.recipe.id) else {
         let known: Vec<&str> = catalog::recipes().iter().map(|r| r.id).collect();
         diags.push(

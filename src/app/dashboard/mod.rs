@@ -133,7 +133,13 @@ impl Dashboard {
 
     /// Earlier runs of this project, read from its history file.
     pub fn load_history(&mut self, runs: Vec<Run>) {
-        self.runs = runs.into_iter().map(|r| Run { id: 0, ..r }).collect();
+        self.runs = runs
+            .into_iter()
+            .map(|mut r| {
+                r.id = 0;
+                r
+            })
+            .collect();
         // The latest views of the last run are what the Samples tab shows until the next run.
         if let Some(last) = self.runs.last() {
             self.samples = last
@@ -513,8 +519,11 @@ impl Dashboard {
                             for r in earlier {
                                 if !r.series(s.key).is_empty() {
                                     p.line(
-                                        Line::new(format!("{} {}", r.label, s.label), series(r.series(s.key), alpha, tf))
-                                            .color(Color32::from_gray(120)),
+                                        Line::new(
+                                            format!("{} {}", r.label, s.label),
+                                            series(r.series(s.key), alpha, tf),
+                                        )
+                                        .color(Color32::from_gray(120)),
                                     );
                                 }
                             }
@@ -734,7 +743,8 @@ mod tests {
     #[test]
     fn events_of_the_current_run_fill_its_curves_and_others_are_ignored() {
         let mut d = Dashboard::default();
-        d.runs.push(Run::new(1, "run 1".into(), crate::doc::DEFAULT_RECIPE, 100));
+        d.runs
+            .push(Run::new(1, "run 1".into(), crate::doc::DEFAULT_RECIPE, 100));
         for step in 1..=3 {
             d.handle(
                 Event::Step {

@@ -136,7 +136,9 @@ mod tests {
     fn history_files_from_before_named_series_still_read() {
         let old = r#"{"label": "run 1", "planned": 10, "step": 2, "loss": [[1, 0.9], [2, 0.8]],
             "val_accuracy": [[2, 0.5]], "eval": {"step": 2, "val_loss": 0.7, "confusion": [], "classes": []}}"#;
-        let run: Run = serde_json::from_str::<Run>(old).map(Run::migrate).unwrap_or_else(|e| panic!("{e}"));
+        let run: Run = serde_json::from_str::<Run>(old)
+            .map(Run::migrate)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(run.series("loss"), [[1.0, 0.9], [2.0, 0.8]]);
         assert_eq!(run.series("val_accuracy"), [[2.0, 0.5]]);
         assert_eq!(run.recipe, crate::doc::DEFAULT_RECIPE);

@@ -5,9 +5,9 @@
 //! produces — so the checker, the inspector, the dashboard and the CLI serve every recipe
 //! without naming one.
 
-mod graph_loss;
+pub mod graph_loss;
 mod planned;
-mod supervised;
+pub mod supervised;
 
 use super::spec::ParamSpec;
 use super::types::DType;

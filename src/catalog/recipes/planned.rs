@@ -20,16 +20,17 @@ const fn planned(
         roles,
         settings: &[],
         data,
-        series: &[
-            series("loss", "loss", "Loss", When::Step),
-            series("val_loss", "validation loss", "Loss", When::Eval),
-        ],
+        series: LOSS_SERIES,
         views: &[],
         headline: &["val_loss"],
     }
 }
 
 const F: Option<DType> = Some(DType::Float);
+const LOSS_SERIES: &[SeriesSpec] = &[
+    series("loss", "loss", "Loss", When::Step),
+    series("val_loss", "validation loss", "Loss", When::Eval),
+];
 const MODEL_LOGITS: &[NetworkSpec] = &[NetworkSpec {
     name: "model",
     roles: &["logits"],
@@ -56,7 +57,11 @@ pub const SPECS: &[RecipeSpec] = &[
             name: "model",
             roles: &["reconstruction", "mu", "logvar"],
         }],
-        &[role("reconstruction", F, &[2, 4]), role("mu", F, &[2]), role("logvar", F, &[2])],
+        &[
+            role("reconstruction", F, &[2, 4]),
+            role("mu", F, &[2]),
+            role("logvar", F, &[2]),
+        ],
         &[DataKind::Examples],
     ),
     planned(

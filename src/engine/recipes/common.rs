@@ -134,10 +134,12 @@ impl Network {
         let dir = self.dir(root, first);
         let fail = |m: String| RunError::Failed(format!("checkpoint {}: {m}", dir.display()));
         let nodes = self.model()?.save_nodes(&dir).map_err(fail)?;
-        self.optim
-            .to_record()
-            .save(dir.join("optimizer.bpk"))
-            .map_err(|e| fail(format!("cannot write the optimizer state of the {} network: {e:?}", self.name)))?;
+        self.optim.to_record().save(dir.join("optimizer.bpk")).map_err(|e| {
+            fail(format!(
+                "cannot write the optimizer state of the {} network: {e:?}",
+                self.name
+            ))
+        })?;
         Ok(nodes)
     }
 

@@ -152,6 +152,21 @@ pub fn trainable(id: &str) -> bool {
 /// Builds the project's recipe, or says why it cannot train.
 pub fn start(init: &RecipeInit) -> Result<Box<dyn Recipe>, RunError> {
     let id = init.project.recipe.id.as_str();
+    // What the recipe asks of the graph (roles and their types, settings), all problems named.
+    let report = crate::shape::check(init.project);
+    let problems: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == crate::shape::Severity::Error)
+        .map(|d| d.message.as_str())
+        .collect();
+    if !problems.is_empty() && engine(id).is_some() {
+        return Err(RunError::BadInput(format!(
+            "the graph has {} problem(s): {}",
+            problems.len(),
+            problems.join("; ")
+        )));
+    }
     match engine(id) {
         Some(e) => (e.start)(init),
         None => {

@@ -4,7 +4,7 @@
 mod samples;
 
 use super::common::{Batches, Examples, Network, learning_rate, resume_single, save_single, step_seed};
-use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx};
+use super::{Evaluation, Pending, Recipe, RecipeEngine, StepCx};
 use crate::catalog::DType;
 use crate::data::Target;
 use crate::doc::{Project, TrainingSettings};
@@ -263,7 +263,10 @@ impl Supervised {
                         p.dims()[1]
                     )));
                 }
-                let y = Tensor::<2>::from_data(TensorData::new(self.ex.data.batch_values(idx), [idx.len(), *per]), device);
+                let y = Tensor::<2>::from_data(
+                    TensorData::new(self.ex.data.batch_values(idx), [idx.len(), *per]),
+                    device,
+                );
                 let loss = (p - y).powi_scalar(2).mean();
                 Ok(Objective {
                     loss,
