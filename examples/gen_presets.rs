@@ -231,6 +231,96 @@ fn lenet5() {
     pre.save(g);
 }
 
+fn generative_training(t: &mut TrainingSettings) {
+    t.optimizer = Optimizer::Adam;
+    t.learning_rate = 2e-3;
+    t.batch_size = 64;
+    t.steps = 1500;
+}
+
+fn autoencoder() {
+    let pre = Pre::new(
+        "autoencoder",
+        "Convolutional autoencoder",
+        "Autoencoder",
+        "Generative",
+        "Hinton & Salakhutdinov, Reducing the Dimensionality of Data with Neural Networks, Science 2006",
+        "graph_loss",
+    )
+    .describe("Squeezes each digit through a 32-number code and rebuilds it; trained by its own MSE loss node.")
+    .dataset("mnist_5k", &[])
+    .training(generative_training);
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,28,28", "float", "image");
+    let c1 = conv(&mut g, x, 16, 3, 2, 1, true);
+    let r1 = t(&mut g, c1, "relu", &[]);
+    let c2 = conv(&mut g, r1, 32, 3, 2, 1, true);
+    let r2 = t(&mut g, c2, "relu", &[]);
+    let f = t(&mut g, r2, "flatten", &[]);
+    let code = linear(&mut g, f, 32);
+    g.title(code, "code");
+    let d = linear(&mut g, code, 32 * 7 * 7);
+    let r3 = t(&mut g, d, "relu", &[]);
+    let u = t(&mut g, r3, "reshape", &[("shape", shape("B,32,7,7"))]);
+    let t1 = t(&mut g, u, "conv_transpose2d", &[("out_channels", 16.into())]);
+    let r4 = t(&mut g, t1, "relu", &[]);
+    let t2 = t(&mut g, r4, "conv_transpose2d", &[("out_channels", 1.into())]);
+    let y = t(&mut g, t2, "sigmoid", &[]);
+    output(&mut g, y, "y", "reconstruction");
+    let mse = g.node("mse", &[]);
+    g.wire(y, "y", mse, "input");
+    g.wire(x, "y", mse, "target");
+    output(&mut g, mse, "y", "loss");
+    pre.save(g);
+}
+
+fn vae() {
+    let pre = Pre::new(
+        "vae",
+        "Variational autoencoder",
+        "Variational autoencoder",
+        "Generative",
+        "Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014",
+        "graph_loss",
+    )
+    .describe("Encodes each digit as a Gaussian in a 2-D latent space, samples it with the reparameterisation trick and decodes it; loss = reconstruction (BCE) + β·KL to N(0, I), both loss nodes in the graph.")
+    .dataset("mnist_5k", &[])
+    .training(generative_training);
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,28,28", "float", "image");
+    let f = t(&mut g, x, "flatten", &[]);
+    let h = linear(&mut g, f, 400);
+    let r = t(&mut g, h, "relu", &[]);
+    let mu = linear(&mut g, r, 2);
+    g.title(mu, "μ");
+    let logvar = linear(&mut g, r, 2);
+    g.title(logvar, "log σ²");
+    output(&mut g, mu, "y", "mu");
+    let z = g.node("reparameterize", &[]);
+    g.wire(mu, "y", z, "mu");
+    g.wire(logvar, "y", z, "logvar");
+    let d = linear(&mut g, z, 400);
+    let r2 = t(&mut g, d, "relu", &[]);
+    let logits = linear(&mut g, r2, 784);
+    g.title(logits, "pixel logits");
+    let p = t(&mut g, logits, "sigmoid", &[]);
+    let img = t(&mut g, p, "reshape", &[("shape", shape("B,1,28,28"))]);
+    output(&mut g, img, "y", "reconstruction");
+    let bce = g.node("bce", &[]);
+    g.wire(logits, "y", bce, "input");
+    g.wire(f, "y", bce, "target");
+    g.title(bce, "reconstruction loss");
+    output(&mut g, bce, "y", "loss");
+    let kl = g.node("kl_divergence", &[]);
+    g.wire(mu, "y", kl, "mu");
+    g.wire(logvar, "y", kl, "logvar");
+    // BCE is a mean over 784 pixels, the KL a sum over latent dims: β = 1 per pixel-sum is 1/784 here.
+    let beta = t(&mut g, kl, "scale", &[("factor", (1.0f64 / 784.0).into())]);
+    g.title(beta, "β·KL");
+    output(&mut g, beta, "y", "loss");
+    pre.save(g);
+}
+
 fn imagenet_head(g: &mut GraphBuilder, prev: NodeId) {
     output(g, prev, "y", "prediction");
 }
@@ -1452,6 +1542,8 @@ fn main() {
     gpt2_small();
     t5_small();
     dit();
+    autoencoder();
+    vae();
     gcn();
     ppo_cartpole();
 }

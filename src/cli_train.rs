@@ -76,7 +76,9 @@ pub fn run(args: TrainArgs) -> ExitCode {
     };
     // What this recipe reports: the CLI prints what it declares and names no recipe itself.
     let recipe = strata::catalog::recipe(&project.recipe.id);
-    let sample_channel = recipe.and_then(|r| r.views.first()).map(|v| v.channel);
+    let channels: Vec<&str> = recipe
+        .map(|r| r.views.iter().map(|v| v.channel).collect())
+        .unwrap_or_default();
     let step_keys: Vec<&str> = recipe
         .map(|r| {
             r.series
@@ -147,7 +149,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut stop_sent = false;
     let mut wrote_samples = false;
-    let mut last_sample: Option<strata::telemetry::View> = None;
+    let mut last_views: std::collections::HashMap<String, strata::telemetry::View> = Default::default();
     loop {
         if interrupted.load(Ordering::Relaxed) && !stop_sent {
             eprintln!("\ninterrupted: stopping after the current step");
@@ -204,11 +206,14 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 stopped,
                 ..
             } => {
-                if let Some(path) = &samples
-                    && let Some(view) = &last_sample
-                {
-                    write_samples(path, view);
-                    wrote_samples = true;
+                if let Some(path) = &samples {
+                    // The recipe's first channel goes to the path given, the others beside it.
+                    for (k, channel) in channels.iter().enumerate() {
+                        let Some(view) = last_views.get(*channel) else { continue };
+                        let target = if k == 0 { path.clone() } else { beside(path, channel) };
+                        write_samples(&target, view);
+                        wrote_samples = true;
+                    }
                 }
                 if samples.is_some() && !wrote_samples {
                     eprintln!("\nnote: this run produced no samples to write (the data are not images)");
@@ -247,13 +252,18 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 }
             }
             Event::View { channel, view, .. } => {
-                if Some(channel.as_str()) == sample_channel {
-                    last_sample = Some(view);
-                }
+                last_views.insert(channel, view);
             }
             Event::State { .. } | Event::Activation { .. } | Event::Activity { .. } => {}
         }
     }
+}
+
+/// `samples.png` + `latent` → `samples-latent.png`.
+fn beside(path: &std::path::Path, channel: &str) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("samples");
+    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("png");
+    path.with_file_name(format!("{stem}-{channel}.{ext}"))
 }
 
 /// Writes a view as a PNG, or as text when the path ends in `.txt`.

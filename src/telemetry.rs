@@ -124,7 +124,7 @@ impl View {
 }
 
 /// Colours for groups in pictures written to files (the app uses its own theme).
-pub const GROUP_COLOURS: [[u8; 3]; 8] = [
+pub const GROUP_COLOURS: [[u8; 3]; 10] = [
     [90, 160, 240],
     [240, 120, 60],
     [90, 200, 110],
@@ -133,6 +133,8 @@ pub const GROUP_COLOURS: [[u8; 3]; 8] = [
     [150, 110, 230],
     [80, 200, 200],
     [200, 200, 200],
+    [160, 110, 60],
+    [250, 150, 170],
 ];
 
 fn draw_scatter(s: &Scatter, side: usize) -> Picture {

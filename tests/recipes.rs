@@ -413,3 +413,61 @@ fn recipe_ids_are_named_only_in_recipe_files() {
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
+
+/// Trains a preset's recipe for `steps` and returns (first losses, last losses, recipe).
+fn train_preset(id: &str, steps: usize) -> (f64, f64, Box<dyn recipes::Recipe>, AtomicBool) {
+    let p = preset(id);
+    assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    };
+    let mut run = recipes::start(&init).unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut losses = Vec::new();
+    for _ in 0..steps {
+        let mut cx = StepCx {
+            total_steps: steps as u64,
+            lr_scale: 1.0,
+            watch: None,
+            measure_activity: false,
+            cancel: &cancel,
+            tapped: None,
+            activity: Vec::new(),
+        };
+        losses.push(run.step(&mut cx).unwrap().read()["loss"]);
+    }
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    (mean(&losses[..10]), mean(&losses[steps - 10..]), run, cancel)
+}
+
+#[test]
+fn the_autoencoder_preset_learns_to_reconstruct() {
+    let _serial = serial();
+    let (first, last, mut run, cancel) = train_preset("autoencoder", 120);
+    assert!(last < first * 0.7, "loss {first} → {last}");
+    let views = run.views(&cancel).unwrap();
+    assert!(views.iter().any(|(c, _)| c == "samples"), "{views:?}");
+}
+
+#[test]
+fn the_vae_preset_learns_with_a_positive_kl_and_a_latent_map() {
+    let _serial = serial();
+    let (first, last, mut run, cancel) = train_preset("vae", 150);
+    assert!(last < first * 0.9, "loss {first} → {last}");
+    let eval = run.evaluate(&cancel).unwrap().scalars;
+    let kl = eval["val_loss: β·KL"];
+    assert!(kl > 0.0, "{eval:?}");
+    assert!(eval["val_loss: reconstruction loss"] > 0.0, "{eval:?}");
+    let views = run.views(&cancel).unwrap();
+    let latent = views.iter().find(|(c, _)| c == "latent").map(|(_, v)| v);
+    let Some(strata::telemetry::View::Scatter(s)) = latent else {
+        panic!("{views:?}")
+    };
+    assert_eq!(s.points.len(), 500);
+    assert_eq!(s.groups.len(), 10);
+    assert!(s.points.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+}

@@ -86,6 +86,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A name for output step `step`: the title of the node wired into it ("reconstruction loss").
+    pub fn output_source_title(&self, step: usize) -> String {
+        self.steps
+            .get(step)
+            .and_then(|s| s.inputs.first().copied().flatten())
+            .and_then(|(src, _)| self.steps.get(src))
+            .map_or_else(|| format!("output {step}"), |s| s.title.clone())
+    }
+
     /// Roles of the graph's outputs (with repeats, in run order).
     pub fn roles(&self) -> impl Iterator<Item = &str> {
         self.outputs.iter().map(|(_, r)| r.as_str())
@@ -292,8 +301,8 @@ fn ctx_text(spec: &catalog::LayerSpec, params: &crate::doc::Params, name: &str) 
 pub struct Forward {
     /// Output values by role (the first output of each role).
     pub outputs: HashMap<String, Value>,
-    /// Every output that ran, with its role, in run order (roles such as `loss` may repeat).
-    pub every: Vec<(String, Value)>,
+    /// Every output that ran: (its step, role, value), in run order (roles such as `loss` may repeat).
+    pub every: Vec<(usize, String, Value)>,
     /// Every step's outputs (kept only when asked for, e.g. to find the first non-finite node).
     pub all: Option<Vec<Vec<Value>>>,
     /// The watched node's output, when one was asked for.
@@ -368,7 +377,7 @@ impl GraphModel {
         for (step, role) in &self.plan.outputs {
             if let Some(v) = values.get(*step).and_then(|o| o.first()) {
                 outputs.entry(role.clone()).or_insert_with(|| v.clone());
-                every.push((role.clone(), v.clone()));
+                every.push((*step, role.clone(), v.clone()));
             }
         }
         Ok(Forward {

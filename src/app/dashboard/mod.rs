@@ -64,6 +64,7 @@ pub struct Dashboard {
     /// Views of the current run for the Samples tab: (step, channel, view), oldest first.
     pub samples: Vec<(u64, String, View)>,
     sample_index: usize,
+    sample_channel: Option<String>,
     sample_cache: PictureCache,
     /// The last failure, shown until the next run.
     pub error: Option<String>,
@@ -98,6 +99,7 @@ impl Default for Dashboard {
             activity: HashMap::new(),
             samples: Vec::new(),
             sample_index: 0,
+            sample_channel: None,
             sample_cache: PictureCache::default(),
             error: None,
             tab: Tab::Problems,
@@ -551,29 +553,60 @@ impl Dashboard {
         });
     }
 
-    /// The Samples tab: the recipe's views (sample grids, scatters, tables) with a slider over
-    /// the steps they were made at.
+    /// The Samples tab: the recipe's views (sample grids, scatters, tables), one channel at a
+    /// time, with a slider over the steps they were made at.
     pub fn samples_tab(&mut self, ui: &mut egui::Ui) {
         if self.samples.is_empty() {
             ui.weak("Samples appear here during training: what the model makes of validation data (predictions, reconstructions, generated samples).");
             return;
         }
-        let last = self.samples.len() - 1;
-        self.sample_index = self.sample_index.min(last);
         let spec = self.current().and_then(|r| crate::catalog::recipe(&r.recipe));
+        let mut channels: Vec<String> = Vec::new();
+        for (_, c, _) in &self.samples {
+            if !channels.contains(c) {
+                channels.push(c.clone());
+            }
+        }
+        let title = |c: &str| {
+            spec.and_then(|s| s.views.iter().find(|v| v.channel == c))
+                .map_or(c.to_owned(), |v| v.title.to_owned())
+        };
+        let mut channel = self
+            .sample_channel
+            .clone()
+            .filter(|c| channels.contains(c))
+            .unwrap_or_else(|| channels[0].clone());
+        if channels.len() > 1 {
+            ui.horizontal(|ui| {
+                for c in &channels {
+                    ui.selectable_value(&mut channel, c.clone(), title(c));
+                }
+            });
+        }
+        let shown: Vec<usize> = (0..self.samples.len())
+            .filter(|&i| self.samples[i].1 == channel)
+            .collect();
+        // Follow the newest view of the channel unless the user moved the slider back.
+        let mut k = shown
+            .iter()
+            .position(|&i| i >= self.sample_index)
+            .unwrap_or(shown.len() - 1);
+        if self.sample_channel.as_ref() != Some(&channel) {
+            k = shown.len() - 1;
+        }
+        self.sample_channel = Some(channel.clone());
+        let last = shown.len() - 1;
         ui.horizontal(|ui| {
             ui.label("step");
-            let mut i = self.sample_index;
-            ui.add(egui::Slider::new(&mut i, 0..=last).show_value(false));
-            let (step, channel, _) = &self.samples[i];
-            let about = spec.and_then(|s| s.views.iter().find(|v| v.channel == channel.as_str()));
+            ui.add(egui::Slider::new(&mut k, 0..=last).show_value(false));
+            let (step, c, _) = &self.samples[shown[k]];
             ui.label(format!("{step}"));
-            if let Some(v) = about {
-                ui.strong(v.title).on_hover_text(v.doc);
+            if let Some(v) = spec.and_then(|s| s.views.iter().find(|v| v.channel == c.as_str())) {
+                ui.strong(v.title);
                 ui.weak(v.doc);
             }
-            self.sample_index = i;
         });
+        self.sample_index = shown[k];
         let (step, channel, view) = &self.samples[self.sample_index];
         let h = ui.available_height();
         views::show(ui, view, (channel.clone(), *step), h, &mut self.sample_cache);

@@ -29,6 +29,13 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             many: false,
             required: false,
         },
+        RoleSpec {
+            role: "mu",
+            dtype: Some(DType::Float),
+            ranks: &[2],
+            many: false,
+            required: false,
+        },
     ],
     settings: &[flag(
         "normalize_inputs",
@@ -40,10 +47,17 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         series("loss", "loss", "Loss", When::Step),
         series("val_loss", "validation loss", "Loss", When::Eval),
     ],
-    views: &[ViewSpec {
-        channel: "samples",
-        title: "Reconstructions",
-        doc: "Validation images (top) and the graph's 'reconstruction' output (below)",
-    }],
+    views: &[
+        ViewSpec {
+            channel: "samples",
+            title: "Reconstructions",
+            doc: "Validation images (top) and the graph's 'reconstruction' output (below)",
+        },
+        ViewSpec {
+            channel: "latent",
+            title: "Latent space",
+            doc: "The first two dimensions of the 'mu' output for validation examples, coloured by class",
+        },
+    ],
     headline: &["val_loss"],
 };

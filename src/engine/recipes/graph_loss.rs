@@ -11,7 +11,7 @@ use crate::doc::TrainingSettings;
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, InputSlot, compile};
 use crate::engine::value::Value;
-use crate::telemetry::{Picture, Scalars, View};
+use crate::telemetry::{Picture, Scalars, Scatter, View};
 use burn::tensor::{Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +25,9 @@ pub const ENGINE: RecipeEngine = RecipeEngine {
 
 const LOSS: &str = "loss";
 const RECONSTRUCTION: &str = "reconstruction";
+const LATENT: &str = "mu";
+/// Validation examples shown in the latent scatter.
+const LATENT_POINTS: usize = 500;
 const EVAL_BATCH: usize = 250;
 
 /// A run of the graph-loss recipe.
@@ -114,21 +117,23 @@ impl GraphLoss {
         feed
     }
 
-    /// The summed loss of a forward pass over examples `idx`.
+    /// The summed loss of a forward pass over examples `idx`, and each loss output's part
+    /// (named after the node wired into it) when there are several.
     fn total_loss(
         &self,
         model: &GraphModel,
         idx: &[usize],
         device: &Device,
         cx: Option<&mut StepCx>,
-    ) -> Result<Tensor<1>, RunError> {
+    ) -> Result<(Tensor<1>, Vec<(String, Tensor<1>)>), RunError> {
         let feed = self.feed(idx, device);
         let (keep_all, tap) = cx.as_ref().map_or((false, None), |c| (c.measure_activity, c.watch));
         let out = model
             .run(Some(&[LOSS]), &feed, keep_all, tap)
             .map_err(|e| RunError::Failed(e.to_string()))?;
         let mut total: Option<Tensor<1>> = None;
-        for (role, v) in &out.every {
+        let mut parts = Vec::new();
+        for (step, role, v) in &out.every {
             if role != LOSS {
                 continue;
             }
@@ -144,6 +149,7 @@ impl GraphLoss {
                     )));
                 }
             };
+            parts.push((model.plan.output_source_title(*step), t.clone()));
             total = Some(match total {
                 Some(a) => a + t,
                 None => t,
@@ -155,7 +161,11 @@ impl GraphLoss {
                 cx.activity = model.activity(all);
             }
         }
-        total.ok_or_else(|| RunError::BadInput("no Output with role 'loss' ran".into()))
+        if parts.len() < 2 {
+            parts.clear();
+        }
+        let total = total.ok_or_else(|| RunError::BadInput("no Output with role 'loss' ran".into()))?;
+        Ok((total, parts))
     }
 
     /// Validation images (top row) over the graph's reconstructions (bottom row).
@@ -185,6 +195,36 @@ impl GraphLoss {
             return Ok(None);
         }
         Ok(Some(image_rows(&[&raw, &rec], idx.len(), per, c, h, w)))
+    }
+}
+
+impl GraphLoss {
+    /// Validation examples' codes (the first two dims of the 'mu' output), grouped by class.
+    fn latent(&self) -> Result<Option<Scatter>, RunError> {
+        let model = self.net.inference()?;
+        if !model.plan.has_role(LATENT) {
+            return Ok(None);
+        }
+        let device = self.device.clone().inner();
+        let idx: Vec<usize> = self.ex.split.val.iter().copied().take(LATENT_POINTS).collect();
+        let feed = self.feed(&idx, &device);
+        let out = model
+            .run(Some(&[LATENT]), &feed, false, None)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let Some(Value::F2(codes)) = out.outputs.get(LATENT).cloned() else {
+            return Ok(None);
+        };
+        let [n, d] = codes.dims();
+        if d < 2 || n != idx.len() {
+            return Ok(None);
+        }
+        let v: Vec<f32> = codes.into_data().iter::<f32>().collect();
+        let labels = self.ex.data.batch_labels(&idx);
+        Ok(Some(Scatter {
+            points: (0..n).map(|i| [v[i * d], v[i * d + 1]]).collect(),
+            group_of: labels.iter().map(|&l| u16::try_from(l).unwrap_or(0)).collect(),
+            groups: self.ex.data.classes.clone(),
+        }))
     }
 }
 
@@ -223,9 +263,12 @@ impl Recipe for GraphLoss {
         let device = self.device.clone();
         device.seed(step_seed(self.settings.seed, self.step));
         let model = self.net.model()?;
-        let loss = self.total_loss(model, &idx, &device, Some(cx))?;
+        let (loss, parts) = self.total_loss(model, &idx, &device, Some(cx))?;
         let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
-        let pending = Pending::new().with("lr", lr).with_tensor("loss", loss.clone());
+        let mut pending = Pending::new().with("lr", lr).with_tensor("loss", loss.clone());
+        for (name, part) in parts {
+            pending = pending.with_tensor(&format!("loss: {name}"), part);
+        }
         self.net.descend(loss, lr)?;
         self.step += 1;
         Ok(pending)
@@ -235,16 +278,29 @@ impl Recipe for GraphLoss {
         let model = self.net.inference()?;
         let device = self.device.clone().inner();
         let (mut sum, mut seen) = (0f64, 0usize);
+        let mut part_sums: Vec<(String, f64)> = Vec::new();
         for chunk in self.ex.split.val.chunks(EVAL_BATCH) {
             if cancel.load(Ordering::Relaxed) {
                 break;
             }
-            let loss = self.total_loss(&model, chunk, &device, None)?;
-            sum += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
+            let (loss, parts) = self.total_loss(&model, chunk, &device, None)?;
+            let w = chunk.len() as f64;
+            sum += f64::from(loss.into_scalar::<f32>()) * w;
+            for (k, (name, t)) in parts.into_iter().enumerate() {
+                let v = f64::from(t.into_scalar::<f32>()) * w;
+                match part_sums.get_mut(k) {
+                    Some(p) => p.1 += v,
+                    None => part_sums.push((name, v)),
+                }
+            }
             seen += chunk.len();
         }
+        let n = seen.max(1) as f64;
         let mut scalars = Scalars::new();
-        scalars.insert("val_loss".into(), sum / seen.max(1) as f64);
+        scalars.insert("val_loss".into(), sum / n);
+        for (name, v) in part_sums {
+            scalars.insert(format!("val_loss: {name}"), v / n);
+        }
         Ok(Evaluation {
             step: self.step,
             scalars,
@@ -253,11 +309,14 @@ impl Recipe for GraphLoss {
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
-        Ok(self
-            .reconstructions(8)?
-            .map(|p| ("samples".to_owned(), View::Image(p)))
-            .into_iter()
-            .collect())
+        let mut views = Vec::new();
+        if let Some(p) = self.reconstructions(8)? {
+            views.push(("samples".to_owned(), View::Image(p)));
+        }
+        if let Some(s) = self.latent()? {
+            views.push(("latent".to_owned(), View::Scatter(s)));
+        }
+        Ok(views)
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {
