@@ -77,7 +77,12 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
             ui.end_row();
             if let Some(r) = current {
                 for p in r.settings {
-                    ui.label(p.name).on_hover_text(p.tooltip);
+                    // A checkbox carries its own label.
+                    if matches!(p.kind, catalog::ParamKind::Bool) {
+                        ui.label("");
+                    } else {
+                        ui.label(p.name).on_hover_text(p.tooltip);
+                    }
                     let value = project
                         .recipe
                         .settings

@@ -109,9 +109,10 @@ pub fn matrix(ui: &mut egui::Ui, m: &Matrix, side: f32) {
 
 /// A scatter plot, one colour per group, with a legend.
 pub fn scatter(ui: &mut egui::Ui, s: &Scatter, id: &str, height: f32) {
+    let side = height.max(80.0);
     Plot::new(format!("strata-scatter-{id}"))
-        .height(height.max(80.0))
-        .data_aspect(1.0)
+        .height(side)
+        .width((side * 1.3).min(ui.available_width()))
         .legend(Legend::default())
         .show(ui, |p| {
             for (g, name) in s.groups.iter().enumerate() {
