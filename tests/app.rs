@@ -555,3 +555,43 @@ fn retype(h: &mut Harness<'static, StrataApp>, current: &str, new: &str) {
     h.key_press(egui::Key::Enter);
     h.run_steps(3);
 }
+
+#[test]
+fn the_recipe_is_chosen_in_a_combo_and_its_settings_and_the_datasets_options_show() {
+    let mut h = harness("mlp");
+    // The combo shows the recipe's name; choosing another recipe is one undoable edit.
+    h.get_by_value("Supervised").click();
+    h.run_steps(3);
+    h.get_by_label("Graph loss").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.recipe.id, "graph_loss");
+    // The new recipe's typed setting appears (a checkbox), and the graph is checked against it:
+    // the MLP has no loss output.
+    h.get_by_label("normalize_inputs");
+    assert!(
+        h.state()
+            .report()
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("needs an Output with role 'loss'"))
+    );
+    h.get_by_label("normalize_inputs").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.state().document().project.recipe.settings.get("normalize_inputs"),
+        Some(&true.into())
+    );
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.recipe.id, "supervised");
+    // The dataset combo lists sources by name, and a source's options are edited in place.
+    h.get_by_value("MNIST (5 000 digits)").click();
+    h.run_steps(3);
+    h.get_by_label("CSV file").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().project.dataset.id, "csv");
+    h.get_by_label("path");
+    h.get_by_label("task");
+}

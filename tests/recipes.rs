@@ -471,3 +471,28 @@ fn the_vae_preset_learns_with_a_positive_kl_and_a_latent_map() {
     assert_eq!(s.groups.len(), 10);
     assert!(s.points.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
 }
+
+#[test]
+fn data_sources_are_a_registry_with_typed_options() {
+    use strata::data::sources::SOURCES;
+    let mut ids: Vec<&str> = SOURCES.iter().map(|s| s.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), SOURCES.len(), "duplicate source ids");
+    for s in SOURCES {
+        for o in s.options {
+            assert_eq!(
+                catalog::check_param(o, &o.default.to_value()),
+                catalog::ParamCheck::Ok,
+                "{}.{}",
+                s.id,
+                o.name
+            );
+        }
+    }
+    assert!(strata::data::load("iris", &Default::default(), None).is_ok());
+    let e = strata::data::load("csv", &Default::default(), None).err().unwrap();
+    assert!(e.contains("needs the option 'path'"), "{e}");
+    let e = strata::data::load("cifar", &Default::default(), None).err().unwrap();
+    assert!(e.contains("unknown dataset 'cifar'") && e.contains("mnist_5k"), "{e}");
+}

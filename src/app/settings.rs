@@ -3,6 +3,7 @@
 
 use super::editor::{InspectorEdit, committed_text, param_widget};
 use crate::catalog;
+use crate::data::sources;
 use crate::doc::{Edit, Project};
 use crate::engine::recipes::trainable;
 
@@ -105,11 +106,23 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
             }
             ui.label("dataset");
             let mut ds = project.dataset.id.clone();
+            let source = sources::source(&ds);
+            let shown = match (ds.is_empty(), source) {
+                (true, _) => "(none)".to_owned(),
+                (false, Some(s)) => s.name.to_owned(),
+                (false, None) => format!("{ds} (not available)"),
+            };
+            // Only the sources whose kind of data the recipe learns from.
+            let kinds = current.map(|r| r.data).unwrap_or_default();
             egui::ComboBox::from_id_salt("strata-dataset")
-                .selected_text(if ds.is_empty() { "(none)" } else { ds.as_str() })
+                .selected_text(shown)
                 .show_ui(ui, |ui| {
-                    for id in crate::data::builtin_ids() {
-                        ui.selectable_value(&mut ds, id.to_owned(), id);
+                    for s in sources::SOURCES
+                        .iter()
+                        .filter(|s| kinds.is_empty() || kinds.contains(&s.kind))
+                    {
+                        ui.selectable_value(&mut ds, s.id.to_owned(), s.name)
+                            .on_hover_text(s.doc);
                     }
                 });
             if ds != project.dataset.id {
@@ -119,6 +132,27 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
                 })));
             }
             ui.end_row();
+            for p in source.map(|s| s.options).unwrap_or_default() {
+                ui.label(p.name).on_hover_text(p.tooltip);
+                let value = project
+                    .dataset
+                    .options
+                    .get(p.name)
+                    .cloned()
+                    .unwrap_or_else(|| p.default.to_value());
+                let (new, g) = param_widget(ui, egui::Id::new(("strata-dataset-option", p.name)), p, &value);
+                if let Some(v) = new {
+                    let mut binding = project.dataset.clone();
+                    binding.options.insert(p.name.to_owned(), v);
+                    let (merge, fresh) = g.unwrap_or((false, false));
+                    out = Some(InspectorEdit {
+                        edit: Edit::SetDataset(binding),
+                        merge: merge.then(|| format!("dataset/{}", p.name)),
+                        fresh,
+                    });
+                }
+                ui.end_row();
+            }
             choice(
                 ui,
                 "optimizer",

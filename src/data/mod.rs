@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub mod loaders;
+pub mod sources;
 
 pub use loaders::LoadDataError;
 
@@ -13,7 +14,7 @@ pub use loaders::LoadDataError;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DataError {
     /// No built-in dataset with this id.
-    #[error("unknown dataset '{0}' — built in: {list}", list = builtin_ids().join(", "))]
+    #[error("unknown dataset '{0}' — available: {list}", list = builtin_ids().join(", "))]
     Unknown(String),
     /// The file is damaged.
     #[error("dataset {name}: {message}")]
@@ -35,11 +36,9 @@ pub const BUILTIN: &[(&str, &[u8])] = &[
     ("breast_cancer", include_bytes!("files/breast_cancer.ds.gz")),
 ];
 
-/// Ids of the built-in datasets.
+/// Ids of every data source (built-in sets, then users' files).
 pub fn builtin_ids() -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = BUILTIN.iter().map(|(id, _)| *id).collect();
-    ids.push("shapes");
-    ids
+    sources::SOURCES.iter().map(|s| s.id).collect()
 }
 
 /// Feature storage.
@@ -96,35 +95,12 @@ struct Header {
     test_from: Option<usize>,
 }
 
-/// Loads the dataset a project names: a built-in id, or `csv` / `image_folder` / `idx` with
-/// options (`path`, `label`; `size`, `channels`; `images`, `labels`). Relative paths are resolved
-/// against `base` (the project file's folder).
+/// Loads the dataset a project names (see [`sources::SOURCES`]); relative paths in the options
+/// resolve against `base` (the project file's folder).
 pub fn load(id: &str, options: &crate::doc::Params, base: Option<&Path>) -> Result<Dataset, String> {
-    let text = |k: &str| options.get(k).and_then(|v| v.as_text().map(str::to_owned));
-    let path = |k: &str| -> Result<std::path::PathBuf, String> {
-        let p = text(k).ok_or_else(|| format!("the {id} dataset needs the option '{k}' (a path)"))?;
-        let p = Path::new(&p);
-        Ok(match base {
-            Some(b) if p.is_relative() => b.join(p),
-            _ => p.to_owned(),
-        })
-    };
-    let int = |k: &str| options.get(k).and_then(crate::doc::ParamValue::as_int);
-    match id {
-        "csv" => loaders::csv(
-            &path("path")?,
-            text("label").as_deref(),
-            text("task").as_deref() == Some("regression"),
-        )
-        .map_err(|e| e.to_string()),
-        "image_folder" => loaders::image_folder(
-            &path("path")?,
-            int("size").and_then(|s| u32::try_from(s).ok()),
-            int("channels").and_then(|c| u32::try_from(c).ok()).unwrap_or(3),
-        )
-        .map_err(|e| e.to_string()),
-        "idx" => loaders::idx_pair(&path("images")?, &path("labels")?).map_err(|e| e.to_string()),
-        other => builtin(other).map_err(|e| e.to_string()),
+    match sources::source(id) {
+        Some(s) => (s.load)(id, options, base),
+        None => Err(DataError::Unknown(id.to_owned()).to_string()),
     }
 }
 

@@ -1,0 +1,198 @@
+//! The data sources a project can name, as a registry: each with a display name, the kind of
+//! data it gives (so the inspector offers only what the recipe can learn from), its typed
+//! options (edited in the inspector like layer parameters) and its loader.
+
+use super::{Dataset, loaders};
+use crate::catalog::rules::{choice, int};
+use crate::catalog::{DataKind, ParamKind, ParamSpec};
+use crate::doc::{ParamValue, Params};
+use std::path::{Path, PathBuf};
+
+/// Loads a source: its own id, the project's options, the folder relative paths resolve against.
+pub type Loader = fn(&str, &Params, Option<&Path>) -> Result<Dataset, String>;
+
+/// One data source.
+#[derive(Clone, Copy)]
+pub struct DatasetSpec {
+    /// Id in project files (`dataset.id`).
+    pub id: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// One line: what it is and where it comes from.
+    pub doc: &'static str,
+    /// What kind of data it gives.
+    pub kind: DataKind,
+    /// Typed options (`dataset.options`).
+    pub options: &'static [ParamSpec],
+    /// The loader.
+    pub load: Loader,
+}
+
+const fn text(name: &'static str, tooltip: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Text,
+        default: crate::catalog::ParamDefault::Text(""),
+        tooltip,
+    }
+}
+
+const PAD: ParamSpec = int(
+    "pad_to",
+    0,
+    0,
+    1024,
+    "Pad images with zeros to this size (0: as they are), e.g. 32 for LeNet-5",
+);
+
+fn builtin(id: &str, _: &Params, _: Option<&Path>) -> Result<Dataset, String> {
+    super::builtin(id).map_err(|e| e.to_string())
+}
+
+fn opt_text(options: &Params, k: &str) -> Option<String> {
+    options
+        .get(k)
+        .and_then(|v| v.as_text().map(str::to_owned))
+        .filter(|s| !s.is_empty())
+}
+
+fn opt_path(id: &str, options: &Params, k: &str, base: Option<&Path>) -> Result<PathBuf, String> {
+    let p = opt_text(options, k).ok_or_else(|| format!("the {id} dataset needs the option '{k}' (a path)"))?;
+    let p = Path::new(&p);
+    Ok(match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.to_owned(),
+    })
+}
+
+fn opt_int(options: &Params, k: &str) -> Option<i64> {
+    options.get(k).and_then(ParamValue::as_int)
+}
+
+fn csv(id: &str, o: &Params, base: Option<&Path>) -> Result<Dataset, String> {
+    loaders::csv(
+        &opt_path(id, o, "path", base)?,
+        opt_text(o, "label").as_deref(),
+        opt_text(o, "task").as_deref() == Some("regression"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn image_folder(id: &str, o: &Params, base: Option<&Path>) -> Result<Dataset, String> {
+    loaders::image_folder(
+        &opt_path(id, o, "path", base)?,
+        opt_int(o, "size")
+            .and_then(|s| u32::try_from(s).ok())
+            .filter(|s| *s > 0),
+        opt_int(o, "channels").and_then(|c| u32::try_from(c).ok()).unwrap_or(3),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn idx(id: &str, o: &Params, base: Option<&Path>) -> Result<Dataset, String> {
+    loaders::idx_pair(&opt_path(id, o, "images", base)?, &opt_path(id, o, "labels", base)?).map_err(|e| e.to_string())
+}
+
+const fn images(id: &'static str, name: &'static str, doc: &'static str) -> DatasetSpec {
+    DatasetSpec {
+        id,
+        name,
+        doc,
+        kind: DataKind::Examples,
+        options: &[PAD],
+        load: builtin,
+    }
+}
+
+const fn table(id: &'static str, name: &'static str, doc: &'static str) -> DatasetSpec {
+    DatasetSpec {
+        id,
+        name,
+        doc,
+        kind: DataKind::Examples,
+        options: &[],
+        load: builtin,
+    }
+}
+
+/// Every data source, built-in ones first.
+pub const SOURCES: &[DatasetSpec] = &[
+    images(
+        "mnist_5k",
+        "MNIST (5 000 digits)",
+        "Handwritten digits 28×28, 500 per class (LeCun et al.; CC BY-SA 3.0)",
+    ),
+    images(
+        "fashion_mnist",
+        "Fashion-MNIST (subset)",
+        "Clothing 28×28 in 10 classes (Xiao et al. 2017; MIT)",
+    ),
+    images(
+        "digits",
+        "UCI digits 8×8",
+        "1 797 small handwritten digits (scikit-learn; BSD-3)",
+    ),
+    images(
+        "shapes",
+        "Shapes (segmentation)",
+        "Procedural 32×32 images with a circle or a square; a class per pixel",
+    ),
+    table("iris", "Iris", "150 flowers, 4 measurements, 3 species (Fisher 1936)"),
+    table("wine", "Wine", "178 wines, 13 chemical measurements, 3 cultivars (UCI)"),
+    table(
+        "breast_cancer",
+        "Breast cancer",
+        "569 tumours, 30 features, benign or malignant (UCI Wisconsin)",
+    ),
+    DatasetSpec {
+        id: "csv",
+        name: "CSV file",
+        doc: "Your table: one row per example, a header row, numbers; one column holds the label or target",
+        kind: DataKind::Examples,
+        options: &[
+            text("path", "The CSV file (relative to the project file)"),
+            text("label", "Column with the label or target (empty: the last column)"),
+            choice(
+                "task",
+                "classification",
+                &["classification", "regression"],
+                "Classes or real-valued targets",
+            ),
+        ],
+        load: csv,
+    },
+    DatasetSpec {
+        id: "image_folder",
+        name: "Image folder",
+        doc: "Your pictures: one sub-folder per class (PNG or JPEG)",
+        kind: DataKind::Examples,
+        options: &[
+            text("path", "The folder (relative to the project file)"),
+            int(
+                "size",
+                32,
+                0,
+                1024,
+                "Resize to this square size (0: keep; all must then match)",
+            ),
+            int("channels", 3, 1, 3, "1 for greyscale, 3 for colour"),
+        ],
+        load: image_folder,
+    },
+    DatasetSpec {
+        id: "idx",
+        name: "IDX files",
+        doc: "An images file and a labels file in MNIST's IDX format",
+        kind: DataKind::Examples,
+        options: &[
+            text("images", "The images file (…-images-idx3-ubyte[.gz])"),
+            text("labels", "The labels file (…-labels-idx1-ubyte[.gz])"),
+        ],
+        load: idx,
+    },
+];
+
+/// The source with `id`.
+pub fn source(id: &str) -> Option<&'static DatasetSpec> {
+    SOURCES.iter().find(|s| s.id == id)
+}
