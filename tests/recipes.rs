@@ -193,15 +193,7 @@ fn graph_loss_trains_an_autoencoder_from_its_own_loss_node() {
     let before = run.evaluate(&cancel).unwrap().scalars["val_loss"];
     let mut losses = Vec::new();
     for _ in 0..150 {
-        let mut cx = StepCx {
-            total_steps: 150,
-            lr_scale: 1.0,
-            watch: None,
-            measure_activity: false,
-            cancel: &cancel,
-            tapped: None,
-            activity: Vec::new(),
-        };
+        let mut cx = StepCx::new(150, &cancel);
         losses.push(run.step(&mut cx).unwrap().read()["loss"]);
     }
     let after = run.evaluate(&cancel).unwrap().scalars["val_loss"];
@@ -272,15 +264,7 @@ fn a_graph_runs_only_what_feeds_the_requested_roles() {
     };
     let mut run = recipes::start(&init).unwrap();
     let cancel = AtomicBool::new(false);
-    let mut cx = StepCx {
-        total_steps: 10,
-        lr_scale: 1.0,
-        watch: None,
-        measure_activity: false,
-        cancel: &cancel,
-        tapped: None,
-        activity: Vec::new(),
-    };
+    let mut cx = StepCx::new(10, &cancel);
     assert!(run.step(&mut cx).unwrap().read()["loss"].is_finite());
 }
 
@@ -429,15 +413,7 @@ fn train_preset(id: &str, steps: usize) -> (f64, f64, Box<dyn recipes::Recipe>, 
     let cancel = AtomicBool::new(false);
     let mut losses = Vec::new();
     for _ in 0..steps {
-        let mut cx = StepCx {
-            total_steps: steps as u64,
-            lr_scale: 1.0,
-            watch: None,
-            measure_activity: false,
-            cancel: &cancel,
-            tapped: None,
-            activity: Vec::new(),
-        };
+        let mut cx = StepCx::new(steps as u64, &cancel);
         losses.push(run.step(&mut cx).unwrap().read()["loss"]);
     }
     let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;

@@ -33,7 +33,20 @@ pub struct StepCx<'a> {
     pub activity: Vec<(NodeId, f32)>,
 }
 
-impl StepCx<'_> {
+impl<'a> StepCx<'a> {
+    /// A plain step of a run of `total_steps`: no watched node, no activity, scheduled rate.
+    pub fn new(total_steps: u64, cancel: &'a AtomicBool) -> Self {
+        StepCx {
+            total_steps,
+            lr_scale: 1.0,
+            watch: None,
+            measure_activity: false,
+            cancel,
+            tapped: None,
+            activity: Vec::new(),
+        }
+    }
+
     /// True once the user asked to stop.
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)

@@ -189,15 +189,7 @@ impl Supervised {
     /// the trainer reads them one step late through [`Recipe::step`]).
     pub fn train_step(&mut self, total_steps: u64) -> Result<StepMetrics, RunError> {
         let cancel = AtomicBool::new(false);
-        let mut cx = StepCx {
-            total_steps,
-            lr_scale: 1.0,
-            watch: None,
-            measure_activity: false,
-            cancel: &cancel,
-            tapped: None,
-            activity: Vec::new(),
-        };
+        let mut cx = StepCx::new(total_steps, &cancel);
         let scalars = self.step(&mut cx)?.read();
         let loss = scalars.get("loss").copied().unwrap_or(f64::NAN);
         if !loss.is_finite() {
