@@ -472,3 +472,91 @@ fn data_sources_are_a_registry_with_typed_options() {
     let e = strata::data::load("cifar", &Default::default(), None).err().unwrap();
     assert!(e.contains("unknown dataset 'cifar'") && e.contains("mnist_5k"), "{e}");
 }
+
+#[test]
+fn each_network_has_its_own_parameters_and_optimizer() {
+    let _serial = serial();
+    use burn::module::Module;
+    use strata::engine::Value;
+    use strata::engine::recipes::common::Networks;
+    // x → G → fake, and G → D → score: the critic's loss flows through the generator.
+    let mut g = GraphBuilder::new();
+    let x = g.node("input", &[("shape", shape("B,4")), ("field", "z".into())]);
+    let gen_ = g.then(x, "linear", &[("out_features", 4.into())]);
+    let fake = g.node("output", &[("role", "fake".into())]);
+    g.wire(gen_, "y", fake, "x");
+    let dis = g.then(gen_, "linear", &[("out_features", 1.into())]);
+    let score = g.node("output", &[("role", "score".into())]);
+    g.wire(dis, "y", score, "x");
+    let mut p = Project::new("two networks");
+    p.graph = g.finish();
+    p.recipe.id = "gan".into();
+    assert!(errors(&p).is_empty(), "{:?}", errors(&p));
+    let d = cpu();
+    let ad = d.autodiff();
+    ad.seed(1);
+    let model = strata::engine::compile(&p, &ad).unwrap();
+    let spec = catalog::recipe("gan").unwrap();
+    let mut nets = Networks::new(model, spec, &p.training);
+    let (gen_ids, dis_ids) = (nets.parts[0].params.clone(), nets.parts[1].params.clone());
+    assert_eq!((gen_ids.len(), dis_ids.len()), (2, 2), "weight and bias each");
+    assert!(gen_ids.iter().all(|id| !dis_ids.contains(id)));
+    let z = Value::F2(burn::tensor::Tensor::ones([3, 4], &ad));
+    let feed: std::collections::HashMap<String, Value> = [("z".to_owned(), z)].into_iter().collect();
+    let outputs = |nets: &Networks| {
+        let f = nets
+            .model()
+            .unwrap()
+            .valid()
+            .run(None, &feed_inner(&feed), false, None)
+            .unwrap();
+        let read = |r: &str| -> Vec<f32> {
+            match f.outputs[r].clone() {
+                Value::F2(t) => t.into_data().iter::<f32>().collect(),
+                _ => Vec::new(),
+            }
+        };
+        (read("fake"), read("score"))
+    };
+    let score_loss = |nets: &Networks| {
+        let f = nets.model().unwrap().run(Some(&["score"]), &feed, false, None).unwrap();
+        match f.outputs["score"].clone() {
+            Value::F2(t) => t.mean(),
+            _ => panic!("score"),
+        }
+    };
+    let (fake0, score0) = outputs(&nets);
+    // The critic's step leaves the generator as it was.
+    let loss = score_loss(&nets);
+    nets.descend(1, loss, 0.1).unwrap();
+    let (fake1, score1) = outputs(&nets);
+    assert_eq!(fake0, fake1, "the generator moved on the critic's step");
+    assert_ne!(score0, score1);
+    // The generator's step (through the critic) moves the generator.
+    let loss = score_loss(&nets);
+    nets.descend(0, loss, 0.1).unwrap();
+    let (fake2, _) = outputs(&nets);
+    assert_ne!(fake1, fake2);
+    // A checkpoint holds every network's optimizer and restores.
+    let dir = tempfile::tempdir().unwrap();
+    nets.save(dir.path()).unwrap();
+    assert!(dir.path().join("optimizer.bpk").exists() && dir.path().join("critic/optimizer.bpk").exists());
+    assert!(nets.load(dir.path()).unwrap().is_empty());
+    assert_eq!(outputs(&nets).0, fake2);
+}
+
+/// The same feed on the device without autodiff (for the inference copy).
+fn feed_inner(
+    feed: &std::collections::HashMap<String, strata::engine::Value>,
+) -> std::collections::HashMap<String, strata::engine::Value> {
+    use strata::engine::Value;
+    feed.iter()
+        .map(|(k, v)| {
+            let v = match v.clone() {
+                Value::F2(t) => Value::F2(t.inner()),
+                other => other,
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}

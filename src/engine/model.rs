@@ -283,6 +283,15 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
     Ok(GraphModel { layers, plan })
 }
 
+/// Collects the ids of every float parameter a module holds.
+struct ParamIds(Vec<burn::module::ParamId>);
+
+impl burn::module::ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        self.0.push(param.id);
+    }
+}
+
 /// File name of a node's weights: its key with `/` as `_`.
 fn node_file(key: &str) -> String {
     format!("{}.bpk", key.replace('/', "_"))
@@ -504,6 +513,24 @@ impl GraphModel {
         }
         let layers = slots.into_iter().flatten().collect();
         (GraphModel { layers, plan }, restored, fresh)
+    }
+
+    /// The parameter set of one network: the layers that feed the outputs with `roles` and do
+    /// not feed `earlier` (the roles of networks declared before it). For a GAN, the critic's
+    /// set excludes the generator that feeds it.
+    pub fn network_params(&self, roles: &[&str], earlier: &[&str]) -> Vec<burn::module::ParamId> {
+        let need = self.plan.needed(Some(roles));
+        let before = self.plan.needed(Some(earlier));
+        let mut ids = ParamIds(Vec::new());
+        for (i, s) in self.plan.steps.iter().enumerate() {
+            if need[i]
+                && !before[i]
+                && let Some(layer) = s.layer.and_then(|l| self.layers.get(l))
+            {
+                layer.visit(&mut ids);
+            }
+        }
+        ids.0
     }
 
     /// Number of learned scalars.

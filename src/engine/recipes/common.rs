@@ -159,6 +159,106 @@ impl Network {
     }
 }
 
+/// One network of a recipe that trains several (a GAN's generator and critic): its parameter
+/// set in the shared model and its own optimizer.
+pub struct Part {
+    /// Name from the declaration.
+    pub name: &'static str,
+    /// Its parameters.
+    pub params: Vec<burn::module::ParamId>,
+    /// Its optimizer.
+    pub optim: ModuleOptimizer,
+}
+
+/// Several networks in one compiled graph, each with its own parameter set and optimizer, as the
+/// recipe's declaration names them (in order: a network owns the nodes feeding its roles that do
+/// not feed an earlier network's roles).
+pub struct Networks {
+    /// The model (taken out while a step runs).
+    pub model: Option<GraphModel>,
+    /// The networks, in declaration order.
+    pub parts: Vec<Part>,
+    settings: TrainingSettings,
+}
+
+impl Networks {
+    /// Splits `model` into the networks `spec` declares.
+    pub fn new(model: GraphModel, spec: &crate::catalog::RecipeSpec, settings: &TrainingSettings) -> Self {
+        let mut earlier: Vec<&str> = Vec::new();
+        let mut parts = Vec::new();
+        for n in spec.networks {
+            parts.push(Part {
+                name: n.name,
+                params: model.network_params(n.roles, &earlier),
+                optim: optimizer(settings),
+            });
+            earlier.extend_from_slice(n.roles);
+        }
+        Networks {
+            model: Some(model),
+            parts,
+            settings: settings.clone(),
+        }
+    }
+
+    /// The model, or an error saying it was lost after an earlier failure.
+    pub fn model(&self) -> Result<&GraphModel, RunError> {
+        self.model
+            .as_ref()
+            .ok_or_else(|| RunError::Failed("the model was lost after an error".into()))
+    }
+
+    /// Backpropagates `loss` and steps network `part` only: the others keep their parameters
+    /// even where the loss's gradient flows through them.
+    pub fn descend(&mut self, part: usize, loss: Tensor<1>, lr: f64) -> Result<(), RunError> {
+        let Some(p) = self.parts.get_mut(part) else {
+            return Err(RunError::Failed(format!("no network {part}")));
+        };
+        let model = self
+            .model
+            .take()
+            .ok_or_else(|| RunError::Failed("the model was lost after an error".into()))?;
+        let mut grads = loss.backward();
+        let grads = GradientsParams::from_params(&mut grads, &model, &p.params);
+        self.model = Some(p.optim.step(lr, model, grads));
+        Ok(())
+    }
+
+    /// Writes the weights per node once and every network's optimizer state (the first at the
+    /// top of `root`, the others in a sub-folder named after the network).
+    pub fn save(&self, root: &Path) -> Result<Vec<String>, RunError> {
+        let fail = |m: String| RunError::Failed(format!("checkpoint {}: {m}", root.display()));
+        let nodes = self.model()?.save_nodes(root).map_err(fail)?;
+        for (k, p) in self.parts.iter().enumerate() {
+            let dir = if k == 0 { root.to_owned() } else { root.join(p.name) };
+            std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+            p.optim.to_record().save(dir.join("optimizer.bpk")).map_err(|e| {
+                fail(format!(
+                    "cannot write the optimizer state of the {} network: {e:?}",
+                    p.name
+                ))
+            })?;
+        }
+        Ok(nodes)
+    }
+
+    /// Restores what [`Networks::save`] wrote; returns the keys of nodes that start fresh.
+    pub fn load(&mut self, root: &Path) -> Result<Vec<String>, RunError> {
+        let bad = |m: String| RunError::BadInput(format!("cannot resume from {}: {m}", root.display()));
+        let model = self.model.take().ok_or_else(|| bad("no model".into()))?;
+        let (model, _restored, fresh) = model.load_nodes(root);
+        self.model = Some(model);
+        for (k, p) in self.parts.iter_mut().enumerate() {
+            let dir = if k == 0 { root.to_owned() } else { root.join(p.name) };
+            let record = burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk"))
+                .map_err(|e| bad(format!("{}/optimizer.bpk: {e:?}", p.name)))?;
+            let optim = std::mem::replace(&mut p.optim, optimizer(&self.settings));
+            p.optim = optim.load_record(record);
+        }
+        Ok(fresh)
+    }
+}
+
 /// Builds the optimizer the settings name.
 pub fn optimizer(s: &TrainingSettings) -> ModuleOptimizer {
     let clip = s.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
