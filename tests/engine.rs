@@ -14,18 +14,6 @@ use strata::engine::supervised::Supervised;
 use strata::engine::trainer::{Event, Request, RunConfig, RunState, Trainer};
 use strata::engine::{CompileError, RunError};
 
-/// Burn's CPU device has one random generator per process: tests that seed it take turns, so
-/// the determinism tests are not disturbed by others running in parallel.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn cpu() -> burn::tensor::Device {
-    device::prefer_cpu_backend();
-    device::select(DeviceChoice::Cpu).unwrap().device
-}
-
 #[test]
 fn mlp_learns_mnist() {
     let _serial = serial();
@@ -123,21 +111,6 @@ fn untrainable_projects_name_the_problem() {
         matches!(err, CompileError::Invalid(_) | CompileError::Unsupported { .. }),
         "{err}"
     );
-}
-
-fn wait_for(t: &Trainer, mut pred: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while std::time::Instant::now() < deadline {
-        if let Some(e) = t.recv_timeout(Duration::from_millis(100)) {
-            let done = pred(&e);
-            seen.push(e);
-            if done {
-                return seen;
-            }
-        }
-    }
-    panic!("timed out; saw {seen:?}");
 }
 
 #[test]

@@ -17,16 +17,6 @@ use strata::engine::recipes::{self, RecipeInit, StepCx};
 use strata::engine::trainer::{Event, Request, RunConfig, Trainer};
 use strata::shape::{self, Severity};
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn cpu() -> burn::tensor::Device {
-    device::prefer_cpu_backend();
-    device::select(DeviceChoice::Cpu).unwrap().device
-}
-
 /// A dense autoencoder on MNIST trained by its own MSE loss node:
 /// image → flatten → 64 → relu → 784 → sigmoid → (reconstruction, mse against the flat image → loss).
 fn autoencoder() -> Project {
@@ -266,21 +256,6 @@ fn a_graph_runs_only_what_feeds_the_requested_roles() {
     let cancel = AtomicBool::new(false);
     let mut cx = StepCx::new(10, &cancel);
     assert!(run.step(&mut cx).unwrap().read()["loss"].is_finite());
-}
-
-fn wait_for(t: &Trainer, mut pred: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if let Some(e) = t.recv_timeout(Duration::from_millis(100)) {
-            let done = pred(&e);
-            seen.push(e);
-            if done {
-                return seen;
-            }
-        }
-    }
-    panic!("timed out; saw {seen:?}");
 }
 
 #[test]

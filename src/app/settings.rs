@@ -76,33 +76,14 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
                 })));
             }
             ui.end_row();
-            if let Some(r) = current {
-                for p in r.settings {
-                    // A checkbox carries its own label.
-                    if matches!(p.kind, catalog::ParamKind::Bool) {
-                        ui.label("");
-                    } else {
-                        ui.label(p.name).on_hover_text(p.tooltip);
-                    }
-                    let value = project
-                        .recipe
-                        .settings
-                        .get(p.name)
-                        .cloned()
-                        .unwrap_or_else(|| p.default.to_value());
-                    let (new, g) = param_widget(ui, egui::Id::new(("strata-recipe-setting", p.name)), p, &value);
-                    if let Some(v) = new {
-                        let mut settings = project.recipe.clone();
-                        settings.settings.insert(p.name.to_owned(), v);
-                        let (merge, fresh) = g.unwrap_or((false, false));
-                        out = Some(InspectorEdit {
-                            edit: Edit::SetRecipe(settings),
-                            merge: merge.then(|| format!("recipe/{}", p.name)),
-                            fresh,
-                        });
-                    }
-                    ui.end_row();
-                }
+            let specs = current.map(|r| r.settings).unwrap_or_default();
+            if let Some(e) = typed_rows(ui, "recipe", specs, &project.recipe.settings, |settings| {
+                Edit::SetRecipe(crate::doc::RecipeSettings {
+                    id: project.recipe.id.clone(),
+                    settings,
+                })
+            }) {
+                out = Some(e);
             }
             ui.label("dataset");
             let mut ds = project.dataset.id.clone();
@@ -132,26 +113,14 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
                 })));
             }
             ui.end_row();
-            for p in source.map(|s| s.options).unwrap_or_default() {
-                ui.label(p.name).on_hover_text(p.tooltip);
-                let value = project
-                    .dataset
-                    .options
-                    .get(p.name)
-                    .cloned()
-                    .unwrap_or_else(|| p.default.to_value());
-                let (new, g) = param_widget(ui, egui::Id::new(("strata-dataset-option", p.name)), p, &value);
-                if let Some(v) = new {
-                    let mut binding = project.dataset.clone();
-                    binding.options.insert(p.name.to_owned(), v);
-                    let (merge, fresh) = g.unwrap_or((false, false));
-                    out = Some(InspectorEdit {
-                        edit: Edit::SetDataset(binding),
-                        merge: merge.then(|| format!("dataset/{}", p.name)),
-                        fresh,
-                    });
-                }
-                ui.end_row();
+            let specs = source.map(|s| s.options).unwrap_or_default();
+            if let Some(e) = typed_rows(ui, "dataset", specs, &project.dataset.options, |options| {
+                Edit::SetDataset(crate::doc::DatasetBinding {
+                    id: project.dataset.id.clone(),
+                    options,
+                })
+            }) {
+                out = Some(e);
             }
             choice(
                 ui,
@@ -207,6 +176,41 @@ pub fn project_settings(ui: &mut egui::Ui, project: &Project) -> Option<Inspecto
             merge: gesture.0.then(|| "training".to_owned()),
             fresh: gesture.1,
         });
+    }
+    out
+}
+
+/// One grid row per typed value (recipe settings, dataset options): the value set, else the
+/// default. A change becomes the edit `make` builds from the new values (a drag merges into one
+/// undo step, keyed by `group` and the name).
+fn typed_rows(
+    ui: &mut egui::Ui,
+    group: &str,
+    specs: &[catalog::ParamSpec],
+    values: &crate::doc::Params,
+    make: impl Fn(crate::doc::Params) -> Edit,
+) -> Option<InspectorEdit> {
+    let mut out = None;
+    for p in specs {
+        // A checkbox carries its own label.
+        if matches!(p.kind, catalog::ParamKind::Bool) {
+            ui.label("");
+        } else {
+            ui.label(p.name).on_hover_text(p.tooltip);
+        }
+        let value = values.get(p.name).cloned().unwrap_or_else(|| p.default.to_value());
+        let (new, g) = param_widget(ui, egui::Id::new(("strata-typed", group, p.name)), p, &value);
+        if let Some(v) = new {
+            let mut all = values.clone();
+            all.insert(p.name.to_owned(), v);
+            let (merge, fresh) = g.unwrap_or((false, false));
+            out = Some(InspectorEdit {
+                edit: make(all),
+                merge: merge.then(|| format!("{group}/{}", p.name)),
+                fresh,
+            });
+        }
+        ui.end_row();
     }
     out
 }

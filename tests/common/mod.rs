@@ -61,3 +61,40 @@ pub const REQUIRED_PRESETS: &[&str] = &[
     "gcn",
     "ppo_cartpole",
 ];
+
+/// Burn's CPU device has one random generator per process: tests that seed it take turns, so
+/// the determinism tests are not disturbed by others running in parallel.
+#[cfg(feature = "engine")]
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The flex CPU device (and Burn kept off software GPU drivers).
+#[cfg(feature = "engine")]
+pub fn cpu() -> burn::tensor::Device {
+    use strata::engine::device::{self, DeviceChoice};
+    device::prefer_cpu_backend();
+    device::select(DeviceChoice::Cpu).unwrap().device
+}
+
+/// Trainer events until `pred` holds (panics after two minutes, listing what came).
+#[cfg(feature = "engine")]
+pub fn wait_for(
+    t: &strata::engine::trainer::Trainer,
+    mut pred: impl FnMut(&strata::engine::trainer::Event) -> bool,
+) -> Vec<strata::engine::trainer::Event> {
+    use std::time::{Duration, Instant};
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Some(e) = t.recv_timeout(Duration::from_millis(100)) {
+            let done = pred(&e);
+            seen.push(e);
+            if done {
+                return seen;
+            }
+        }
+    }
+    panic!("timed out; saw {seen:?}");
+}
