@@ -321,6 +321,70 @@ fn vae() {
     pre.save(g);
 }
 
+fn dcgan() {
+    let pre = Pre::new(
+        "dcgan",
+        "DCGAN on MNIST",
+        "Generative adversarial network",
+        "Generative",
+        "Radford, Metz & Chintala, Unsupervised Representation Learning with Deep Convolutional GANs, ICLR 2016",
+        "gan",
+    )
+    .describe("A generator turns 64 random numbers into a digit with transposed convolutions; a convolutional discriminator tells them from real MNIST digits; each has its own optimizer.")
+    .dataset("mnist_5k", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 2e-4;
+        t.batch_size = 64;
+        t.steps = 3000;
+    });
+    let mut g = GraphBuilder::new();
+    let z = g.node(
+        "input",
+        &[
+            ("shape", shape("B,64")),
+            ("dtype", "float".into()),
+            ("field", "z".into()),
+            ("source", "noise".into()),
+        ],
+    );
+    g.title(z, "noise z");
+    let l = linear(&mut g, z, 64 * 7 * 7);
+    let u = t(&mut g, l, "reshape", &[("shape", shape("B,64,7,7"))]);
+    let b1 = t(&mut g, u, "batch_norm", &[]);
+    let r1 = t(&mut g, b1, "relu", &[]);
+    let up = |g: &mut GraphBuilder, prev: NodeId, out: i64| {
+        t(
+            g,
+            prev,
+            "conv_transpose2d",
+            &[
+                ("out_channels", out.into()),
+                ("kernel_size", 4.into()),
+                ("stride", 2.into()),
+                ("padding", 1.into()),
+            ],
+        )
+    };
+    let t1 = up(&mut g, r1, 32);
+    let b2 = t(&mut g, t1, "batch_norm", &[]);
+    let r2 = t(&mut g, b2, "relu", &[]);
+    let t2 = up(&mut g, r2, 1);
+    let img = t(&mut g, t2, "tanh", &[]);
+    g.title(img, "generated image");
+    output(&mut g, img, "y", "fake");
+    let c1 = conv(&mut g, img, 32, 4, 2, 1, true);
+    let a1 = t(&mut g, c1, "leaky_relu", &[("slope", 0.2.into())]);
+    let c2 = conv(&mut g, a1, 64, 4, 2, 1, true);
+    let b3 = t(&mut g, c2, "batch_norm", &[]);
+    let a2 = t(&mut g, b3, "leaky_relu", &[("slope", 0.2.into())]);
+    let f = t(&mut g, a2, "flatten", &[]);
+    let s = linear(&mut g, f, 1);
+    g.title(s, "real or fake?");
+    output(&mut g, s, "y", "score");
+    pre.save(g);
+}
+
 fn imagenet_head(g: &mut GraphBuilder, prev: NodeId) {
     output(g, prev, "y", "prediction");
 }
@@ -1544,6 +1608,7 @@ fn main() {
     dit();
     autoencoder();
     vae();
+    dcgan();
     gcn();
     ppo_cartpole();
 }

@@ -296,11 +296,11 @@ fn the_trainer_runs_any_registered_recipe_and_refuses_the_others_by_name() {
         "reconstructions were shown"
     );
     // A declared recipe without a loop yet says so and names what can train.
-    let mut gan = autoencoder();
-    gan.recipe.id = "gan".into();
+    let mut planned = autoencoder();
+    planned.recipe.id = "diffusion".into();
     t.send(Request::Start {
         run_id: 2,
-        project: Box::new(gan),
+        project: Box::new(planned),
         config: RunConfig {
             device: DeviceChoice::Cpu,
             ..RunConfig::default()
@@ -534,4 +534,96 @@ fn feed_inner(
             (k.clone(), v)
         })
         .collect()
+}
+
+#[test]
+fn the_dcgan_preset_plays_both_sides_and_draws_samples() {
+    let _serial = serial();
+    let p = preset("dcgan");
+    assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 2,
+        data_dir: None,
+    };
+    let mut run = recipes::start(&init).unwrap();
+    let cancel = AtomicBool::new(false);
+    let grid = |run: &mut Box<dyn recipes::Recipe>| {
+        let views = run.views(&cancel).unwrap();
+        let Some((_, strata::telemetry::View::Image(pic))) = views.into_iter().find(|(c, _)| c == "samples") else {
+            panic!("no sample grid")
+        };
+        pic
+    };
+    let before = grid(&mut run);
+    assert!(
+        before.is_well_formed() && before.width > 8 * 28 && before.height > 8 * 28,
+        "an 8×8 grid"
+    );
+    let mut last = Default::default();
+    for _ in 0..40 {
+        last = run.step(&mut StepCx::new(40, &cancel)).unwrap().read();
+    }
+    for k in ["d_loss", "g_loss", "d_real", "d_fake"] {
+        assert!(last[k].is_finite(), "{k}: {last:?}");
+    }
+    // The discriminator learns to tell them apart; the generator's samples move.
+    assert!(last["d_real"] > last["d_fake"], "{last:?}");
+    assert_ne!(grid(&mut run), before);
+    let eval = run.evaluate(&cancel).unwrap().scalars;
+    assert!((0.0..=1.0).contains(&eval["val_d_real"]), "{eval:?}");
+    // Both networks and their optimizers go into a checkpoint and come back.
+    let dir = tempfile::tempdir().unwrap();
+    run.save(dir.path()).unwrap();
+    assert!(dir.path().join("critic/optimizer.bpk").exists());
+    let mut again = recipes::start(&init).unwrap();
+    assert!(again.resume(dir.path()).unwrap().is_empty());
+    assert_eq!(again.steps_done(), 40);
+}
+
+#[test]
+fn a_gan_without_a_discriminator_score_is_named_on_the_graph() {
+    let mut p = preset("dcgan");
+    p.graph.nodes.retain(|n| n.params.get("role") != Some(&"score".into()));
+    p.graph.normalize();
+    let e = errors(&p);
+    assert!(
+        e.iter()
+            .any(|m| m.contains("the GAN recipe needs an Output with role 'score'")),
+        "{e:?}"
+    );
+    // A score that never sees the generator: the recipe says what to wire.
+    let mut g = GraphBuilder::new();
+    let z = g.node(
+        "input",
+        &[
+            ("shape", shape("B,4")),
+            ("source", "noise".into()),
+            ("field", "z".into()),
+        ],
+    );
+    let gen_ = g.then(z, "linear", &[("out_features", 784.into())]);
+    let img = g.then(gen_, "reshape", &[("shape", shape("B,1,28,28"))]);
+    let fake = g.node("output", &[("role", "fake".into())]);
+    g.wire(img, "y", fake, "x");
+    let x = g.node("input", &[("shape", shape("B,1,28,28")), ("field", "image".into())]);
+    let f = g.then(x, "flatten", &[]);
+    let s = g.then(f, "linear", &[("out_features", 1.into())]);
+    let score = g.node("output", &[("role", "score".into())]);
+    g.wire(s, "y", score, "x");
+    let mut p = Project::new("disconnected");
+    p.graph = g.finish();
+    p.recipe.id = "gan".into();
+    p.dataset.id = "mnist_5k".into();
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    };
+    let err = recipes::start(&init).err().unwrap().to_string();
+    assert!(err.contains("does not depend on the generator"), "{err}");
 }

@@ -107,6 +107,12 @@ impl Plan {
 
     /// Which steps must run to produce the outputs with these roles (all when `roles` is `None`).
     pub fn needed(&self, roles: Option<&[&str]>) -> Vec<bool> {
+        self.needed_given(roles, &[])
+    }
+
+    /// Like [`Plan::needed`], where the outputs of steps `given` are supplied from outside:
+    /// what only feeds them need not run.
+    pub fn needed_given(&self, roles: Option<&[&str]>, given: &[usize]) -> Vec<bool> {
         let Some(roles) = roles else {
             return vec![true; self.steps.len()];
         };
@@ -118,12 +124,20 @@ impl Plan {
             .map(|(s, _)| *s)
             .collect();
         while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut need[i], true) {
+            if std::mem::replace(&mut need[i], true) || given.contains(&i) {
                 continue;
             }
             stack.extend(self.steps[i].inputs.iter().flatten().map(|(src, _)| *src));
         }
         need
+    }
+
+    /// The step and output index wired into the (first) output with `role`: where a recipe
+    /// injects a value in place of what the graph computes there (real images in place of a
+    /// generator's fakes, a latent in place of an encoder's code).
+    pub fn source_of(&self, role: &str) -> Option<(usize, usize)> {
+        let (step, _) = self.outputs.iter().find(|(_, r)| r == role)?;
+        self.steps.get(*step)?.inputs.first().copied().flatten()
     }
 
     /// The inputs a run for `roles` reads.
@@ -345,8 +359,22 @@ impl GraphModel {
         keep_all: bool,
         tap: Option<NodeId>,
     ) -> Result<Forward, ForwardError> {
+        self.run_with(roles, feed, &HashMap::new(), keep_all, tap)
+    }
+
+    /// Like [`GraphModel::run`], with values injected in place of some steps' outputs:
+    /// `overrides[(step, output)]` is used instead of computing that step (and what only feeds it).
+    pub fn run_with(
+        &self,
+        roles: Option<&[&str]>,
+        feed: &HashMap<String, Value>,
+        overrides: &HashMap<(usize, usize), Value>,
+        keep_all: bool,
+        tap: Option<NodeId>,
+    ) -> Result<Forward, ForwardError> {
         let steps = &self.plan.steps;
-        let need = self.plan.needed(roles);
+        let given: Vec<usize> = overrides.keys().map(|(s, _)| *s).collect();
+        let need = self.plan.needed_given(roles, &given);
         let mut tapped = None;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
         let err = |s: &Step, message: String| ForwardError {
@@ -357,6 +385,15 @@ impl GraphModel {
         for (i, s) in steps.iter().enumerate() {
             if !need[i] {
                 values.push(Vec::new());
+                continue;
+            }
+            if given.contains(&i) {
+                let n = s.params.out_types.len().max(1);
+                let outs: Vec<Value> = (0..n)
+                    .map(|k| overrides.get(&(i, k)).or_else(|| overrides.get(&(i, 0))).cloned())
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| err(s, "an injected value is missing".into()))?;
+                values.push(outs);
                 continue;
             }
             let mut inputs = Vec::with_capacity(s.inputs.len());

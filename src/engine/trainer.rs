@@ -444,6 +444,13 @@ fn poll(
     }
 }
 
+/// The scalar reported as a run's "final loss": the first per-step series the recipe declares.
+pub fn main_series(recipe: &str) -> &'static str {
+    crate::catalog::recipe(recipe)
+        .and_then(|r| r.series.iter().find(|s| s.when == crate::catalog::When::Step))
+        .map_or("loss", |s| s.key)
+}
+
 /// Sends a recipe's views.
 fn emit_views(link: &Link<impl Fn()>, run_id: u64, step: u64, views: Vec<(String, View)>) {
     for (channel, view) in views {
@@ -464,6 +471,7 @@ fn report_step(
     pending: Pending,
     recipe: &mut dyn Recipe,
     last_loss: &mut Option<f64>,
+    loss_key: &str,
 ) -> Result<bool, RunError> {
     let scalars = pending.read();
     if let Some(bad) = scalars.values().find(|v| !v.is_finite()) {
@@ -473,7 +481,7 @@ fn report_step(
             node: recipe.non_finite_culprit(),
         });
     }
-    *last_loss = scalars.get("loss").copied().or(*last_loss);
+    *last_loss = scalars.get(loss_key).copied().or(*last_loss);
     Ok(link.emit(Event::Step { run_id, step, scalars }))
 }
 
@@ -549,6 +557,7 @@ fn run(
         watched: None,
     };
     let mut last_loss = None;
+    let loss_key = main_series(&project.recipe.id);
     let mut stopped = false;
     // The previous step's scalars, read back after the next step is under way.
     let mut pending: Option<(u64, Pending)> = None;
@@ -573,7 +582,7 @@ fn run(
         };
         let result = recipe.step(&mut cx);
         if let Some((step, p)) = pending.take() {
-            match report_step(link, run_id, step, p, recipe.as_mut(), &mut last_loss) {
+            match report_step(link, run_id, step, p, recipe.as_mut(), &mut last_loss, loss_key) {
                 Ok(true) => {}
                 Ok(false) => return Control::Shutdown,
                 Err(e) => return fail(e.to_string(), false),
@@ -624,7 +633,7 @@ fn run(
         }
     }
     if let Some((step, p)) = pending.take() {
-        match report_step(link, run_id, step, p, recipe.as_mut(), &mut last_loss) {
+        match report_step(link, run_id, step, p, recipe.as_mut(), &mut last_loss, loss_key) {
             Ok(true) => {}
             Ok(false) => return Control::Shutdown,
             Err(e) => return fail(e.to_string(), false),

@@ -34,6 +34,29 @@ macro_rules! map_float {
 }
 
 impl Value {
+    /// The same value cut from the autodiff graph (no gradient flows back through it).
+    pub fn detach(self) -> Value {
+        match self {
+            Value::F1(t) => Value::F1(t.detach()),
+            Value::F2(t) => Value::F2(t.detach()),
+            Value::F3(t) => Value::F3(t.detach()),
+            Value::F4(t) => Value::F4(t.detach()),
+            other => other,
+        }
+    }
+
+    /// A float value's elements, row-major (`None` for integer values).
+    pub fn to_f32s(&self) -> Option<Vec<f32>> {
+        let data = match self.clone() {
+            Value::F1(t) => t.into_data(),
+            Value::F2(t) => t.into_data(),
+            Value::F3(t) => t.into_data(),
+            Value::F4(t) => t.into_data(),
+            Value::I1(_) | Value::I2(_) => return None,
+        };
+        Some(data.iter::<f32>().collect())
+    }
+
     /// Shape as a vector.
     pub fn dims(&self) -> Vec<usize> {
         match self {

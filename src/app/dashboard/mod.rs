@@ -448,8 +448,9 @@ impl Dashboard {
                 if !run.device.is_empty() {
                     ui.weak(format!("on {}", run.device));
                 }
-                if let Some(l) = run.series("loss").last() {
-                    ui.monospace(format!("loss {:.4}", l[1]));
+                let key = crate::engine::trainer::main_series(&run.recipe);
+                if let Some(l) = run.series(key).last() {
+                    ui.monospace(format!("{key} {:.4}", l[1]));
                 }
             }
         });

@@ -5,6 +5,7 @@
 //! produces — so the checker, the inspector, the dashboard and the CLI serve every recipe
 //! without naming one.
 
+pub mod gan;
 pub mod graph_loss;
 mod planned;
 pub mod supervised;
@@ -182,7 +183,7 @@ pub const ROLES: &[&str] = &[
 pub fn recipes() -> &'static [RecipeSpec] {
     static ALL: OnceLock<Vec<RecipeSpec>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let mut v = vec![supervised::SPEC, graph_loss::SPEC];
+        let mut v = vec![supervised::SPEC, graph_loss::SPEC, gan::SPEC];
         v.extend_from_slice(planned::SPECS);
         v
     })

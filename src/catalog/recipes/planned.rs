@@ -65,23 +65,6 @@ pub const SPECS: &[RecipeSpec] = &[
         &[DataKind::Examples],
     ),
     planned(
-        "gan",
-        "GAN",
-        "Generator (feeds `fake`) against discriminator (feeds `score`) (Goodfellow et al. 2014).",
-        &[
-            NetworkSpec {
-                name: "generator",
-                roles: &["fake"],
-            },
-            NetworkSpec {
-                name: "critic",
-                roles: &["score"],
-            },
-        ],
-        &[role("fake", F, &[2, 4]), role("score", F, &[2])],
-        &[DataKind::Examples],
-    ),
-    planned(
         "diffusion",
         "Diffusion (DDPM)",
         "Denoiser predicts the added noise (Ho et al. 2020).",

@@ -6,6 +6,7 @@ use super::super::value::Value;
 use super::RunError;
 use crate::data::{self, Dataset, Split};
 use crate::doc::{Node, Optimizer, ParamValue, Project, Schedule, TrainingSettings};
+use crate::telemetry::Picture;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -501,4 +502,31 @@ impl Examples {
         let y = self.data.batch_labels(idx);
         Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), device)
     }
+}
+
+/// `n` images (`c × h × w` each, row-major in `px`) in a grid `cols` wide with 2-pixel gaps;
+/// values in `lo..hi` map to black..white.
+pub fn image_grid(px: &[f32], n: usize, [c, h, w]: [usize; 3], cols: usize, (lo, hi): (f32, f32)) -> Picture {
+    let cols = cols.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    let gap = 2;
+    let (width, height) = (cols * (w + gap) + gap, rows * (h + gap) + gap);
+    let mut rgb = vec![32u8; width * height * 3];
+    let per = c * h * w;
+    let span = (hi - lo).max(1e-6);
+    for k in 0..n {
+        let (ox, oy) = (gap + (k % cols) * (w + gap), gap + (k / cols) * (h + gap));
+        for y in 0..h {
+            for x in 0..w {
+                let v = |ch: usize| {
+                    let raw = px.get(k * per + ch * h * w + y * w + x).copied().unwrap_or(lo);
+                    (((raw - lo) / span).clamp(0.0, 1.0) * 255.0) as u8
+                };
+                let colour = if c >= 3 { [v(0), v(1), v(2)] } else { [v(0); 3] };
+                let o = ((oy + y) * width + ox + x) * 3;
+                rgb[o..o + 3].copy_from_slice(&colour);
+            }
+        }
+    }
+    Picture { width, height, rgb }
 }

@@ -4,6 +4,7 @@
 //! adding a recipe adds a file and a line in [`engines`].
 
 pub mod common;
+pub mod gan;
 pub mod graph_loss;
 pub mod supervised;
 
@@ -149,7 +150,7 @@ pub struct RecipeEngine {
 
 /// Every recipe that can train.
 pub fn engines() -> &'static [RecipeEngine] {
-    &[supervised::ENGINE, graph_loss::ENGINE]
+    &[supervised::ENGINE, graph_loss::ENGINE, gan::ENGINE]
 }
 
 /// The training loop of recipe `id`.
