@@ -37,9 +37,13 @@ pub fn show(ui: &mut egui::Ui, view: &View, key: (String, u64), height: f32, cac
     match view {
         View::Image(p) => match cache.texture(ui.ctx(), key, p) {
             Some(tex) => {
+                // Never smaller than its pixels (samples must stay legible); scroll when the panel is small.
                 let size = tex.size_vec2();
-                let scale = (height / size.y).min(ui.available_width() / size.x).clamp(0.25, 4.0);
-                ui.image((tex.id(), size * scale));
+                let scale = (height / size.y).min(ui.available_width() / size.x).clamp(1.0, 4.0);
+                egui::ScrollArea::both()
+                    .id_salt("strata-view-image")
+                    .max_height(height)
+                    .show(ui, |ui| ui.image((tex.id(), size * scale)));
             }
             None => {
                 ui.colored_label(Color32::from_rgb(240, 90, 90), "this picture is damaged");
