@@ -321,6 +321,50 @@ fn vae() {
     pre.save(g);
 }
 
+fn unet_shapes() {
+    let pre = Pre::new(
+        "unet_shapes",
+        "U-Net on shapes",
+        "Encoder-decoder with skip connections",
+        "Convolutional",
+        "Ronneberger, Fischer & Brox, U-Net: Convolutional Networks for Biomedical Image Segmentation, MICCAI 2015",
+        "supervised",
+    )
+    .describe("A small U-Net labels every pixel of 32×32 images as background, circle or square: contracting path down, expanding path up, skip connections across.")
+    .dataset("shapes", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 2e-3;
+        t.batch_size = 16;
+        t.steps = 600;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,32,32", "float", "image");
+    let double = |g: &mut GraphBuilder, prev: NodeId, w: i64| {
+        let c = conv(g, prev, w, 3, 1, 1, true);
+        let r = t(g, c, "relu", &[]);
+        let c = conv(g, r, w, 3, 1, 1, true);
+        t(g, c, "relu", &[])
+    };
+    let e1 = double(&mut g, x, 16);
+    let p1 = t(&mut g, e1, "max_pool2d", &[("kernel_size", 2.into())]);
+    let e2 = double(&mut g, p1, 32);
+    let p2 = t(&mut g, e2, "max_pool2d", &[("kernel_size", 2.into())]);
+    let mid = double(&mut g, p2, 64);
+    let mut h = mid;
+    for (skip, w) in [(e2, 32), (e1, 16)] {
+        let up = t(&mut g, h, "conv_transpose2d", &[("out_channels", w.into())]);
+        let cat = g.node("concat", &[]);
+        g.wire(skip, "y", cat, "x0");
+        g.wire(up, "y", cat, "x1");
+        h = double(&mut g, cat, w);
+    }
+    let o = conv(&mut g, h, 3, 1, 1, 0, true);
+    g.title(o, "class scores");
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
 fn dcgan() {
     let pre = Pre::new(
         "dcgan",
@@ -1609,6 +1653,7 @@ fn main() {
     autoencoder();
     vae();
     dcgan();
+    unet_shapes();
     gcn();
     ppo_cartpole();
 }

@@ -627,3 +627,32 @@ fn a_gan_without_a_discriminator_score_is_named_on_the_graph() {
     let err = recipes::start(&init).err().unwrap().to_string();
     assert!(err.contains("does not depend on the generator"), "{err}");
 }
+
+#[test]
+fn mean_iou_is_the_mean_of_per_class_overlaps() {
+    use strata::engine::supervised::mean_iou;
+    // class 0: tp 8, fn 2, fp 1 → 8/11; class 1: tp 4, fn 1, fp 2 → 4/7.
+    let c = vec![vec![8, 2], vec![1, 4]];
+    assert!((mean_iou(&c) - (8.0 / 11.0 + 4.0 / 7.0) / 2.0).abs() < 1e-12);
+    assert_eq!(
+        mean_iou(&[vec![5, 0], vec![0, 0]]),
+        1.0,
+        "a class absent everywhere is left out"
+    );
+}
+
+#[test]
+fn the_unet_preset_segments_shapes() {
+    let _serial = serial();
+    let p = preset("unet_shapes");
+    let mut run = strata::engine::supervised::Supervised::new(&p, &cpu(), 1).unwrap();
+    // The full default run (600 steps, about a minute): the target is a mean IoU of 0.8.
+    let steps = p.training.steps;
+    for _ in 0..steps {
+        run.train_step(steps).unwrap();
+    }
+    let eval = run.evaluate().unwrap();
+    let miou = eval.val_miou.unwrap();
+    assert!(miou > 0.8, "mean IoU {miou}");
+    assert_eq!(eval.to_evaluation().scalars["val_miou"], miou);
+}

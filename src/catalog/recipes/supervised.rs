@@ -21,6 +21,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         percent("accuracy", "accuracy", "Accuracy", When::Step),
         percent("val_accuracy", "validation accuracy", "Accuracy", When::Eval),
         series("val_rmse", "validation RMSE", "Error", When::Eval),
+        percent("val_miou", "validation mean IoU", "Accuracy", When::Eval),
     ],
     views: &[
         ViewSpec {
@@ -34,5 +35,5 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             doc: "How often each true class was predicted as each class",
         },
     ],
-    headline: &["val_accuracy", "val_rmse", "val_loss"],
+    headline: &["val_miou", "val_accuracy", "val_rmse", "val_loss"],
 };

@@ -52,6 +52,9 @@ pub struct EvalMetrics {
     pub val_accuracy: Option<f64>,
     /// Root mean squared error (regression).
     pub val_rmse: Option<f64>,
+    /// Mean intersection over union of the classes (segmentation).
+    #[serde(default)]
+    pub val_miou: Option<f64>,
     /// `confusion[truth][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
     /// Class names.
@@ -68,6 +71,9 @@ impl EvalMetrics {
         }
         if let Some(r) = self.val_rmse {
             scalars.insert("val_rmse".into(), r);
+        }
+        if let Some(m) = self.val_miou {
+            scalars.insert("val_miou".into(), m);
         }
         let mut views = Vec::new();
         if !self.confusion.is_empty() {
@@ -329,10 +335,30 @@ impl Supervised {
             val_loss,
             val_accuracy: (!regression).then(|| correct as f64 / counted.max(1) as f64),
             val_rmse: regression.then(|| val_loss.sqrt()),
+            val_miou: matches!(self.ex.data.target, Target::Masks(_)).then(|| mean_iou(&confusion)),
             confusion,
             classes: self.ex.data.classes.clone(),
         })
     }
+}
+
+/// Mean over classes of |predicted ∩ true| / |predicted ∪ true|, from `confusion[truth][predicted]`
+/// (classes that appear in neither are left out).
+pub fn mean_iou(confusion: &[Vec<u64>]) -> f64 {
+    let n = confusion.len();
+    let mut sum = 0.0;
+    let mut counted = 0usize;
+    for c in 0..n {
+        let tp = confusion[c].get(c).copied().unwrap_or(0);
+        let fnn: u64 = confusion[c].iter().sum::<u64>() - tp;
+        let fp: u64 = (0..n).map(|t| confusion[t].get(c).copied().unwrap_or(0)).sum::<u64>() - tp;
+        let union = tp + fnn + fp;
+        if union > 0 {
+            sum += tp as f64 / union as f64;
+            counted += 1;
+        }
+    }
+    if counted == 0 { 0.0 } else { sum / counted as f64 }
 }
 
 /// A batch's loss and, for classification, predicted and true classes.
