@@ -365,6 +365,49 @@ fn unet_shapes() {
     pre.save(g);
 }
 
+fn score_2d() {
+    let pre = Pre::new(
+        "score_2d",
+        "Score model on two moons",
+        "Noise-conditional score network",
+        "Generative",
+        "Song & Ermon, Generative Modeling by Estimating Gradients of the Data Distribution, NeurIPS 2019",
+        "score_matching",
+    )
+    .describe("An MLP learns the score of a 2-D density at ten noise levels (denoising score matching); annealed Langevin dynamics then draws new points from pure noise.")
+    .dataset("two_moons", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 2e-3;
+        t.batch_size = 128;
+        t.steps = 3000;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "noisy point", "B,2", "float", "x");
+    let s = g.node(
+        "input",
+        &[
+            ("shape", shape("B,1")),
+            ("dtype", "float".into()),
+            ("field", "log_sigma".into()),
+            ("source", "timestep".into()),
+        ],
+    );
+    g.title(s, "noise level (log σ)");
+    let cat = g.node("concat", &[]);
+    g.wire(x, "y", cat, "x0");
+    g.wire(s, "y", cat, "x1");
+    let mut h = cat;
+    for _ in 0..3 {
+        h = linear(&mut g, h, 128);
+        h = t(&mut g, h, "gelu", &[]);
+    }
+    let o = linear(&mut g, h, 2);
+    g.title(o, "predicted noise");
+    output(&mut g, o, "y", "noise_pred");
+    pre.save(g);
+}
+
 fn dcgan() {
     let pre = Pre::new(
         "dcgan",
@@ -1654,6 +1697,7 @@ fn main() {
     vae();
     dcgan();
     unet_shapes();
+    score_2d();
     gcn();
     ppo_cartpole();
 }

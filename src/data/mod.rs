@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub mod loaders;
+pub mod planar;
 pub mod sources;
 
 pub use loaders::LoadDataError;

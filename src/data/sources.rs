@@ -3,7 +3,7 @@
 //! options (edited in the inspector like layer parameters) and its loader.
 
 use super::{Dataset, loaders};
-use crate::catalog::rules::{choice, int};
+use crate::catalog::rules::{choice, float, int};
 use crate::catalog::{DataKind, ParamKind, ParamSpec};
 use crate::doc::{ParamValue, Params};
 use std::path::{Path, PathBuf};
@@ -93,6 +93,35 @@ fn idx(id: &str, o: &Params, base: Option<&Path>) -> Result<Dataset, String> {
     loaders::idx_pair(&opt_path(id, o, "images", base)?, &opt_path(id, o, "labels", base)?).map_err(|e| e.to_string())
 }
 
+fn planar(id: &str, o: &Params, _: Option<&Path>) -> Result<Dataset, String> {
+    let n = opt_int(o, "points")
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(2000)
+        .clamp(10, 1_000_000);
+    let spread = o
+        .get("noise")
+        .and_then(ParamValue::as_float)
+        .unwrap_or(0.1)
+        .clamp(0.0, 10.0);
+    let seed = opt_int(o, "seed").and_then(|v| u64::try_from(v).ok()).unwrap_or(7);
+    Ok(match id {
+        "two_moons" => super::planar::two_moons(n, spread, seed),
+        _ => super::planar::gaussian_ring(n, spread, seed),
+    })
+}
+
+const PLANAR: &[ParamSpec] = &[
+    int("points", 2000, 10, 1_000_000, "How many points"),
+    float(
+        "noise",
+        0.1,
+        0.0,
+        10.0,
+        "Standard deviation of the Gaussian noise around the shape",
+    ),
+    int("seed", 7, 0, 1 << 40, "Seed of the points"),
+];
+
 const fn images(id: &'static str, name: &'static str, doc: &'static str) -> DatasetSpec {
     DatasetSpec {
         id,
@@ -137,6 +166,22 @@ pub const SOURCES: &[DatasetSpec] = &[
         "Shapes (segmentation)",
         "Procedural 32×32 images with a circle or a square; a class per pixel",
     ),
+    DatasetSpec {
+        id: "two_moons",
+        name: "Two moons (2-D)",
+        doc: "Points on two interleaved half circles: a 2-D density to learn (flows, score models)",
+        kind: DataKind::Examples,
+        options: PLANAR,
+        load: planar,
+    },
+    DatasetSpec {
+        id: "gaussian_ring",
+        name: "Ring of 8 Gaussians (2-D)",
+        doc: "Points from 8 Gaussians on a circle: a multi-modal 2-D density",
+        kind: DataKind::Examples,
+        options: PLANAR,
+        load: planar,
+    },
     table("iris", "Iris", "150 flowers, 4 measurements, 3 species (Fisher 1936)"),
     table("wine", "Wine", "178 wines, 13 chemical measurements, 3 cultivars (UCI)"),
     table(

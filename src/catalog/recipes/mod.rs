@@ -8,6 +8,7 @@
 pub mod gan;
 pub mod graph_loss;
 mod planned;
+pub mod score_matching;
 pub mod supervised;
 
 use super::spec::ParamSpec;
@@ -183,7 +184,7 @@ pub const ROLES: &[&str] = &[
 pub fn recipes() -> &'static [RecipeSpec] {
     static ALL: OnceLock<Vec<RecipeSpec>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let mut v = vec![supervised::SPEC, graph_loss::SPEC, gan::SPEC];
+        let mut v = vec![supervised::SPEC, graph_loss::SPEC, gan::SPEC, score_matching::SPEC];
         v.extend_from_slice(planned::SPECS);
         v
     })

@@ -6,6 +6,7 @@
 pub mod common;
 pub mod gan;
 pub mod graph_loss;
+pub mod score_matching;
 pub mod supervised;
 
 use super::RunError;
@@ -150,7 +151,12 @@ pub struct RecipeEngine {
 
 /// Every recipe that can train.
 pub fn engines() -> &'static [RecipeEngine] {
-    &[supervised::ENGINE, graph_loss::ENGINE, gan::ENGINE]
+    &[
+        supervised::ENGINE,
+        graph_loss::ENGINE,
+        gan::ENGINE,
+        score_matching::ENGINE,
+    ]
 }
 
 /// The training loop of recipe `id`.
