@@ -408,6 +408,76 @@ fn score_2d() {
     pre.save(g);
 }
 
+fn ddpm_unet() {
+    let pre = Pre::new(
+        "ddpm_unet",
+        "DDPM U-Net on MNIST",
+        "Denoising diffusion model",
+        "Generative",
+        "Ho, Jain & Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020",
+        "diffusion",
+    )
+    .describe("A small U-Net learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); DDIM then turns noise into digits of a chosen class in 50 steps.")
+    .dataset("mnist_5k", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 2e-3;
+        t.batch_size = 32;
+        t.steps = 2000;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "noised image x_t", "B,1,28,28", "float", "image");
+    let ts = g.node(
+        "input",
+        &[
+            ("shape", shape("B")),
+            ("dtype", "int".into()),
+            ("field", "t".into()),
+            ("source", "timestep".into()),
+        ],
+    );
+    g.title(ts, "timestep t");
+    let y = input(&mut g, "class", "B", "int", "label");
+    let te = t(&mut g, ts, "timestep_embedding", &[("dim", 64.into())]);
+    let te = linear(&mut g, te, 64);
+    let te = t(&mut g, te, "gelu", &[]);
+    let ye = g.node("embedding", &[("num_embeddings", 11.into()), ("dim", 64.into())]);
+    g.wire(y, "y", ye, "ids");
+    g.title(ye, "class embedding (10 digits + none)");
+    let cond = add2(&mut g, te, ye);
+    g.title(cond, "time + class");
+    // A residual-free block: conv, add the conditioning per channel, conv.
+    let block = |g: &mut GraphBuilder, prev: NodeId, c: i64| {
+        let a = conv(g, prev, c, 3, 1, 1, true);
+        let a = t(g, a, "gelu", &[]);
+        let p = linear(g, cond, c);
+        let p = t(g, p, "reshape", &[("shape", shape(&format!("B,{c},1,1")))]);
+        let a = add2(g, a, p);
+        let b = conv(g, a, c, 3, 1, 1, true);
+        t(g, b, "gelu", &[])
+    };
+    let h0 = conv(&mut g, x, 16, 3, 1, 1, true);
+    let e1 = block(&mut g, h0, 16);
+    let d1 = conv(&mut g, e1, 32, 4, 2, 1, true);
+    let e2 = block(&mut g, d1, 32);
+    let d2 = conv(&mut g, e2, 32, 4, 2, 1, true);
+    let mid = block(&mut g, d2, 32);
+    let mut h = mid;
+    for (skip, c) in [(e2, 32), (e1, 16)] {
+        let up = t(&mut g, h, "conv_transpose2d", &[("out_channels", c.into())]);
+        let cat = g.node("concat", &[]);
+        g.wire(skip, "y", cat, "x0");
+        g.wire(up, "y", cat, "x1");
+        h = block(&mut g, cat, c);
+    }
+    let o = conv(&mut g, h, 1, 1, 1, 0, true);
+    g.title(o, "predicted noise ε");
+    output(&mut g, o, "y", "noise_pred");
+    pre.save(g);
+}
+
 fn dcgan() {
     let pre = Pre::new(
         "dcgan",
@@ -1560,7 +1630,16 @@ fn dit() {
     }
     let mut g = GraphBuilder::new();
     let x = input(&mut g, "noisy latent", "B,4,32,32", "float", "x");
-    let ts = input(&mut g, "timestep", "B", "int", "t");
+    let ts = g.node(
+        "input",
+        &[
+            ("shape", shape("B")),
+            ("dtype", "int".into()),
+            ("field", "t".into()),
+            ("source", "timestep".into()),
+        ],
+    );
+    let ts = g.title(ts, "timestep");
     let y = input(&mut g, "class", "B", "int", "label");
     let mut h = t(&mut g, x, "patch_embed", &[("patch", 2.into()), ("dim", d.into())]);
     h = t(&mut g, h, "positional_sinusoidal", &[("layout", "2d".into())]);
@@ -1698,6 +1777,7 @@ fn main() {
     dcgan();
     unet_shapes();
     score_2d();
+    ddpm_unet();
     gcn();
     ppo_cartpole();
 }

@@ -297,7 +297,7 @@ fn the_trainer_runs_any_registered_recipe_and_refuses_the_others_by_name() {
     );
     // A declared recipe without a loop yet says so and names what can train.
     let mut planned = autoencoder();
-    planned.recipe.id = "diffusion".into();
+    planned.recipe.id = "flow".into();
     t.send(Request::Start {
         run_id: 2,
         project: Box::new(planned),
@@ -456,7 +456,14 @@ fn each_network_has_its_own_parameters_and_optimizer() {
     use strata::engine::recipes::common::Networks;
     // x → G → fake, and G → D → score: the critic's loss flows through the generator.
     let mut g = GraphBuilder::new();
-    let x = g.node("input", &[("shape", shape("B,4")), ("field", "z".into())]);
+    let x = g.node(
+        "input",
+        &[
+            ("shape", shape("B,4")),
+            ("field", "z".into()),
+            ("source", "noise".into()),
+        ],
+    );
     let gen_ = g.then(x, "linear", &[("out_features", 4.into())]);
     let fake = g.node("output", &[("role", "fake".into())]);
     g.wire(gen_, "y", fake, "x");
@@ -713,4 +720,69 @@ fn a_score_model_needs_a_noise_level_input() {
     };
     let err = recipes::start(&init).err().unwrap().to_string();
     assert!(err.contains("source 'timestep'"), "{err}");
+}
+
+#[test]
+fn noise_schedules_fall_from_one_towards_zero() {
+    use strata::engine::recipes::diffusion::alpha_bar;
+    for schedule in ["linear", "cosine"] {
+        let ab = alpha_bar(schedule, 1000, 1e-4, 0.02);
+        assert_eq!(ab.len(), 1000);
+        assert!(ab.windows(2).all(|w| w[1] < w[0]), "{schedule} must decrease");
+        assert!(ab[0] > 0.99 && ab[999] < 1e-3, "{schedule}: {} … {}", ab[0], ab[999]);
+    }
+}
+
+#[test]
+fn the_ddpm_preset_learns_to_denoise_and_samples_with_both_samplers() {
+    let _serial = serial();
+    let mut p = preset("ddpm_unet");
+    // A short ladder keeps the DDPM sampler quick here; the preset itself uses 1 000 steps.
+    p.recipe.settings.insert("timesteps".into(), 40.into());
+    assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
+    let d = cpu();
+    for sampler in ["ddim", "ddpm"] {
+        p.recipe.settings.insert("sampler".into(), sampler.into());
+        let init = RecipeInit {
+            project: &p,
+            device: &d,
+            seed: 1,
+            data_dir: None,
+        };
+        let mut run = recipes::start(&init).unwrap();
+        let cancel = AtomicBool::new(false);
+        let mut losses = Vec::new();
+        for _ in 0..60 {
+            losses.push(run.step(&mut StepCx::new(60, &cancel)).unwrap().read()["loss"]);
+        }
+        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+        assert!(mean(&losses[50..]) < mean(&losses[..10]) * 0.8, "{sampler}: {losses:?}");
+        let views = run.views(&cancel).unwrap();
+        let channels: Vec<&str> = views.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(channels, ["samples", "trajectory"], "{sampler}");
+        for (_, v) in &views {
+            let strata::telemetry::View::Image(pic) = v else {
+                panic!("{v:?}")
+            };
+            assert!(pic.is_well_formed());
+        }
+        // Stop reaches into the sampling loop.
+        assert!(run.views(&AtomicBool::new(true)).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_diffusion_graph_without_a_timestep_input_is_named_on_the_graph() {
+    let mut p = preset("ddpm_unet");
+    for n in &mut p.graph.nodes {
+        if n.params.get("source") == Some(&"timestep".into()) {
+            n.params.insert("source".into(), "dataset".into());
+        }
+    }
+    let e = errors(&p);
+    assert!(
+        e.iter()
+            .any(|m| m.contains("the Diffusion (DDPM) recipe needs an Input with source 'timestep'")),
+        "{e:?}"
+    );
 }

@@ -132,6 +132,24 @@ fn check_roles_into(project: &Project, report: &Report, diags: &mut Vec<Diagnost
             },
         }
     }
+    for source in recipe.sources {
+        let present = project.graph.nodes.iter().any(|n| {
+            n.kind == "input" && n.params.get("source").and_then(|v| v.as_text()).unwrap_or("dataset") == *source
+        });
+        if !present {
+            diags.push(
+                Diagnostic::error(
+                    None,
+                    None,
+                    format!(
+                        "the {} recipe needs an Input with source '{source}', and there is none",
+                        recipe.name
+                    ),
+                )
+                .with_fix(format!("add an Input node and set its source to '{source}'")),
+            );
+        }
+    }
     let role_of = |n: &Node| -> String {
         n.params
             .get("role")

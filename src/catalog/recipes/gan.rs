@@ -54,4 +54,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         doc: "64 fakes from the same fixed noise at every refresh: watch them turn into digits",
     }],
     headline: &["val_d_real", "val_d_fake"],
+
+    sources: &["noise"],
 };

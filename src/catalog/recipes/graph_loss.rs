@@ -60,4 +60,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         },
     ],
     headline: &["val_loss"],
+
+    sources: &[],
 };

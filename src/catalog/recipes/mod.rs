@@ -5,6 +5,7 @@
 //! produces — so the checker, the inspector, the dashboard and the CLI serve every recipe
 //! without naming one.
 
+pub mod diffusion;
 pub mod gan;
 pub mod graph_loss;
 mod planned;
@@ -113,6 +114,8 @@ pub struct RecipeSpec {
     pub views: &'static [ViewSpec],
     /// Metrics that sum a run up, best first (the CLI's headline).
     pub headline: &'static [&'static str],
+    /// Input sources the graph must have (an Input whose `source` is each of these).
+    pub sources: &'static [&'static str],
 }
 
 impl RecipeSpec {
@@ -184,7 +187,13 @@ pub const ROLES: &[&str] = &[
 pub fn recipes() -> &'static [RecipeSpec] {
     static ALL: OnceLock<Vec<RecipeSpec>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let mut v = vec![supervised::SPEC, graph_loss::SPEC, gan::SPEC, score_matching::SPEC];
+        let mut v = vec![
+            supervised::SPEC,
+            graph_loss::SPEC,
+            gan::SPEC,
+            diffusion::SPEC,
+            score_matching::SPEC,
+        ];
         v.extend_from_slice(planned::SPECS);
         v
     })

@@ -23,6 +23,8 @@ const fn planned(
         series: LOSS_SERIES,
         views: &[],
         headline: &["val_loss"],
+
+        sources: &[],
     }
 }
 
@@ -62,17 +64,6 @@ pub const SPECS: &[RecipeSpec] = &[
             role("mu", F, &[2]),
             role("logvar", F, &[2]),
         ],
-        &[DataKind::Examples],
-    ),
-    planned(
-        "diffusion",
-        "Diffusion (DDPM)",
-        "Denoiser predicts the added noise (Ho et al. 2020).",
-        &[NetworkSpec {
-            name: "denoiser",
-            roles: &["noise_pred"],
-        }],
-        &[role("noise_pred", F, &[2, 4])],
         &[DataKind::Examples],
     ),
     planned(

@@ -46,4 +46,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         doc: "Points drawn by annealed Langevin dynamics (orange) over the data (blue)",
     }],
     headline: &["val_loss"],
+
+    sources: &["timestep"],
 };

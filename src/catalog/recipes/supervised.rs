@@ -36,4 +36,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         },
     ],
     headline: &["val_miou", "val_accuracy", "val_rmse", "val_loss"],
+
+    sources: &[],
 };

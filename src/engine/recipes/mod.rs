@@ -4,6 +4,7 @@
 //! adding a recipe adds a file and a line in [`engines`].
 
 pub mod common;
+pub mod diffusion;
 pub mod gan;
 pub mod graph_loss;
 pub mod score_matching;
@@ -155,6 +156,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         supervised::ENGINE,
         graph_loss::ENGINE,
         gan::ENGINE,
+        diffusion::ENGINE,
         score_matching::ENGINE,
     ]
 }
