@@ -417,7 +417,7 @@ fn ddpm_unet() {
         "Ho, Jain & Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020",
         "diffusion",
     )
-    .describe("A small U-Net learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); DDIM then turns noise into digits of a chosen class in 50 steps.")
+    .describe("A small U-Net learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); sampling runs DDIM (50 steps) or DDPM (all 1 000). On 2 CPU cores the default run is short for diffusion: expect blobs, not yet clean digits.")
     .dataset("mnist_5k", &[])
     .training(|t| {
         t.optimizer = Optimizer::Adam;
