@@ -421,7 +421,7 @@ fn ddpm_unet() {
     .dataset("mnist_5k", &[])
     .training(|t| {
         t.optimizer = Optimizer::Adam;
-        t.learning_rate = 2e-3;
+        t.learning_rate = 1e-3;
         t.batch_size = 32;
         t.steps = 2000;
         t.schedule = Schedule::WarmupCosine;
@@ -448,14 +448,16 @@ fn ddpm_unet() {
     g.title(ye, "class embedding (10 digits + none)");
     let cond = add2(&mut g, te, ye);
     g.title(cond, "time + class");
-    // A residual-free block: conv, add the conditioning per channel, conv.
+    // A block: conv, group norm, GELU, add the conditioning per channel, conv, group norm, GELU.
     let block = |g: &mut GraphBuilder, prev: NodeId, c: i64| {
         let a = conv(g, prev, c, 3, 1, 1, true);
+        let a = t(g, a, "group_norm", &[("groups", 8.into())]);
         let a = t(g, a, "gelu", &[]);
         let p = linear(g, cond, c);
         let p = t(g, p, "reshape", &[("shape", shape(&format!("B,{c},1,1")))]);
         let a = add2(g, a, p);
         let b = conv(g, a, c, 3, 1, 1, true);
+        let b = t(g, b, "group_norm", &[("groups", 8.into())]);
         t(g, b, "gelu", &[])
     };
     let h0 = conv(&mut g, x, 16, 3, 1, 1, true);
