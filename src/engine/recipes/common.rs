@@ -373,7 +373,7 @@ impl Manifest {
 }
 
 /// Saves a run of one network: weights, optimizer, position.
-pub fn save_single(net: &Network, batches: &Batches, step: u64, seed: u64, dir: &Path) -> Result<(), RunError> {
+fn save_single(net: &Network, batches: &Batches, step: u64, seed: u64, dir: &Path) -> Result<(), RunError> {
     let nodes = net.save(dir, true)?;
     let (epoch, cursor) = batches.position();
     Manifest {
@@ -389,7 +389,7 @@ pub fn save_single(net: &Network, batches: &Batches, step: u64, seed: u64, dir: 
 }
 
 /// Restores what [`save_single`] wrote; returns (step, fresh node keys).
-pub fn resume_single(net: &mut Network, batches: &mut Batches, dir: &Path) -> Result<(u64, Vec<String>), RunError> {
+fn resume_single(net: &mut Network, batches: &mut Batches, dir: &Path) -> Result<(u64, Vec<String>), RunError> {
     let m = Manifest::load(dir)?;
     let fresh = net.load(dir, true)?;
     batches.restore(m.epoch, m.cursor);
@@ -529,4 +529,65 @@ pub fn image_grid(px: &[f32], n: usize, [c, h, w]: [usize; 3], cols: usize, (lo,
         }
     }
     Picture { width, height, rgb }
+}
+
+/// What every recipe that trains one network on batches of one split keeps: the network, the
+/// data order, the steps done and the settings — with the step bookkeeping, the optimizer step
+/// at the scheduled rate, and the checkpoint, written once here.
+pub struct Trainee {
+    /// The network.
+    pub net: Network,
+    /// The data order.
+    pub batches: Batches,
+    /// Steps done.
+    pub step: u64,
+    /// Training settings (seed included).
+    pub settings: TrainingSettings,
+}
+
+impl Trainee {
+    /// A network `name` trained on batches drawn from `pool`.
+    pub fn new(name: &'static str, model: GraphModel, pool: Vec<usize>, settings: &TrainingSettings) -> Self {
+        Trainee {
+            net: Network::new(name, model, settings),
+            batches: Batches::new(pool, settings.batch_size as usize, settings.seed),
+            step: 0,
+            settings: settings.clone(),
+        }
+    }
+
+    /// The next batch and this step's seed; `device`'s generator is seeded with it, so noise and
+    /// dropout are the same whether or not the run was resumed.
+    pub fn next(&mut self, device: &Device) -> (Vec<usize>, u64) {
+        let seed = step_seed(self.settings.seed, self.step);
+        device.seed(seed);
+        (self.batches.next_batch(), seed)
+    }
+
+    /// Backpropagates `loss`, steps the optimizer at the scheduled rate and counts the step;
+    /// returns `extra` with `lr` and `loss` added.
+    pub fn descend(
+        &mut self,
+        loss: Tensor<1>,
+        cx: &super::StepCx,
+        extra: super::Pending,
+    ) -> Result<super::Pending, RunError> {
+        let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
+        let pending = extra.with("lr", lr).with_tensor("loss", loss.clone());
+        self.net.descend(loss, lr)?;
+        self.step += 1;
+        Ok(pending)
+    }
+
+    /// Writes a checkpoint.
+    pub fn save(&self, dir: &Path) -> Result<(), RunError> {
+        save_single(&self.net, &self.batches, self.step, self.settings.seed, dir)
+    }
+
+    /// Continues from a checkpoint; returns the nodes that start fresh.
+    pub fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
+        let (step, fresh) = resume_single(&mut self.net, &mut self.batches, dir)?;
+        self.step = step;
+        Ok(fresh)
+    }
 }

@@ -3,14 +3,11 @@
 //! or DDPM, off the hot path, checking the cancel flag every step) runs the inference copy in a
 //! loop; a class-conditioned graph is guided without a classifier.
 
-use super::common::{
-    Batches, Examples, Network, image_grid, learning_rate, noise, resume_single, save_single, step_seed,
-};
+use super::common::{Examples, Trainee, image_grid, noise};
 use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::diffusion::SPEC;
 use crate::data::Rng;
-use crate::doc::TrainingSettings;
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
@@ -34,7 +31,7 @@ const GRID: usize = 64;
 
 /// A diffusion run.
 pub struct Diffusion {
-    net: Network,
+    t: Trainee,
     ex: Examples,
     x_field: String,
     t_field: String,
@@ -48,9 +45,6 @@ pub struct Diffusion {
     sample_steps: usize,
     guidance: f64,
     p_uncond: f64,
-    settings: TrainingSettings,
-    batches: Batches,
-    step: u64,
     device: Device,
 }
 
@@ -138,9 +132,8 @@ impl Diffusion {
         );
         let mut settings = project.training.clone();
         settings.seed = init.seed;
-        let batches = Batches::new(ex.split.train.clone(), settings.batch_size as usize, init.seed);
         Ok(Diffusion {
-            net: Network::new("denoiser", model, &settings),
+            t: Trainee::new("denoiser", model, ex.split.train.clone(), &settings),
             ex,
             x_field,
             t_field,
@@ -151,9 +144,6 @@ impl Diffusion {
             sample_steps: num(project, "sample_steps", 50.0).max(1.0) as usize,
             guidance: num(project, "guidance", 2.0),
             p_uncond: num(project, "p_uncond", 0.1),
-            settings,
-            batches,
-            step: 0,
             device: ad,
         })
     }
@@ -265,9 +255,9 @@ impl Diffusion {
     /// Denoises `n` images from fixed noise; also returns a few intermediate x_t of the first.
     pub fn sample(&self, n: usize, classes: Option<Vec<i64>>, cancel: &AtomicBool) -> Result<Option<Drawn>, RunError> {
         use burn::module::Module;
-        let model = self.net.model()?.valid();
+        let model = self.t.net.model()?.valid();
         let device = self.device.clone().inner();
-        device.seed(self.settings.seed ^ 0xD1FF);
+        device.seed(self.t.settings.seed ^ 0xD1FF);
         let [c, h, w] = self.chw;
         let mut x = match noise(&[n, c, h, w], &device) {
             Value::F4(e) => e,
@@ -337,32 +327,25 @@ impl Diffusion {
 
 impl Recipe for Diffusion {
     fn param_count(&self) -> usize {
-        self.net.param_count()
+        self.t.net.param_count()
     }
 
     fn steps_done(&self) -> u64 {
-        self.step
+        self.t.step
     }
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
-        let idx = self.batches.next_batch();
-        let seed = step_seed(self.settings.seed, self.step);
         let device = self.device.clone();
-        device.seed(seed);
-        let mut rng = Rng::new(seed);
-        let loss = self.loss(self.net.model()?, &idx, &mut rng, &device)?;
-        let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
-        let pending = Pending::new().with("lr", lr).with_tensor("loss", loss.clone());
-        self.net.descend(loss, lr)?;
-        self.step += 1;
-        Ok(pending)
+        let (idx, seed) = self.t.next(&device);
+        let loss = self.loss(self.t.net.model()?, &idx, &mut Rng::new(seed), &device)?;
+        self.t.descend(loss, cx, Pending::new())
     }
 
     fn evaluate(&mut self, _cancel: &AtomicBool) -> Result<Evaluation, RunError> {
-        let model = self.net.inference()?;
+        let model = self.t.net.inference()?;
         let device = self.device.clone().inner();
-        device.seed(self.settings.seed ^ 0xE7A1);
-        let mut rng = Rng::new(self.settings.seed ^ 0xE7A1);
+        device.seed(self.t.settings.seed ^ 0xE7A1);
+        let mut rng = Rng::new(self.t.settings.seed ^ 0xE7A1);
         let (mut sum, mut seen) = (0f64, 0usize);
         for chunk in self.ex.split.val.chunks(250).take(2) {
             let l = self.loss(&model, chunk, &mut rng, &device)?;
@@ -372,7 +355,7 @@ impl Recipe for Diffusion {
         let mut scalars = Scalars::new();
         scalars.insert("val_loss".into(), sum / seen.max(1) as f64);
         Ok(Evaluation {
-            step: self.step,
+            step: self.t.step,
             scalars,
             views: Vec::new(),
         })
@@ -397,12 +380,10 @@ impl Recipe for Diffusion {
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {
-        save_single(&self.net, &self.batches, self.step, self.settings.seed, dir)
+        self.t.save(dir)
     }
 
     fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        let (step, fresh) = resume_single(&mut self.net, &mut self.batches, dir)?;
-        self.step = step;
-        Ok(fresh)
+        self.t.resume(dir)
     }
 }

@@ -3,11 +3,10 @@
 //! `noise` (a standard normal sample of the input's shape). Autoencoders, VAEs (reconstruction +
 //! KL loss nodes) and classifiers with an explicit loss node are graphs, not code.
 
-use super::common::{Batches, Examples, Network, learning_rate, noise, resume_single, save_single, step_seed};
+use super::common::{Examples, Trainee, noise};
 use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::graph_loss::SPEC;
-use crate::doc::TrainingSettings;
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, InputSlot, compile};
 use crate::engine::value::Value;
@@ -32,13 +31,10 @@ const EVAL_BATCH: usize = 250;
 
 /// A run of the graph-loss recipe.
 pub struct GraphLoss {
-    net: Network,
+    t: Trainee,
     ex: Examples,
     inputs: Vec<InputSlot>,
     normalize: bool,
-    settings: TrainingSettings,
-    batches: Batches,
-    step: u64,
     device: Device,
 }
 
@@ -84,15 +80,11 @@ impl GraphLoss {
             .unwrap_or(false);
         let mut settings = project.training.clone();
         settings.seed = init.seed;
-        let batches = Batches::new(ex.split.train.clone(), settings.batch_size as usize, init.seed);
         Ok(GraphLoss {
-            net: Network::new("model", model, &settings),
+            t: Trainee::new("model", model, ex.split.train.clone(), &settings),
             ex,
             inputs,
             normalize,
-            settings,
-            batches,
-            step: 0,
             device: ad,
         })
     }
@@ -170,7 +162,7 @@ impl GraphLoss {
 
     /// Validation images (top row) over the graph's reconstructions (bottom row).
     fn reconstructions(&self, n: usize) -> Result<Option<Picture>, RunError> {
-        let model = self.net.inference()?;
+        let model = self.t.net.inference()?;
         if !model.plan.has_role(RECONSTRUCTION) || self.ex.data.shape.len() != 3 {
             return Ok(None);
         }
@@ -201,7 +193,7 @@ impl GraphLoss {
 impl GraphLoss {
     /// Validation examples' codes (the first two dims of the 'mu' output), grouped by class.
     fn latent(&self) -> Result<Option<Scatter>, RunError> {
-        let model = self.net.inference()?;
+        let model = self.t.net.inference()?;
         if !model.plan.has_role(LATENT) {
             return Ok(None);
         }
@@ -251,31 +243,26 @@ pub fn image_rows(rows: &[&[f32]], n: usize, per: usize, c: usize, h: usize, w: 
 
 impl Recipe for GraphLoss {
     fn param_count(&self) -> usize {
-        self.net.param_count()
+        self.t.net.param_count()
     }
 
     fn steps_done(&self) -> u64 {
-        self.step
+        self.t.step
     }
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
-        let idx = self.batches.next_batch();
         let device = self.device.clone();
-        device.seed(step_seed(self.settings.seed, self.step));
-        let model = self.net.model()?;
-        let (loss, parts) = self.total_loss(model, &idx, &device, Some(cx))?;
-        let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
-        let mut pending = Pending::new().with("lr", lr).with_tensor("loss", loss.clone());
+        let (idx, _) = self.t.next(&device);
+        let (loss, parts) = self.total_loss(self.t.net.model()?, &idx, &device, Some(cx))?;
+        let mut parts_read = Pending::new();
         for (name, part) in parts {
-            pending = pending.with_tensor(&format!("loss: {name}"), part);
+            parts_read = parts_read.with_tensor(&format!("loss: {name}"), part);
         }
-        self.net.descend(loss, lr)?;
-        self.step += 1;
-        Ok(pending)
+        self.t.descend(loss, cx, parts_read)
     }
 
     fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError> {
-        let model = self.net.inference()?;
+        let model = self.t.net.inference()?;
         let device = self.device.clone().inner();
         let (mut sum, mut seen) = (0f64, 0usize);
         let mut part_sums: Vec<(String, f64)> = Vec::new();
@@ -302,7 +289,7 @@ impl Recipe for GraphLoss {
             scalars.insert(format!("val_loss: {name}"), v / n);
         }
         Ok(Evaluation {
-            step: self.step,
+            step: self.t.step,
             scalars,
             views: Vec::new(),
         })
@@ -320,12 +307,10 @@ impl Recipe for GraphLoss {
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {
-        save_single(&self.net, &self.batches, self.step, self.settings.seed, dir)
+        self.t.save(dir)
     }
 
     fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        let (step, fresh) = resume_single(&mut self.net, &mut self.batches, dir)?;
-        self.step = step;
-        Ok(fresh)
+        self.t.resume(dir)
     }
 }

@@ -4,12 +4,11 @@
 //! −ε/σ. Sampling runs annealed Langevin dynamics with the inference copy, checking the cancel
 //! flag at every level.
 
-use super::common::{Batches, Examples, Network, learning_rate, noise, resume_single, save_single, step_seed};
+use super::common::{Examples, Trainee, noise};
 use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::score_matching::SPEC;
 use crate::data::Rng;
-use crate::doc::TrainingSettings;
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
@@ -29,7 +28,7 @@ const ROLE: &str = "noise_pred";
 
 /// A score-matching run.
 pub struct ScoreMatching {
-    net: Network,
+    t: Trainee,
     ex: Examples,
     /// Field of the Input fed the noisy point.
     x_field: String,
@@ -41,9 +40,6 @@ pub struct ScoreMatching {
     langevin_steps: usize,
     step_size: f64,
     samples: usize,
-    settings: TrainingSettings,
-    batches: Batches,
-    step: u64,
     device: Device,
 }
 
@@ -109,9 +105,8 @@ impl ScoreMatching {
             .collect();
         let mut settings = project.training.clone();
         settings.seed = init.seed;
-        let batches = Batches::new(ex.split.train.clone(), settings.batch_size as usize, init.seed);
         Ok(ScoreMatching {
-            net: Network::new("score", model, &settings),
+            t: Trainee::new("score", model, ex.split.train.clone(), &settings),
             ex,
             x_field,
             level_field,
@@ -120,9 +115,6 @@ impl ScoreMatching {
             langevin_steps: num(project, "langevin_steps", 100.0).max(1.0) as usize,
             step_size: num(project, "step_size", 2e-4),
             samples: num(project, "samples", 500.0).max(1.0) as usize,
-            settings,
-            batches,
-            step: 0,
             device: ad,
         })
     }
@@ -174,9 +166,9 @@ impl ScoreMatching {
     /// Annealed Langevin dynamics: `n` points from N(0, σ_max²) walked down the noise ladder.
     fn sample(&self, n: usize, cancel: &AtomicBool) -> Result<Option<Vec<f32>>, RunError> {
         use burn::module::Module;
-        let model = self.net.model()?.valid();
+        let model = self.t.net.model()?.valid();
         let device = self.device.clone().inner();
-        device.seed(self.settings.seed ^ 0x5A3F);
+        device.seed(self.t.settings.seed ^ 0x5A3F);
         let start = match noise(&[n, self.dim], &device) {
             Value::F2(t) => t,
             _ => return Ok(None),
@@ -205,32 +197,25 @@ impl ScoreMatching {
 
 impl Recipe for ScoreMatching {
     fn param_count(&self) -> usize {
-        self.net.param_count()
+        self.t.net.param_count()
     }
 
     fn steps_done(&self) -> u64 {
-        self.step
+        self.t.step
     }
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
-        let idx = self.batches.next_batch();
-        let seed = step_seed(self.settings.seed, self.step);
         let device = self.device.clone();
-        device.seed(seed);
-        let mut rng = Rng::new(seed);
-        let loss = self.loss(self.net.model()?, &idx, &mut rng, &device)?;
-        let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
-        let pending = Pending::new().with("lr", lr).with_tensor("loss", loss.clone());
-        self.net.descend(loss, lr)?;
-        self.step += 1;
-        Ok(pending)
+        let (idx, seed) = self.t.next(&device);
+        let loss = self.loss(self.t.net.model()?, &idx, &mut Rng::new(seed), &device)?;
+        self.t.descend(loss, cx, Pending::new())
     }
 
     fn evaluate(&mut self, _cancel: &AtomicBool) -> Result<Evaluation, RunError> {
-        let model = self.net.inference()?;
+        let model = self.t.net.inference()?;
         let device = self.device.clone().inner();
-        device.seed(self.settings.seed ^ 0xE7A1);
-        let mut rng = Rng::new(self.settings.seed ^ 0xE7A1);
+        device.seed(self.t.settings.seed ^ 0xE7A1);
+        let mut rng = Rng::new(self.t.settings.seed ^ 0xE7A1);
         let (mut sum, mut seen) = (0f64, 0usize);
         for chunk in self.ex.split.val.chunks(500) {
             let l = self.loss(&model, chunk, &mut rng, &device)?;
@@ -240,7 +225,7 @@ impl Recipe for ScoreMatching {
         let mut scalars = Scalars::new();
         scalars.insert("val_loss".into(), sum / seen.max(1) as f64);
         Ok(Evaluation {
-            step: self.step,
+            step: self.t.step,
             scalars,
             views: Vec::new(),
         })
@@ -271,12 +256,10 @@ impl Recipe for ScoreMatching {
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {
-        save_single(&self.net, &self.batches, self.step, self.settings.seed, dir)
+        self.t.save(dir)
     }
 
     fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        let (step, fresh) = resume_single(&mut self.net, &mut self.batches, dir)?;
-        self.step = step;
-        Ok(fresh)
+        self.t.resume(dir)
     }
 }

@@ -3,11 +3,11 @@
 
 mod samples;
 
-use super::common::{Batches, Examples, Network, learning_rate, resume_single, save_single, step_seed};
+use super::common::{Examples, Trainee};
 use super::{Evaluation, Pending, Recipe, RecipeEngine, StepCx};
 use crate::catalog::DType;
 use crate::data::Target;
-use crate::doc::{Project, TrainingSettings};
+use crate::doc::Project;
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
@@ -106,12 +106,9 @@ const EVAL_BATCH: usize = 500;
 
 /// A supervised training run in progress.
 pub struct Supervised {
-    net: Network,
+    t: Trainee,
     ex: Examples,
     fields: Vec<String>,
-    settings: TrainingSettings,
-    batches: Batches,
-    step: u64,
     device: Device,
     /// The last training batch (to find the first non-finite node after a divergence).
     last_batch: Vec<usize>,
@@ -156,14 +153,10 @@ impl Supervised {
         }
         let mut settings = project.training.clone();
         settings.seed = seed;
-        let batches = Batches::new(ex.split.train.clone(), settings.batch_size as usize, seed);
         Ok(Supervised {
-            net: Network::new("model", model, &settings),
+            t: Trainee::new("model", model, ex.split.train.clone(), &settings),
             ex,
             fields,
-            settings,
-            batches,
-            step: 0,
             device: ad,
             last_batch: Vec::new(),
         })
@@ -171,12 +164,12 @@ impl Supervised {
 
     /// Parameters in the model.
     pub fn param_count(&self) -> usize {
-        self.net.param_count()
+        self.t.net.param_count()
     }
 
     /// Steps done.
     pub fn step(&self) -> u64 {
-        self.step
+        self.t.step
     }
 
     pub(super) fn features(&self, idx: &[usize], device: &Device) -> Value {
@@ -200,12 +193,12 @@ impl Supervised {
         let loss = scalars.get("loss").copied().unwrap_or(f64::NAN);
         if !loss.is_finite() {
             return Err(RunError::NonFinite {
-                step: self.step,
+                step: self.t.step,
                 node: self.non_finite_culprit(),
             });
         }
         Ok(StepMetrics {
-            step: self.step,
+            step: self.t.step,
             loss,
             accuracy: scalars.get("accuracy").copied(),
             lr: scalars.get("lr").copied().unwrap_or_default(),
@@ -301,7 +294,7 @@ impl Supervised {
 
     /// The inference copy of the model (no autodiff) and its device.
     pub(super) fn inference(&self) -> Result<(GraphModel, Device), RunError> {
-        Ok((self.net.inference()?, self.device.clone().inner()))
+        Ok((self.t.net.inference()?, self.device.clone().inner()))
     }
 
     /// Validation loss, accuracy (or RMSE) and confusion matrix with the inference copy of the model.
@@ -331,7 +324,7 @@ impl Supervised {
         let val_loss = loss_sum / seen.max(1) as f64;
         let regression = matches!(self.ex.data.target, Target::Values { .. });
         Ok(EvalMetrics {
-            step: self.step,
+            step: self.t.step,
             val_loss,
             val_accuracy: (!regression).then(|| correct as f64 / counted.max(1) as f64),
             val_rmse: regression.then(|| val_loss.sqrt()),
@@ -371,35 +364,33 @@ pub(super) struct Objective {
 impl Supervised {
     /// Writes a checkpoint: weights per node, optimizer state, and where training stands.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<(), RunError> {
-        save_single(&self.net, &self.batches, self.step, self.settings.seed, dir)
+        self.t.save(dir)
     }
 
     /// Continues from a checkpoint: restores the weights of every node that still exists with the
     /// same shape, the optimizer state, the step and the data order. Returns the keys of nodes
     /// that start fresh (new or changed since the checkpoint).
     pub fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        let (step, fresh) = resume_single(&mut self.net, &mut self.batches, dir)?;
-        self.step = step;
-        Ok(fresh)
+        self.t.resume(dir)
     }
 }
 
 impl Recipe for Supervised {
     fn param_count(&self) -> usize {
-        self.net.param_count()
+        self.t.net.param_count()
     }
 
     fn steps_done(&self) -> u64 {
-        self.step
+        self.t.step
     }
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
-        let idx = self.batches.next_batch();
         let device = self.device.clone();
-        device.seed(step_seed(self.settings.seed, self.step));
+        let (idx, _) = self.t.next(&device);
         let x = self.features(&idx, &device);
         let feed = self.feed(x);
         let out = self
+            .t
             .net
             .model()?
             .run(Some(&["prediction"]), &feed, cx.measure_activity, cx.watch)
@@ -412,18 +403,15 @@ impl Recipe for Supervised {
         let obj = self.objective(pred, &idx, &device)?;
         cx.tapped = out.tapped;
         if let Some(all) = &out.all {
-            cx.activity = self.net.model()?.activity(all);
+            cx.activity = self.t.net.model()?.activity(all);
         }
-        let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
-        let mut pending = Pending::new().with("lr", lr).with_tensor("loss", obj.loss.clone());
+        let mut accuracy = Pending::new();
         if let Some((pred, truth)) = obj.predicted {
             let correct = pred.equal(truth).float().sum().div_scalar(obj.count as f32);
-            pending = pending.with_tensor("accuracy", correct);
+            accuracy = accuracy.with_tensor("accuracy", correct);
         }
-        self.net.descend(obj.loss, lr)?;
         self.last_batch = idx;
-        self.step += 1;
-        Ok(pending)
+        self.t.descend(obj.loss, cx, accuracy)
     }
 
     fn evaluate(&mut self, _cancel: &AtomicBool) -> Result<Evaluation, RunError> {
@@ -444,7 +432,8 @@ impl Recipe for Supervised {
             return None;
         }
         let x = self.features(&idx, &self.device.clone());
-        self.net
+        self.t
+            .net
             .model()
             .ok()?
             .first_non_finite(&self.feed(x))
