@@ -15,10 +15,11 @@ fi
 
 # System packages the tests use. Building needs none (winit and wgpu load their system
 # libraries at run time); the headless UI snapshot tests render with Mesa's software Vulkan
-# driver (lavapipe), so no GPU or display is needed.
+# driver (lavapipe), so no GPU or display is needed. The crash tests (tests/crash.rs) run the
+# real app in a virtual X display (Xvfb, OpenGL through Mesa) and drive it with xdotool.
 need=()
 if command -v dpkg >/dev/null 2>&1; then
-  for pkg in mesa-vulkan-drivers libvulkan1; do
+  for pkg in mesa-vulkan-drivers libvulkan1 xvfb xdotool libgl1-mesa-dri libegl1 libxkbcommon-x11-0; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
 fi
@@ -27,7 +28,7 @@ if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
   sudo_cmd=()
   if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); fi
   "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" ||
-    echo "scripts/test.sh: could not install ${need[*]}; the snapshot tests need a Vulkan driver" >&2
+    echo "scripts/test.sh: could not install ${need[*]}; the snapshot tests need a Vulkan driver, the crash tests Xvfb and xdotool" >&2
 fi
 
 echo "== cargo test --release (target dir: ${CARGO_TARGET_DIR:-target})"

@@ -435,19 +435,28 @@ impl StrataApp {
         }
     }
 
-    fn autosave(&mut self) {
+    /// Writes unsaved changes to the recovery file at most every `autosave_every`, on a real
+    /// clock: while changes wait, the window is asked to wake when the next autosave is due, so an
+    /// idle window (which egui does not redraw) still saves within `autosave_every` of the last edit.
+    fn autosave(&mut self, ctx: &egui::Context) {
         let Some(r) = &self.recovery else { return };
-        if self.last_autosave.elapsed() < self.autosave_every {
-            return;
-        }
-        self.last_autosave = Instant::now();
         let rev = self.document.revision();
         if self.autosaved == Some(rev) {
             return;
         }
+        let since = self.last_autosave.elapsed();
+        if since < self.autosave_every {
+            ctx.request_repaint_after(self.autosave_every - since);
+            return;
+        }
+        self.last_autosave = Instant::now();
         match r.autosave(&self.document) {
             Ok(()) => self.autosaved = Some(rev),
-            Err(e) => self.status = format!("autosave failed: {e}"),
+            Err(e) => {
+                self.status = format!("autosave failed: {e}");
+                // Try again at the next tick, not at the next input.
+                ctx.request_repaint_after(self.autosave_every);
+            }
         }
     }
 
@@ -990,7 +999,8 @@ impl StrataApp {
                     "Strata did not close normally. Unsaved changes to {name}{from} were autosaved."
                 ));
                 ui.horizontal(|ui| {
-                    if ui.button("Restore").clicked() {
+                    let restore = ui.button("Restore").on_hover_text("Enter");
+                    if restore.clicked() || ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                         answer = Some(true);
                     }
                     if ui.button("Discard").clicked() {
@@ -1118,7 +1128,7 @@ impl eframe::App for StrataApp {
             self.save_history();
         }
         self.poll_dialog();
-        self.autosave();
+        self.autosave(&ctx);
         // Files dropped on the window open (asking first if there are unsaved changes).
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         if let Some(p) = dropped.into_iter().next() {

@@ -351,7 +351,13 @@ pub fn load_file(path: &Path) -> Result<Project, LoadError> {
 /// Saves atomically: writes a temporary file beside `path`, flushes it to disk, then renames
 /// it over `path`. A crash mid-save leaves the old file intact.
 pub fn save_file(project: &Project, path: &Path) -> std::io::Result<()> {
-    let text = to_json_string(project);
+    write_atomic(path, to_json_string(project).as_bytes())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it (named after the process, so
+/// two processes never share one), flushed to disk, then renamed over `path`. Whenever the process
+/// dies, `path` holds either its old or its new content, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
@@ -363,7 +369,7 @@ pub fn save_file(project: &Project, path: &Path) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;
@@ -375,6 +381,33 @@ pub fn save_file(project: &Project, path: &Path) -> std::io::Result<()> {
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+    } else {
+        remove_stale_temporaries(&dir, &file_name);
     }
     result
+}
+
+/// Removes temporary files of `file_name` left by saving processes that died mid-save (a crash,
+/// a kill, a power cut). Only where a process's liveness can be checked (Linux `/proc`); a
+/// temporary file of a process still running is left alone.
+fn remove_stale_temporaries(dir: &Path, file_name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{file_name}.");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }

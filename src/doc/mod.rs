@@ -14,7 +14,9 @@ mod project;
 mod recipe;
 
 pub use edit::{Edit, EditError, History, PORT_IN_KIND, PORT_OUT_KIND, Scope, graph_in};
-pub use file::{CURRENT_FORMAT_VERSION, LoadError, from_json_str, load_file, migrate, save_file, to_json_string};
+pub use file::{
+    CURRENT_FORMAT_VERSION, LoadError, from_json_str, load_file, migrate, save_file, to_json_string, write_atomic,
+};
 pub use graph::{BLOCK_KIND, Graph, Node, NodeId, Wire};
 pub use layout::layered_layout;
 pub use params::{ParamValue, Params};

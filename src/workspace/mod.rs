@@ -196,7 +196,7 @@ impl Recovery {
                 .map_or(0, |d| d.as_secs()),
         };
         let text = serde_json::to_string_pretty(&info).map_err(std::io::Error::other)?;
-        std::fs::write(self.info_file(), text)
+        doc::write_atomic(&self.info_file(), text.as_bytes())
     }
 
     /// Unsaved work left by a previous session, if any (a damaged recovery file is reported, not lost).
@@ -205,20 +205,12 @@ impl Recovery {
         if !file.exists() {
             return None;
         }
-        let info = std::fs::read_to_string(self.info_file())
-            .ok()
-            .and_then(|t| serde_json::from_str::<RecoveryInfo>(&t).ok())
-            .unwrap_or(RecoveryInfo {
-                original: None,
-                written_at: 0,
-            });
-        Some(crate::open_project(&file).map(|project| {
-            let mut d = Document::new(project, info.original.clone());
-            // Restored work is unsaved until the user saves it.
-            d.current = d.next;
-            d.next += 1;
-            (d, info)
-        }))
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(source) => return Some(Err(LoadError::Io { path: file, source })),
+        };
+        let info = std::fs::read(self.info_file()).ok();
+        Some(read_recovery(&bytes, info.as_deref()))
     }
 
     /// Removes the recovery files (after a save, or when the user declines to restore).
@@ -232,6 +224,29 @@ impl Recovery {
         }
         Ok(())
     }
+}
+
+/// Reads a recovery pair from its bytes: the autosaved project and, when there is one, its info
+/// (which file the changes belong to). A damaged or missing info only loses that link, never the
+/// project; a damaged project is an error naming the place, as for any project file.
+pub fn read_recovery(project: &[u8], info: Option<&[u8]>) -> Result<(Document, RecoveryInfo), LoadError> {
+    let info = info
+        .and_then(|t| serde_json::from_slice::<RecoveryInfo>(t).ok())
+        .unwrap_or(RecoveryInfo {
+            original: None,
+            written_at: 0,
+        });
+    let text = std::str::from_utf8(project).map_err(|e| LoadError::Syntax {
+        line: 1,
+        column: e.valid_up_to() + 1,
+        message: "the recovery file is not UTF-8 text".into(),
+    })?;
+    let project = crate::parse_project(text)?;
+    let mut d = Document::new(project, info.original.clone());
+    // Restored work is unsaved until the user saves it.
+    d.current = d.next;
+    d.next += 1;
+    Ok((d, info))
 }
 
 /// Most recent files kept.

@@ -200,6 +200,14 @@ impl Dashboard {
             project: Box::new(project.clone()),
             config,
         }) {
+            // Earlier runs are kept as the history keeps them: the last few, curves thinned.
+            let ended = self.runs.len().saturating_sub(HISTORY_RUNS - 1);
+            self.runs.drain(..ended);
+            for r in &mut self.runs {
+                let id = r.id;
+                *r = r.for_history();
+                r.id = id;
+            }
             self.runs.push(Run::new(
                 id,
                 format!("run {}", self.runs.len() + 1),
@@ -316,6 +324,7 @@ impl Dashboard {
             } => {
                 run.step = steps;
                 run.seconds = Some(seconds);
+                run.flush();
                 let headline = eval
                     .as_ref()
                     .and_then(|e| headline(crate::catalog::recipe(&run.recipe), e))
@@ -328,6 +337,7 @@ impl Dashboard {
                 self.finished = true;
             }
             Event::Failed { reason, .. } => {
+                run.flush();
                 run.outcome = Some(format!("failed: {reason}"));
                 self.error = Some(reason);
             }
@@ -353,8 +363,19 @@ impl Dashboard {
                 // Matrices sit beside the plots; the Samples tab steps through the rest.
                 if !matches!(view, View::Matrix(_)) {
                     let follow = self.sample_index + 1 >= self.samples.len();
-                    if self.samples.len() == SAMPLES_KEPT {
-                        self.samples.remove(0);
+                    if self.samples.len() >= SAMPLES_KEPT {
+                        // Every other view of each channel goes (the first stays): the slider
+                        // still spans the whole run, more coarsely, and memory stays bounded.
+                        let shown = self.samples.get(self.sample_index).map(|s| s.0);
+                        let mut seen: HashMap<String, usize> = HashMap::new();
+                        self.samples.retain(|(_, c, _)| {
+                            let k = seen.entry(c.clone()).or_default();
+                            *k += 1;
+                            *k % 2 == 1
+                        });
+                        self.sample_index = shown
+                            .and_then(|st| self.samples.iter().position(|s| s.0 >= st))
+                            .unwrap_or(0);
                     }
                     self.samples.push((step, channel, view));
                     if follow {
@@ -816,6 +837,43 @@ mod tests {
         };
         assert_eq!(s[0], [1.0, 1.0]);
         assert!((s[1][1] - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_long_run_keeps_a_bounded_set_of_views_spanning_the_run() {
+        let mut d = Dashboard::default();
+        d.runs
+            .push(Run::new(1, "run 1".into(), crate::doc::DEFAULT_RECIPE, 200_000));
+        let pic = View::Image(crate::telemetry::Picture {
+            width: 1,
+            height: 1,
+            rgb: vec![0, 0, 0],
+        });
+        for k in 1..=2_000u64 {
+            for channel in ["samples", "trajectory"] {
+                d.handle(
+                    Event::View {
+                        run_id: 1,
+                        step: k * 100,
+                        channel: channel.into(),
+                        view: pic.clone(),
+                    },
+                    Some(1),
+                );
+            }
+        }
+        assert!(d.samples.len() <= SAMPLES_KEPT);
+        for channel in ["samples", "trajectory"] {
+            let steps: Vec<u64> = d.samples.iter().filter(|s| s.1 == channel).map(|s| s.0).collect();
+            assert!(steps.len() >= SAMPLES_KEPT / 4, "{channel}: {} views", steps.len());
+            assert_eq!(steps.first(), Some(&100), "{channel}: the first view stays");
+            assert_eq!(steps.last(), Some(&200_000), "{channel}: the latest view is there");
+        }
+        assert_eq!(
+            d.sample_index,
+            d.samples.len() - 1,
+            "the slider follows the latest view"
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 /// Most points kept per curve in the history.
 pub const HISTORY_POINTS: usize = 1000;
+/// Most points kept per live curve. Past this, neighbouring points are averaged in pairs and
+/// later ones arrive averaged over twice as many steps: a 200 000-step run keeps at most this
+/// many points per series (memory and drawing stay bounded), and the curve shows the mean.
+pub const LIVE_POINTS: usize = 4096;
 
 /// One training run of the open project.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -44,6 +48,30 @@ pub struct Run {
     val_accuracy: Vec<[f64; 2]>,
     #[serde(skip_serializing)]
     val_rmse: Vec<[f64; 2]>,
+    /// Points not yet averaged into a series (long runs), per series.
+    #[serde(skip)]
+    buckets: BTreeMap<String, Bucket>,
+}
+
+/// Steps averaged into the next point of a long curve.
+#[derive(Clone, Debug, PartialEq)]
+struct Bucket {
+    /// Steps per point (doubles each time the curve is halved).
+    stride: usize,
+    n: usize,
+    x: f64,
+    y: f64,
+}
+
+impl Default for Bucket {
+    fn default() -> Self {
+        Bucket {
+            stride: 1,
+            n: 0,
+            x: 0.0,
+            y: 0.0,
+        }
+    }
 }
 
 impl Run {
@@ -63,10 +91,35 @@ impl Run {
         self.series.get(key).map_or(&[], Vec::as_slice)
     }
 
-    /// Adds a point to every series in `scalars`.
+    /// Adds a point to every series in `scalars` (at most [`LIVE_POINTS`] per series: see there).
     pub fn push(&mut self, step: u64, scalars: &Scalars) {
         for (k, v) in scalars {
-            self.series.entry(k.clone()).or_default().push([step as f64, *v]);
+            let points = self.series.entry(k.clone()).or_default();
+            let b = self.buckets.entry(k.clone()).or_default();
+            b.n += 1;
+            b.x += step as f64;
+            b.y += *v;
+            if b.n < b.stride {
+                continue;
+            }
+            points.push([b.x / b.n as f64, b.y / b.n as f64]);
+            b.n = 0;
+            b.x = 0.0;
+            b.y = 0.0;
+            if points.len() >= LIVE_POINTS {
+                *points = halve(points);
+                b.stride *= 2;
+            }
+        }
+    }
+
+    /// Adds the points still being averaged (the run ended).
+    pub fn flush(&mut self) {
+        for (k, b) in std::mem::take(&mut self.buckets) {
+            if b.n > 0 {
+                let n = b.n as f64;
+                self.series.entry(k).or_default().push([b.x / n, b.y / n]);
+            }
         }
     }
 
@@ -103,6 +156,18 @@ impl Run {
     }
 }
 
+/// Neighbouring points averaged in pairs (an odd last point stays as it is).
+fn halve(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
+    points
+        .chunks(2)
+        .map(|c| match c {
+            [a, b] => [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0],
+            [a] => *a,
+            _ => [f64::NAN, f64::NAN],
+        })
+        .collect()
+}
+
 /// Every `k`-th point so that at most `max` remain (the last point always stays).
 pub fn thin(points: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
     if points.len() <= max {
@@ -121,6 +186,26 @@ pub fn thin(points: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_run_keeps_a_bounded_curve_of_means() {
+        let mut run = Run::default();
+        let steps = 200_000u64;
+        for step in 1..=steps {
+            let mut s = Scalars::new();
+            s.insert("loss".into(), (step % 2) as f64);
+            run.push(step, &s);
+        }
+        run.flush();
+        let loss = run.series("loss");
+        assert!(loss.len() <= LIVE_POINTS, "{} points", loss.len());
+        assert!(loss.len() >= LIVE_POINTS / 2);
+        // Points are means over neighbouring steps (0 and 1 alternate: every full mean is 0.5), in
+        // step order.
+        assert!(loss[..loss.len() - 1].iter().all(|p| (p[1] - 0.5).abs() < 1e-9));
+        assert!(loss.windows(2).all(|w| w[0][0] < w[1][0]));
+        assert!(loss.last().is_some_and(|p| p[0] > (steps - 100) as f64));
+    }
 
     #[test]
     fn long_curves_are_thinned_for_the_history_keeping_the_ends() {
