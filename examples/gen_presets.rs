@@ -1570,6 +1570,72 @@ fn t5_small() {
     pre.save(g);
 }
 
+/// A DiT block with adaLN-Zero (Peebles & Xie): the conditioning c shifts, scales and gates both
+/// the attention and the MLP branch; width `d`, `heads` attention heads.
+fn dit_block(d: i64, heads: i64) -> GraphBuilder {
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let c = port_in(&mut b, "c", 1);
+    let act = t(&mut b, c, "silu", &[]);
+    let m = linear(&mut b, act, 6 * d);
+    b.title(m, "adaLN-Zero modulation");
+    let parts = b.then(m, "split", &[("parts", 6.into())]);
+    let ln1 = t(
+        &mut b,
+        x,
+        "layer_norm",
+        &[("eps", 1e-6.into()), ("affine", false.into())],
+    );
+    let mod1 = b.node("modulate", &[]);
+    b.wire(ln1, "y", mod1, "x");
+    b.wire(parts, "y0", mod1, "shift");
+    b.wire(parts, "y1", mod1, "scale");
+    let a = t(&mut b, mod1, "multi_head_attention", &[("heads", heads.into())]);
+    let g1 = b.node("gate", &[]);
+    b.wire(a, "y", g1, "x");
+    b.wire(parts, "y2", g1, "gate");
+    let r1 = add2(&mut b, x, g1);
+    let ln2 = t(
+        &mut b,
+        r1,
+        "layer_norm",
+        &[("eps", 1e-6.into()), ("affine", false.into())],
+    );
+    let mod2 = b.node("modulate", &[]);
+    b.wire(ln2, "y", mod2, "x");
+    b.wire(parts, "y3", mod2, "shift");
+    b.wire(parts, "y4", mod2, "scale");
+    let f1 = linear(&mut b, mod2, 4 * d);
+    let ga = t(&mut b, f1, "gelu", &[("approximate", "tanh".into())]);
+    let f2 = linear(&mut b, ga, d);
+    let g2 = b.node("gate", &[]);
+    b.wire(f2, "y", g2, "x");
+    b.wire(parts, "y5", g2, "gate");
+    let r2 = add2(&mut b, r1, g2);
+    port_out(&mut b, r2, "y", 0);
+    b
+}
+
+/// DiT's final layer: adaLN (shift, scale from c) over a plain layer norm, a linear map to
+/// patch² × channels per token, and the patches put back into an image.
+fn dit_head(g: &mut GraphBuilder, h: NodeId, c: NodeId, d: i64, patch: i64, channels: i64) -> NodeId {
+    let ca = t(g, c, "silu", &[]);
+    let cm = linear(g, ca, 2 * d);
+    let parts = g.then(cm, "split", &[("parts", 2.into())]);
+    let ln = t(g, h, "layer_norm", &[("eps", 1e-6.into()), ("affine", false.into())]);
+    let m = g.node("modulate", &[]);
+    g.wire(ln, "y", m, "x");
+    g.wire(parts, "y0", m, "shift");
+    g.wire(parts, "y1", m, "scale");
+    let proj = linear(g, m, patch * patch * channels);
+    t(
+        g,
+        proj,
+        "unpatchify",
+        &[("patch", patch.into()), ("channels", channels.into())],
+    )
+}
+
 fn dit() {
     let mut pre = Pre::new(
         "dit",
@@ -1587,49 +1653,7 @@ fn dit() {
         t.batch_size = 32;
     });
     let d: i64 = 384;
-    {
-        let mut b = GraphBuilder::new();
-        let x = port_in(&mut b, "x", 0);
-        let c = port_in(&mut b, "c", 1);
-        let act = t(&mut b, c, "silu", &[]);
-        let m = linear(&mut b, act, 6 * d);
-        b.title(m, "adaLN-Zero modulation");
-        let parts = b.then(m, "split", &[("parts", 6.into())]);
-        let ln1 = t(
-            &mut b,
-            x,
-            "layer_norm",
-            &[("eps", 1e-6.into()), ("affine", false.into())],
-        );
-        let mod1 = b.node("modulate", &[]);
-        b.wire(ln1, "y", mod1, "x");
-        b.wire(parts, "y0", mod1, "shift");
-        b.wire(parts, "y1", mod1, "scale");
-        let a = t(&mut b, mod1, "multi_head_attention", &[("heads", 6.into())]);
-        let g1 = b.node("gate", &[]);
-        b.wire(a, "y", g1, "x");
-        b.wire(parts, "y2", g1, "gate");
-        let r1 = add2(&mut b, x, g1);
-        let ln2 = t(
-            &mut b,
-            r1,
-            "layer_norm",
-            &[("eps", 1e-6.into()), ("affine", false.into())],
-        );
-        let mod2 = b.node("modulate", &[]);
-        b.wire(ln2, "y", mod2, "x");
-        b.wire(parts, "y3", mod2, "shift");
-        b.wire(parts, "y4", mod2, "scale");
-        let f1 = linear(&mut b, mod2, 4 * d);
-        let ga = t(&mut b, f1, "gelu", &[("approximate", "tanh".into())]);
-        let f2 = linear(&mut b, ga, d);
-        let g2 = b.node("gate", &[]);
-        b.wire(f2, "y", g2, "x");
-        b.wire(parts, "y5", g2, "gate");
-        let r2 = add2(&mut b, r1, g2);
-        port_out(&mut b, r2, "y", 0);
-        pre.block("dit_block", "DiT block (adaLN-Zero)", b);
-    }
+    pre.block("dit_block", "DiT block (adaLN-Zero)", dit_block(d, 6));
     let mut g = GraphBuilder::new();
     let x = input(&mut g, "noisy latent", "B,4,32,32", "float", "x");
     let ts = g.node(
@@ -1660,26 +1684,61 @@ fn dit() {
         "DiT blocks ×12",
         &[(h, "y", "x"), (c, "y", "c")],
     );
-    let ca = t(&mut g, c, "silu", &[]);
-    let cm = linear(&mut g, ca, 2 * d);
-    let parts = g.then(cm, "split", &[("parts", 2.into())]);
-    let ln = t(
-        &mut g,
-        h,
-        "layer_norm",
-        &[("eps", 1e-6.into()), ("affine", false.into())],
+    let img = dit_head(&mut g, h, c, d, 2, 8);
+    output(&mut g, img, "y", "noise_pred");
+    pre.save(g);
+}
+
+/// DiT-mini: the DiT recipe at MNIST size (28×28 digits in 4×4 patches: 49 tokens), trained by
+/// the same diffusion recipe as `ddpm_unet`.
+fn dit_mini() {
+    let mut pre = Pre::new(
+        "dit_mini",
+        "DiT-mini on MNIST",
+        "Diffusion transformer",
+        "Generative",
+        "Peebles & Xie, Scalable Diffusion Models with Transformers, ICCV 2023",
+        "diffusion",
+    )
+    .describe("A diffusion transformer at MNIST size: digits cut into 49 patches of 4×4, four DiT blocks (width 128, 4 heads) conditioned on timestep and class through adaLN-Zero, the patches put back into a predicted noise image. Trained and sampled like ddpm_unet (DDIM 50 steps, classifier-free guidance).")
+    .dataset("mnist_5k", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 5e-4;
+        t.batch_size = 32;
+        t.steps = 2000;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+    });
+    let d: i64 = 128;
+    pre.block("dit_block", "DiT block (adaLN-Zero)", dit_block(d, 4));
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "noised image x_t", "B,1,28,28", "float", "image");
+    let ts = g.node(
+        "input",
+        &[
+            ("shape", shape("B")),
+            ("dtype", "int".into()),
+            ("field", "t".into()),
+            ("source", "timestep".into()),
+        ],
     );
-    let m = g.node("modulate", &[]);
-    g.wire(ln, "y", m, "x");
-    g.wire(parts, "y0", m, "shift");
-    g.wire(parts, "y1", m, "scale");
-    let proj = linear(&mut g, m, 2 * 2 * 8);
-    let img = t(
-        &mut g,
-        proj,
-        "unpatchify",
-        &[("patch", 2.into()), ("channels", 8.into())],
-    );
+    g.title(ts, "timestep t");
+    let y = input(&mut g, "class", "B", "int", "label");
+    let mut h = t(&mut g, x, "patch_embed", &[("patch", 4.into()), ("dim", d.into())]);
+    h = t(&mut g, h, "positional_sinusoidal", &[("layout", "2d".into())]);
+    let te = t(&mut g, ts, "timestep_embedding", &[("dim", d.into())]);
+    let t1 = linear(&mut g, te, d);
+    let t2 = t(&mut g, t1, "silu", &[]);
+    let t3 = linear(&mut g, t2, d);
+    let ye = g.node("embedding", &[("num_embeddings", 11.into()), ("dim", d.into())]);
+    g.wire(y, "y", ye, "ids");
+    g.title(ye, "class embedding (10 digits + none)");
+    let c = add2(&mut g, t3, ye);
+    g.title(c, "conditioning c");
+    h = block_node(&mut g, "dit_block", 4, "DiT blocks ×4", &[(h, "y", "x"), (c, "y", "c")]);
+    let img = dit_head(&mut g, h, c, d, 4, 1);
+    g.title(img, "predicted noise ε");
     output(&mut g, img, "y", "noise_pred");
     pre.save(g);
 }
@@ -1780,6 +1839,7 @@ fn main() {
     unet_shapes();
     score_2d();
     ddpm_unet();
+    dit_mini();
     gcn();
     ppo_cartpole();
 }

@@ -421,6 +421,30 @@ fn the_vae_preset_learns_with_a_positive_kl_and_a_latent_map() {
     assert_eq!(s.points.len(), 500);
     assert_eq!(s.groups.len(), 10);
     assert!(s.points.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+    // The interpolation strip: 4 rows of original, 10 decoded codes, original (28×28, 2-px gaps).
+    let strip = views.iter().find(|(c, _)| c == "interpolation").map(|(_, v)| v);
+    let Some(strata::telemetry::View::Image(p)) = strip else {
+        panic!("no interpolation strip: {views:?}")
+    };
+    assert_eq!((p.width, p.height), (12 * 30 + 2, 4 * 30 + 2));
+    // Along a row the decoded digits change: the first and the last decoded cell differ.
+    let cell = |col: usize| -> Vec<u8> {
+        (0..28)
+            .flat_map(|y| {
+                let o = ((2 + y) * p.width + 2 + col * 30) * 3;
+                p.rgb[o..o + 28 * 3].to_vec()
+            })
+            .collect()
+    };
+    let diff: u64 = cell(1)
+        .iter()
+        .zip(cell(10))
+        .map(|(a, b)| u64::from(a.abs_diff(b)))
+        .sum();
+    assert!(
+        diff > 28 * 28 * 10,
+        "the walk between two codes decodes to the same image ({diff})"
+    );
 }
 
 #[test]

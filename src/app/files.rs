@@ -92,11 +92,8 @@ pub fn load_runs(project: &std::path::Path) -> Vec<super::Run> {
 
 /// Saves the run history beside `project` (written to a temporary file, then renamed).
 pub fn save_runs(project: &std::path::Path, runs: &[super::Run]) -> std::io::Result<()> {
-    let path = runs_path(project);
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string(runs).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)
+    crate::doc::write_atomic(&runs_path(project), text.as_bytes())
 }
 
 /// The file name to save `name` under: letters, digits, `-` and `_`, plus `.strata`.

@@ -58,6 +58,11 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             title: "Latent space",
             doc: "The first two dimensions of the 'mu' output for validation examples, coloured by class",
         },
+        ViewSpec {
+            channel: "interpolation",
+            title: "Latent interpolation",
+            doc: "Walks in a straight line between the codes ('mu') of two validation examples of different classes, decoding each point through the graph's 'reconstruction' output (needs a Reparameterize node fed by 'mu'); one row per pair, the two originals at the ends",
+        },
     ],
     headline: &["val_loss"],
 

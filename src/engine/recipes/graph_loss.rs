@@ -27,6 +27,9 @@ const RECONSTRUCTION: &str = "reconstruction";
 const LATENT: &str = "mu";
 /// Validation examples shown in the latent scatter.
 const LATENT_POINTS: usize = 500;
+/// Decoded points per interpolation row, and rows (pairs of examples).
+const INTERPOLATION_STEPS: usize = 10;
+const INTERPOLATION_PAIRS: usize = 4;
 const EVAL_BATCH: usize = 250;
 
 /// A run of the graph-loss recipe.
@@ -220,6 +223,105 @@ impl GraphLoss {
     }
 }
 
+impl GraphLoss {
+    /// Rows of decoded codes on straight lines between the codes of two validation examples of
+    /// different classes, with the originals at both ends. The code replaces the output of the
+    /// Reparameterize node fed by 'mu' (no sampling noise), so this needs a VAE-shaped graph.
+    fn interpolation(&self) -> Result<Option<Picture>, RunError> {
+        let model = self.t.net.inference()?;
+        let plan = &model.plan;
+        if !plan.has_role(RECONSTRUCTION) || self.ex.data.shape.len() != 3 {
+            return Ok(None);
+        }
+        let Some(mu_src) = plan.source_of(LATENT) else {
+            return Ok(None);
+        };
+        let Some(z_step) = plan
+            .steps
+            .iter()
+            .position(|s| s.kind == "reparameterize" && s.inputs.first().copied().flatten() == Some(mu_src))
+        else {
+            return Ok(None);
+        };
+        // Pairs of different classes from the validation split.
+        let val = &self.ex.split.val;
+        let labels = self.ex.data.batch_labels(val);
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for (i, &a) in labels.iter().enumerate() {
+            if pairs.len() == INTERPOLATION_PAIRS {
+                break;
+            }
+            let used = |k: usize| pairs.iter().any(|&(p, q)| p == k || q == k);
+            if used(i) {
+                continue;
+            }
+            if let Some(j) = (i + 1..labels.len()).find(|&j| labels[j] != a && !used(j)) {
+                pairs.push((i, j));
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let device = self.device.clone().inner();
+        let ends: Vec<usize> = pairs.iter().flat_map(|&(a, b)| [val[a], val[b]]).collect();
+        let out = model
+            .run(Some(&[LATENT]), &self.feed(&ends, &device), false, None)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let Some(Value::F2(codes)) = out.outputs.get(LATENT).cloned() else {
+            return Ok(None);
+        };
+        let [_, d] = codes.dims();
+        let c: Vec<f32> = codes.into_data().iter::<f32>().collect();
+        let k = INTERPOLATION_STEPS;
+        let mut z = Vec::with_capacity(pairs.len() * k * d);
+        for p in 0..pairs.len() {
+            let (a, b) = (&c[2 * p * d..(2 * p + 1) * d], &c[(2 * p + 1) * d..(2 * p + 2) * d]);
+            for s in 0..k {
+                let w = s as f32 / (k - 1) as f32;
+                z.extend(a.iter().zip(b).map(|(x, y)| x + (y - x) * w));
+            }
+        }
+        let rows = pairs.len() * k;
+        let z = Tensor::<2>::from_data(burn::tensor::TensorData::new(z, [rows, d]), &device);
+        let overrides = HashMap::from([((z_step, 0), Value::F2(z))]);
+        // What only feeds the code is not run; inputs the decoder reads itself (if any) get the
+        // repeated end examples.
+        let idx: Vec<usize> = pairs
+            .iter()
+            .flat_map(|&(a, _)| std::iter::repeat_n(val[a], k))
+            .collect();
+        let out = model
+            .run_with(
+                Some(&[RECONSTRUCTION]),
+                &self.feed(&idx, &device),
+                &overrides,
+                false,
+                None,
+            )
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let rec: Vec<f32> = match out.outputs.get(RECONSTRUCTION).cloned() {
+            Some(Value::F2(t)) => t.into_data().iter::<f32>().collect(),
+            Some(Value::F4(t)) => t.into_data().iter::<f32>().collect(),
+            _ => return Ok(None),
+        };
+        let (raw, dims) = self.ex.data.batch_features(&ends, self.ex.pad);
+        let (ch, h, w) = (dims[1], dims[2], dims[3]);
+        let per = ch * h * w;
+        if rec.len() != rows * per {
+            return Ok(None);
+        }
+        // Each row: original a, the k decoded points, original b.
+        let mut strip = Vec::with_capacity(pairs.len() * (k + 2) * per);
+        for p in 0..pairs.len() {
+            strip.extend_from_slice(&raw[2 * p * per..(2 * p + 1) * per]);
+            strip.extend_from_slice(&rec[p * k * per..(p + 1) * k * per]);
+            strip.extend_from_slice(&raw[(2 * p + 1) * per..(2 * p + 2) * per]);
+        }
+        let rows: Vec<&[f32]> = strip.chunks((k + 2) * per).collect();
+        Ok(Some(image_rows(&rows, k + 2, per, ch, h, w)))
+    }
+}
+
 /// Rows of images side by side (one row per source), 2-pixel gaps, values clamped to [0, 1].
 pub fn image_rows(rows: &[&[f32]], n: usize, per: usize, c: usize, h: usize, w: usize) -> Picture {
     let gap = 2;
@@ -302,6 +404,9 @@ impl Recipe for GraphLoss {
         }
         if let Some(s) = self.latent()? {
             views.push(("latent".to_owned(), View::Scatter(s)));
+        }
+        if let Some(p) = self.interpolation()? {
+            views.push(("interpolation".to_owned(), View::Image(p)));
         }
         Ok(views)
     }
