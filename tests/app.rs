@@ -595,3 +595,36 @@ fn the_recipe_is_chosen_in_a_combo_and_its_settings_and_the_datasets_options_sho
     h.get_by_label("path");
     h.get_by_label("task");
 }
+
+#[test]
+fn a_generators_output_node_shows_its_latest_samples() {
+    let mut h = harness("dcgan");
+    let ctx = h.ctx.clone();
+    assert!(h.state_mut().node_pictures(&ctx).is_empty(), "nothing before a run");
+    // A finished run of the project, as its history file brings it back.
+    let mut run = strata::app::Run::new(0, "run 1".into(), "gan", 100);
+    let grid = strata::telemetry::Picture {
+        width: 4,
+        height: 2,
+        rgb: vec![200; 4 * 2 * 3],
+    };
+    run.views
+        .insert("samples".into(), (100, strata::telemetry::View::Image(grid)));
+    run.outcome = Some("finished".into());
+    h.state_mut().dashboard_mut().load_history(vec![run]);
+    h.run_steps(2);
+    let pictures = h.state_mut().node_pictures(&ctx);
+    let fake = h
+        .state()
+        .document()
+        .project
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.kind == "output" && n.params.get("role").and_then(|v| v.as_text()) == Some("fake"))
+        .map(|n| n.id)
+        .unwrap();
+    assert_eq!(pictures.len(), 1, "one output shows samples");
+    assert_eq!(pictures[0].0, fake, "on the generator's output node");
+    assert_eq!(pictures[0].1.size(), [4, 2], "the latest sample grid");
+}

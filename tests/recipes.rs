@@ -796,6 +796,39 @@ fn the_ddpm_preset_learns_to_denoise_and_samples_with_both_samplers() {
 }
 
 #[test]
+fn the_dit_mini_preset_learns_to_denoise_on_the_same_recipe() {
+    let _serial = serial();
+    let mut p = preset("dit_mini");
+    assert_eq!(
+        p.recipe.id,
+        preset("ddpm_unet").recipe.id,
+        "one diffusion recipe for both denoisers"
+    );
+    let report = shape::check(&p);
+    assert!(report.is_valid(), "{:?}", report.diagnostics);
+    p.recipe.settings.insert("timesteps".into(), 40.into());
+    p.recipe.settings.insert("sample_steps".into(), 5.into());
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    };
+    let mut run = recipes::start(&init).unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut losses = Vec::new();
+    for _ in 0..60 {
+        losses.push(run.step(&mut StepCx::new(60, &cancel)).unwrap().read()["loss"]);
+    }
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    assert!(mean(&losses[50..]) < mean(&losses[..10]) * 0.8, "{losses:?}");
+    let views = run.views(&cancel).unwrap();
+    let channels: Vec<&str> = views.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(channels, ["samples", "trajectory"]);
+}
+
+#[test]
 fn a_diffusion_graph_without_a_timestep_input_is_named_on_the_graph() {
     let mut p = preset("ddpm_unet");
     for n in &mut p.graph.nodes {

@@ -339,6 +339,8 @@ pub struct Live<'a> {
     pub activity: Option<&'a HashMap<NodeId, VecDeque<f32>>>,
     /// The watched node and its feature-map thumbnail.
     pub thumbnail: Option<(NodeId, &'a egui::TextureHandle)>,
+    /// Output nodes showing the latest picture of a recipe view (a generator's samples).
+    pub pictures: &'a [(NodeId, egui::TextureHandle)],
 }
 
 impl Editor {
@@ -1144,6 +1146,7 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         !self.errors(node.0).is_empty()
             || self.live.activity.is_some_and(|a| a.contains_key(&node.0))
             || self.live.thumbnail.is_some_and(|(n, _)| n == node.0)
+            || self.live.pictures.iter().any(|(n, _)| *n == node.0)
     }
 
     fn show_footer(
@@ -1191,6 +1194,12 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
                 let size = tex.size_vec2();
                 let s = (120.0 / size.x).min(2.0);
                 ui.image((tex.id(), size * s));
+            }
+            for (_, tex) in self.live.pictures.iter().filter(|(n, _)| *n == id) {
+                let size = tex.size_vec2();
+                let s = (160.0 / size.x).min(2.0);
+                ui.image((tex.id(), size * s))
+                    .on_hover_text("The latest samples of this output (the Samples tab has them all)");
             }
             if let Some(line) = self.live.activity.and_then(|a| a.get(&id)) {
                 sparkline(ui, line, self.color(&snarl[node]));

@@ -128,6 +128,20 @@ impl StrataApp {
         app
     }
 
+    /// The Output nodes of the top-level graph that show the latest picture of a recipe view
+    /// (a generator's `fake` output shows the GAN's samples), with that picture.
+    pub fn node_pictures(&mut self, ctx: &egui::Context) -> Vec<(NodeId, egui::TextureHandle)> {
+        let mut out = Vec::new();
+        for (role, tex) in self.dashboard.node_pictures(ctx) {
+            for n in &self.document.project.graph.nodes {
+                if n.kind == "output" && n.params.get("role").and_then(|v| v.as_text()) == Some(role) {
+                    out.push((n.id, tex.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// How often unsaved changes are written to the recovery file (default 5 s).
     pub fn set_autosave_every(&mut self, every: Duration) {
         self.autosave_every = every;
@@ -1203,7 +1217,13 @@ impl eframe::App for StrataApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.editor_rect = ui.available_rect_before_wrap();
             self.editor.sync(&self.document);
+            let pictures = if in_root {
+                self.node_pictures(ui.ctx())
+            } else {
+                Vec::new()
+            };
             let live = editor::Live {
+                pictures: &pictures,
                 activity: in_root.then_some(&self.dashboard.activity),
                 thumbnail: self
                     .editor

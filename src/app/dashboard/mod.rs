@@ -66,6 +66,8 @@ pub struct Dashboard {
     sample_index: usize,
     sample_channel: Option<String>,
     sample_cache: PictureCache,
+    /// Textures of the views shown on output nodes: channel → (step, texture).
+    node_textures: HashMap<String, (u64, TextureHandle)>,
     /// The last failure, shown until the next run.
     pub error: Option<String>,
     /// The tab shown in the bottom panel.
@@ -101,6 +103,7 @@ impl Default for Dashboard {
             sample_index: 0,
             sample_channel: None,
             sample_cache: PictureCache::default(),
+            node_textures: HashMap::new(),
             error: None,
             tab: Tab::Problems,
             finished: false,
@@ -688,6 +691,38 @@ impl Dashboard {
     }
 
     /// The texture of the watched node's feature maps, for a thumbnail on the node.
+    /// The latest picture of each view the recipe shows on an output node (a generator's
+    /// samples on its output): (output role, texture). From the current run, or the latest one
+    /// read from the history.
+    pub fn node_pictures(&mut self, ctx: &egui::Context) -> Vec<(&'static str, TextureHandle)> {
+        let Some(run) = self.runs.last() else {
+            return Vec::new();
+        };
+        let Some(spec) = crate::catalog::recipe(&run.recipe) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for v in spec.views {
+            let (Some(role), Some((step, view))) = (v.on_node, run.views.get(v.channel)) else {
+                continue;
+            };
+            let fresh = self.node_textures.get(v.channel).filter(|(s, _)| s == step);
+            let tex = match fresh {
+                Some((_, t)) => t.clone(),
+                None => {
+                    let Some(pic) = view.to_picture() else { continue };
+                    let img = ColorImage::from_rgb([pic.width, pic.height], &pic.rgb);
+                    let t = ctx.load_texture(format!("strata-node-{}", v.channel), img, TextureOptions::LINEAR);
+                    self.node_textures.insert(v.channel.to_owned(), (*step, t.clone()));
+                    t
+                }
+            };
+            out.push((role, tex));
+        }
+        out
+    }
+
+    /// The watched node's feature-map texture, when `node` is the watched one.
     pub fn thumbnail(&self, node: NodeId) -> Option<&TextureHandle> {
         match (&self.tile, &self.tile_texture) {
             (Some((n, ..)), Some((_, tex))) if *n == node => Some(tex),

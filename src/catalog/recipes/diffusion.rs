@@ -57,11 +57,13 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             channel: "samples",
             title: "Samples",
             doc: "64 images denoised from the same fixed noise at every refresh (classes 0–9 in columns when conditioned)",
+            on_node: Some("noise_pred"),
         },
         ViewSpec {
             channel: "trajectory",
             title: "Denoising",
             doc: "One sample from pure noise x_T (left) to the image x_0 (right)",
+            on_node: None,
         },
     ],
     headline: &["val_loss"],

@@ -52,6 +52,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         channel: "samples",
         title: "Samples",
         doc: "64 fakes from the same fixed noise at every refresh: watch them turn into digits",
+        on_node: Some("fake"),
     }],
     headline: &["val_d_real", "val_d_fake"],
 

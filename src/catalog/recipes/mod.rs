@@ -87,6 +87,9 @@ pub struct ViewSpec {
     pub title: &'static str,
     /// One line on what it shows.
     pub doc: &'static str,
+    /// The output role whose Output node shows this view's latest picture on the canvas
+    /// (a generator's samples on its output), or `None`.
+    pub on_node: Option<&'static str>,
 }
 
 /// A recipe's declaration (its training loop lives in `engine/recipes/`).

@@ -44,6 +44,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         channel: "samples",
         title: "Samples over the data",
         doc: "Points drawn by annealed Langevin dynamics (orange) over the data (blue)",
+        on_node: Some("noise_pred"),
     }],
     headline: &["val_loss"],
 

@@ -28,11 +28,13 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             channel: "samples",
             title: "Predictions",
             doc: "Validation images framed green where the model is right, red where it is wrong (masks beside them for segmentation)",
+            on_node: Some("prediction"),
         },
         ViewSpec {
             channel: "confusion",
             title: "Confusion matrix",
             doc: "How often each true class was predicted as each class",
+            on_node: None,
         },
     ],
     headline: &["val_miou", "val_accuracy", "val_rmse", "val_loss"],
