@@ -254,7 +254,8 @@ pub fn run(args: TrainArgs) -> ExitCode {
             Event::View { channel, view, .. } => {
                 last_views.insert(channel, view);
             }
-            Event::State { .. } | Event::Activation { .. } | Event::Activity { .. } => {}
+            // The CLI never asks for samples on demand.
+            Event::State { .. } | Event::Activation { .. } | Event::Activity { .. } | Event::Generated { .. } => {}
         }
     }
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use strata::app::StrataApp;
 use strata::engine::trainer::RunState;
 use strata::workspace::Document;
@@ -627,4 +627,44 @@ fn a_generators_output_node_shows_its_latest_samples() {
     assert_eq!(pictures.len(), 1, "one output shows samples");
     assert_eq!(pictures[0].0, fake, "on the generator's output node");
     assert_eq!(pictures[0].1.size(), [4, 2], "the latest sample grid");
+}
+
+/// Runs frames until `done` holds (2 minutes at most).
+fn run_until(h: &mut Harness<'static, StrataApp>, what: &str, done: impl Fn(&StrataApp) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done(h.state()) {
+        h.run_steps(1);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited for {what}: {:?}",
+            h.state().dashboard().error
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_generate_tab_draws_samples_from_the_trained_weights_with_a_chosen_seed() {
+    let mut h = harness("score_2d");
+    h.get_by_label("Generate").click();
+    h.run_steps(2);
+    assert_eq!(h.state().dashboard().tab, strata::app::Tab::Generate);
+    // Nothing to draw from before training.
+    assert!(h.get_by_label("Generate samples").accesskit_node().is_disabled());
+    h.get_by_label("▶ Train").click();
+    run_until(&mut h, "the run to finish", |a| {
+        a.dashboard().current().is_some_and(|r| r.outcome.is_some())
+    });
+    h.state_mut().dashboard_mut().tab = strata::app::Tab::Generate;
+    h.state_mut().dashboard_mut().generate.request.seed = 11;
+    h.run_steps(2);
+    h.get_by_label("Generate samples").click();
+    run_until(&mut h, "the samples", |a| a.dashboard().generate.result.is_some());
+    let Some((req, Ok(strata::telemetry::View::Scatter(s)), _)) = &h.state().dashboard().generate.result else {
+        panic!("{:?}", h.state().dashboard().generate.result)
+    };
+    assert_eq!(req.seed, 11);
+    assert_eq!(s.points.len(), 2 * req.count, "drawn points over as many data points");
+    h.run_steps(2);
+    h.get_by_label_contains("seed 11");
 }

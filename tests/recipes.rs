@@ -843,3 +843,46 @@ fn a_diffusion_graph_without_a_timestep_input_is_named_on_the_graph() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_trainer_generates_on_demand_from_the_last_runs_weights() {
+    use strata::engine::recipes::GenerateRequest;
+    let _serial = serial();
+    let t = Trainer::spawn(|| {}).unwrap();
+    let ask = |seed: u64| {
+        t.send(Request::Generate(GenerateRequest {
+            seed,
+            count: 50,
+            steps: Some(5),
+            ..GenerateRequest::default()
+        }));
+        let seen = wait_for(&t, |e| matches!(e, Event::Generated { .. }));
+        match seen.last() {
+            Some(Event::Generated { result, .. }) => result.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // No weights yet: the answer says what to do.
+    let err = ask(1).unwrap_err();
+    assert!(err.contains("train the project first"), "{err}");
+    t.send(Request::Start {
+        run_id: 3,
+        project: Box::new(preset("score_2d")),
+        config: RunConfig {
+            steps: Some(200),
+            device: DeviceChoice::Cpu,
+            ..RunConfig::default()
+        },
+    });
+    wait_for(&t, |e| matches!(e, Event::Finished { .. } | Event::Failed { .. }));
+    let draw = |seed| match ask(seed) {
+        Ok(strata::telemetry::View::Scatter(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let a = draw(7);
+    // 50 drawn points over as many data points.
+    assert_eq!(a.points.len(), 100);
+    assert_eq!(a.group_of.iter().filter(|&&g| g == 1).count(), 50);
+    assert_eq!(draw(7), a, "the same seed draws the same samples from the same weights");
+    assert_ne!(draw(8), a, "another seed, other samples");
+}

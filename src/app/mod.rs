@@ -893,12 +893,19 @@ impl StrataApp {
             ui.selectable_value(&mut self.dashboard.tab, Tab::Problems, label);
             ui.selectable_value(&mut self.dashboard.tab, Tab::Training, "Training");
             ui.selectable_value(&mut self.dashboard.tab, Tab::Samples, "Samples");
+            let generative =
+                crate::catalog::recipe(&self.document.project.recipe.id).is_some_and(|r| r.generate.is_some());
+            if generative {
+                ui.selectable_value(&mut self.dashboard.tab, Tab::Generate, "Generate")
+                    .on_hover_text("Samples on demand from the trained weights: seed, class, guidance, steps");
+            }
         });
         ui.separator();
         match self.dashboard.tab {
             Tab::Problems => self.problems(ui),
             Tab::Training => self.dashboard.training_tab(ui),
             Tab::Samples => self.dashboard.samples_tab(ui),
+            Tab::Generate => self.dashboard.generate_tab(ui, &self.document.project),
         }
     }
 

@@ -22,8 +22,8 @@ mod types;
 
 pub use builder::GraphBuilder;
 pub use recipes::{
-    DataKind, NetworkSpec, ROLES, RecipeSpec, RoleSpec, SeriesSpec, ViewSpec, When, duplicate_recipe_id, recipe,
-    recipes,
+    DataKind, GenerateSpec, NetworkSpec, ROLES, RecipeSpec, RoleSpec, SeriesSpec, ViewSpec, When, duplicate_recipe_id,
+    recipe, recipes,
 };
 pub use spec::{
     Accept, Category, Ctx, Fix, FixAction, Inferred, LayerSpec, MAX_VARIADIC_PORTS, ParamDefault, ParamKind, ParamSpec,

@@ -5,7 +5,7 @@
 
 use super::RunError;
 use super::device::{self, DeviceChoice};
-use super::recipes::{self, Pending, Recipe, RecipeInit, StepCx};
+use super::recipes::{self, GenerateRequest, Pending, Recipe, RecipeInit, StepCx};
 use super::value::Value;
 use crate::doc::Project;
 use crate::telemetry::{Scalars, View};
@@ -79,6 +79,9 @@ pub enum Request {
     Checkpoint(PathBuf),
     /// Stream activation tiles of this top-level node (`None`: stop).
     Watch(Option<crate::doc::NodeId>),
+    /// Draw samples from the weights of the current run, or of the last one once it ended
+    /// (the Generate panel). A `Generated` event answers.
+    Generate(GenerateRequest),
     /// Shut the trainer thread down.
     Shutdown,
 }
@@ -203,6 +206,17 @@ pub enum Event {
         /// True when stopped before the planned steps.
         stopped: bool,
     },
+    /// The answer to `Request::Generate`: the samples, or why there are none.
+    Generated {
+        /// The run whose weights drew them.
+        run_id: u64,
+        /// What was asked.
+        request: GenerateRequest,
+        /// The samples, or a message naming what is missing.
+        result: Result<View, String>,
+        /// Time taken.
+        seconds: f64,
+    },
     /// The run failed; `bad_input` distinguishes an untrainable project from a failure.
     Failed {
         /// Run.
@@ -311,6 +325,8 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
     let mut next: Option<(u64, Box<Project>, RunConfig)> = None;
     // The watched node outlives runs: the UI may pick it before pressing Train.
     let mut watch = None;
+    // The last run's recipe (its trained weights), kept for the Generate panel.
+    let mut last: Option<(u64, Box<dyn Recipe>)> = None;
     loop {
         let (run_id, project, config) = match next.take() {
             Some(n) => n,
@@ -324,19 +340,64 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
                     watch = node;
                     continue;
                 }
+                Ok(Request::Generate(request)) => {
+                    cancel.store(false, Ordering::Relaxed);
+                    let event = match last.as_mut() {
+                        Some((id, recipe)) => {
+                            let id = *id;
+                            let mut out = None;
+                            guarded(id, &link, || {
+                                out = Some(generate(id, recipe.as_mut(), &request, cancel));
+                                Control::Continue
+                            });
+                            out
+                        }
+                        None => Some(Event::Generated {
+                            run_id: 0,
+                            request,
+                            result: Err("train the project first: samples come from trained weights".into()),
+                            seconds: 0.0,
+                        }),
+                    };
+                    if let Some(e) = event {
+                        link.emit(e);
+                    }
+                    continue;
+                }
                 Ok(Request::Shutdown) | Err(_) => return,
                 Ok(_) => continue,
             },
         };
         // A stop sent before this run began belongs to an earlier one.
         cancel.store(false, Ordering::Relaxed);
+        // The weights of the previous run give way to this one's.
+        last = None;
         match guarded(run_id, &link, || {
-            run(run_id, &project, &config, &requests, &link, &mut watch, cancel)
+            run(
+                run_id, &project, &config, &requests, &link, &mut watch, cancel, &mut last,
+            )
         }) {
             Control::Restart(id, p, c) => next = Some((id, p, c)),
             Control::Shutdown => return,
             _ => {}
         }
+    }
+}
+
+/// Draws samples as `request` asks from `recipe`'s current weights.
+fn generate(run_id: u64, recipe: &mut dyn Recipe, request: &GenerateRequest, cancel: &AtomicBool) -> Event {
+    let start = Instant::now();
+    let result = match recipe.generate(request, cancel) {
+        Ok(Some(view)) => Ok(view),
+        Ok(None) if cancel.load(Ordering::Relaxed) => Err("stopped".into()),
+        Ok(None) => Err("this graph has nothing to generate with its recipe (see the recipe's Generate note)".into()),
+        Err(e) => Err(e.to_string()),
+    };
+    Event::Generated {
+        run_id,
+        request: request.clone(),
+        result,
+        seconds: start.elapsed().as_secs_f64(),
     }
 }
 
@@ -375,7 +436,7 @@ struct LoopState {
 fn poll(
     requests: &Receiver<Request>,
     st: &mut LoopState,
-    recipe: &dyn Recipe,
+    recipe: &mut dyn Recipe,
     run_id: u64,
     link: &Link<impl Fn()>,
     watch: &mut Option<crate::doc::NodeId>,
@@ -418,6 +479,9 @@ fn poll(
             Request::Watch(node) => {
                 *watch = node;
                 st.watched = None;
+            }
+            Request::Generate(request) => {
+                link.emit(generate(run_id, recipe, &request, cancel_never()));
             }
             Request::Checkpoint(path) => match recipe.save(&path) {
                 Ok(()) => {
@@ -485,6 +549,7 @@ fn report_step(
     Ok(link.emit(Event::Step { run_id, step, scalars }))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     run_id: u64,
     project: &Project,
@@ -493,6 +558,7 @@ fn run(
     link: &Link<impl Fn()>,
     watch: &mut Option<crate::doc::NodeId>,
     cancel: &AtomicBool,
+    keep: &mut Option<(u64, Box<dyn Recipe>)>,
 ) -> Control {
     let fail = |reason: String, bad_input: bool| {
         link.emit(Event::State {
@@ -562,7 +628,7 @@ fn run(
     // The previous step's scalars, read back after the next step is under way.
     let mut pending: Option<(u64, Pending)> = None;
     while recipe.steps_done() < steps {
-        match poll(requests, &mut st, recipe.as_ref(), run_id, link, watch) {
+        match poll(requests, &mut st, recipe.as_mut(), run_id, link, watch) {
             Control::Continue => {}
             Control::Stop => {
                 stopped = true;
@@ -683,7 +749,15 @@ fn run(
         run_id,
         state: RunState::Finished,
     });
+    *keep = Some((run_id, recipe));
     Control::Continue
+}
+
+/// A cancel flag nobody sets: generating in the middle of a run finishes its samples (Stop then
+/// stops the run).
+fn cancel_never() -> &'static AtomicBool {
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    &NEVER
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 //! It talks to the engine only through [`Trainer`] requests and events, and names no recipe:
 //! what to draw comes from the recipe's declaration in the catalog.
 
+mod generate;
 mod run;
 
+pub use generate::GeneratePanel;
 pub use run::Run;
 
 use super::views::{self, PictureCache};
@@ -35,6 +37,8 @@ pub enum Tab {
     Training,
     /// Sample pictures.
     Samples,
+    /// Samples on demand from the trained weights.
+    Generate,
 }
 
 /// Dashboard state.
@@ -72,6 +76,10 @@ pub struct Dashboard {
     pub error: Option<String>,
     /// The tab shown in the bottom panel.
     pub tab: Tab,
+    /// The Generate tab.
+    pub generate: GeneratePanel,
+    /// A run of this session has weights the trainer still holds (running or ended).
+    pub has_weights: bool,
     finished: bool,
 }
 
@@ -106,6 +114,8 @@ impl Default for Dashboard {
             node_textures: HashMap::new(),
             error: None,
             tab: Tab::Problems,
+            generate: GeneratePanel::default(),
+            has_weights: false,
             finished: false,
         }
     }
@@ -275,6 +285,17 @@ impl Dashboard {
     }
 
     fn handle(&mut self, e: Event, current: Option<u64>) {
+        // Samples answer whatever run's weights the trainer holds.
+        if let Event::Generated {
+            request,
+            result,
+            seconds,
+            ..
+        } = e
+        {
+            self.generate.answer(request, result, seconds);
+            return;
+        }
         let run_id = match &e {
             Event::State { run_id, .. }
             | Event::Started { run_id, .. }
@@ -286,7 +307,8 @@ impl Dashboard {
             | Event::View { run_id, .. }
             | Event::Eval { run_id, .. }
             | Event::Finished { run_id, .. }
-            | Event::Failed { run_id, .. } => *run_id,
+            | Event::Failed { run_id, .. }
+            | Event::Generated { run_id, .. } => *run_id,
         };
         if Some(run_id) != current {
             return;
@@ -306,6 +328,7 @@ impl Dashboard {
                 self.state = state;
             }
             Event::Started { device, steps, .. } => {
+                self.has_weights = true;
                 run.device = device;
                 run.planned = steps;
                 self.started_at = Some(Instant::now());
@@ -340,6 +363,7 @@ impl Dashboard {
                 self.finished = true;
             }
             Event::Failed { reason, .. } => {
+                self.has_weights = false;
                 run.flush();
                 run.outcome = Some(format!("failed: {reason}"));
                 self.error = Some(reason);
@@ -386,7 +410,7 @@ impl Dashboard {
                     }
                 }
             }
-            Event::Checkpointed { .. } | Event::Resumed { .. } => {}
+            Event::Checkpointed { .. } | Event::Resumed { .. } | Event::Generated { .. } => {}
         }
     }
 
@@ -691,6 +715,17 @@ impl Dashboard {
     }
 
     /// The texture of the watched node's feature maps, for a thumbnail on the node.
+    /// The Generate tab for `project`'s recipe; sends the request when the user asks.
+    pub fn generate_tab(&mut self, ui: &mut egui::Ui, project: &Project) {
+        let spec = crate::catalog::recipe(&project.recipe.id).and_then(|r| r.generate.as_ref());
+        if let Some(request) = self
+            .generate
+            .show(ui, spec, project, self.has_weights && self.trainer.is_some())
+        {
+            self.send(Request::Generate(request));
+        }
+    }
+
     /// The latest picture of each view the recipe shows on an output node (a generator's
     /// samples on its output): (output role, texture). From the current run, or the latest one
     /// read from the history.

@@ -69,4 +69,10 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     headline: &["val_loss"],
 
     sources: &["timestep"],
+    generate: Some(GenerateSpec {
+        doc: "Denoises fresh noise with the trained denoiser (DDIM, or DDPM when the sampler setting says so)",
+        class: true,
+        guidance: true,
+        steps: true,
+    }),
 };

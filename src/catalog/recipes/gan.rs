@@ -57,4 +57,10 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     headline: &["val_d_real", "val_d_fake"],
 
     sources: &["noise"],
+    generate: Some(GenerateSpec {
+        doc: "Runs the generator on fresh noise",
+        class: false,
+        guidance: false,
+        steps: false,
+    }),
 };

@@ -70,4 +70,10 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     headline: &["val_loss"],
 
     sources: &[],
+    generate: Some(GenerateSpec {
+        doc: "Decodes codes drawn from the prior N(0, I) through 'reconstruction' (VAE-shaped graphs: a Reparameterize node fed by 'mu')",
+        class: false,
+        guidance: false,
+        steps: false,
+    }),
 };

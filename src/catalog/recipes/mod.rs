@@ -119,6 +119,21 @@ pub struct RecipeSpec {
     pub headline: &'static [&'static str],
     /// Input sources the graph must have (an Input whose `source` is each of these).
     pub sources: &'static [&'static str],
+    /// What its Generate panel offers, when it can draw samples from trained weights.
+    pub generate: Option<GenerateSpec>,
+}
+
+/// The knobs of a recipe's Generate panel (a seed is always offered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenerateSpec {
+    /// One line on what gets drawn.
+    pub doc: &'static str,
+    /// A class to draw (class-conditioned graphs).
+    pub class: bool,
+    /// A classifier-free guidance scale.
+    pub guidance: bool,
+    /// Sampler steps.
+    pub steps: bool,
 }
 
 impl RecipeSpec {

@@ -25,6 +25,7 @@ const fn planned(
         headline: &["val_loss"],
 
         sources: &[],
+        generate: None,
     }
 }
 

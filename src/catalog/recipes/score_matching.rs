@@ -49,4 +49,10 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     headline: &["val_loss"],
 
     sources: &["timestep"],
+    generate: Some(GenerateSpec {
+        doc: "Annealed Langevin dynamics from fresh noise (steps per noise level)",
+        class: false,
+        guidance: false,
+        steps: true,
+    }),
 };

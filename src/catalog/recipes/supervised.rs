@@ -40,4 +40,5 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     headline: &["val_miou", "val_accuracy", "val_rmse", "val_loss"],
 
     sources: &[],
+    generate: None,
 };

@@ -4,7 +4,7 @@
 //! loop; a class-conditioned graph is guided without a classifier.
 
 use super::common::{Examples, Trainee, image_grid, noise};
-use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
+use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::diffusion::SPEC;
 use crate::data::Rng;
@@ -238,26 +238,45 @@ impl Diffusion {
         x: Tensor<4>,
         t: i64,
         y: &Option<Vec<i64>>,
+        guidance: f64,
         device: &Device,
     ) -> Result<Tensor<4>, RunError> {
         let n = x.dims()[0];
         let ts = vec![t; n];
         match y {
-            Some(y) if self.guidance > 0.0 => {
+            Some(y) if guidance > 0.0 => {
                 let cond = self.eps(model, x.clone(), &ts, Some(y.clone()), device)?;
                 let none = self.eps(model, x, &ts, Some(vec![self.null_class(); n]), device)?;
-                Ok(cond.mul_scalar(1.0 + self.guidance) - none.mul_scalar(self.guidance))
+                Ok(cond.mul_scalar(1.0 + guidance) - none.mul_scalar(guidance))
             }
             _ => self.eps(model, x, &ts, y.clone(), device),
         }
     }
 
-    /// Denoises `n` images from fixed noise; also returns a few intermediate x_t of the first.
+    /// Denoises `n` images from the recipe's fixed noise with its own sampler settings; also
+    /// returns a few intermediate x_t of the first.
     pub fn sample(&self, n: usize, classes: Option<Vec<i64>>, cancel: &AtomicBool) -> Result<Option<Drawn>, RunError> {
+        let how = Sampling {
+            seed: self.t.settings.seed ^ 0xD1FF,
+            guidance: self.guidance,
+            steps: self.sample_steps,
+        };
+        self.sample_with(n, classes, &how, cancel)
+    }
+
+    /// Denoises `n` images from the noise of `how.seed`, guided by `how.guidance`, in
+    /// `how.steps` DDIM steps (DDPM always takes every step).
+    fn sample_with(
+        &self,
+        n: usize,
+        classes: Option<Vec<i64>>,
+        how: &Sampling,
+        cancel: &AtomicBool,
+    ) -> Result<Option<Drawn>, RunError> {
         use burn::module::Module;
         let model = self.t.net.model()?.valid();
         let device = self.device.clone().inner();
-        device.seed(self.t.settings.seed ^ 0xD1FF);
+        device.seed(how.seed);
         let [c, h, w] = self.chw;
         let mut x = match noise(&[n, c, h, w], &device) {
             Value::F4(e) => e,
@@ -266,7 +285,7 @@ impl Diffusion {
         let y = if self.y_field.is_some() { classes } else { None };
         let t_max = self.alpha_bar.len();
         let times: Vec<usize> = if self.ddim {
-            let k = self.sample_steps.clamp(1, t_max);
+            let k = how.steps.clamp(1, t_max);
             let mut v: Vec<usize> = (0..k).map(|i| (t_max - 1) * (k - 1 - i) / (k - 1).max(1)).collect();
             v.dedup();
             v
@@ -286,7 +305,7 @@ impl Diffusion {
             if cancel.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            let eps = self.guided(&model, x.clone(), t as i64, &y, &device)?;
+            let eps = self.guided(&model, x.clone(), t as i64, &y, how.guidance, &device)?;
             let ab = self.alpha_bar[t];
             let prev = times.get(i + 1).map_or(1.0, |&p| self.alpha_bar[p]);
             if self.ddim {
@@ -323,6 +342,13 @@ impl Diffusion {
         debug_assert_eq!(all.len(), n * per);
         Ok(Some((all, strip)))
     }
+}
+
+/// How to sample: the noise seed, the guidance scale and the DDIM steps.
+struct Sampling {
+    seed: u64,
+    guidance: f64,
+    steps: usize,
 }
 
 impl Recipe for Diffusion {
@@ -377,6 +403,25 @@ impl Recipe for Diffusion {
             ),
             ("trajectory".to_owned(), View::Image(strip_pic)),
         ])
+    }
+
+    fn generate(&mut self, request: &GenerateRequest, cancel: &AtomicBool) -> Result<Option<View>, RunError> {
+        let n = request.count.clamp(1, 256);
+        let side = (n as f64).sqrt().ceil() as usize;
+        let classes = self.ex.data.classes.len().max(1) as i64;
+        let y: Vec<i64> = match request.class {
+            Some(c) => vec![c.clamp(0, classes - 1); n],
+            None => (0..n).map(|i| (i % side) as i64 % classes).collect(),
+        };
+        let how = Sampling {
+            seed: request.seed,
+            guidance: request.guidance.unwrap_or(self.guidance).max(0.0),
+            steps: request.steps.unwrap_or(self.sample_steps).max(1),
+        };
+        let Some((all, _)) = self.sample_with(n, Some(y), &how, cancel)? else {
+            return Ok(None);
+        };
+        Ok(Some(View::Image(image_grid(&all, n, self.chw, side, (-1.0, 1.0)))))
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {

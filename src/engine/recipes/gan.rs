@@ -5,7 +5,7 @@
 //! non-saturating loss −log D(G(z)).
 
 use super::common::{Batches, Examples, Manifest, Networks, image_grid, learning_rate, noise, step_seed};
-use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
+use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::gan::SPEC;
 use crate::doc::TrainingSettings;
@@ -179,6 +179,27 @@ fn noise_feed(inputs: &[InputSlot], n: usize, device: &Device) -> HashMap<String
         .collect()
 }
 
+impl Gan {
+    /// The generator's fakes for the noise in `feed` (`n` of them) as a square grid.
+    fn draw(&self, feed: &HashMap<String, Value>, n: usize) -> Result<Option<crate::telemetry::Picture>, RunError> {
+        let model = self.nets.model()?.valid();
+        let out = model
+            .run(Some(&[FAKE]), feed, false, None)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let Some(px) = out.outputs.get(FAKE).and_then(Value::to_f32s) else {
+            return Ok(None);
+        };
+        let dims = self.ex.example_dims();
+        let chw = match dims.as_slice() {
+            [c, h, w] => [*c, *h, *w],
+            [k] => [1, 1, *k],
+            _ => return Ok(None),
+        };
+        let side = (n as f64).sqrt().ceil() as usize;
+        Ok(Some(image_grid(&px, n, chw, side, self.range)))
+    }
+}
+
 /// The score output as one logit per example.
 fn logits(v: Option<&Value>) -> Result<Tensor<1>, RunError> {
     match v.cloned() {
@@ -273,23 +294,19 @@ impl Recipe for Gan {
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
-        let model = self.nets.model()?.valid();
-        let out = model
-            .run(Some(&[FAKE]), &self.fixed, false, None)
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let Some(px) = out.outputs.get(FAKE).and_then(Value::to_f32s) else {
-            return Ok(Vec::new());
-        };
-        let dims = self.ex.example_dims();
-        let chw = match dims.as_slice() {
-            [c, h, w] => [*c, *h, *w],
-            [n] => [1, 1, *n],
-            _ => return Ok(Vec::new()),
-        };
-        Ok(vec![(
-            "samples".to_owned(),
-            View::Image(image_grid(&px, GRID, chw, 8, self.range)),
-        )])
+        let fixed = self.fixed.clone();
+        Ok(self
+            .draw(&fixed, GRID)?
+            .map(|p| vec![("samples".to_owned(), View::Image(p))])
+            .unwrap_or_default())
+    }
+
+    fn generate(&mut self, request: &GenerateRequest, _cancel: &AtomicBool) -> Result<Option<View>, RunError> {
+        let n = request.count.clamp(1, 256);
+        let inner = self.device.clone().inner();
+        inner.seed(request.seed);
+        let feed = noise_feed(&self.noise_inputs, n, &inner);
+        Ok(self.draw(&feed, n)?.map(View::Image))
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {

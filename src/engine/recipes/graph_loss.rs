@@ -4,7 +4,7 @@
 //! KL loss nodes) and classifiers with an explicit loss node are graphs, not code.
 
 use super::common::{Examples, Trainee, noise};
-use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
+use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::graph_loss::SPEC;
 use crate::engine::RunError;
@@ -233,14 +233,7 @@ impl GraphLoss {
         if !plan.has_role(RECONSTRUCTION) || self.ex.data.shape.len() != 3 {
             return Ok(None);
         }
-        let Some(mu_src) = plan.source_of(LATENT) else {
-            return Ok(None);
-        };
-        let Some(z_step) = plan
-            .steps
-            .iter()
-            .position(|s| s.kind == "reparameterize" && s.inputs.first().copied().flatten() == Some(mu_src))
-        else {
+        let Some(z_step) = code_step(&model) else {
             return Ok(None);
         };
         // Pairs of different classes from the validation split.
@@ -319,6 +312,63 @@ impl GraphLoss {
         }
         let rows: Vec<&[f32]> = strip.chunks((k + 2) * per).collect();
         Ok(Some(image_rows(&rows, k + 2, per, ch, h, w)))
+    }
+}
+
+/// The Reparameterize step fed by the 'mu' output's source: where a code enters the decoder.
+fn code_step(model: &GraphModel) -> Option<usize> {
+    let mu_src = model.plan.source_of(LATENT)?;
+    model
+        .plan
+        .steps
+        .iter()
+        .position(|s| s.kind == "reparameterize" && s.inputs.first().copied().flatten() == Some(mu_src))
+}
+
+impl GraphLoss {
+    /// `n` codes drawn from the prior N(0, I) (noise of `seed`) and decoded through the
+    /// 'reconstruction' output, as a square grid (VAE-shaped graphs).
+    fn decode_prior(&self, n: usize, seed: u64) -> Result<Option<Picture>, RunError> {
+        let model = self.t.net.inference()?;
+        if !model.plan.has_role(RECONSTRUCTION) || self.ex.data.shape.len() != 3 {
+            return Ok(None);
+        }
+        let Some(z_step) = code_step(&model) else {
+            return Ok(None);
+        };
+        let device = self.device.clone().inner();
+        // The code size, from one validation example's code.
+        let one: Vec<usize> = self.ex.split.val.iter().copied().take(1).collect();
+        let out = model
+            .run(Some(&[LATENT]), &self.feed(&one, &device), false, None)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let Some(Value::F2(code)) = out.outputs.get(LATENT).cloned() else {
+            return Ok(None);
+        };
+        let d = code.dims()[1];
+        device.seed(seed);
+        let z = noise(&[n, d], &device);
+        let overrides = HashMap::from([((z_step, 0), z)]);
+        let idx: Vec<usize> = std::iter::repeat_n(one[0], n).collect();
+        let out = model
+            .run_with(
+                Some(&[RECONSTRUCTION]),
+                &self.feed(&idx, &device),
+                &overrides,
+                false,
+                None,
+            )
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        let Some(px) = out.outputs.get(RECONSTRUCTION).and_then(Value::to_f32s) else {
+            return Ok(None);
+        };
+        let (_, dims) = self.ex.data.batch_features(&one, self.ex.pad);
+        let chw = [dims[1], dims[2], dims[3]];
+        if px.len() != n * chw.iter().product::<usize>() {
+            return Ok(None);
+        }
+        let side = (n as f64).sqrt().ceil() as usize;
+        Ok(Some(super::common::image_grid(&px, n, chw, side, (0.0, 1.0))))
     }
 }
 
@@ -409,6 +459,12 @@ impl Recipe for GraphLoss {
             views.push(("interpolation".to_owned(), View::Image(p)));
         }
         Ok(views)
+    }
+
+    fn generate(&mut self, request: &GenerateRequest, _cancel: &AtomicBool) -> Result<Option<View>, RunError> {
+        Ok(self
+            .from_prior(request.count.clamp(1, 256), request.seed)?
+            .map(View::Image))
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {

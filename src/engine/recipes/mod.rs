@@ -108,6 +108,34 @@ pub struct Evaluation {
     pub views: Vec<(String, View)>,
 }
 
+/// What the user asks the Generate panel for. Fields a recipe does not use are ignored (see the
+/// recipe's [`crate::catalog::GenerateSpec`] for the ones it offers).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GenerateRequest {
+    /// Seed of the starting noise: the same seed draws the same samples from the same weights.
+    pub seed: u64,
+    /// How many samples (a square grid for images).
+    pub count: usize,
+    /// The class to draw (class-conditioned graphs); `None`: one class per row.
+    pub class: Option<i64>,
+    /// Classifier-free guidance scale; `None`: the recipe's setting.
+    pub guidance: Option<f64>,
+    /// Sampler steps; `None`: the recipe's setting.
+    pub steps: Option<usize>,
+}
+
+impl Default for GenerateRequest {
+    fn default() -> Self {
+        GenerateRequest {
+            seed: 1,
+            count: 64,
+            class: None,
+            guidance: None,
+            steps: None,
+        }
+    }
+}
+
 /// A training loop. Built by its [`RecipeEngine`] from a project; driven by the trainer thread.
 pub trait Recipe {
     /// Learned parameters over every network.
@@ -120,6 +148,11 @@ pub trait Recipe {
     fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError>;
     /// Views to refresh while training (sample grids, ...), by channel; off the hot path.
     fn views(&mut self, cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError>;
+    /// Samples drawn from the current weights as the user asked (the Generate panel); `None`
+    /// when this recipe (or this graph) has nothing to generate.
+    fn generate(&mut self, _request: &GenerateRequest, _cancel: &AtomicBool) -> Result<Option<View>, RunError> {
+        Ok(None)
+    }
     /// After a non-finite loss: the first node whose output is non-finite, if it can be found.
     fn non_finite_culprit(&mut self) -> Option<String> {
         None

@@ -5,7 +5,7 @@
 //! flag at every level.
 
 use super::common::{Examples, Trainee, noise};
-use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
+use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::score_matching::SPEC;
 use crate::data::Rng;
@@ -165,10 +165,21 @@ impl ScoreMatching {
 
     /// Annealed Langevin dynamics: `n` points from N(0, σ_max²) walked down the noise ladder.
     fn sample(&self, n: usize, cancel: &AtomicBool) -> Result<Option<Vec<f32>>, RunError> {
+        self.sample_with(n, self.t.settings.seed ^ 0x5A3F, self.langevin_steps, cancel)
+    }
+
+    /// Annealed Langevin dynamics from the noise of `seed`, `steps` per noise level.
+    fn sample_with(
+        &self,
+        n: usize,
+        seed: u64,
+        steps: usize,
+        cancel: &AtomicBool,
+    ) -> Result<Option<Vec<f32>>, RunError> {
         use burn::module::Module;
         let model = self.t.net.model()?.valid();
         let device = self.device.clone().inner();
-        device.seed(self.t.settings.seed ^ 0x5A3F);
+        device.seed(seed);
         let start = match noise(&[n, self.dim], &device) {
             Value::F2(t) => t,
             _ => return Ok(None),
@@ -181,7 +192,7 @@ impl ScoreMatching {
             }
             let alpha = self.step_size * (s / last).powi(2);
             let sigma = Tensor::<2>::ones([n, 1], &device).mul_scalar(s);
-            for _ in 0..self.langevin_steps {
+            for _ in 0..steps {
                 let eps = self.predict(&model, x.clone(), sigma.clone())?;
                 let score = eps.div_scalar(-s);
                 let z = match noise(&[n, self.dim], &device) {
@@ -192,6 +203,24 @@ impl ScoreMatching {
             }
         }
         Ok(Some(x.into_data().iter::<f32>().collect()))
+    }
+}
+
+impl ScoreMatching {
+    /// Drawn points (orange) over as many training points (blue), first two dimensions.
+    fn over_data(&self, drawn: &[f32]) -> Scatter {
+        let d = self.dim;
+        let idx: Vec<usize> = self.ex.split.train.iter().copied().take(drawn.len() / d).collect();
+        let (data, _) = self.ex.data.batch_features(&idx, 0);
+        let mut points: Vec<[f32; 2]> = data.chunks(d).map(|p| [p[0], p[1]]).collect();
+        let mut group_of = vec![0u16; points.len()];
+        points.extend(drawn.chunks(d).map(|p| [p[0], p[1]]));
+        group_of.resize(points.len(), 1);
+        Scatter {
+            points,
+            group_of,
+            groups: vec!["data".into(), "samples".into()],
+        }
     }
 }
 
@@ -238,21 +267,18 @@ impl Recipe for ScoreMatching {
         let Some(drawn) = self.sample(self.samples, cancel)? else {
             return Ok(Vec::new());
         };
-        let idx: Vec<usize> = self.ex.split.train.iter().copied().take(self.samples).collect();
-        let (data, _) = self.ex.data.batch_features(&idx, 0);
-        let d = self.dim;
-        let mut points: Vec<[f32; 2]> = data.chunks(d).map(|p| [p[0], p[1]]).collect();
-        let mut group_of = vec![0u16; points.len()];
-        points.extend(drawn.chunks(d).map(|p| [p[0], p[1]]));
-        group_of.resize(points.len(), 1);
-        Ok(vec![(
-            "samples".to_owned(),
-            View::Scatter(Scatter {
-                points,
-                group_of,
-                groups: vec!["data".into(), "samples".into()],
-            }),
-        )])
+        Ok(vec![("samples".to_owned(), View::Scatter(self.over_data(&drawn)))])
+    }
+
+    fn generate(&mut self, request: &GenerateRequest, cancel: &AtomicBool) -> Result<Option<View>, RunError> {
+        if self.dim < 2 {
+            return Ok(None);
+        }
+        let n = request.count.clamp(1, 10_000);
+        let steps = request.steps.unwrap_or(self.langevin_steps).max(1);
+        Ok(self
+            .sample_with(n, request.seed, steps, cancel)?
+            .map(|drawn| View::Scatter(self.over_data(&drawn))))
     }
 
     fn save(&self, dir: &Path) -> Result<(), RunError> {

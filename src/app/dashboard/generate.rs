@@ -1,0 +1,162 @@
+//! The Generate tab: samples drawn on demand from the weights of the current run (or of the last
+//! one once it ended), with a chosen seed, count, class, guidance scale and sampler steps — the
+//! knobs the recipe's [`GenerateSpec`] offers.
+
+use super::super::views::{self, PictureCache};
+use crate::catalog::GenerateSpec;
+use crate::doc::Project;
+use crate::engine::recipes::GenerateRequest;
+use crate::telemetry::View;
+
+/// What the tab holds: the controls, whether a request is out, and the latest answer.
+#[derive(Default)]
+pub struct GeneratePanel {
+    /// The controls as set.
+    pub request: GenerateRequest,
+    /// Draw one class (else one class per column).
+    pub one_class: bool,
+    /// Override the recipe's guidance scale / sampler steps.
+    pub own_guidance: bool,
+    /// See `own_guidance`.
+    pub own_steps: bool,
+    /// Guidance scale when overridden.
+    pub guidance: f64,
+    /// Sampler steps when overridden.
+    pub steps: usize,
+    /// A request is out.
+    pub waiting: bool,
+    /// The latest answer: what was asked, the samples or why none, seconds.
+    pub result: Option<(GenerateRequest, Result<View, String>, f64)>,
+    cache: PictureCache,
+    shown: u64,
+}
+
+impl GeneratePanel {
+    /// The request the controls describe.
+    pub fn current_request(&self, spec: &GenerateSpec) -> GenerateRequest {
+        GenerateRequest {
+            class: (spec.class && self.one_class).then_some(self.request.class.unwrap_or(0)),
+            guidance: (spec.guidance && self.own_guidance).then_some(self.guidance),
+            steps: (spec.steps && self.own_steps).then_some(self.steps.max(1)),
+            ..self.request.clone()
+        }
+    }
+
+    /// Takes the trainer's answer.
+    pub fn answer(&mut self, request: GenerateRequest, result: Result<View, String>, seconds: f64) {
+        self.waiting = false;
+        self.shown += 1;
+        self.result = Some((request, result, seconds));
+    }
+
+    /// Draws the tab; returns the request to send when the user pressed Generate.
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        spec: Option<&GenerateSpec>,
+        project: &Project,
+        has_weights: bool,
+    ) -> Option<GenerateRequest> {
+        let Some(spec) = spec else {
+            ui.weak(format!(
+                "The {} recipe does not generate samples: pick one that does in the project settings (the Generate tab shows for those).",
+                project.recipe.id
+            ));
+            return None;
+        };
+        ui.weak(spec.doc);
+        let mut send = None;
+        ui.horizontal_wrapped(|ui| {
+            ui.label("seed");
+            ui.add(egui::DragValue::new(&mut self.request.seed).range(0..=u32::MAX as u64));
+            if ui.small_button("🎲").on_hover_text("Another seed").clicked() {
+                self.request.seed = self
+                    .request
+                    .seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1)
+                    >> 33;
+            }
+            ui.label("samples");
+            ui.add(egui::DragValue::new(&mut self.request.count).range(1..=256));
+            if spec.class {
+                ui.checkbox(&mut self.one_class, "class")
+                    .on_hover_text("Draw one class (off: each column another class)");
+                let mut c = self.request.class.unwrap_or(0);
+                if ui
+                    .add_enabled(self.one_class, egui::DragValue::new(&mut c).range(0..=9_999))
+                    .changed()
+                {
+                    self.request.class = Some(c);
+                }
+            }
+            if spec.guidance {
+                if !self.own_guidance {
+                    self.guidance = setting(project, "guidance").unwrap_or(2.0);
+                }
+                ui.checkbox(&mut self.own_guidance, "guidance")
+                    .on_hover_text("Classifier-free guidance scale (off: the recipe's setting)");
+                ui.add_enabled(
+                    self.own_guidance,
+                    egui::Slider::new(&mut self.guidance, 0.0..=10.0).fixed_decimals(1),
+                );
+            }
+            if spec.steps {
+                if !self.own_steps {
+                    let key = ["sample_steps", "langevin_steps"]
+                        .into_iter()
+                        .find(|k| setting(project, k).is_some());
+                    self.steps = key.and_then(|k| setting(project, k)).map_or(50, |v| v as usize);
+                }
+                ui.checkbox(&mut self.own_steps, "steps")
+                    .on_hover_text("Sampler steps (off: the recipe's setting)");
+                ui.add_enabled(self.own_steps, egui::DragValue::new(&mut self.steps).range(1..=1000));
+            }
+            let label = if self.waiting {
+                "Generating…"
+            } else {
+                "Generate samples"
+            };
+            let button = ui
+                .add_enabled(has_weights && !self.waiting, egui::Button::new(label))
+                .on_hover_text("Draw samples from the trained weights")
+                .on_disabled_hover_text(if has_weights {
+                    "Generating…"
+                } else {
+                    "Train first: samples come from trained weights"
+                });
+            if button.clicked() {
+                self.waiting = true;
+                send = Some(self.current_request(spec));
+            }
+        });
+        match &self.result {
+            None => {
+                if !has_weights {
+                    ui.weak("Train the project (or let a run finish) to generate from its weights.");
+                }
+            }
+            Some((req, Err(e), _)) => {
+                ui.colored_label(egui::Color32::from_rgb(240, 90, 90), e)
+                    .on_hover_text(format!("{req:?}"));
+            }
+            Some((req, Ok(view), seconds)) => {
+                ui.weak(format!(
+                    "seed {}, {} samples, drawn in {seconds:.1} s",
+                    req.seed, req.count
+                ));
+                let h = ui.available_height().max(120.0);
+                views::show(ui, view, ("generated".into(), self.shown), h, &mut self.cache);
+            }
+        }
+        send
+    }
+}
+
+fn setting(project: &Project, key: &str) -> Option<f64> {
+    project.recipe.settings.get(key).and_then(|v| v.as_float()).or_else(|| {
+        crate::catalog::recipe(&project.recipe.id)
+            .and_then(|r| r.setting(key))
+            .and_then(|p| p.default.to_value().as_float())
+    })
+}
