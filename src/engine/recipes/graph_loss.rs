@@ -463,7 +463,7 @@ impl Recipe for GraphLoss {
 
     fn generate(&mut self, request: &GenerateRequest, _cancel: &AtomicBool) -> Result<Option<View>, RunError> {
         Ok(self
-            .from_prior(request.count.clamp(1, 256), request.seed)?
+            .decode_prior(request.count.clamp(1, 256), request.seed)?
             .map(View::Image))
     }
 
