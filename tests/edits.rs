@@ -361,3 +361,54 @@ fn undo_with_nothing_to_undo_is_harmless() {
     let v: ParamValue = 3.into();
     assert_eq!(v, ParamValue::Int(3));
 }
+
+#[test]
+fn undo_redo_cycles_keep_the_history_the_same_size() {
+    // Deleting many wired nodes at once, undone and redone many times: each inverse must stay the
+    // size of the first one (inverses used to nest one batch deeper per cycle: memory grew
+    // without bound and deep nesting risked the stack).
+    let mut p = Project::new("chain");
+    let mut prev = None;
+    for i in 0..200 {
+        let kind = if i == 0 { "input" } else { "relu" };
+        let node = strata::catalog::default_node(kind).unwrap();
+        let (e, id) = Edit::add_node(&mut p, Scope::Root, node).unwrap();
+        e.apply(&mut p).unwrap();
+        if let Some(prev) = prev {
+            Edit::AddWire {
+                scope: Scope::Root,
+                wire: strata::doc::Wire::new(prev, "y", id, "x"),
+            }
+            .apply(&mut p)
+            .unwrap();
+        }
+        prev = Some(id);
+    }
+    let original = p.clone();
+    let ids: Vec<NodeId> = p.graph.nodes.iter().map(|n| n.id).step_by(2).collect();
+    let delete = Edit::Batch(
+        ids.into_iter()
+            .map(|id| Edit::RemoveNode { scope: Scope::Root, id })
+            .collect(),
+    );
+    let deleted_once = {
+        let mut q = p.clone();
+        delete.clone().apply(&mut q).unwrap();
+        q
+    };
+    let mut undo = delete.apply(&mut p).unwrap();
+    let mut sizes = Vec::new();
+    for _ in 0..100 {
+        let redo = undo.apply(&mut p).unwrap();
+        assert_same_document(&p, &original);
+        undo = redo.apply(&mut p).unwrap();
+        assert_same_document(&p, &deleted_once);
+        sizes.push(serde_json::to_string(&undo).unwrap().len());
+    }
+    assert!(
+        sizes.iter().all(|&s| s == sizes[1]),
+        "the inverse grows: {:?} … {:?}",
+        &sizes[..3],
+        &sizes[97..]
+    );
+}

@@ -210,15 +210,20 @@ impl Edit {
             }
             Edit::RemoveNode { scope, id } => {
                 let (node, wires) = graph_mut(p, &scope)?.remove_node(id).ok_or(EditError::NoNode(id))?;
-                let mut inv = vec![Edit::AddNode {
+                let add = Edit::AddNode {
                     scope: scope.clone(),
                     node,
-                }];
-                inv.extend(wires.into_iter().map(|wire| Edit::AddWire {
-                    scope: scope.clone(),
-                    wire,
-                }));
-                Edit::Batch(inv)
+                };
+                if wires.is_empty() {
+                    add
+                } else {
+                    let mut inv = vec![add];
+                    inv.extend(wires.into_iter().map(|wire| Edit::AddWire {
+                        scope: scope.clone(),
+                        wire,
+                    }));
+                    Edit::Batch(inv)
+                }
             }
             Edit::AddWire { scope, wire } => {
                 let g = graph_mut(p, &scope)?;
@@ -349,7 +354,16 @@ impl Edit {
                     }
                 }
                 inverses.reverse();
-                Edit::Batch(inverses)
+                // Flat: an inverse's own steps join this list (in their order), so undo/redo
+                // cycles never nest batches deeper and the history stays the same size.
+                let mut flat = Vec::with_capacity(inverses.len());
+                for inv in inverses {
+                    match inv {
+                        Edit::Batch(steps) => flat.extend(steps),
+                        other => flat.push(other),
+                    }
+                }
+                Edit::Batch(flat)
             }
         })
     }
