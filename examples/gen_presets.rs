@@ -144,6 +144,15 @@ fn linear(g: &mut GraphBuilder, prev: NodeId, out: i64) -> NodeId {
     g.then(prev, "linear", &[("out_features", out.into())])
 }
 
+/// A linear layer whose weights and bias start at zero (adaLN-Zero).
+fn linear_zero(g: &mut GraphBuilder, prev: NodeId, out: i64) -> NodeId {
+    g.then(
+        prev,
+        "linear",
+        &[("out_features", out.into()), ("init", "zeros".into())],
+    )
+}
+
 fn linear_nb(g: &mut GraphBuilder, prev: NodeId, out: i64) -> NodeId {
     g.then(prev, "linear", &[("out_features", out.into()), ("bias", false.into())])
 }
@@ -1577,7 +1586,8 @@ fn dit_block(d: i64, heads: i64) -> GraphBuilder {
     let x = port_in(&mut b, "x", 0);
     let c = port_in(&mut b, "c", 1);
     let act = t(&mut b, c, "silu", &[]);
-    let m = linear(&mut b, act, 6 * d);
+    // Zero-initialised: every block starts as the identity (the gates are 0).
+    let m = linear_zero(&mut b, act, 6 * d);
     b.title(m, "adaLN-Zero modulation");
     let parts = b.then(m, "split", &[("parts", 6.into())]);
     let ln1 = t(
@@ -1620,14 +1630,15 @@ fn dit_block(d: i64, heads: i64) -> GraphBuilder {
 /// patch² × channels per token, and the patches put back into an image.
 fn dit_head(g: &mut GraphBuilder, h: NodeId, c: NodeId, d: i64, patch: i64, channels: i64) -> NodeId {
     let ca = t(g, c, "silu", &[]);
-    let cm = linear(g, ca, 2 * d);
+    let cm = linear_zero(g, ca, 2 * d);
     let parts = g.then(cm, "split", &[("parts", 2.into())]);
     let ln = t(g, h, "layer_norm", &[("eps", 1e-6.into()), ("affine", false.into())]);
     let m = g.node("modulate", &[]);
     g.wire(ln, "y", m, "x");
     g.wire(parts, "y0", m, "shift");
     g.wire(parts, "y1", m, "scale");
-    let proj = linear(g, m, patch * patch * channels);
+    // Zero-initialised too: the denoiser starts by predicting ε = 0.
+    let proj = linear_zero(g, m, patch * patch * channels);
     t(
         g,
         proj,
@@ -1700,7 +1711,7 @@ fn dit_mini() {
         "Peebles & Xie, Scalable Diffusion Models with Transformers, ICCV 2023",
         "diffusion",
     )
-    .describe("A diffusion transformer at MNIST size: digits cut into 49 patches of 4×4, four DiT blocks (width 128, 4 heads) conditioned on timestep and class through adaLN-Zero, the patches put back into a predicted noise image. Trained and sampled like ddpm_unet (DDIM 50 steps, classifier-free guidance).")
+    .describe("A diffusion transformer at MNIST size: digits cut into 49 patches of 4×4, four DiT blocks (width 96, 4 heads) conditioned on timestep and class through adaLN-Zero, the patches put back into a predicted noise image. Trained and sampled like ddpm_unet (DDIM 50 steps, classifier-free guidance).")
     .dataset("mnist_5k", &[])
     .training(|t| {
         t.optimizer = Optimizer::AdamW;
@@ -1710,7 +1721,7 @@ fn dit_mini() {
         t.schedule = Schedule::WarmupCosine;
         t.warmup_steps = 100;
     });
-    let d: i64 = 128;
+    let d: i64 = 96;
     pre.block("dit_block", "DiT block (adaLN-Zero)", dit_block(d, 4));
     let mut g = GraphBuilder::new();
     let x = input(&mut g, "noised image x_t", "B,1,28,28", "float", "image");

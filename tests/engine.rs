@@ -523,3 +523,25 @@ fn the_trainer_reports_every_nodes_activity_and_sample_grids_at_evaluations() {
         .collect();
     assert_eq!(samples, [20, 40]);
 }
+
+#[test]
+fn a_zero_initialised_linear_layer_starts_at_zero() {
+    // adaLN-Zero (DiT): the modulation and output layers start at zero, so every block starts as
+    // the identity. `init: zeros` on a Linear does that; the default stays random.
+    for (init, zero) in [("zeros", true), ("default", false)] {
+        let mut g = strata::catalog::GraphBuilder::new();
+        let x = g.node("input", &[("shape", shape("B,8")), ("field", "x".into())]);
+        let l = g.then(x, "linear", &[("out_features", 4.into()), ("init", init.into())]);
+        g.then(l, "output", &[("role", "prediction".into())]);
+        let mut p = strata::doc::Project::new("zero init");
+        p.graph = g.finish();
+        assert!(strata::shape::check(&p).is_valid());
+        let d = cpu();
+        let model = strata::engine::compile(&p, &d).unwrap();
+        let x = strata::engine::Value::F2(burn::tensor::Tensor::ones([3, 8], &d));
+        let feed = [("x".to_owned(), x)].into_iter().collect();
+        let out = model.run(None, &feed, false, None).unwrap();
+        let v = out.outputs["prediction"].to_f32s().unwrap();
+        assert_eq!(v.iter().all(|&y| y == 0.0), zero, "init {init}: {v:?}");
+    }
+}

@@ -73,6 +73,12 @@ const SPECS: &[LayerSpec] = &[
         params: &[
             int("out_features", 64, 1, BIG, "Output features"),
             flag("bias", true, "Learn an additive bias"),
+            choice(
+                "init",
+                "default",
+                &["default", "zeros"],
+                "Starting weights: default (uniform, scaled by the input size) or zeros (adaLN-Zero modulation and output layers start as the identity / zero)",
+            ),
         ],
         inputs: Ports::Fixed(X),
         outputs: Ports::Fixed(Y),

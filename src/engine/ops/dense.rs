@@ -7,7 +7,10 @@ use burn::tensor::activation;
 
 fn linear_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let d_in = ctx.in_dim(0, usize::MAX)?;
-    let cfg = LinearConfig::new(d_in, ctx.usize("out_features")).with_bias(ctx.bool("bias"));
+    let mut cfg = LinearConfig::new(d_in, ctx.usize("out_features")).with_bias(ctx.bool("bias"));
+    if ctx.text("init") == "zeros" {
+        cfg = cfg.with_initializer(burn::nn::Initializer::Zeros);
+    }
     Ok(Some(Layer::Linear(cfg.init(ctx.device))))
 }
 

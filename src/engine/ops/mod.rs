@@ -102,6 +102,12 @@ impl BuildCtx<'_> {
     pub fn bool(&self, name: &str) -> bool {
         self.value(name).and_then(|v| v.as_bool()).unwrap_or(false)
     }
+    /// Text or choice parameter.
+    pub fn text(&self, name: &str) -> String {
+        self.value(name)
+            .and_then(|v| v.as_text().map(str::to_owned))
+            .unwrap_or_default()
+    }
     /// Known size of dim `dim` of input `i`.
     pub fn in_dim(&self, i: usize, dim: usize) -> Result<usize, String> {
         let t = self
