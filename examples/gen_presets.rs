@@ -426,7 +426,7 @@ fn ddpm_unet() {
         "Ho, Jain & Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020",
         "diffusion",
     )
-    .describe("A small U-Net learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); sampling runs DDIM (50 steps) or DDPM (all 1 000). On 2 CPU cores the default run is short for diffusion: expect blobs, not yet clean digits.")
+    .describe("A small U-Net (one self-attention block at its 7×7 bottleneck) learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); sampling runs DDIM (50 steps) or DDPM (all 1 000). On 2 CPU cores the default run is short for diffusion: expect blobs, not yet clean digits.")
     .dataset("mnist_5k", &[])
     .training(|t| {
         t.optimizer = Optimizer::Adam;
@@ -475,6 +475,16 @@ fn ddpm_unet() {
     let e2 = block(&mut g, d1, 32);
     let d2 = conv(&mut g, e2, 32, 4, 2, 1, true);
     let mid = block(&mut g, d2, 32);
+    // One self-attention block at the 7×7 bottleneck (Ho et al. attend at 16×16): the 49
+    // positions as tokens of 32 channels, layer norm, 4 heads, added back.
+    let tok = t(&mut g, mid, "reshape", &[("shape", shape("B,32,49"))]);
+    let tok = t(&mut g, tok, "transpose", &[("dim0", 1.into()), ("dim1", 2.into())]);
+    let ln = t(&mut g, tok, "layer_norm", &[]);
+    let att = t(&mut g, ln, "multi_head_attention", &[("heads", 4.into())]);
+    let res = add2(&mut g, tok, att);
+    g.title(res, "attention at 7×7 (+ skip)");
+    let back = t(&mut g, res, "transpose", &[("dim0", 1.into()), ("dim1", 2.into())]);
+    let mid = t(&mut g, back, "reshape", &[("shape", shape("B,32,7,7"))]);
     let mut h = mid;
     for (skip, c) in [(e2, 32), (e1, 16)] {
         let up = t(&mut g, h, "conv_transpose2d", &[("out_channels", c.into())]);

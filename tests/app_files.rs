@@ -291,3 +291,54 @@ fn earlier_runs_are_saved_beside_the_project_and_come_back_when_it_is_reopened()
     assert!(app.dashboard().runs.is_empty());
     assert_eq!(app.document().project.name, "MLP on MNIST");
 }
+
+#[test]
+fn a_reopened_project_generates_from_its_last_runs_saved_weights() {
+    use egui_kittest::kittest::NodeT;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("moons.strata");
+    let mut p = common::preset("score_2d");
+    p.training.steps = 300;
+    strata::doc::save_file(&p, &file).unwrap();
+    let wait = |h: &mut Harness<'static, StrataApp>, what: &str, done: &dyn Fn(&StrataApp) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !done(h.state()) {
+            assert!(std::time::Instant::now() < deadline, "waited for {what}");
+            h.run_steps(1);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut h = harness(StrataApp::new(Some(Document::open(&file).unwrap())));
+    h.get_by_label("▶ Train").click();
+    wait(&mut h, "the run", &|a| {
+        a.dashboard().current().is_some_and(|r| r.outcome.is_some())
+    });
+    h.run_steps(3);
+    let ck = h.state().dashboard().current().and_then(|r| r.checkpoint.clone());
+    let ck = ck.expect("the run's weights are saved");
+    assert!(ck.starts_with(dir.path().join("moons.checkpoints")), "{}", ck.display());
+    assert!(ck.join("checkpoint.json").exists());
+    drop(h);
+    // A later session: the project reopens, the Generate tab offers the saved run's weights.
+    let mut h = harness(StrataApp::new(None));
+    h.state_mut().open_path(&file);
+    h.state_mut().dashboard_mut().tab = strata::app::Tab::Generate;
+    h.run_steps(3);
+    assert_eq!(
+        h.state().dashboard().generate.from.as_ref(),
+        Some(&ck),
+        "the saved run's weights are picked when no run of this session holds any"
+    );
+    let button = h.get_by_label("Generate samples");
+    assert!(
+        !button.accesskit_node().is_disabled(),
+        "saved weights: Generate works without training"
+    );
+    button.click();
+    wait(&mut h, "the samples", &|a| a.dashboard().generate.result.is_some());
+    let result = &h.state().dashboard().generate.result;
+    assert!(
+        matches!(result, Some((_, Ok(strata::telemetry::View::Scatter(_)), _))),
+        "{result:?}"
+    );
+}

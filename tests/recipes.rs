@@ -867,12 +867,14 @@ fn the_trainer_generates_on_demand_from_the_last_runs_weights() {
     // No weights yet: the answer says what to do.
     let err = ask(1).unwrap_err();
     assert!(err.contains("train the project first"), "{err}");
+    let ck = tempfile::tempdir().unwrap();
     t.send(Request::Start {
         run_id: 3,
         project: Box::new(preset("score_2d")),
         config: RunConfig {
             steps: Some(200),
             device: DeviceChoice::Cpu,
+            checkpoint: Some(ck.path().to_owned()),
             ..RunConfig::default()
         },
     });
@@ -887,4 +889,37 @@ fn the_trainer_generates_on_demand_from_the_last_runs_weights() {
     assert_eq!(a.group_of.iter().filter(|&&g| g == 1).count(), 50);
     assert_eq!(draw(7), a, "the same seed draws the same samples from the same weights");
     assert_ne!(draw(8), a, "another seed, other samples");
+    // A later session: a fresh trainer loads the run's checkpoint and draws the same samples.
+    let later = Trainer::spawn(|| {}).unwrap();
+    later.send(Request::GenerateFrom {
+        project: Box::new(preset("score_2d")),
+        checkpoint: ck.path().to_owned(),
+        data_dir: None,
+        request: GenerateRequest {
+            seed: 7,
+            count: 50,
+            steps: Some(5),
+            ..GenerateRequest::default()
+        },
+    });
+    let seen = wait_for(&later, |e| matches!(e, Event::Generated { .. }));
+    match seen.last() {
+        Some(Event::Generated {
+            result: Ok(strata::telemetry::View::Scatter(s)),
+            ..
+        }) => assert_eq!(*s, a, "the checkpoint's weights draw what the run's weights drew"),
+        other => panic!("{other:?}"),
+    }
+    // A folder without a checkpoint is named in the answer.
+    later.send(Request::GenerateFrom {
+        project: Box::new(preset("score_2d")),
+        checkpoint: ck.path().join("missing"),
+        data_dir: None,
+        request: GenerateRequest::default(),
+    });
+    let seen = wait_for(&later, |e| matches!(e, Event::Generated { .. }));
+    let Some(Event::Generated { result: Err(e), .. }) = seen.last() else {
+        panic!("{seen:?}")
+    };
+    assert!(e.contains("missing"), "{e}");
 }

@@ -96,6 +96,19 @@ pub fn save_runs(project: &std::path::Path, runs: &[super::Run]) -> std::io::Res
     crate::doc::write_atomic(&runs_path(project), text.as_bytes())
 }
 
+/// Removes the run folders (`run-…`) in `dir` that no kept run points at. Only folders this app
+/// names are touched.
+pub fn prune_checkpoints(dir: &std::path::Path, keep: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        let ours = e.file_name().to_str().is_some_and(|n| n.starts_with("run-")) && path.is_dir();
+        if ours && !keep.iter().any(|k| k == &path) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// The file name to save `name` under: letters, digits, `-` and `_`, plus `.strata`.
 pub fn file_name_for(name: &str) -> String {
     let stem: String = name

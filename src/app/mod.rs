@@ -401,7 +401,12 @@ impl StrataApp {
         }
         if let Err(e) = files::save_runs(p, &runs) {
             self.status = format!("could not save the run history: {e}");
+            return;
         }
+        // The weights of runs that left the history go too (the current run's stay).
+        let mut keep: Vec<PathBuf> = runs.iter().filter_map(|r| r.checkpoint.clone()).collect();
+        keep.extend(self.dashboard.current().and_then(|r| r.checkpoint.clone()));
+        files::prune_checkpoints(&p.with_extension("checkpoints"), &keep);
     }
 
     fn start_dialog(&mut self, purpose: files::Purpose) {
@@ -905,7 +910,10 @@ impl StrataApp {
             Tab::Problems => self.problems(ui),
             Tab::Training => self.dashboard.training_tab(ui),
             Tab::Samples => self.dashboard.samples_tab(ui),
-            Tab::Generate => self.dashboard.generate_tab(ui, &self.document.project),
+            Tab::Generate => {
+                let data_dir = self.data_dir();
+                self.dashboard.generate_tab(ui, &self.document.project, data_dir);
+            }
         }
     }
 
@@ -1144,6 +1152,7 @@ impl eframe::App for StrataApp {
             self.ctx = Some(ctx.clone());
             apply_theme(&ctx, self.prefs.light);
         }
+        self.dashboard.checkpoints = self.document.path.as_ref().map(|p| p.with_extension("checkpoints"));
         self.dashboard.poll();
         if self.dashboard.take_finished() {
             self.save_history();

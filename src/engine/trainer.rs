@@ -82,6 +82,18 @@ pub enum Request {
     /// Draw samples from the weights of the current run, or of the last one once it ended
     /// (the Generate panel). A `Generated` event answers.
     Generate(GenerateRequest),
+    /// Draw samples from the weights in a checkpoint folder of `project` (a run of an earlier
+    /// session); those weights then stay loaded for the next `Generate`. Not during a run.
+    GenerateFrom {
+        /// The project the checkpoint belongs to (its graph and recipe settings).
+        project: Box<Project>,
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// Data paths of the project resolve here.
+        data_dir: Option<PathBuf>,
+        /// What to draw.
+        request: GenerateRequest,
+    },
     /// Shut the trainer thread down.
     Shutdown,
 }
@@ -340,6 +352,35 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
                     watch = node;
                     continue;
                 }
+                Ok(Request::GenerateFrom {
+                    project,
+                    checkpoint,
+                    data_dir,
+                    request,
+                }) => {
+                    cancel.store(false, Ordering::Relaxed);
+                    let mut event = None;
+                    guarded(0, &link, || {
+                        event = Some(match load_weights(&project, &checkpoint, data_dir.as_deref()) {
+                            Ok(mut recipe) => {
+                                let e = generate(0, recipe.as_mut(), &request, cancel);
+                                last = Some((0, recipe));
+                                e
+                            }
+                            Err(e) => Event::Generated {
+                                run_id: 0,
+                                request: request.clone(),
+                                result: Err(format!("cannot load {}: {e}", checkpoint.display())),
+                                seconds: 0.0,
+                            },
+                        });
+                        Control::Continue
+                    });
+                    if let Some(e) = event {
+                        link.emit(e);
+                    }
+                    continue;
+                }
                 Ok(Request::Generate(request)) => {
                     cancel.store(false, Ordering::Relaxed);
                     let event = match last.as_mut() {
@@ -382,6 +423,25 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
             _ => {}
         }
     }
+}
+
+/// `project`'s recipe with the weights of a checkpoint folder, on the CPU (sampling a few
+/// images does not need the GPU, and the CPU is always there).
+fn load_weights(
+    project: &Project,
+    checkpoint: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
+) -> Result<Box<dyn Recipe>, RunError> {
+    let dev = device::select(DeviceChoice::Cpu).map_err(|e| RunError::Failed(e.to_string()))?;
+    let init = RecipeInit {
+        project,
+        device: &dev.device,
+        seed: project.training.seed,
+        data_dir,
+    };
+    let mut recipe = recipes::start(&init)?;
+    recipe.resume(checkpoint)?;
+    Ok(recipe)
 }
 
 /// Draws samples as `request` asks from `recipe`'s current weights.
@@ -482,6 +542,16 @@ fn poll(
             }
             Request::Generate(request) => {
                 link.emit(generate(run_id, recipe, &request, cancel_never()));
+            }
+            Request::GenerateFrom { request, .. } => {
+                link.emit(Event::Generated {
+                    run_id,
+                    request,
+                    result: Err(
+                        "a run is training: generate from its weights, or stop it first to load a checkpoint".into(),
+                    ),
+                    seconds: 0.0,
+                });
             }
             Request::Checkpoint(path) => match recipe.save(&path) {
                 Ok(()) => {

@@ -7,6 +7,7 @@ use crate::catalog::GenerateSpec;
 use crate::doc::Project;
 use crate::engine::recipes::GenerateRequest;
 use crate::telemetry::View;
+use std::path::PathBuf;
 
 /// What the tab holds: the controls, whether a request is out, and the latest answer.
 #[derive(Default)]
@@ -27,6 +28,8 @@ pub struct GeneratePanel {
     pub waiting: bool,
     /// The latest answer: what was asked, the samples or why none, seconds.
     pub result: Option<(GenerateRequest, Result<View, String>, f64)>,
+    /// Draw from a saved checkpoint (its folder) instead of this session's weights.
+    pub from: Option<PathBuf>,
     cache: PictureCache,
     shown: u64,
 }
@@ -49,14 +52,17 @@ impl GeneratePanel {
         self.result = Some((request, result, seconds));
     }
 
-    /// Draws the tab; returns the request to send when the user pressed Generate.
+    /// Draws the tab; returns the request to send when the user pressed Generate, with the
+    /// checkpoint to load (`None`: this session's weights). `saved` lists earlier runs with a
+    /// checkpoint on disk (label, folder), newest first.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
         spec: Option<&GenerateSpec>,
         project: &Project,
-        has_weights: bool,
-    ) -> Option<GenerateRequest> {
+        live: bool,
+        saved: &[(String, PathBuf)],
+    ) -> Option<(GenerateRequest, Option<PathBuf>)> {
         let Some(spec) = spec else {
             ui.weak(format!(
                 "The {} recipe does not generate samples: pick one that does in the project settings (the Generate tab shows for those).",
@@ -65,6 +71,36 @@ impl GeneratePanel {
             return None;
         };
         ui.weak(spec.doc);
+        // Where the weights come from.
+        if self.from.as_ref().is_some_and(|f| !saved.iter().any(|(_, p)| p == f)) {
+            self.from = None;
+        }
+        if !live && self.from.is_none() {
+            self.from = saved.first().map(|(_, p)| p.clone());
+        }
+        let name_of = |from: &Option<PathBuf>| match from {
+            None => "this session's run".to_owned(),
+            Some(p) => saved
+                .iter()
+                .find(|(_, q)| q == p)
+                .map_or_else(|| p.display().to_string(), |(l, _)| l.clone()),
+        };
+        ui.horizontal(|ui| {
+            ui.label("weights");
+            egui::ComboBox::from_id_salt("strata-generate-from")
+                .selected_text(name_of(&self.from))
+                .width(320.0)
+                .show_ui(ui, |ui| {
+                    ui.add_enabled_ui(live, |ui| {
+                        ui.selectable_value(&mut self.from, None, "this session's run");
+                    });
+                    for (label, path) in saved {
+                        ui.selectable_value(&mut self.from, Some(path.clone()), label)
+                            .on_hover_text(path.display().to_string());
+                    }
+                });
+        });
+        let has_weights = live && self.from.is_none() || self.from.is_some();
         let mut send = None;
         ui.horizontal_wrapped(|ui| {
             ui.label("seed");
@@ -123,11 +159,11 @@ impl GeneratePanel {
                 .on_disabled_hover_text(if has_weights {
                     "Generating…"
                 } else {
-                    "Train first: samples come from trained weights"
+                    "Train first: samples come from trained weights (runs of a saved project keep theirs)"
                 });
             if button.clicked() {
                 self.waiting = true;
-                send = Some(self.current_request(spec));
+                send = Some((self.current_request(spec), self.from.clone()));
             }
         });
         match &self.result {

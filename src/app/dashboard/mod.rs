@@ -78,6 +78,9 @@ pub struct Dashboard {
     pub tab: Tab,
     /// The Generate tab.
     pub generate: GeneratePanel,
+    /// The folder for this project's run checkpoints (`name.checkpoints/` beside the file;
+    /// `None` for a project without a file: its runs keep no weights on disk).
+    pub checkpoints: Option<PathBuf>,
     /// A run of this session has weights the trainer still holds (running or ended).
     pub has_weights: bool,
     finished: bool,
@@ -115,6 +118,7 @@ impl Default for Dashboard {
             error: None,
             tab: Tab::Problems,
             generate: GeneratePanel::default(),
+            checkpoints: None,
             has_weights: false,
             finished: false,
         }
@@ -196,9 +200,13 @@ impl Dashboard {
         if self.watched.is_some() {
             trainer.send(Request::Watch(self.watched));
         }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let config = RunConfig {
             steps: (self.steps > 0).then_some(self.steps),
             device: self.device,
+            checkpoint: self.checkpoints.as_ref().map(|d| d.join(format!("run-{stamp}-{id}"))),
             eval_every: 0,
             watch_every: 5,
             activity_every: 10,
@@ -410,7 +418,8 @@ impl Dashboard {
                     }
                 }
             }
-            Event::Checkpointed { .. } | Event::Resumed { .. } | Event::Generated { .. } => {}
+            Event::Checkpointed { path, .. } => run.checkpoint = Some(path),
+            Event::Resumed { .. } | Event::Generated { .. } => {}
         }
     }
 
@@ -714,15 +723,46 @@ impl Dashboard {
         }
     }
 
-    /// The texture of the watched node's feature maps, for a thumbnail on the node.
     /// The Generate tab for `project`'s recipe; sends the request when the user asks.
-    pub fn generate_tab(&mut self, ui: &mut egui::Ui, project: &Project) {
+    pub fn generate_tab(&mut self, ui: &mut egui::Ui, project: &Project, data_dir: Option<PathBuf>) {
         let spec = crate::catalog::recipe(&project.recipe.id).and_then(|r| r.generate.as_ref());
-        if let Some(request) = self
-            .generate
-            .show(ui, spec, project, self.has_weights && self.trainer.is_some())
-        {
-            self.send(Request::Generate(request));
+        // Weights to draw from: this session's run (held by the trainer) or a saved checkpoint.
+        let saved: Vec<(String, PathBuf)> = self
+            .runs
+            .iter()
+            .rev()
+            .filter(|r| r.outcome.is_some() && r.recipe == project.recipe.id)
+            .filter_map(|r| {
+                let ck = r.checkpoint.clone().filter(|c| c.join("checkpoint.json").exists())?;
+                Some((format!("{}: {}", r.label, r.outcome.as_deref().unwrap_or("")), ck))
+            })
+            .collect();
+        let live = self.has_weights && self.trainer.is_some();
+        let asked = self.generate.show(ui, spec, project, live, &saved);
+        match asked {
+            Some((request, None)) => {
+                self.send(Request::Generate(request));
+            }
+            Some((request, Some(checkpoint))) => {
+                if self.trainer.is_none() {
+                    let ctx = ui.ctx().clone();
+                    match Trainer::spawn(move || ctx.request_repaint()) {
+                        Ok(t) => self.trainer = Some(t),
+                        Err(e) => {
+                            self.generate
+                                .answer(request, Err(format!("cannot start the trainer thread: {e}")), 0.0);
+                            return;
+                        }
+                    }
+                }
+                self.send(Request::GenerateFrom {
+                    project: Box::new(project.clone()),
+                    checkpoint,
+                    data_dir,
+                    request,
+                });
+            }
+            None => {}
         }
     }
 

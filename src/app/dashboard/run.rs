@@ -37,6 +37,8 @@ pub struct Run {
     pub outcome: Option<String>,
     /// Wall time of the training loop once finished.
     pub seconds: Option<f64>,
+    /// Where the trainer wrote this run's final weights (the Generate tab can load them).
+    pub checkpoint: Option<std::path::PathBuf>,
     // Curves of history files written before series were named (read, then moved into `series`).
     #[serde(skip_serializing)]
     loss: Vec<[f64; 2]>,
