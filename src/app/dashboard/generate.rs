@@ -105,7 +105,7 @@ impl GeneratePanel {
         ui.horizontal_wrapped(|ui| {
             ui.label("seed");
             ui.add(egui::DragValue::new(&mut self.request.seed).range(0..=u32::MAX as u64));
-            if ui.small_button("🎲").on_hover_text("Another seed").clicked() {
+            if ui.small_button("new seed").on_hover_text("Another seed").clicked() {
                 self.request.seed = self
                     .request
                     .seed
