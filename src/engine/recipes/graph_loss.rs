@@ -276,26 +276,13 @@ impl GraphLoss {
         }
         let rows = pairs.len() * k;
         let z = Tensor::<2>::from_data(burn::tensor::TensorData::new(z, [rows, d]), &device);
-        let overrides = HashMap::from([((z_step, 0), Value::F2(z))]);
-        // What only feeds the code is not run; inputs the decoder reads itself (if any) get the
-        // repeated end examples.
+        // Inputs the decoder reads itself (if any) get the repeated end examples.
         let idx: Vec<usize> = pairs
             .iter()
             .flat_map(|&(a, _)| std::iter::repeat_n(val[a], k))
             .collect();
-        let out = model
-            .run_with(
-                Some(&[RECONSTRUCTION]),
-                &self.feed(&idx, &device),
-                &overrides,
-                false,
-                None,
-            )
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let rec: Vec<f32> = match out.outputs.get(RECONSTRUCTION).cloned() {
-            Some(Value::F2(t)) => t.into_data().iter::<f32>().collect(),
-            Some(Value::F4(t)) => t.into_data().iter::<f32>().collect(),
-            _ => return Ok(None),
+        let Some(rec) = self.decode(&model, z_step, Value::F2(z), &idx)? else {
+            return Ok(None);
         };
         let (raw, dims) = self.ex.data.batch_features(&ends, self.ex.pad);
         let (ch, h, w) = (dims[1], dims[2], dims[3]);
@@ -326,6 +313,23 @@ fn code_step(model: &GraphModel) -> Option<usize> {
 }
 
 impl GraphLoss {
+    /// The 'reconstruction' output for codes `z` put in place of the code step's output (what
+    /// only fed the code does not run); `idx` feeds any input the decoder reads itself.
+    fn decode(&self, model: &GraphModel, z_step: usize, z: Value, idx: &[usize]) -> Result<Option<Vec<f32>>, RunError> {
+        let device = self.device.clone().inner();
+        let overrides = HashMap::from([((z_step, 0), z)]);
+        let out = model
+            .run_with(
+                Some(&[RECONSTRUCTION]),
+                &self.feed(idx, &device),
+                &overrides,
+                false,
+                None,
+            )
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        Ok(out.outputs.get(RECONSTRUCTION).and_then(Value::to_f32s))
+    }
+
     /// `n` codes drawn from the prior N(0, I) (noise of `seed`) and decoded through the
     /// 'reconstruction' output, as a square grid (VAE-shaped graphs).
     fn decode_prior(&self, n: usize, seed: u64) -> Result<Option<Picture>, RunError> {
@@ -348,18 +352,8 @@ impl GraphLoss {
         let d = code.dims()[1];
         device.seed(seed);
         let z = noise(&[n, d], &device);
-        let overrides = HashMap::from([((z_step, 0), z)]);
         let idx: Vec<usize> = std::iter::repeat_n(one[0], n).collect();
-        let out = model
-            .run_with(
-                Some(&[RECONSTRUCTION]),
-                &self.feed(&idx, &device),
-                &overrides,
-                false,
-                None,
-            )
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let Some(px) = out.outputs.get(RECONSTRUCTION).and_then(Value::to_f32s) else {
+        let Some(px) = self.decode(&model, z_step, z, &idx)? else {
             return Ok(None);
         };
         let (_, dims) = self.ex.data.batch_features(&one, self.ex.pad);
