@@ -923,3 +923,77 @@ fn the_trainer_generates_on_demand_from_the_last_runs_weights() {
     };
     assert!(e.contains("missing"), "{e}");
 }
+
+#[test]
+fn the_moving_average_of_weights_blends_parameter_by_parameter() {
+    use strata::engine::recipes::common::Ema;
+    let mut g = GraphBuilder::new();
+    let x = g.node("input", &[("shape", shape("B,3")), ("field", "x".into())]);
+    let l = g.then(x, "linear", &[("out_features", 2.into())]);
+    g.then(l, "output", &[("role", "prediction".into())]);
+    let mut p = Project::new("ema");
+    p.graph = g.finish();
+    let d = cpu();
+    let model = |seed| {
+        d.seed(seed);
+        strata::engine::compile(&p, &d).unwrap()
+    };
+    let out = |m: &strata::engine::GraphModel| {
+        let x = strata::engine::Value::F2(burn::tensor::Tensor::ones([1, 3], &d));
+        let feed = [("x".to_owned(), x)].into_iter().collect();
+        m.run(None, &feed, false, None).unwrap().outputs["prediction"]
+            .to_f32s()
+            .unwrap()
+    };
+    // The same network later in training: same parameters (ids), other values (here doubled).
+    struct Double;
+    impl burn::module::ModuleMapper for Double {
+        fn map_float<const D: usize>(
+            &mut self,
+            p: burn::module::Param<burn::tensor::Tensor<D>>,
+        ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+            p.map(|t| t.mul_scalar(2.0))
+        }
+    }
+    use burn::module::Module;
+    let a = model(1);
+    let b = a.clone().map(&mut Double);
+    let ya = out(&a);
+    let mut ema = Ema::new(0.5);
+    ema.update(a);
+    ema.update(b);
+    // The second update's decay is min(0.5, 3/12); the output is linear in the weights (input
+    // ones): avg = w·y + (1 − w)·2y.
+    let w = 3.0 / 12.0;
+    let avg = out(ema.model().unwrap());
+    for k in 0..2 {
+        let want = ya[k] * (w + 2.0 * (1.0 - w));
+        assert!((avg[k] - want).abs() < 1e-5, "{avg:?} vs {want}");
+    }
+    // Through real optimizer steps the parameters keep their ids: the average moves.
+    let ad = d.clone().autodiff();
+    ad.seed(5);
+    let mut net =
+        strata::engine::recipes::common::Network::new("model", strata::engine::compile(&p, &ad).unwrap(), &p.training);
+    let mut ema = Ema::new(0.9);
+    ema.update(net.inference().unwrap());
+    let first = out(ema.model().unwrap());
+    for _ in 0..3 {
+        let x = strata::engine::Value::F2(burn::tensor::Tensor::ones([1, 3], &ad));
+        let feed = [("x".to_owned(), x)].into_iter().collect();
+        let y = net.model().unwrap().run(None, &feed, false, None).unwrap().outputs["prediction"].clone();
+        let strata::engine::Value::F2(y) = y else { panic!() };
+        net.descend(y.sum(), 0.1).unwrap();
+        ema.update(net.inference().unwrap());
+    }
+    let moved = out(ema.model().unwrap());
+    let now = out(&net.inference().unwrap());
+    assert!(
+        moved[0] < first[0] && moved[0] > now[0],
+        "first {first:?}, average {moved:?}, now {now:?}"
+    );
+    // Decay 0 keeps no average: sampling uses the raw weights.
+    let mut off = Ema::new(0.0);
+    off.update(model(3));
+    assert!(off.model().is_none());
+}

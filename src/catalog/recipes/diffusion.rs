@@ -40,6 +40,13 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             "Classifier-free guidance scale w (class-conditioned graphs): ε = (1+w)·ε(x, c) − w·ε(x, ∅)",
         ),
         float(
+            "ema",
+            0.995,
+            0.0,
+            0.999_999,
+            "Decay of the moving average of the weights that sampling uses (0: the raw weights; Ho et al. use 0.9999 over far longer runs)",
+        ),
+        float(
             "p_uncond",
             0.1,
             0.0,

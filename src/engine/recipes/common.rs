@@ -591,3 +591,79 @@ impl Trainee {
         Ok(fresh)
     }
 }
+
+/// An exponential moving average of a network's weights (Polyak averaging), the weights DDPM
+/// samples with (Ho et al. 2020). The decay warms up as min(decay, (1+t)/(10+t)) so early
+/// averages do not hold on to the random start.
+pub struct Ema {
+    decay: f64,
+    updates: u64,
+    model: Option<GraphModel>,
+}
+
+impl Ema {
+    /// An empty average; `decay` 0 keeps none (sampling uses the raw weights).
+    pub fn new(decay: f64) -> Self {
+        Ema {
+            decay: decay.clamp(0.0, 0.999_999),
+            updates: 0,
+            model: None,
+        }
+    }
+
+    /// Folds `current` (an inference copy of the network) into the average.
+    pub fn update(&mut self, current: GraphModel) {
+        if self.decay <= 0.0 {
+            return;
+        }
+        self.updates += 1;
+        let t = self.updates as f64;
+        let d = self.decay.min((1.0 + t) / (10.0 + t));
+        self.model = Some(match self.model.take() {
+            None => current,
+            Some(avg) => {
+                let mut grab = Grab(std::collections::HashMap::new());
+                current.visit(&mut grab);
+                avg.map(&mut Blend {
+                    current: grab.0,
+                    decay: d,
+                })
+            }
+        });
+    }
+
+    /// The averaged weights, once there are any.
+    pub fn model(&self) -> Option<&GraphModel> {
+        self.model.as_ref()
+    }
+}
+
+/// Every float parameter, flattened, by id.
+struct Grab(std::collections::HashMap<burn::module::ParamId, Tensor<1>>);
+
+impl burn::module::ModuleVisitor for Grab {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let v = param.val();
+        let n = v.shape().num_elements();
+        self.0.insert(param.id, v.reshape([n]));
+    }
+}
+
+/// avg ← decay·avg + (1 − decay)·current, parameter by parameter.
+struct Blend {
+    current: std::collections::HashMap<burn::module::ParamId, Tensor<1>>,
+    decay: f64,
+}
+
+impl burn::module::ModuleMapper for Blend {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+        let Some(cur) = self.current.get(&param.id).cloned() else {
+            return param;
+        };
+        let d = self.decay;
+        param.map(|avg| {
+            let shape = avg.shape();
+            avg.mul_scalar(d) + cur.reshape(shape).mul_scalar(1.0 - d)
+        })
+    }
+}

@@ -3,7 +3,7 @@
 //! or DDPM, off the hot path, checking the cancel flag every step) runs the inference copy in a
 //! loop; a class-conditioned graph is guided without a classifier.
 
-use super::common::{Examples, Trainee, image_grid, noise};
+use super::common::{Ema, Examples, Trainee, image_grid, noise};
 use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::diffusion::SPEC;
@@ -45,6 +45,8 @@ pub struct Diffusion {
     sample_steps: usize,
     guidance: f64,
     p_uncond: f64,
+    /// The moving average of the denoiser's weights that sampling uses.
+    ema: Ema,
     device: Device,
 }
 
@@ -143,6 +145,7 @@ impl Diffusion {
             ddim: setting(project, "sampler").as_ref().and_then(|v| v.as_text()) != Some("ddpm"),
             sample_steps: num(project, "sample_steps", 50.0).max(1.0) as usize,
             guidance: num(project, "guidance", 2.0),
+            ema: Ema::new(num(project, "ema", 0.995)),
             p_uncond: num(project, "p_uncond", 0.1),
             device: ad,
         })
@@ -274,7 +277,10 @@ impl Diffusion {
         cancel: &AtomicBool,
     ) -> Result<Option<Drawn>, RunError> {
         use burn::module::Module;
-        let model = self.t.net.model()?.valid();
+        let model = match self.ema.model() {
+            Some(m) => m.clone(),
+            None => self.t.net.model()?.valid(),
+        };
         let device = self.device.clone().inner();
         device.seed(how.seed);
         let [c, h, w] = self.chw;
@@ -364,7 +370,9 @@ impl Recipe for Diffusion {
         let device = self.device.clone();
         let (idx, seed) = self.t.next(&device);
         let loss = self.loss(self.t.net.model()?, &idx, &mut Rng::new(seed), &device)?;
-        self.t.descend(loss, cx, Pending::new())
+        let pending = self.t.descend(loss, cx, Pending::new())?;
+        self.ema.update(self.t.net.inference()?);
+        Ok(pending)
     }
 
     fn evaluate(&mut self, _cancel: &AtomicBool) -> Result<Evaluation, RunError> {
