@@ -667,3 +667,17 @@ impl burn::module::ModuleMapper for Blend {
         })
     }
 }
+
+/// The example-weighted mean of `loss` over `chunks` of validation examples (one read-back per
+/// chunk): the validation loss of recipes whose loss is a mean over examples.
+pub fn mean_loss<'a>(
+    chunks: impl Iterator<Item = &'a [usize]>,
+    mut loss: impl FnMut(&[usize]) -> Result<Tensor<1>, RunError>,
+) -> Result<f64, RunError> {
+    let (mut sum, mut seen) = (0f64, 0usize);
+    for chunk in chunks {
+        sum += f64::from(loss(chunk)?.into_scalar::<f32>()) * chunk.len() as f64;
+        seen += chunk.len();
+    }
+    Ok(sum / seen.max(1) as f64)
+}

@@ -3,7 +3,7 @@
 //! or DDPM, off the hot path, checking the cancel flag every step) runs the inference copy in a
 //! loop; a class-conditioned graph is guided without a classifier.
 
-use super::common::{Ema, Examples, Trainee, image_grid, noise};
+use super::common::{Ema, Examples, Trainee, image_grid, mean_loss, noise};
 use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::diffusion::SPEC;
@@ -380,14 +380,11 @@ impl Recipe for Diffusion {
         let device = self.device.clone().inner();
         device.seed(self.t.settings.seed ^ 0xE7A1);
         let mut rng = Rng::new(self.t.settings.seed ^ 0xE7A1);
-        let (mut sum, mut seen) = (0f64, 0usize);
-        for chunk in self.ex.split.val.chunks(250).take(2) {
-            let l = self.loss(&model, chunk, &mut rng, &device)?;
-            sum += f64::from(l.into_scalar::<f32>()) * chunk.len() as f64;
-            seen += chunk.len();
-        }
+        let val = mean_loss(self.ex.split.val.chunks(250).take(2), |chunk| {
+            self.loss(&model, chunk, &mut rng, &device)
+        })?;
         let mut scalars = Scalars::new();
-        scalars.insert("val_loss".into(), sum / seen.max(1) as f64);
+        scalars.insert("val_loss".into(), val);
         Ok(Evaluation {
             step: self.t.step,
             scalars,

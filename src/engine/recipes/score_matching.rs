@@ -4,7 +4,7 @@
 //! −ε/σ. Sampling runs annealed Langevin dynamics with the inference copy, checking the cancel
 //! flag at every level.
 
-use super::common::{Examples, Trainee, noise};
+use super::common::{Examples, Trainee, mean_loss, noise};
 use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
 use crate::catalog::DType;
 use crate::catalog::recipes::score_matching::SPEC;
@@ -245,14 +245,11 @@ impl Recipe for ScoreMatching {
         let device = self.device.clone().inner();
         device.seed(self.t.settings.seed ^ 0xE7A1);
         let mut rng = Rng::new(self.t.settings.seed ^ 0xE7A1);
-        let (mut sum, mut seen) = (0f64, 0usize);
-        for chunk in self.ex.split.val.chunks(500) {
-            let l = self.loss(&model, chunk, &mut rng, &device)?;
-            sum += f64::from(l.into_scalar::<f32>()) * chunk.len() as f64;
-            seen += chunk.len();
-        }
+        let val = mean_loss(self.ex.split.val.chunks(500), |chunk| {
+            self.loss(&model, chunk, &mut rng, &device)
+        })?;
         let mut scalars = Scalars::new();
-        scalars.insert("val_loss".into(), sum / seen.max(1) as f64);
+        scalars.insert("val_loss".into(), val);
         Ok(Evaluation {
             step: self.t.step,
             scalars,
