@@ -79,8 +79,20 @@ fn a_kill_during_save_never_leaves_a_truncated_file() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        std::thread::sleep(Duration::from_micros(rng % 300_000));
         let pid = child.id();
+        if rng % 2 == 0 {
+            // Anywhere in the save loop (most of a save is serialisation, before the file opens).
+            std::thread::sleep(Duration::from_micros(rng % 300_000));
+        } else {
+            // While the file is being written: wait for the saver's temporary file, then a
+            // moment more (0–1 ms).
+            let tmp = dir.path().join(format!(".big.strata.{pid}.tmp"));
+            let started = Instant::now();
+            while !tmp.exists() && started.elapsed() < Duration::from_secs(5) {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(Duration::from_micros((rng >> 8) % 1_000));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         // The killed saver's temporary file is there when the kill landed mid-write.
