@@ -80,7 +80,7 @@ fn a_kill_during_save_never_leaves_a_truncated_file() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let pid = child.id();
-        if rng % 2 == 0 {
+        if rng.is_multiple_of(2) {
             // Anywhere in the save loop (most of a save is serialisation, before the file opens).
             std::thread::sleep(Duration::from_micros(rng % 300_000));
         } else {
