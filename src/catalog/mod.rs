@@ -7,6 +7,7 @@ mod builder;
 mod conv;
 mod core;
 mod embedding;
+pub mod flow;
 mod generative;
 mod graph_nn;
 mod io;
@@ -101,6 +102,7 @@ impl Catalog {
             recurrent::specs,
             graph_nn::specs,
             generative::specs,
+            flow::specs,
             loss::specs,
         ] {
             v.extend(family());

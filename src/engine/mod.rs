@@ -2,6 +2,7 @@
 //! recipes on a trainer thread, and reports through [`trainer::Event`]s. Never imports egui.
 
 pub mod device;
+mod invert;
 mod model;
 mod ops;
 pub mod recipes;
@@ -10,7 +11,9 @@ mod value;
 pub mod watch;
 
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
+pub use invert::Chain;
 pub use model::{CompileError, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
+pub use ops::flow::initial_rotation as flow_init_rotation;
 pub use recipes::supervised;
 pub use value::Value;
 

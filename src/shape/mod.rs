@@ -104,6 +104,61 @@ fn check_roles(project: &Project, report: &mut Report) {
     report.diagnostics.extend(found);
 }
 
+/// For recipes that invert their graph (flows): walks back from each output with one of the
+/// recipe's roles and names the first node without an exact inverse, or an input that is not
+/// the data.
+fn check_invertible(project: &Project, recipe: &catalog::RecipeSpec, diags: &mut Vec<Diagnostic>) {
+    let g = &project.graph;
+    for out in g.nodes.iter().filter(|n| n.kind == "output") {
+        let role = out.params.get("role").and_then(|v| v.as_text()).unwrap_or("prediction");
+        if !recipe.roles.iter().any(|r| r.role == role) {
+            continue;
+        }
+        let mut at = g.wires.iter().find(|w| w.to == out.id).map(|w| w.from);
+        let mut seen = 0usize;
+        while let Some(id) = at {
+            let Some(node) = g.node(id) else { break };
+            seen += 1;
+            if node.kind == "input" {
+                let source = node.params.get("source").and_then(|v| v.as_text()).unwrap_or("dataset");
+                if source != "dataset" {
+                    diags.push(
+                        Diagnostic::error(
+                            Some(id),
+                            None,
+                            format!(
+                                "the {} recipe maps the data to '{role}', but this Input takes values from '{source}'",
+                                recipe.name
+                            ),
+                        )
+                        .with_fix("set the Input's source to 'dataset'"),
+                    );
+                }
+                break;
+            }
+            if !catalog::flow::invertible(&node.kind) || seen > g.nodes.len() {
+                let title = catalog::display_title(project, node);
+                let kind = catalog::catalog()
+                    .get(&node.kind)
+                    .map_or(node.kind.as_str(), |s| s.name);
+                diags.push(
+                    Diagnostic::error(
+                        Some(id),
+                        None,
+                        format!(
+                            "'{title}' ({kind}) has no inverse: the {} recipe inverts every layer between the data and '{role}'",
+                            recipe.name
+                        ),
+                    )
+                    .with_fix("use invertible layers only (Affine coupling, ActNorm, Invertible 1×1 conv, Squeeze), or choose another recipe"),
+                );
+                break;
+            }
+            at = g.wires.iter().find(|w| w.to == id).map(|w| w.from);
+        }
+    }
+}
+
 fn check_roles_into(project: &Project, report: &Report, diags: &mut Vec<Diagnostic>) {
     let Some(recipe) = catalog::recipe(&project.recipe.id) else {
         let known: Vec<&str> = catalog::recipes().iter().map(|r| r.id).collect();
@@ -149,6 +204,9 @@ fn check_roles_into(project: &Project, report: &Report, diags: &mut Vec<Diagnost
                 .with_fix(format!("add an Input node and set its source to '{source}'")),
             );
         }
+    }
+    if recipe.invertible {
+        check_invertible(project, recipe, diags);
     }
     let role_of = |n: &Node| -> String {
         n.params

@@ -75,6 +75,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     ],
     headline: &["val_loss"],
 
+    invertible: false,
     sources: &["timestep"],
     generate: Some(GenerateSpec {
         doc: "Denoises fresh noise with the trained denoiser (DDIM, or DDPM when the sampler setting says so)",

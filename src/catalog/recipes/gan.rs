@@ -56,6 +56,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     }],
     headline: &["val_d_real", "val_d_fake"],
 
+    invertible: false,
     sources: &["noise"],
     generate: Some(GenerateSpec {
         doc: "Runs the generator on fresh noise",

@@ -69,6 +69,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     ],
     headline: &["val_loss"],
 
+    invertible: false,
     sources: &[],
     generate: Some(GenerateSpec {
         doc: "Decodes codes drawn from the prior N(0, I) through 'reconstruction' (VAE-shaped graphs: a Reparameterize node fed by 'mu')",

@@ -6,6 +6,7 @@
 //! without naming one.
 
 pub mod diffusion;
+pub mod flow;
 pub mod gan;
 pub mod graph_loss;
 mod planned;
@@ -117,6 +118,9 @@ pub struct RecipeSpec {
     pub views: &'static [ViewSpec],
     /// Metrics that sum a run up, best first (the CLI's headline).
     pub headline: &'static [&'static str],
+    /// Every layer between the dataset Input and each role must have an exact inverse
+    /// (normalizing flows): the checker names the first one that does not.
+    pub invertible: bool,
     /// Input sources the graph must have (an Input whose `source` is each of these).
     pub sources: &'static [&'static str],
     /// What its Generate panel offers, when it can draw samples from trained weights.
@@ -194,6 +198,7 @@ pub const ROLES: &[&str] = &[
     "score",
     "noise_pred",
     "log_prob",
+    "latent",
     "q_values",
     "policy",
     "value",
@@ -211,6 +216,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             gan::SPEC,
             diffusion::SPEC,
             score_matching::SPEC,
+            flow::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

@@ -24,6 +24,7 @@ const fn planned(
         views: &[],
         headline: &["val_loss"],
 
+        invertible: false,
         sources: &[],
         generate: None,
     }
@@ -65,17 +66,6 @@ pub const SPECS: &[RecipeSpec] = &[
             role("mu", F, &[2]),
             role("logvar", F, &[2]),
         ],
-        &[DataKind::Examples],
-    ),
-    planned(
-        "flow",
-        "Normalizing flow",
-        "Maximum likelihood through invertible layers.",
-        &[NetworkSpec {
-            name: "flow",
-            roles: &["log_prob"],
-        }],
-        &[role("log_prob", F, &[1])],
         &[DataKind::Examples],
     ),
     planned(

@@ -48,6 +48,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     }],
     headline: &["val_loss"],
 
+    invertible: false,
     sources: &["timestep"],
     generate: Some(GenerateSpec {
         doc: "Annealed Langevin dynamics from fresh noise (steps per noise level)",

@@ -39,6 +39,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     ],
     headline: &["val_miou", "val_accuracy", "val_rmse", "val_loss"],
 
+    invertible: false,
     sources: &[],
     generate: None,
 };

@@ -7,6 +7,7 @@ mod attention;
 mod conv;
 mod dense;
 mod embed;
+pub mod flow;
 mod generative;
 mod graph;
 mod io;
@@ -61,6 +62,12 @@ pub enum Layer {
     Graph(graph::GraphLayer),
     /// Mixture of experts.
     Moe(generative::Moe),
+    /// An affine coupling's conditioner network.
+    Coupling(flow::Coupling),
+    /// ActNorm's shift and scale.
+    ActNorm(flow::ActNorm),
+    /// An invertible 1×1 convolution.
+    InvConv(flow::InvConv),
 }
 
 /// A learned 2-D tensor.
@@ -260,6 +267,7 @@ pub fn ops() -> &'static HashMap<&'static str, OpSpec> {
             recurrent::OPS,
             graph::OPS,
             generative::OPS,
+            flow::OPS,
         ] {
             for op in family {
                 debug_assert!(

@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod diffusion;
+pub mod flow;
 pub mod gan;
 pub mod graph_loss;
 pub mod score_matching;
@@ -191,6 +192,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         gan::ENGINE,
         diffusion::ENGINE,
         score_matching::ENGINE,
+        flow::ENGINE,
     ]
 }
 
