@@ -41,6 +41,10 @@ enum Command {
     /// Train a project file or preset. Exit 0 done, 1 training failed, 2 bad input.
     #[cfg(feature = "engine")]
     Train(cli_train::TrainArgs),
+    /// Draw samples of every class from a generator's checkpoint and have a trained classifier
+    /// read them: how many it reads with confidence, and as the class asked for.
+    #[cfg(feature = "engine")]
+    EvalSamples(cli_eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,10 +54,14 @@ fn main() -> ExitCode {
         Some(Command::Check { target, json }) => check(&target, json),
         #[cfg(feature = "engine")]
         Some(Command::Train(args)) => cli_train::run(args),
+        #[cfg(feature = "engine")]
+        Some(Command::EvalSamples(args)) => cli_eval::run(args),
         None => open_app(cli.file.as_deref()),
     }
 }
 
+#[cfg(feature = "engine")]
+mod cli_eval;
 #[cfg(feature = "engine")]
 mod cli_train;
 

@@ -244,3 +244,70 @@ fn relative_data_paths_resolve_next_to_the_project_file() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"steps\":3"), "{out}");
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn eval_samples_reads_every_class_of_a_generator_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gen_ck, cls_ck) = (dir.path().join("ddpm"), dir.path().join("lenet"));
+    let (code, _, err) = strata(&[
+        "train",
+        "lenet5",
+        "--steps",
+        "30",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        cls_ck.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = strata(&[
+        "train",
+        "ddpm_unet",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "--checkpoint",
+        gen_ck.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let png = dir.path().join("sheet.png");
+    let (code, out, err) = strata(&[
+        "eval-samples",
+        "ddpm_unet",
+        "--checkpoint",
+        gen_ck.to_str().unwrap(),
+        "--classifier",
+        "lenet5",
+        "--classifier-checkpoint",
+        cls_ck.to_str().unwrap(),
+        "--count",
+        "12",
+        "--steps",
+        "2",
+        "--samples",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["samples"], 12);
+    let conf = v["mean_confidence"].as_f64().unwrap();
+    assert!((0.1..=1.0).contains(&conf), "{conf}");
+    assert!(v["confident"].as_u64().unwrap() <= 12);
+    // One band per class (classes 0 and 1 drawn twice, side by side; the others once).
+    assert!(err.contains("read as the class asked for"), "{err}");
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (2 * 30 + 2, 10 * 32));
+    // A classifier checkpoint that is not one gets a clear message and exit 2.
+    let (code, _, err) = strata(&[
+        "eval-samples",
+        "ddpm_unet",
+        "--checkpoint",
+        gen_ck.to_str().unwrap(),
+        "--classifier-checkpoint",
+        dir.path().join("nothing").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no weights for"), "{err}");
+}

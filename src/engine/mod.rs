@@ -2,6 +2,7 @@
 //! recipes on a trainer thread, and reports through [`trainer::Event`]s. Never imports egui.
 
 pub mod device;
+pub mod eval_samples;
 mod invert;
 mod model;
 mod ops;

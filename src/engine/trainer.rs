@@ -361,7 +361,7 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
                     cancel.store(false, Ordering::Relaxed);
                     let mut event = None;
                     guarded(0, &link, || {
-                        event = Some(match load_weights(&project, &checkpoint, data_dir.as_deref()) {
+                        event = Some(match recipes::load(&project, &checkpoint, data_dir.as_deref()) {
                             Ok(mut recipe) => {
                                 let e = generate(0, recipe.as_mut(), &request, cancel);
                                 last = Some((0, recipe));
@@ -423,25 +423,6 @@ fn worker(requests: Receiver<Request>, events: SyncSender<Event>, waker: impl Fn
             _ => {}
         }
     }
-}
-
-/// `project`'s recipe with the weights of a checkpoint folder, on the CPU (sampling a few
-/// images does not need the GPU, and the CPU is always there).
-fn load_weights(
-    project: &Project,
-    checkpoint: &std::path::Path,
-    data_dir: Option<&std::path::Path>,
-) -> Result<Box<dyn Recipe>, RunError> {
-    let dev = device::select(DeviceChoice::Cpu).map_err(|e| RunError::Failed(e.to_string()))?;
-    let init = RecipeInit {
-        project,
-        device: &dev.device,
-        seed: project.training.seed,
-        data_dir,
-    };
-    let mut recipe = recipes::start(&init)?;
-    recipe.resume(checkpoint)?;
-    Ok(recipe)
 }
 
 /// Draws samples as `request` asks from `recipe`'s current weights.

@@ -245,3 +245,18 @@ pub fn setting(project: &Project, name: &str) -> Option<crate::doc::ParamValue> 
             .map(|s| s.default.to_value())
     })
 }
+
+/// Builds the project's recipe on the CPU and loads the weights of `checkpoint` (a run's
+/// checkpoint folder), to generate or evaluate from them.
+pub fn load(project: &Project, checkpoint: &Path, data_dir: Option<&Path>) -> Result<Box<dyn Recipe>, RunError> {
+    let dev = super::device::select(super::DeviceChoice::Cpu).map_err(|e| RunError::Failed(e.to_string()))?;
+    let init = RecipeInit {
+        project,
+        device: &dev.device,
+        seed: project.training.seed,
+        data_dir,
+    };
+    let mut recipe = start(&init)?;
+    recipe.resume(checkpoint)?;
+    Ok(recipe)
+}
