@@ -131,3 +131,25 @@ fn idx_files_round_trip() {
     std::fs::write(&ip, [1, 2, 3]).unwrap();
     assert!(idx_pair(&ip, &lp).unwrap_err().to_string().contains("bad magic"));
 }
+
+#[test]
+fn grey_images_repeat_into_the_channels_asked_for() {
+    let mut options = strata::doc::Params::new();
+    options.insert("channels".into(), strata::doc::ParamValue::Int(4));
+    let d = strata::data::load("mnist_5k", &options, None).unwrap();
+    let grey = builtin("mnist_5k").unwrap();
+    assert_eq!(d.shape, vec![4, 28, 28]);
+    assert_eq!((d.len(), d.labels.clone()), (grey.len(), grey.labels.clone()));
+    let (x, dims) = d.batch_features(&[3], 2);
+    assert_eq!(dims, vec![1, 4, 32, 32]);
+    let (g, _) = grey.batch_features(&[3], 2);
+    for c in 0..4 {
+        assert_eq!(x[c * 1024..(c + 1) * 1024], g[..], "channel {c}");
+    }
+    // 0 keeps the images as they are.
+    options.insert("channels".into(), strata::doc::ParamValue::Int(0));
+    assert_eq!(
+        strata::data::load("mnist_5k", &options, None).unwrap().shape,
+        vec![1, 28, 28]
+    );
+}

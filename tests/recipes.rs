@@ -831,6 +831,30 @@ fn the_dit_mini_preset_learns_to_denoise_on_the_same_recipe() {
 }
 
 #[test]
+fn the_reference_dit_trains_at_its_own_size() {
+    let _serial = serial();
+    // DiT-S/2 as published (32.9 M parameters, 256 tokens of width 384, 12 blocks, ε and
+    // variance out) on its stand-in latents: digits padded to 32×32, repeated into 4 channels.
+    let mut p = preset("dit");
+    assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
+    p.training.batch_size = 2;
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    };
+    let mut run = recipes::start(&init).unwrap();
+    assert_eq!(run.param_count(), 32_865_056);
+    let cancel = AtomicBool::new(false);
+    for _ in 0..2 {
+        let loss = run.step(&mut StepCx::new(2, &cancel)).unwrap().read()["loss"];
+        assert!(loss.is_finite() && loss > 0.0, "{loss}");
+    }
+}
+
+#[test]
 fn a_diffusion_graph_without_a_timestep_input_is_named_on_the_graph() {
     let mut p = preset("ddpm_unet");
     for n in &mut p.graph.nodes {

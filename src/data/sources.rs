@@ -45,8 +45,40 @@ const PAD: ParamSpec = int(
     "Pad images with zeros to this size (0: as they are), e.g. 32 for LeNet-5",
 );
 
-fn builtin(id: &str, _: &Params, _: Option<&Path>) -> Result<Dataset, String> {
-    super::builtin(id).map_err(|e| e.to_string())
+const CHANNELS: ParamSpec = int(
+    "channels",
+    0,
+    0,
+    64,
+    "Repeat each grey image into this many channels (0: as they are), e.g. 4 for a model built for 4-channel latents such as DiT",
+);
+
+fn builtin(id: &str, options: &Params, _: Option<&Path>) -> Result<Dataset, String> {
+    let ds = super::builtin(id).map_err(|e| e.to_string())?;
+    match opt_int(options, "channels") {
+        Some(c) if c > 0 => repeat_channels(ds, c as usize),
+        _ => Ok(ds),
+    }
+}
+
+/// Grey images repeated into `c` identical channels.
+fn repeat_channels(mut ds: Dataset, c: usize) -> Result<Dataset, String> {
+    if ds.shape.len() != 3 || ds.shape[0] == c {
+        return Ok(ds);
+    }
+    if ds.shape[0] != 1 {
+        return Err(format!(
+            "the channels option repeats grey images; {} has {} channels",
+            ds.name, ds.shape[0]
+        ));
+    }
+    let per = ds.shape[1] * ds.shape[2];
+    ds.features = match ds.features {
+        super::Features::U8(v) => super::Features::U8(v.chunks(per).flat_map(|img| img.repeat(c)).collect()),
+        super::Features::F32(v) => super::Features::F32(v.chunks(per).flat_map(|img| img.repeat(c)).collect()),
+    };
+    ds.shape[0] = c;
+    Ok(ds)
 }
 
 fn opt_text(options: &Params, k: &str) -> Option<String> {
@@ -128,7 +160,7 @@ const fn images(id: &'static str, name: &'static str, doc: &'static str) -> Data
         name,
         doc,
         kind: DataKind::Examples,
-        options: &[PAD],
+        options: &[PAD, CHANNELS],
         load: builtin,
     }
 }

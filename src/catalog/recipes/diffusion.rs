@@ -8,7 +8,7 @@ use crate::catalog::rules::{choice, float, int};
 pub const SPEC: RecipeSpec = RecipeSpec {
     id: "diffusion",
     name: "Diffusion (DDPM)",
-    doc: "The denoiser sees a noised image x_t (the dataset Input) and its timestep t (an integer Input with source 'timestep'), optionally the class (an integer dataset Input, dropped now and then for classifier-free guidance), and predicts the added noise (role 'noise_pred').",
+    doc: "The denoiser sees a noised image x_t (the dataset Input) and its timestep t (an integer Input with source 'timestep'), optionally the class (an integer dataset Input, dropped now and then for classifier-free guidance), and predicts the added noise (role 'noise_pred'; an output with twice the image's channels is read as ε and a learned variance, as in DiT, and trains its ε half).",
     paper: "Ho, Jain & Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020; Song, Meng & Ermon, DDIM, ICLR 2021; Ho & Salimans, Classifier-Free Diffusion Guidance, 2022",
     networks: &[NetworkSpec {
         name: "denoiser",

@@ -195,8 +195,11 @@ impl Diffusion {
         let [c, h, w] = self.chw;
         match out.outputs.get(ROLE).cloned() {
             Some(Value::F4(e)) if e.dims()[1..] == [c, h, w] => Ok(e),
+            // ε and a learned variance (DiT, improved DDPM): ε is the first half; the variance
+            // half is not trained (the simple ε loss only) and sampling uses the fixed schedule.
+            Some(Value::F4(e)) if e.dims()[1..] == [2 * c, h, w] => Ok(e.narrow(1, 0, c)),
             Some(other) => Err(RunError::BadInput(format!(
-                "the 'noise_pred' output must be shaped like the images [B, {c}, {h}, {w}], not {}",
+                "the 'noise_pred' output must be shaped like the images [B, {c}, {h}, {w}] (or twice their channels: ε and a variance), not {}",
                 other.describe()
             ))),
             None => Err(RunError::Failed("the 'noise_pred' output did not run".into())),
@@ -315,14 +318,23 @@ impl Diffusion {
             let ab = self.alpha_bar[t];
             let prev = times.get(i + 1).map_or(1.0, |&p| self.alpha_bar[p]);
             if self.ddim {
-                let x0 = (x - eps.clone().mul_scalar((1.0 - ab).sqrt()))
+                let x0 = (x.clone() - eps.mul_scalar((1.0 - ab).sqrt()))
                     .div_scalar(ab.sqrt())
                     .clamp(-1.0, 1.0);
+                // The noise that the clipped x̂₀ implies, so the step stays on the line from x̂₀
+                // through x_t (with the raw ε, clipping shifts every pixel: grey backgrounds).
+                let eps = (x - x0.clone().mul_scalar(ab.sqrt())).div_scalar((1.0 - ab).max(1e-12).sqrt());
                 x = x0.mul_scalar(prev.sqrt()) + eps.mul_scalar((1.0 - prev).sqrt());
             } else {
                 let alpha = ab / prev.max(1e-12);
                 let beta = 1.0 - alpha;
-                let mean = (x - eps.mul_scalar(beta / (1.0 - ab).sqrt())).div_scalar(alpha.sqrt());
+                // The posterior mean of q(x_{t-1} | x_t, x̂₀) with x̂₀ clipped to the data range
+                // (Ho et al.'s sampler), equal to the ε form when nothing is clipped.
+                let x0 = (x.clone() - eps.mul_scalar((1.0 - ab).sqrt()))
+                    .div_scalar(ab.sqrt())
+                    .clamp(-1.0, 1.0);
+                let mean = x0.mul_scalar(prev.sqrt() * beta / (1.0 - ab).max(1e-12))
+                    + x.mul_scalar(alpha.sqrt() * (1.0 - prev) / (1.0 - ab).max(1e-12));
                 x = if i + 1 < times.len() {
                     let var = beta * (1.0 - prev) / (1.0 - ab);
                     let z = match noise(&[n, c, h, w], &device) {
