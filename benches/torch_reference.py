@@ -2,8 +2,10 @@
 """PyTorch reference timings for the engine benchmark (same models, batch, optimizer).
 
 Strata's numbers come from `cargo run --release --bin strata-bench`; run this on the same
-machine to report the Strata/PyTorch ratio. PyTorch is a ~4.5 GB install, so it is not part of
-CI:  pip install torch --index-url <your mirror>;  python3 benches/torch_reference.py [--steps N]
+machine to report the Strata/PyTorch ratio (MLP, LeNet-5, and the `ddpm_unet` diffusion training
+step). PyTorch is a large install, so it is not part of CI:
+  python3 -m venv /tmp/ptenv && /tmp/ptenv/bin/pip install torch
+  /tmp/ptenv/bin/python benches/torch_reference.py [--steps N] [--diffusion-steps N]
 
 Set OMP_NUM_THREADS / torch threads with --threads to compare like for like with
 RAYON_NUM_THREADS on the Strata side.
@@ -42,6 +44,90 @@ class LeNet(nn.Module):
         return self.f3(torch.relu(self.f2(x)))
 
 
+class UnetBlock(nn.Module):
+    """conv 3×3, group norm, GELU, + the conditioning per channel, conv 3×3, group norm, GELU."""
+
+    def __init__(self, cin, c, cond=64):
+        super().__init__()
+        self.c1, self.n1 = nn.Conv2d(cin, c, 3, padding=1), nn.GroupNorm(8, c)
+        self.p = nn.Linear(cond, c)
+        self.c2, self.n2 = nn.Conv2d(c, c, 3, padding=1), nn.GroupNorm(8, c)
+
+    def forward(self, x, cond):
+        a = nn.functional.gelu(self.n1(self.c1(x))) + self.p(cond)[:, :, None, None]
+        return nn.functional.gelu(self.n2(self.c2(a)))
+
+
+class DdpmUnet(nn.Module):
+    """The `ddpm_unet` preset layer for layer (same parameter count, checked in main)."""
+
+    def __init__(self):
+        super().__init__()
+        self.t_lin, self.y_emb = nn.Linear(64, 64), nn.Embedding(11, 64)
+        self.h0 = nn.Conv2d(1, 16, 3, padding=1)
+        self.e1, self.d1 = UnetBlock(16, 16), nn.Conv2d(16, 32, 4, 2, 1)
+        self.e2, self.d2 = UnetBlock(32, 32), nn.Conv2d(32, 32, 4, 2, 1)
+        self.mid = UnetBlock(32, 32)
+        self.ln, self.att = nn.LayerNorm(32), nn.MultiheadAttention(32, 4, batch_first=True)
+        self.u1, self.b1 = nn.ConvTranspose2d(32, 32, 2, 2), UnetBlock(64, 32)
+        self.u2, self.b2 = nn.ConvTranspose2d(32, 16, 2, 2), UnetBlock(32, 16)
+        self.out = nn.Conv2d(16, 1, 1)
+
+    @staticmethod
+    def timestep_embedding(t, dim=64):
+        half = dim // 2
+        freqs = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half) / half)
+        args = t.float()[:, None] * freqs[None]
+        return torch.cat([args.cos(), args.sin()], 1)
+
+    def forward(self, x, t, y):
+        cond = nn.functional.gelu(self.t_lin(self.timestep_embedding(t))) + self.y_emb(y)
+        e1 = self.e1(self.h0(x), cond)
+        e2 = self.e2(self.d1(e1), cond)
+        mid = self.mid(self.d2(e2), cond)
+        tok = mid.flatten(2).transpose(1, 2)
+        ln = self.ln(tok)
+        tok = tok + self.att(ln, ln, ln, need_weights=False)[0]
+        h = tok.transpose(1, 2).reshape(mid.shape)
+        h = self.b1(torch.cat([e2, self.u1(h)], 1), cond)
+        h = self.b2(torch.cat([e1, self.u2(h)], 1), cond)
+        return self.out(h)
+
+
+def diffusion_steps_per_second(steps, batch=32, timesteps=1000, ema_decay=0.995):
+    """The diffusion recipe's training step: t ~ U, x_t = √ᾱ x + √(1−ᾱ) ε, class dropped one
+    time in ten, MSE on ε, Adam, then the moving average of the weights (as Strata samples
+    from it)."""
+    model = DdpmUnet()
+    ema = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    betas = torch.linspace(1e-4, 0.02, timesteps)
+    alpha_bar = torch.cumprod(1 - betas, 0)
+    x0 = torch.rand(batch, 1, 28, 28) * 2 - 1
+    y0 = torch.arange(batch) % 10
+
+    def run(n):
+        for _ in range(n):
+            t = torch.randint(0, timesteps, (batch,))
+            eps = torch.randn_like(x0)
+            ab = alpha_bar[t][:, None, None, None]
+            xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+            y = torch.where(torch.rand(batch) < 0.1, torch.full_like(y0, 10), y0)
+            opt.zero_grad()
+            loss = ((model(xt, t, y) - eps) ** 2).mean()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for e, p in zip(ema, model.parameters()):
+                    e.mul_(ema_decay).add_(p, alpha=1 - ema_decay)
+            loss.item()
+
+    run(steps // 10 + 1)
+    t = time.perf_counter()
+    run(steps)
+    return steps / (time.perf_counter() - t)
+
+
 def steps_per_second(model, side, steps):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
@@ -65,6 +151,7 @@ def steps_per_second(model, side, steps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--diffusion-steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     a = ap.parse_args()
     if a.threads:
@@ -73,6 +160,9 @@ def main():
     for name, model, side in [("mlp", Mlp(), 28), ("lenet5", LeNet(), 32)]:
         best = max(steps_per_second(model, side, a.steps) for _ in range(3))
         print(f"{name:<10} {best:>10.1f} steps/s")
+    params = sum(p.numel() for p in DdpmUnet().parameters())
+    best = max(diffusion_steps_per_second(a.diffusion_steps) for _ in range(3))
+    print(f"ddpm_unet  {best:>10.2f} steps/s  (diffusion training step, batch 32, {params:,} parameters)")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ pub fn run(args: EvalArgs) -> ExitCode {
         scores.mean_confidence
     );
     if let Some(path) = &args.samples {
-        write_sheet(path, &sheet.rows);
+        write_sheet(path, sheet.picture);
     }
     println!(
         "{}",
@@ -117,21 +117,9 @@ pub fn run(args: EvalArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Stacks the per-class grids into one PNG, one class per band.
-fn write_sheet(path: &std::path::Path, rows: &[strata::telemetry::Picture]) {
-    let width = rows.iter().map(|p| p.width).max().unwrap_or(1);
-    let height: usize = rows.iter().map(|p| p.height).sum::<usize>().max(1);
-    let mut rgb = vec![32u8; width * height * 3];
-    let mut top = 0;
-    for p in rows {
-        for y in 0..p.height {
-            let src = &p.rgb[y * p.width * 3..(y + 1) * p.width * 3];
-            let o = ((top + y) * width) * 3;
-            rgb[o..o + src.len()].copy_from_slice(src);
-        }
-        top += p.height;
-    }
-    let result = match image::RgbImage::from_raw(width as u32, height as u32, rgb) {
+/// Writes the sheet as a PNG.
+fn write_sheet(path: &std::path::Path, p: strata::telemetry::Picture) {
+    let result = match image::RgbImage::from_raw(p.width as u32, p.height as u32, p.rgb) {
         Some(img) => img.save(path).map_err(|e| e.to_string()),
         None => Err("the sample sheet was malformed".into()),
     };

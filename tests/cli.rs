@@ -295,10 +295,10 @@ fn eval_samples_reads_every_class_of_a_generator_checkpoint() {
     let conf = v["mean_confidence"].as_f64().unwrap();
     assert!((0.1..=1.0).contains(&conf), "{conf}");
     assert!(v["confident"].as_u64().unwrap() <= 12);
-    // One band per class (classes 0 and 1 drawn twice, side by side; the others once).
     assert!(err.contains("read as the class asked for"), "{err}");
+    // One row per class: classes 0 and 1 drawn twice, the others once (and a black tile).
     let img = image::open(&png).unwrap().to_rgb8();
-    assert_eq!(img.dimensions(), (2 * 30 + 2, 10 * 32));
+    assert_eq!(img.dimensions(), (2 * 30 + 2, 10 * 30 + 2));
     // A classifier checkpoint that is not one gets a clear message and exit 2.
     let (code, _, err) = strata(&[
         "eval-samples",

@@ -113,22 +113,29 @@ pub fn matrix(ui: &mut egui::Ui, m: &Matrix, side: f32) {
 
 /// A scatter plot, one colour per group, with a legend.
 pub fn scatter(ui: &mut egui::Ui, s: &Scatter, id: &str, height: f32) {
-    let side = height.max(80.0);
-    Plot::new(format!("strata-scatter-{id}"))
-        .height(side)
-        .width((side * 1.3).min(ui.available_width()))
-        .legend(Legend::default())
-        .show(ui, |p| {
-            for (g, name) in s.groups.iter().enumerate() {
-                let pts: Vec<[f64; 2]> = s
-                    .points
-                    .iter()
-                    .zip(&s.group_of)
-                    .filter(|(_, k)| usize::from(**k) == g)
-                    .map(|(pt, _)| [f64::from(pt[0]), f64::from(pt[1])])
-                    .collect();
-                p.points(Points::new(name.clone(), pts).radius(1.5).color(group_colour(g as u16)));
-            }
+    // Readable even in a short panel: at least 240 points high, scrolling when the panel is
+    // smaller (drag the panel's edge up to see it whole).
+    let side = height.max(240.0);
+    egui::ScrollArea::vertical()
+        .id_salt(format!("strata-scatter-scroll-{id}"))
+        .max_height(height.max(80.0))
+        .show(ui, |ui| {
+            Plot::new(format!("strata-scatter-{id}"))
+                .height(side)
+                .width((side * 1.3).min(ui.available_width()))
+                .legend(Legend::default())
+                .show(ui, |p| {
+                    for (g, name) in s.groups.iter().enumerate() {
+                        let pts: Vec<[f64; 2]> = s
+                            .points
+                            .iter()
+                            .zip(&s.group_of)
+                            .filter(|(_, k)| usize::from(**k) == g)
+                            .map(|(pt, _)| [f64::from(pt[0]), f64::from(pt[1])])
+                            .collect();
+                        p.points(Points::new(name.clone(), pts).radius(1.5).color(group_colour(g as u16)));
+                    }
+                });
         });
 }
 

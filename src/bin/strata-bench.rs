@@ -4,7 +4,11 @@
 //! - watching a node (activation tiles every 10 steps) against not watching: target ≤ 5 % cost;
 //!   and the same plus every node's activity every 10 steps (the app's node sparklines).
 //!
-//! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N]`.
+//! - the diffusion recipe's training step on `ddpm_unet`, to compare with the same U-Net in
+//!   PyTorch (`benches/torch_reference.py`).
+//!
+//! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N
+//! --diffusion-steps N --only-diffusion]`.
 //! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
 
 use burn::module::Module;
@@ -205,8 +209,13 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut choice, mut steps) = (DeviceChoice::Cpu, 300usize);
+    let (mut diffusion_steps, mut only_diffusion) = (60usize, false);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--diffusion-steps" => {
+                diffusion_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(diffusion_steps)
+            }
+            "--only-diffusion" => only_diffusion = true,
             "--device" => choice = args.next().and_then(|v| v.parse().ok()).unwrap_or(DeviceChoice::Cpu),
             "--steps" => steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(steps),
             _ => {}
@@ -230,6 +239,18 @@ fn main() {
         steps,
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "(all)".into())
     );
+    if diffusion_steps > 0 {
+        // The diffusion recipe's whole step on the `ddpm_unet` preset (batch 32, real digits,
+        // ε loss, Adam, the moving average of the weights): compare with
+        // `benches/torch_reference.py`'s ddpm_unet line, the same U-Net in PyTorch.
+        let best = (0..3)
+            .map(|_| recipe("ddpm_unet", diffusion_steps, &d, false, false, true))
+            .fold(0f64, f64::max);
+        println!("ddpm_unet  diffusion training step (batch 32, EMA): {best:.2} steps/s");
+    }
+    if only_diffusion {
+        return;
+    }
     println!(
         "{:<10} {:>14} {:>14} {:>8}",
         "model", "hand steps/s", "strata steps/s", "ratio"

@@ -67,8 +67,8 @@ pub struct SampleScores {
 
 /// Every sample drawn, one row per class (for a file).
 pub struct SampleSheet {
-    /// The pictures, one per class, as the generator drew them.
-    pub rows: Vec<Picture>,
+    /// The samples, one class per row (rows shorter than the longest end in black tiles).
+    pub picture: Picture,
 }
 
 /// Cuts the `n` tiles of side `h × w` out of a grid drawn by `image_grid` (2-pixel gaps, `cols`
@@ -141,7 +141,7 @@ pub fn eval_samples(job: &EvalSamples, cancel: &AtomicBool) -> Result<(SampleSco
 
     let start = std::time::Instant::now();
     let mut readings = Vec::with_capacity(job.count);
-    let mut rows = Vec::new();
+    let mut rows: Vec<Vec<Vec<f32>>> = Vec::new();
     let (py, px) = ((ih - h) / 2, (iw - w) / 2);
     for c in 0..classes {
         let n = job.count / classes + usize::from(c < job.count % classes);
@@ -162,7 +162,8 @@ pub fn eval_samples(job: &EvalSamples, cancel: &AtomicBool) -> Result<(SampleSco
         // Centre each tile in the classifier's input (LeNet-5 reads 32 × 32: 2 pixels of zero
         // padding around a 28 × 28 digit, as it was trained).
         let mut batch = vec![0f32; n * ch * ih * iw];
-        for (k, tile) in tiles(&pic, n, h, w, cols).into_iter().enumerate() {
+        let cut = tiles(&pic, n, h, w, cols);
+        for (k, tile) in cut.iter().enumerate() {
             for y in 0..h {
                 for x in 0..w {
                     batch[k * ih * iw + (y + py) * iw + x + px] = tile[y * w + x];
@@ -199,8 +200,19 @@ pub fn eval_samples(job: &EvalSamples, cancel: &AtomicBool) -> Result<(SampleSco
                 confidence: f64::from(p),
             });
         }
-        rows.push(pic);
+        rows.push(cut);
     }
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(1);
+    let mut flat = Vec::with_capacity(rows.len() * cols * h * w);
+    for row in &rows {
+        for k in 0..cols {
+            match row.get(k) {
+                Some(t) => flat.extend_from_slice(t),
+                None => flat.extend(std::iter::repeat_n(0.0, h * w)),
+            }
+        }
+    }
+    let picture = super::recipes::common::image_grid(&flat, rows.len() * cols, [1, h, w], cols, (0.0, 1.0));
     let confident = readings.iter().filter(|r| r.confidence >= job.threshold).count();
     let requested_class = readings.iter().filter(|r| r.read == r.requested).count();
     let mean_confidence = readings.iter().map(|r| r.confidence).sum::<f64>() / readings.len().max(1) as f64;
@@ -213,6 +225,6 @@ pub fn eval_samples(job: &EvalSamples, cancel: &AtomicBool) -> Result<(SampleSco
             mean_confidence,
             sampling_seconds: start.elapsed().as_secs_f64(),
         },
-        SampleSheet { rows },
+        SampleSheet { picture },
     ))
 }
