@@ -523,6 +523,53 @@ fn generative_and_loss_rules() {
 }
 
 #[test]
+fn flow_rules() {
+    // Vectors: an MLP 2 → 128 → 128 → 4 (scale and shift for both features, masked).
+    assert_eq!(
+        ok(
+            "affine_coupling",
+            &[("hidden", 128.into()), ("depth", 2.into())],
+            &[f("x", "B,2")]
+        ),
+        ("[B, 2]".into(), 2 * 128 + 128 + 128 * 128 + 128 + 128 * 4 + 4)
+    );
+    // Images: 3×3 conv 4 → 64, 1×1 conv 64 → 64, 3×3 conv 64 → 8.
+    assert_eq!(
+        ok(
+            "affine_coupling",
+            &[("mask", "half".into()), ("hidden", 64.into())],
+            &[f("x", "B,4,14,14")]
+        ),
+        ("[B, 4, 14, 14]".into(), 9 * 4 * 64 + 64 + 64 * 64 + 64 + 9 * 64 * 8 + 8)
+    );
+    assert!(
+        infer("affine_coupling", &[("mask", "half".into())], &[f("x", "B,1,28,28")])
+            .unwrap_err()
+            .contains("only one")
+    );
+    assert!(
+        infer("affine_coupling", &[], &[f("x", "B,T,8")])
+            .unwrap_err()
+            .contains("[B, D]")
+    );
+    assert_eq!(ok("actnorm", &[], &[f("x", "B,16,7,7")]), ("[B, 16, 7, 7]".into(), 32));
+    assert_eq!(ok("actnorm", &[], &[f("x", "B,2")]), ("[B, 2]".into(), 4));
+    assert_eq!(
+        ok("inv_conv1x1", &[], &[f("x", "B,16,7,7")]),
+        ("[B, 16, 7, 7]".into(), 256)
+    );
+    assert_eq!(
+        ok("space_to_depth", &[("factor", 2.into())], &[f("x", "B,1,28,28")]),
+        ("[B, 4, 14, 14]".into(), 0)
+    );
+    assert!(
+        infer("space_to_depth", &[], &[f("x", "B,1,27,27")])
+            .unwrap_err()
+            .contains("multiples")
+    );
+}
+
+#[test]
 fn io_rules() {
     assert_eq!(
         ok("parameter", &[("shape", shape("1,1,768"))], &[]),
