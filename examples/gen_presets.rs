@@ -510,7 +510,7 @@ fn ddpm_unet() {
         "Ho, Jain & Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020",
         "diffusion",
     )
-    .describe("A small U-Net (one self-attention block at its 7×7 bottleneck) learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); sampling runs DDIM (50 steps) or DDPM (all 1 000). On 2 CPU cores the default run is short for diffusion: expect blobs, not yet clean digits.")
+    .describe("A small U-Net (one self-attention block at its 7×7 bottleneck) learns to predict the noise added to digits at any of 1 000 steps, told the timestep and the class (dropped one time in ten for classifier-free guidance); sampling runs DDIM (50 steps) or DDPM (all 1 000). On 2 CPU cores the default run is short for diffusion: about half the samples read as the digit asked for (strata eval-samples), many on grainy backgrounds.")
     .dataset("mnist_5k", &[])
     .training(|t| {
         t.optimizer = Optimizer::Adam;

@@ -60,6 +60,15 @@ pub const REQUIRED_PRESETS: &[&str] = &[
     "dit",
     "gcn",
     "ppo_cartpole",
+    "autoencoder",
+    "vae",
+    "dcgan",
+    "ddpm_unet",
+    "dit_mini",
+    "unet_shapes",
+    "realnvp",
+    "glow",
+    "score_2d",
 ];
 
 /// Burn's CPU device has one random generator per process: tests that seed it take turns, so
