@@ -156,6 +156,7 @@ fn check(target: &str, as_json: bool) -> ExitCode {
         }
     };
     let report = shape::check(&project);
+    let memory = shape::memory::estimate(&project);
     let title = |id| {
         project
             .graph
@@ -206,6 +207,21 @@ fn check(target: &str, as_json: bool) -> ExitCode {
                 "macs": report.total_macs,
                 "nodes": nodes,
                 "diagnostics": diags,
+                "memory": memory.as_ref().map(|m| json!({
+                    "total_bytes": m.total,
+                    "parameters_bytes": m.parameters,
+                    "gradients_bytes": m.gradients,
+                    "optimizer_bytes": m.optimizer,
+                    "activations_bytes": m.activations,
+                    "runtime_bytes": m.runtime,
+                    "batch_size": project.training.batch_size,
+                    "nodes": m.nodes.iter().map(|n| json!({
+                        "id": n.node.0,
+                        "title": title(n.node),
+                        "weights_bytes": n.weights,
+                        "activations_bytes": n.activations,
+                    })).collect::<Vec<_>>(),
+                })),
             })
         );
     } else {
@@ -232,6 +248,17 @@ fn check(target: &str, as_json: bool) -> ExitCode {
             group(report.total_params),
             group(report.total_macs)
         );
+        if let Some(m) = &memory {
+            use shape::memory::human;
+            println!(
+                "memory to train (estimate): {} — weights, gradients and optimizer state {}, activations {} (batch {}), runtime {}",
+                human(m.total),
+                human(m.parameters + m.gradients + m.optimizer),
+                human(m.activations),
+                project.training.batch_size,
+                human(m.runtime)
+            );
+        }
         for d in &report.diagnostics {
             let sev = if d.severity == Severity::Error {
                 "error"

@@ -311,3 +311,76 @@ fn eval_samples_reads_every_class_of_a_generator_checkpoint() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("has no weights for"), "{err}");
 }
+
+/// Writes `p` into `dir` and returns its path.
+fn save_in(dir: &std::path::Path, name: &str, p: &strata::doc::Project) -> String {
+    let path = dir.join(name);
+    strata::doc::save_file(p, &path).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[cfg(feature = "engine")]
+#[test]
+fn models_too_large_for_the_machine_are_refused_before_they_allocate() {
+    use strata::catalog::GraphBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    // A Linear with 4 000 000 outputs after MNIST's 784 inputs: 3.1 G parameters, ~50 GB with
+    // gradients and Adam's moments.
+    let mut wide = common::preset("mlp");
+    let first = wide.graph.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    let node = wide.graph.node_mut(first).unwrap();
+    node.params.insert("out_features".into(), 4_000_000.into());
+    node.title = "huge layer".into();
+    let path = save_in(dir.path(), "wide.strata", &wide);
+    let t = std::time::Instant::now();
+    let (code, _, err) = strata(&["train", &path, "--device", "cpu"]);
+    eprintln!("wide model refused in {:?}", t.elapsed());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs about") && err.contains("'huge layer'"), "{err}");
+    assert!(err.contains("make these layers smaller"), "{err}");
+    // A 200 000-node chain: every output kept for the backward pass.
+    let mut g = GraphBuilder::new();
+    let mut h = g.node("input", &[("shape", common::shape("B,784")), ("field", "image".into())]);
+    for _ in 0..200_000 {
+        h = g.then(h, "relu", &[]);
+    }
+    let l = g.then(h, "linear", &[("out_features", 10.into())]);
+    let o = g.node("output", &[("role", "prediction".into())]);
+    g.wire(l, "y", o, "x");
+    let mut deep = strata::doc::Project::new("deep");
+    deep.graph = g.finish();
+    deep.dataset.id = "mnist_5k".into();
+    let path = save_in(dir.path(), "deep.strata", &deep);
+    let t = std::time::Instant::now();
+    let (code, _, err) = strata(&["train", &path, "--device", "cpu"]);
+    eprintln!("deep model refused in {:?}", t.elapsed());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("lower the batch size"), "{err}");
+}
+
+#[test]
+fn check_reports_the_memory_a_run_needs() {
+    let (code, out, _) = strata(&["check", "lenet5", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &v["memory"];
+    let total = m["total_bytes"].as_u64().unwrap();
+    // Measured peak RSS of `strata train lenet5`: 74 MB; the estimate is within a quarter.
+    assert!((55_000_000..95_000_000).contains(&total), "{total}");
+    let parts = [
+        "parameters_bytes",
+        "gradients_bytes",
+        "optimizer_bytes",
+        "activations_bytes",
+        "runtime_bytes",
+    ];
+    assert_eq!(parts.iter().map(|k| m[k].as_u64().unwrap()).sum::<u64>(), total);
+    // Adam: weights, gradients and two moments of 61 706 parameters.
+    assert_eq!(m["parameters_bytes"], 61_706 * 4);
+    assert_eq!(m["optimizer_bytes"], 61_706 * 8);
+    let nodes = m["nodes"].as_array().unwrap();
+    let size = |n: &serde_json::Value| n["weights_bytes"].as_u64().unwrap() + n["activations_bytes"].as_u64().unwrap();
+    assert!(nodes.windows(2).all(|w| size(&w[0]) >= size(&w[1])), "largest first");
+    let (_, text, _) = strata(&["check", "lenet5"]);
+    assert!(text.contains("memory to train (estimate)"), "{text}");
+}

@@ -1021,3 +1021,36 @@ fn the_moving_average_of_weights_blends_parameter_by_parameter() {
     off.update(model(3));
     assert!(off.model().is_none());
 }
+
+#[test]
+fn a_batch_size_of_zero_is_a_diagnostic_and_is_not_trained() {
+    let mut p = preset("mlp");
+    p.training.batch_size = 0;
+    let e = errors(&p);
+    assert!(e.iter().any(|m| m.contains("the batch size is 0")), "{e:?}");
+    let d = cpu();
+    let init = RecipeInit {
+        project: &p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    };
+    let err = recipes::start(&init).err().unwrap().to_string();
+    assert!(err.contains("the batch size is 0"), "{err}");
+}
+
+#[test]
+fn a_run_that_would_not_fit_in_memory_names_its_largest_nodes() {
+    let p = preset("lenet5");
+    let need = strata::shape::memory::estimate(&p).unwrap().total;
+    assert!(recipes::check_memory(&p, Some(need)).is_ok());
+    let err = recipes::check_memory(&p, Some(need / 2)).unwrap_err().to_string();
+    assert!(
+        err.contains("needs about") && err.contains("largest of its 14 nodes: '"),
+        "{err}"
+    );
+    assert!(
+        recipes::check_memory(&p, None).is_ok(),
+        "unknown free memory: no refusal"
+    );
+}

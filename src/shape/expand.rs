@@ -73,11 +73,17 @@ pub fn expand(project: &Project) -> Result<Expanded, ExpandError> {
     };
     let mut flat_inputs: HashMap<NodeId, Vec<(String, Source)>> = HashMap::new();
     ctx.graph(&project.graph, &[], &mut Vec::new(), None, &mut flat_inputs)?;
-    for (to, ins) in flat_inputs {
-        for (port, (from, out)) in ins {
-            ctx.out.add_wire(Wire::new(from, &out, to, &port));
-        }
-    }
+    // Sorted once (adding them one by one into the sorted list is quadratic on large graphs).
+    let mut wires: Vec<Wire> = flat_inputs
+        .into_iter()
+        .flat_map(|(to, ins)| {
+            ins.into_iter()
+                .map(move |(port, (from, out))| Wire::new(from, &out, to, &port))
+        })
+        .collect();
+    wires.sort();
+    wires.dedup();
+    ctx.out.wires = wires;
     let mut flat = project.clone();
     flat.blocks.clear();
     flat.graph = ctx.out;
@@ -111,6 +117,14 @@ impl Ctx<'_> {
         // Plain nodes first get their flat ids; block instances are expanded in topological
         // order so that their inputs are known.
         let (order, _) = g.topological_order();
+        // Wires by source and by target node: one pass, so expansion stays linear in the graph.
+        let mut wires_from: HashMap<NodeId, Vec<&Wire>> = HashMap::new();
+        let mut wires_to: HashMap<NodeId, Vec<&Wire>> = HashMap::new();
+        for w in &g.wires {
+            wires_from.entry(w.from).or_default().push(w);
+            wires_to.entry(w.to).or_default().push(w);
+        }
+        let into = |id: NodeId| wires_to.get(&id).map(Vec::as_slice).unwrap_or_default();
         let mut pending_wires: Vec<(&Wire, NodeId)> = Vec::new();
         for &i in &order {
             let node = &g.nodes[i];
@@ -133,9 +147,9 @@ impl Ctx<'_> {
                 let mut current: Vec<Option<Source>> = ports
                     .iter()
                     .map(|p| {
-                        g.wires
+                        into(node.id)
                             .iter()
-                            .find(|w| w.to == node.id && w.input == p.name)
+                            .find(|w| w.input == p.name)
                             .and_then(|w| produced.get(&(w.from, w.out.clone())).cloned())
                     })
                     .collect();
@@ -180,10 +194,10 @@ impl Ctx<'_> {
                 p.push(node.id.0);
             }
             self.origins.insert(flat_id, Origin { top: top_id, path: p });
-            for w in g.wires.iter().filter(|w| w.from == node.id) {
+            for w in wires_from.get(&node.id).map(Vec::as_slice).unwrap_or_default() {
                 produced.insert((node.id, w.out.clone()), (flat_id, w.out.clone()));
             }
-            for w in g.wires.iter().filter(|w| w.to == node.id) {
+            for w in into(node.id) {
                 pending_wires.push((w, flat_id));
             }
         }
@@ -198,9 +212,8 @@ impl Ctx<'_> {
         Ok(port_out
             .iter()
             .map(|id| {
-                g.wires
-                    .iter()
-                    .find(|w| w.to == *id)
+                into(*id)
+                    .first()
                     .and_then(|w| produced.get(&(w.from, w.out.clone())).cloned())
             })
             .collect())

@@ -3,6 +3,7 @@
 
 mod expand;
 mod index;
+pub mod memory;
 mod report;
 
 pub use expand::{ExpandError, Expanded, MAX_EXPANDED_NODES, Origin, expand};
@@ -186,6 +187,16 @@ fn check_roles_into(project: &Project, report: &Report, diags: &mut Vec<Diagnost
                 ),
             },
         }
+    }
+    if project.training.batch_size == 0 {
+        diags.push(
+            Diagnostic::error(
+                None,
+                None,
+                "the batch size is 0: each training step needs at least one example",
+            )
+            .with_fix("set the batch size in the project settings (e.g. 64)"),
+        );
     }
     for source in recipe.sources {
         let present = project.graph.nodes.iter().any(|n| {

@@ -224,6 +224,9 @@ pub fn start(init: &RecipeInit) -> Result<Box<dyn Recipe>, RunError> {
             problems.join("; ")
         )));
     }
+    if engine(id).is_some() {
+        check_memory(init.project, crate::shape::memory::available_ram())?;
+    }
     match engine(id) {
         Some(e) => (e.start)(init),
         None => {
@@ -259,4 +262,53 @@ pub fn load(project: &Project, checkpoint: &Path, data_dir: Option<&Path>) -> Re
     let mut recipe = start(&init)?;
     recipe.resume(checkpoint)?;
     Ok(recipe)
+}
+
+/// Refuses a run whose estimated peak memory exceeds `available` bytes, naming the largest nodes
+/// and what to change — before anything is allocated, so an oversized model never takes the
+/// process down.
+pub fn check_memory(project: &Project, available: Option<u64>) -> Result<(), RunError> {
+    use crate::shape::memory::{estimate, human};
+    let (Some(m), Some(free)) = (estimate(project), available) else {
+        return Ok(());
+    };
+    if m.total <= free {
+        return Ok(());
+    }
+    let name = |id: crate::doc::NodeId| {
+        project.graph.node(id).map_or_else(
+            || format!("node {}", id.0),
+            |n| crate::catalog::display_title(project, n),
+        )
+    };
+    let largest: Vec<String> = m
+        .nodes
+        .iter()
+        .take(3)
+        .map(|n| {
+            format!(
+                "'{}' {} (weights {}, activations {})",
+                name(n.node),
+                human(n.total()),
+                human(n.weights),
+                human(n.activations)
+            )
+        })
+        .collect();
+    let weights = m.parameters + m.gradients + m.optimizer;
+    let fix = if weights > m.activations {
+        "make these layers smaller (fewer features or channels)"
+    } else {
+        "lower the batch size, or make the graph shallower or its tensors smaller"
+    };
+    Err(RunError::BadInput(format!(
+        "training this graph needs about {} of memory (weights, gradients and optimizer state {}, activations {} at batch {}) but this machine has {} free — largest of its {} nodes: {}; {fix}",
+        human(m.total),
+        human(weights),
+        human(m.activations),
+        project.training.batch_size,
+        human(free),
+        m.nodes.len(),
+        largest.join(", ")
+    )))
 }
