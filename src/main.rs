@@ -300,17 +300,20 @@ fn check(target: &str, as_json: bool) -> ExitCode {
 
 #[cfg(feature = "app")]
 fn open_app(file: Option<&Path>) -> ExitCode {
-    let document = match file {
+    // A file that will not open still opens the window, on the start screen with the reason:
+    // started from a file manager, there is no terminal to read it in.
+    let (document, open_error) = match file {
         Some(f) => match strata::workspace::Document::open(f) {
-            Ok(d) => Some(d),
+            Ok(d) => (Some(d), None),
             Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
-                return ExitCode::from(2);
+                let message = format!("cannot open {}: {e}", f.display());
+                eprintln!("error: {message}");
+                (None, Some(message))
             }
         },
-        None => None,
+        None => (None, None),
     };
-    match strata::app::run(document) {
+    match strata::app::run(document, open_error) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -342,3 +342,22 @@ fn a_reopened_project_generates_from_its_last_runs_saved_weights() {
         "{result:?}"
     );
 }
+
+#[test]
+fn a_file_that_will_not_open_from_the_command_line_opens_the_start_screen_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.strata");
+    std::fs::write(&path, "{ \"format\": \"strata\", \"graph\": [").unwrap();
+    // What `strata broken.strata` does: the document fails to open, the window opens anyway.
+    let err = Document::open(&path).err().unwrap();
+    let mut app = StrataApp::new(None);
+    app.start_with_error(format!("cannot open {}: {err}", path.display()));
+    let mut h = harness(app);
+    h.get_by_label("Start — new project");
+    // On the start screen (above the presets) and in the status line.
+    let shown = h.query_all_by_label_contains("cannot open").count();
+    assert_eq!(shown, 2, "the reason is on the start screen");
+    assert!(h.state().gallery_open);
+    // The presets are there to go on with.
+    h.get_by_label("Empty project");
+}

@@ -30,6 +30,8 @@ pub struct Entry {
 pub struct Gallery {
     entries: Option<Vec<Entry>>,
     filter: String,
+    /// A problem to show above the presets (a file given on the command line that would not open).
+    pub notice: Option<String>,
 }
 
 fn entry(id: &str, p: &Project) -> Entry {
@@ -60,6 +62,10 @@ pub fn entries() -> Vec<Entry> {
 impl Gallery {
     /// Shows the gallery; returns the preset the user picked.
     pub fn show(&mut self, ui: &mut egui::Ui) -> Option<String> {
+        if let Some(n) = &self.notice {
+            ui.colored_label(egui::Color32::from_rgb(240, 90, 90), n);
+            ui.separator();
+        }
         let entries = self.entries.get_or_insert_with(entries);
         ui.horizontal(|ui| {
             ui.heading("Presets");

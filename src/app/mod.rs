@@ -288,6 +288,15 @@ impl StrataApp {
         self.status = format!("opened {}", self.document.project.name);
     }
 
+    /// Shows the start screen with `message` above the presets: what happened to a file given on
+    /// the command line that could not be opened (the window still opens, so a user who started
+    /// Strata from a file manager sees why).
+    pub fn start_with_error(&mut self, message: String) {
+        self.status = message.clone();
+        self.gallery.notice = Some(message);
+        self.gallery_open = true;
+    }
+
     /// Opens a `.strata` file; a broken file leaves the open document alone and says why.
     pub fn open_path(&mut self, path: &Path) {
         match Document::open(path) {
@@ -1291,7 +1300,9 @@ impl eframe::App for StrataApp {
 }
 
 /// Opens the window and blocks until it is closed.
-pub fn run(document: Option<Document>) -> Result<(), String> {
+/// Opens the window with `document` (or the start screen), and `open_error` — why a file given on
+/// the command line could not be opened — shown on the start screen.
+pub fn run(document: Option<Document>, open_error: Option<String>) -> Result<(), String> {
     let title = document
         .as_ref()
         .map(Document::title)
@@ -1312,7 +1323,11 @@ pub fn run(document: Option<Document>) -> Result<(), String> {
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default();
             let recovery = eframe::storage_dir("Strata").map(|d| Recovery::new(d.join("recovery")));
-            Ok(Box::new(StrataApp::with_storage(document, prefs, recovery)))
+            let mut app = StrataApp::with_storage(document, prefs, recovery);
+            if let Some(e) = open_error {
+                app.start_with_error(e);
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| format!("cannot open a window: {e} — is a display available? (the CLI commands work without one)"))
