@@ -352,7 +352,7 @@ fn a_file_that_will_not_open_from_the_command_line_opens_the_start_screen_saying
     let err = Document::open(&path).err().unwrap();
     let mut app = StrataApp::new(None);
     app.start_with_error(format!("cannot open {}: {err}", path.display()));
-    let mut h = harness(app);
+    let h = harness(app);
     h.get_by_label("Start — new project");
     // On the start screen (above the presets) and in the status line.
     let shown = h.query_all_by_label_contains("cannot open").count();
