@@ -1809,7 +1809,7 @@ fn dit_mini() {
     .dataset("mnist_5k", &[])
     .training(|t| {
         t.optimizer = Optimizer::AdamW;
-        t.learning_rate = 1e-3;
+        t.learning_rate = 4e-3;
         t.batch_size = 32;
         t.steps = 2000;
         t.schedule = Schedule::WarmupCosine;

@@ -377,6 +377,21 @@ impl GraphModel {
         let need = self.plan.needed_given(roles, &given);
         let mut tapped = None;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
+        // The last step that reads each step's outputs: after it, they are dropped (unless every
+        // value is kept or the step is an output), so an inference pass holds only the live
+        // tensors, not every node's output at once. (With autodiff the graph keeps what the
+        // backward pass needs either way.)
+        let mut last_use: Vec<usize> = (0..steps.len()).collect();
+        if !keep_all {
+            for (i, s) in steps.iter().enumerate() {
+                for (src, _) in s.inputs.iter().flatten() {
+                    last_use[*src] = last_use[*src].max(i);
+                }
+            }
+            for (o, _) in &self.plan.outputs {
+                last_use[*o] = usize::MAX;
+            }
+        }
         let err = |s: &Step, message: String| ForwardError {
             title: s.title.clone(),
             node: s.top,
@@ -417,6 +432,13 @@ impl GraphModel {
                 tapped = out.first().cloned();
             }
             values.push(out);
+            if !keep_all {
+                for (src, _) in s.inputs.iter().flatten() {
+                    if last_use[*src] == i {
+                        values[*src] = Vec::new();
+                    }
+                }
+            }
         }
         let mut outputs = HashMap::new();
         let mut every = Vec::new();

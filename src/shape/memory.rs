@@ -1,7 +1,8 @@
 //! Peak memory of a training run, estimated from the checked graph before anything is allocated:
 //! weights, their gradients and the optimizer's state, and the activations a step keeps for the
 //! backward pass (every node's output, and its gradient, for each example of the batch) — or an
-//! evaluation chunk's, whichever is larger — plus what the runtime itself takes.
+//! evaluation chunk's (only the outputs still to be read are alive), whichever is larger — plus
+//! what the runtime itself takes.
 
 use super::{check_graph, expand};
 use crate::doc::{NodeId, Optimizer, Project};
@@ -11,9 +12,12 @@ use std::collections::HashMap;
 /// Calibrated against `mlp`'s measured peak RSS (36 MB, mostly this).
 pub const RUNTIME_BYTES: u64 = 32 << 20;
 /// Rows an evaluation runs at once (the supervised recipe's validation chunk): without autodiff
-/// nothing is kept for a backward pass, but every node's output lives until the chunk ends.
+/// nothing is kept for a backward pass and each output is dropped after its last reader.
 pub const EVAL_ROWS: u64 = 500;
 const F32: u64 = 4;
+/// Activations take about half again what the outputs add up to: temporaries inside ops and what
+/// the allocator holds on to (measured on `lenet5` and `resnet_mini`).
+const ACTIVATION_OVERHEAD: (u64, u64) = (3, 2);
 
 /// What one top-level node costs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -22,7 +26,7 @@ pub struct NodeMemory {
     pub node: NodeId,
     /// Weights, gradients and optimizer state, in bytes.
     pub weights: u64,
-    /// Its outputs (and their gradients) at the peak, in bytes.
+    /// Its outputs and their gradients at the training batch, in bytes.
     pub activations: u64,
 }
 
@@ -65,30 +69,65 @@ pub fn estimate(project: &Project) -> Option<MemoryEstimate> {
         Optimizer::Sgd => 1,
     };
     let batch = u64::from(project.training.batch_size.max(1));
-    // Per example: a training step keeps each output and, going back, its gradient.
-    let rows = (2 * batch).max(EVAL_ROWS);
+    // A training step keeps every output and, going back, its gradient, for each example.
+    let train_rows = 2 * batch;
+    let g = &flat.project.graph;
+    let (order, _) = g.topological_order();
+    let elements_of = |id: NodeId| -> u64 {
+        report.node(id).map_or(0, |n| {
+            n.outputs
+                .iter()
+                .filter_map(|(_, t)| t.as_ref())
+                .map(|t| t.cost_elements())
+                .fold(0u64, u64::saturating_add)
+        })
+    };
     let mut by_top: HashMap<NodeId, NodeMemory> = HashMap::new();
-    let (mut params, mut act) = (0u64, 0u64);
+    let (mut params, mut train_elements) = (0u64, 0u64);
     for n in &report.nodes {
         let top = flat.origins.get(&n.id).map_or(n.id, |o| o.top);
-        let elements: u64 = n
-            .outputs
-            .iter()
-            .filter_map(|(_, t)| t.as_ref())
-            .map(|t| t.cost_elements())
-            .fold(0u64, u64::saturating_add);
-        let a = elements.saturating_mul(rows).saturating_mul(F32);
+        let elements = elements_of(n.id);
         let w = n.params.saturating_mul(F32).saturating_mul(2 + states);
         params = params.saturating_add(n.params);
-        act = act.saturating_add(a);
+        train_elements = train_elements.saturating_add(elements);
         let e = by_top.entry(top).or_insert(NodeMemory {
             node: top,
             weights: 0,
             activations: 0,
         });
         e.weights = e.weights.saturating_add(w);
-        e.activations = e.activations.saturating_add(a);
+        e.activations = e
+            .activations
+            .saturating_add(elements.saturating_mul(train_rows).saturating_mul(F32));
     }
+    // An evaluation drops each output after its last reader: what is live at once, at its peak.
+    let mut position = vec![usize::MAX; g.nodes.len()];
+    for (k, &i) in order.iter().enumerate() {
+        position[i] = k;
+    }
+    let mut last_read = vec![0usize; g.nodes.len()];
+    for w in &g.wires {
+        if let (Some(a), Some(b)) = (g.index_of(w.from), g.index_of(w.to)) {
+            last_read[a] = last_read[a].max(position[b]);
+        }
+    }
+    let mut frees_at: Vec<Vec<u64>> = vec![Vec::new(); order.len()];
+    let (mut live, mut peak) = (0u64, 0u64);
+    for (k, &i) in order.iter().enumerate() {
+        let node = &g.nodes[i];
+        let e = elements_of(node.id);
+        live = live.saturating_add(e);
+        peak = peak.max(live);
+        if node.kind != "output" && last_read[i] >= k && last_read[i] < order.len() {
+            frees_at[last_read[i].max(k)].push(e);
+        }
+        for freed in std::mem::take(&mut frees_at[k]) {
+            live = live.saturating_sub(freed);
+        }
+    }
+    let train_act = train_elements.saturating_mul(train_rows).saturating_mul(F32);
+    let eval_act = peak.saturating_mul(EVAL_ROWS).saturating_mul(F32);
+    let act = train_act.max(eval_act).saturating_mul(ACTIVATION_OVERHEAD.0) / ACTIVATION_OVERHEAD.1;
     let mut nodes: Vec<NodeMemory> = by_top.into_values().collect();
     nodes.sort_by(|a, b| b.total().cmp(&a.total()).then(a.node.cmp(&b.node)));
     let parameters = params.saturating_mul(F32);
