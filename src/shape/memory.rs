@@ -59,8 +59,20 @@ pub struct MemoryEstimate {
 /// Estimates the peak memory of training `project` with its settings; `None` when the graph
 /// does not check (its diagnostics say why).
 pub fn estimate(project: &Project) -> Option<MemoryEstimate> {
-    let flat = expand(project).ok()?;
-    let report = check_graph(&flat.project);
+    // Blocks are expanded so what runs inside them counts; a graph without any is its own flat graph.
+    let expanded = if project.graph.nodes.iter().any(|n| n.is_block()) {
+        Some(expand(project).ok()?)
+    } else {
+        None
+    };
+    let flat = expanded.as_ref().map_or(project, |e| &e.project);
+    let top_of = |id: NodeId| {
+        expanded
+            .as_ref()
+            .and_then(|e| e.origins.get(&id))
+            .map_or(id, |o| o.top)
+    };
+    let report = check_graph(flat);
     if !report.is_valid() {
         return None;
     }
@@ -71,7 +83,7 @@ pub fn estimate(project: &Project) -> Option<MemoryEstimate> {
     let batch = u64::from(project.training.batch_size.max(1));
     // A training step keeps every output and, going back, its gradient, for each example.
     let train_rows = 2 * batch;
-    let g = &flat.project.graph;
+    let g = &flat.graph;
     let (order, _) = g.topological_order();
     let elements_of = |id: NodeId| -> u64 {
         report.node(id).map_or(0, |n| {
@@ -85,7 +97,7 @@ pub fn estimate(project: &Project) -> Option<MemoryEstimate> {
     let mut by_top: HashMap<NodeId, NodeMemory> = HashMap::new();
     let (mut params, mut train_elements) = (0u64, 0u64);
     for n in &report.nodes {
-        let top = flat.origins.get(&n.id).map_or(n.id, |o| o.top);
+        let top = top_of(n.id);
         let elements = elements_of(n.id);
         let w = n.params.saturating_mul(F32).saturating_mul(2 + states);
         params = params.saturating_add(n.params);
