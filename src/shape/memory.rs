@@ -66,12 +66,7 @@ pub fn estimate(project: &Project) -> Option<MemoryEstimate> {
         None
     };
     let flat = expanded.as_ref().map_or(project, |e| &e.project);
-    let top_of = |id: NodeId| {
-        expanded
-            .as_ref()
-            .and_then(|e| e.origins.get(&id))
-            .map_or(id, |o| o.top)
-    };
+    let top_of = |id: NodeId| expanded.as_ref().and_then(|e| e.origins.get(&id)).map_or(id, |o| o.top);
     let report = check_graph(flat);
     if !report.is_valid() {
         return None;

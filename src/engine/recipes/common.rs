@@ -504,6 +504,24 @@ impl Examples {
     }
 }
 
+/// Drawn points (orange) over as many training points (blue), first two of `dim` values each:
+/// the samples view of 2-D generative recipes.
+pub fn samples_over_data(ex: &Examples, dim: usize, drawn: &[f32]) -> crate::telemetry::Scatter {
+    let d = dim.max(1);
+    let idx: Vec<usize> = ex.split.train.iter().copied().take(drawn.len() / d).collect();
+    let (data, _) = ex.data.batch_features(&idx, 0);
+    let two = |p: &[f32]| [p[0], p.get(1).copied().unwrap_or(0.0)];
+    let mut points: Vec<[f32; 2]> = data.chunks(d).map(two).collect();
+    let mut group_of = vec![0u16; points.len()];
+    points.extend(drawn.chunks(d).map(two));
+    group_of.resize(points.len(), 1);
+    crate::telemetry::Scatter {
+        points,
+        group_of,
+        groups: vec!["data".into(), "samples".into()],
+    }
+}
+
 /// `n` images (`c × h × w` each, row-major in `px`) in a grid `cols` wide with 2-pixel gaps;
 /// values in `lo..hi` map to black..white.
 pub fn image_grid(px: &[f32], n: usize, [c, h, w]: [usize; 3], cols: usize, (lo, hi): (f32, f32)) -> Picture {

@@ -190,19 +190,7 @@ impl Flow {
 
     /// Drawn points (orange) over as many training points (blue), first two dimensions.
     fn over_data(&self, drawn: &[f32]) -> Scatter {
-        let d = self.dim.max(1);
-        let idx: Vec<usize> = self.ex.split.train.iter().copied().take(drawn.len() / d).collect();
-        let (data, _) = self.ex.data.batch_features(&idx, 0);
-        let two = |p: &[f32]| [p[0], p.get(1).copied().unwrap_or(0.0)];
-        let mut points: Vec<[f32; 2]> = data.chunks(d).map(two).collect();
-        let mut group_of = vec![0u16; points.len()];
-        points.extend(drawn.chunks(d).map(two));
-        group_of.resize(points.len(), 1);
-        Scatter {
-            points,
-            group_of,
-            groups: vec!["data".into(), "samples".into()],
-        }
+        super::common::samples_over_data(&self.ex, self.dim, drawn)
     }
 
     /// Validation points mapped to z (first two dims), coloured by class, over N(0, I) draws.

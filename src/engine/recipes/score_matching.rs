@@ -209,18 +209,7 @@ impl ScoreMatching {
 impl ScoreMatching {
     /// Drawn points (orange) over as many training points (blue), first two dimensions.
     fn over_data(&self, drawn: &[f32]) -> Scatter {
-        let d = self.dim;
-        let idx: Vec<usize> = self.ex.split.train.iter().copied().take(drawn.len() / d).collect();
-        let (data, _) = self.ex.data.batch_features(&idx, 0);
-        let mut points: Vec<[f32; 2]> = data.chunks(d).map(|p| [p[0], p[1]]).collect();
-        let mut group_of = vec![0u16; points.len()];
-        points.extend(drawn.chunks(d).map(|p| [p[0], p[1]]));
-        group_of.resize(points.len(), 1);
-        Scatter {
-            points,
-            group_of,
-            groups: vec!["data".into(), "samples".into()],
-        }
+        super::common::samples_over_data(&self.ex, self.dim, drawn)
     }
 }
 
