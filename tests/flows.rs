@@ -11,7 +11,7 @@ use common::*;
 use std::sync::atomic::AtomicBool;
 use strata::catalog::GraphBuilder;
 use strata::doc::{ParamValue, Project};
-use strata::engine::recipes::{self, RecipeInit, StepCx};
+use strata::engine::recipes::{self, StepCx};
 use strata::engine::{Value, compile};
 use strata::shape::{self, Severity};
 use strata::telemetry::View;
@@ -137,14 +137,7 @@ fn the_one_by_one_convolution_starts_as_a_rotation() {
 fn train(id: &str, steps: u64) -> (f64, f64, Box<dyn recipes::Recipe>) {
     let p = preset(id);
     assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let mut run = recipes::start(&init).unwrap();
+    let mut run = start_recipe(&p).unwrap();
     let cancel = AtomicBool::new(false);
     let before = run.evaluate(&cancel).unwrap().scalars["val_nll"];
     for _ in 0..steps {
@@ -232,14 +225,7 @@ fn a_flow_with_a_non_invertible_layer_is_named_on_the_graph() {
     );
     assert!(diag.fix.as_ref().is_some_and(|f| f.label.contains("Affine coupling")));
     // The trainer refuses it with the same words, and nothing panics.
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let err = recipes::start(&init).err().unwrap().to_string();
+    let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("has no inverse"), "{err}");
     // A flow fed from noise instead of the data is named too.
     let mut p = preset("realnvp");

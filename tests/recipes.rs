@@ -377,14 +377,7 @@ fn recipe_ids_are_named_only_in_recipe_files() {
 fn train_preset(id: &str, steps: usize) -> (f64, f64, Box<dyn recipes::Recipe>, AtomicBool) {
     let p = preset(id);
     assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let mut run = recipes::start(&init).unwrap();
+    let mut run = start_recipe(&p).unwrap();
     let cancel = AtomicBool::new(false);
     let mut losses = Vec::new();
     for _ in 0..steps {
@@ -648,14 +641,7 @@ fn a_gan_without_a_discriminator_score_is_named_on_the_graph() {
     p.graph = g.finish();
     p.recipe.id = "gan".into();
     p.dataset.id = "mnist_5k".into();
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let err = recipes::start(&init).err().unwrap().to_string();
+    let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("does not depend on the generator"), "{err}");
 }
 
@@ -735,14 +721,7 @@ fn a_score_model_needs_a_noise_level_input() {
             n.params.insert("field".into(), "x".into());
         }
     }
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let err = recipes::start(&init).err().unwrap().to_string();
+    let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("source 'timestep'"), "{err}");
 }
 
@@ -810,14 +789,7 @@ fn the_dit_mini_preset_learns_to_denoise_on_the_same_recipe() {
     p.recipe.settings.insert("sample_steps".into(), 5.into());
     // No warm-up in a 60-step test: the zero-initialised denoiser starts at loss 1 (ε̂ = 0).
     p.training.warmup_steps = 0;
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let mut run = recipes::start(&init).unwrap();
+    let mut run = start_recipe(&p).unwrap();
     let cancel = AtomicBool::new(false);
     let mut losses = Vec::new();
     for _ in 0..60 {
@@ -838,14 +810,7 @@ fn the_reference_dit_trains_at_its_own_size() {
     let mut p = preset("dit");
     assert!(shape::check(&p).is_valid(), "{:?}", shape::check(&p).diagnostics);
     p.training.batch_size = 2;
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let mut run = recipes::start(&init).unwrap();
+    let mut run = start_recipe(&p).unwrap();
     assert_eq!(run.param_count(), 32_865_056);
     let cancel = AtomicBool::new(false);
     for _ in 0..2 {
@@ -1028,14 +993,7 @@ fn a_batch_size_of_zero_is_a_diagnostic_and_is_not_trained() {
     p.training.batch_size = 0;
     let e = errors(&p);
     assert!(e.iter().any(|m| m.contains("the batch size is 0")), "{e:?}");
-    let d = cpu();
-    let init = RecipeInit {
-        project: &p,
-        device: &d,
-        seed: 1,
-        data_dir: None,
-    };
-    let err = recipes::start(&init).err().unwrap().to_string();
+    let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("the batch size is 0"), "{err}");
 }
 

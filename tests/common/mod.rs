@@ -107,3 +107,16 @@ pub fn wait_for(
     }
     panic!("timed out; saw {seen:?}");
 }
+
+/// `p`'s recipe built on the CPU with seed 1, as the trainer would start it (or why not).
+#[cfg(feature = "engine")]
+#[allow(dead_code)]
+pub fn start_recipe(p: &Project) -> Result<Box<dyn strata::engine::recipes::Recipe>, strata::engine::RunError> {
+    let d = cpu();
+    strata::engine::recipes::start(&strata::engine::recipes::RecipeInit {
+        project: p,
+        device: &d,
+        seed: 1,
+        data_dir: None,
+    })
+}
