@@ -81,6 +81,7 @@ impl Pre {
     }
     fn save(mut self, g: GraphBuilder) {
         self.project.graph = g.finish();
+        strata::shape::layout_project(&mut self.project, &strata::doc::LayoutOptions::default());
         let id = self.project.preset.as_ref().map(|p| p.id.clone()).unwrap_or_default();
         let dir = std::env::var("STRATA_PRESETS_DIR")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/presets").into());

@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod data;
 pub mod doc;
+pub mod picture;
 pub mod presets;
 pub mod shape;
 pub mod telemetry;

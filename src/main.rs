@@ -38,6 +38,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw a project file or preset as a picture (PNG or SVG by the output's extension), for
+    /// papers and slides. Exit 0 written, 2 bad input.
+    Picture {
+        /// A .strata file or a preset id.
+        target: String,
+        /// Where to write: name.png or name.svg.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Draw a block's inside instead of the top level (the block id).
+        #[arg(long)]
+        block: Option<String>,
+        /// Lay the graph out afresh first (top to bottom) instead of using its saved positions.
+        #[arg(long)]
+        layout: bool,
+    },
     /// Train a project file or preset. Exit 0 done, 1 training failed, 2 bad input.
     #[cfg(feature = "engine")]
     Train(cli_train::TrainArgs),
@@ -52,6 +67,12 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Presets { json }) => presets(json),
         Some(Command::Check { target, json }) => check(&target, json),
+        Some(Command::Picture {
+            target,
+            output,
+            block,
+            layout,
+        }) => picture(&target, &output, block.as_deref(), layout),
         #[cfg(feature = "engine")]
         Some(Command::Train(args)) => cli_train::run(args),
         #[cfg(feature = "engine")]
@@ -79,6 +100,42 @@ pub(crate) fn resolve(target: &str) -> Result<Project, String> {
         None => Err(format!(
             "no file or preset named '{target}' — run `strata presets` for the preset ids"
         )),
+    }
+}
+
+fn picture(target: &str, output: &Path, block: Option<&str>, layout: bool) -> ExitCode {
+    let mut project = match resolve(target) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if layout {
+        shape::layout_project(&mut project, &strata::doc::LayoutOptions::default());
+    }
+    let report = shape::check(&project);
+    let graph = match block {
+        None => &project.graph,
+        Some(b) => match project.block(b) {
+            Some(def) => &def.graph,
+            None => {
+                let ids: Vec<&str> = project.blocks.iter().map(|b| b.id.as_str()).collect();
+                eprintln!("{target} has no block '{b}' (its blocks: {})", ids.join(", "));
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let report = block.is_none().then_some(&report);
+    match strata::picture::export(&project, graph, report, output) {
+        Ok(()) => {
+            println!("wrote {}", output.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -105,7 +105,7 @@ fn huge_numbers_never_panic() {
         ("\"id\": 2,", "\"id\": 18446744073709551615,"),
         ("\"steps\": 2000", "\"steps\": -5"),
         ("\"learning_rate\": 0.001", "\"learning_rate\": 1e999"),
-        ("\"pos\": [660.0, 0.0]", "\"pos\": [1e39, 0.0]"),
+        ("\"pos\": [0.0, 0.0]", "\"pos\": [1e39, 0.0]"),
     ] {
         let text = mlp_text().replacen(from, to, 1);
         assert_ne!(text, mlp_text(), "{from} not found");

@@ -81,8 +81,12 @@ pub struct Editor {
     zoom_to: Option<TSTransform>,
     /// Where the minimap is (screen), when shown.
     pub minimap_rect: Option<Rect>,
+    /// The part of the graph the minimap shows (graph space), when shown.
+    pub minimap_world: Option<Rect>,
     widget_nodes: Vec<NodeId>,
     generation: u64,
+    /// Fit once more when the nodes have been measured (the first fit uses estimated sizes).
+    refit: Option<bool>,
 }
 
 /// Above this many nodes, only nodes near the view are widgets.
@@ -113,72 +117,30 @@ impl Default for Editor {
             dragging: false,
             zoom_to: None,
             minimap_rect: None,
+            minimap_world: None,
             widget_nodes: Vec::new(),
             generation: 0,
+            refit: Some(false),
         }
     }
 }
 
 /// The colour of a category (design tokens for node headers and pins).
 pub fn category_color(c: Category) -> Color32 {
-    match c {
-        Category::Io => Color32::from_rgb(120, 120, 130),
-        Category::Core => Color32::from_rgb(70, 130, 200),
-        Category::Convolution => Color32::from_rgb(60, 160, 120),
-        Category::Pooling => Color32::from_rgb(80, 150, 150),
-        Category::Normalization => Color32::from_rgb(150, 120, 200),
-        Category::Activation => Color32::from_rgb(220, 160, 60),
-        Category::Shape | Category::Math => Color32::from_rgb(140, 140, 100),
-        Category::Embedding => Color32::from_rgb(200, 100, 140),
-        Category::Attention => Color32::from_rgb(230, 110, 80),
-        Category::Recurrent => Color32::from_rgb(100, 180, 220),
-        Category::Graph => Color32::from_rgb(120, 200, 120),
-        Category::Generative => Color32::from_rgb(200, 140, 220),
-        Category::Loss => Color32::from_rgb(220, 80, 80),
-        Category::Block => Color32::from_rgb(180, 180, 200),
-    }
+    let [r, g, b] = c.rgb();
+    Color32::from_rgb(r, g, b)
 }
 
 const ERROR: Color32 = Color32::from_rgb(240, 80, 80);
 
 /// The category of a node (blocks have their own).
 fn node_category(n: &Node) -> Option<Category> {
-    if n.is_block() {
-        return Some(Category::Block);
-    }
-    catalog::catalog().get(&n.kind).map(|s| s.category)
+    catalog::node_category(n)
 }
 
 /// A short summary of a node's non-default parameters ("256 → relu").
 pub fn param_summary(n: &Node) -> String {
-    if n.is_block() {
-        return if n.repeat > 1 {
-            format!("×{}", n.repeat)
-        } else {
-            String::new()
-        };
-    }
-    let Some(spec) = catalog::catalog().get(&n.kind) else {
-        return String::new();
-    };
-    let mut parts = Vec::new();
-    for p in spec.params.iter() {
-        if let Some(v) = n.params.get(p.name)
-            && *v != p.default.to_value()
-        {
-            parts.push(format!("{}={}", p.name, v));
-        }
-        if parts.len() == 3 {
-            break;
-        }
-    }
-    let s = parts.join(" ");
-    if s.chars().count() > 26 {
-        let cut: String = s.chars().take(25).collect();
-        format!("{cut}…")
-    } else {
-        s
-    }
+    catalog::param_summary(n)
 }
 
 /// Scores how well `needle` matches `hay` as a subsequence (higher is better; `None`: no match).
@@ -352,6 +314,7 @@ impl Editor {
             self.selected = None;
             self.mirrored = None;
             self.fit = Some(true);
+            self.refit = Some(true);
         }
     }
 
@@ -360,9 +323,24 @@ impl Editor {
         canvas_id().with(self.generation)
     }
 
+    /// The canvas size in graph units at zoom 1 (what auto-layout aims to fill).
+    pub fn view_size(&self) -> [f32; 2] {
+        if self.viewport.is_positive() {
+            [self.viewport.width(), self.viewport.height()]
+        } else {
+            doc::LayoutOptions::default().view
+        }
+    }
+
+    /// The size a node was last drawn at (graph units), if it has been drawn.
+    pub fn measured_size(&self, id: NodeId) -> Option<[f32; 2]> {
+        self.rects.get(&id).map(|r| [r.width(), r.height()])
+    }
+
     /// Fits the whole graph in view on the next frame.
     pub fn fit_view(&mut self) {
         self.fit = Some(true);
+        self.refit = Some(true);
     }
 
     /// Forgets the view and selection (another document was opened).
@@ -619,6 +597,7 @@ impl Editor {
                 resp.on_hover_text("The whole graph: click or drag to move the view");
             });
         self.minimap_rect = shown_at;
+        self.minimap_world = shown_at.map(|_| world);
         if let Some(target) = clicked {
             let s = self.transform.scaling;
             self.zoom_to = Some(TSTransform::new(
@@ -642,6 +621,16 @@ impl Editor {
         } else {
             self.in_pins.get(&(node, index)).map(|p| Pos2::new(rect.left(), p.y))
         }
+    }
+
+    /// The canvas zoom.
+    pub fn zoom(&self) -> f32 {
+        self.transform.scaling
+    }
+
+    /// The graph-space rectangle the canvas shows.
+    pub fn visible_graph_rect(&self) -> Rect {
+        self.transform.inverse() * self.viewport
     }
 
     /// Graph space → screen.
@@ -768,6 +757,19 @@ impl Editor {
                 },
             });
         }
+        // The first fit used estimated node sizes: fit again once every node has been drawn.
+        if let Some(all) = self.refit
+            && self.fit.is_none()
+            && let Some(g) = doc::graph_in(&document.project, &self.scope)
+        {
+            if ui.input(|i| i.pointer.any_down() || i.smooth_scroll_delta != egui::Vec2::ZERO) {
+                self.refit = None;
+            } else if self.shown.is_none() && g.nodes.iter().all(|n| self.rects.contains_key(&n.id)) {
+                self.refit = None;
+                self.fit = Some(all);
+                ui.ctx().request_repaint();
+            }
+        }
         self.draw_wire_labels(ui, document, report);
         if let Some(g) = doc::graph_in(&document.project, &self.scope) {
             self.minimap(ui, g);
@@ -831,9 +833,10 @@ impl Editor {
             let s = fit.clamp(0.1, 1.5);
             return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
         }
-        // On opening: everything if it is readable, else the leftmost part at a readable size.
+        // On opening: everything if it is readable, else the start of the flow at a readable size.
         let s = fit.clamp(0.8, 1.0);
-        if fit >= 0.8 {
+        if fit >= 0.45 {
+            let s = fit.min(1.0);
             return TSTransform::new(view.center().to_vec2() - bounds.center().to_vec2() * s, s);
         }
         // Inputs are on the left: show the left end, centred vertically when it fits, else its top.
@@ -1401,12 +1404,7 @@ impl Viewer<'_> {
 
 /// 1234567 → "1.2M".
 pub fn human(n: u64) -> String {
-    match n {
-        0..=9_999 => n.to_string(),
-        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
-        _ => format!("{:.2}B", n as f64 / 1e9),
-    }
+    catalog::human_count(n)
 }
 
 fn sparkline(ui: &mut egui::Ui, line: &VecDeque<f32>, color: Color32) {

@@ -72,6 +72,8 @@ pub struct Prefs {
     pub light: bool,
     /// Steps the dashboard trains (0: the project's own).
     pub steps: u64,
+    /// Which way auto-layout draws the flow.
+    pub layout_direction: crate::doc::Direction,
 }
 
 /// Where the run history of the project saved at `project` lives: `name.strata` → `name.runs.json`.

@@ -213,6 +213,27 @@ impl StrataApp {
         self.editor.minimap_rect
     }
 
+    /// The size (graph units) node `id` of the shown graph was last drawn at.
+    pub fn node_size(&self, id: NodeId) -> Option<[f32; 2]> {
+        self.editor.measured_size(id)
+    }
+
+    /// The canvas zoom (1 = nodes at their natural size).
+    pub fn canvas_zoom(&self) -> f32 {
+        self.editor.zoom()
+    }
+
+    /// The part of the graph (graph coordinates) the canvas shows.
+    pub fn canvas_view(&self) -> egui::Rect {
+        self.editor.visible_graph_rect()
+    }
+
+    /// Where graph point `p` is drawn on the minimap (screen points), when the minimap shows.
+    pub fn minimap_point(&self, p: egui::Pos2) -> Option<egui::Pos2> {
+        let (rect, world) = (self.editor.minimap_rect?, self.editor.minimap_world?);
+        Some(rect.min + (p - world.min) * (rect.width() / world.width()))
+    }
+
     /// Screen point → canvas (graph) point.
     pub fn canvas_point(&self, screen: egui::Pos2) -> egui::Pos2 {
         self.editor.to_graph(screen)
@@ -602,13 +623,33 @@ impl StrataApp {
         }
     }
 
-    /// Lays the shown graph out left to right (one undo step; pinned nodes stay).
+    /// Lays the shown graph out in the preferred direction, folded to fit the canvas (one undo
+    /// step; pinned nodes stay).
     pub fn auto_layout(&mut self) {
         let scope = self.editor.scope.clone();
         let Some(g) = crate::doc::graph_in(&self.document.project, &scope) else {
             return;
         };
-        let moves: Vec<_> = crate::doc::layered_layout(g)
+        let opts = crate::doc::LayoutOptions {
+            direction: self.prefs.layout_direction,
+            view: self.editor.view_size(),
+        };
+        let project = &self.document.project;
+        let size = |id| {
+            self.editor
+                .measured_size(id)
+                .or_else(|| g.node(id).map(|n| crate::catalog::node_size_hint(project, n)))
+                .unwrap_or(crate::doc::DEFAULT_NODE_SIZE)
+        };
+        let report = shape::check(project);
+        let resolution = |id| {
+            if self.editor.scope == Scope::Root {
+                shape::resolution(&report, id)
+            } else {
+                None
+            }
+        };
+        let moves: Vec<_> = crate::doc::auto_layout(g, &opts, &size, &resolution)
             .into_iter()
             .map(|(node, pos)| Edit::Move {
                 scope: scope.clone(),
@@ -807,6 +848,17 @@ impl StrataApp {
                 if ui.button("Auto-layout").clicked() {
                     self.auto_layout();
                 }
+                ui.horizontal(|ui| {
+                    use crate::doc::Direction;
+                    ui.label("Flow");
+                    let d = &mut self.prefs.layout_direction;
+                    let before = *d;
+                    ui.selectable_value(d, Direction::TopToBottom, "top to bottom");
+                    ui.selectable_value(d, Direction::LeftToRight, "left to right");
+                    if *d != before {
+                        self.auto_layout();
+                    }
+                });
                 ui.separator();
                 if ui.checkbox(&mut self.prefs.light, "Light theme").changed() {
                     apply_theme(ui.ctx(), self.prefs.light);

@@ -297,3 +297,109 @@ pub fn display_title(project: &Project, node: &Node) -> String {
         .map(|s| s.name.to_owned())
         .unwrap_or_else(|| format!("{} (unknown)", node.kind))
 }
+
+/// A short summary of a node's non-default parameters (at most three, cut at 26 characters),
+/// or `×N` for a repeated block.
+pub fn param_summary(n: &Node) -> String {
+    if n.is_block() {
+        return if n.repeat > 1 {
+            format!("×{}", n.repeat)
+        } else {
+            String::new()
+        };
+    }
+    let Some(spec) = catalog().get(&n.kind) else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for p in spec.params.iter() {
+        if let Some(v) = n.params.get(p.name)
+            && *v != p.default.to_value()
+        {
+            parts.push(format!("{}={}", p.name, v));
+        }
+        if parts.len() == 3 {
+            break;
+        }
+    }
+    let s = parts.join(" ");
+    if s.chars().count() > 26 {
+        let cut: String = s.chars().take(25).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+/// About how large the canvas draws `node` at zoom 1 (width, height), for layouts made without
+/// a window (presets, the CLI): title, parameter summary and one row per pin.
+pub fn node_size_hint(project: &Project, node: &Node) -> [f32; 2] {
+    let title = display_title(project, node).chars().count() as f32;
+    let summary = param_summary(node).chars().count() as f32;
+    let (ins, outs) = node_ports(project, node).map_or((1, 1), |(i, o)| (i.len(), o.len()));
+    let open = if node.is_block() { 48.0 } else { 0.0 };
+    let weights = catalog().get(&node.kind).is_some_and(|s| !s.params.is_empty()) || node.is_block();
+    let width = (52.0 + 7.8 * title + open).max(30.0 + 6.6 * summary).clamp(90.0, 260.0);
+    let body = if summary > 0.0 { 17.0 } else { 0.0 } + if weights { 17.0 } else { 0.0 };
+    let height = 36.0 + body + 20.0 * ins.max(outs).max(1) as f32;
+    [width, height]
+}
+
+/// Lays out the top-level graph and every block's inside (see [`doc::auto_layout`]), sizing nodes
+/// by [`node_size_hint`]; `resolution` gives top-level nodes' output resolution when known.
+pub fn layout_project(
+    project: &mut Project,
+    opts: &doc::LayoutOptions,
+    resolution: &dyn Fn(doc::NodeId) -> Option<u64>,
+) {
+    let moves = {
+        let p = &*project;
+        let g = &p.graph;
+        doc::auto_layout(
+            g,
+            opts,
+            &|id| g.node(id).map_or(doc::DEFAULT_NODE_SIZE, |n| node_size_hint(p, n)),
+            resolution,
+        )
+    };
+    for (id, pos) in moves {
+        if let Some(n) = project.graph.node_mut(id) {
+            n.pos = pos;
+        }
+    }
+    for b in 0..project.blocks.len() {
+        let moves = {
+            let p = &*project;
+            let g = &p.blocks[b].graph;
+            doc::auto_layout(
+                g,
+                opts,
+                &|id| g.node(id).map_or(doc::DEFAULT_NODE_SIZE, |n| node_size_hint(p, n)),
+                &|_| None,
+            )
+        };
+        for (id, pos) in moves {
+            if let Some(n) = project.blocks[b].graph.node_mut(id) {
+                n.pos = pos;
+            }
+        }
+    }
+}
+
+/// The palette category of a node (block instances have their own).
+pub fn node_category(n: &Node) -> Option<Category> {
+    if n.is_block() {
+        return Some(Category::Block);
+    }
+    catalog().get(&n.kind).map(|s| s.category)
+}
+
+/// A count for people: 1234567 → "1.2M".
+pub fn human_count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.2}B", n as f64 / 1e9),
+    }
+}

@@ -40,6 +40,28 @@ pub enum Category {
 }
 
 impl Category {
+    /// The category's colour (node headers, pins, the minimap, exported pictures), as RGB.
+    pub fn rgb(self) -> [u8; 3] {
+        match self {
+            Category::Io => [120, 120, 130],
+            Category::Core => [70, 130, 200],
+            Category::Convolution => [60, 160, 120],
+            Category::Pooling => [80, 150, 150],
+            Category::Normalization => [150, 120, 200],
+            Category::Activation => [220, 160, 60],
+            Category::Shape | Category::Math => [140, 140, 100],
+            Category::Embedding => [200, 100, 140],
+            Category::Attention => [230, 110, 80],
+            Category::Recurrent => [100, 180, 220],
+            Category::Graph => [120, 200, 120],
+            Category::Generative => [200, 140, 220],
+            Category::Loss => [220, 80, 80],
+            Category::Block => [180, 180, 200],
+        }
+    }
+}
+
+impl Category {
     /// Every category, in palette order.
     pub const ALL: [Category; 15] = [
         Category::Io,

@@ -18,7 +18,7 @@ pub use file::{
     CURRENT_FORMAT_VERSION, LoadError, from_json_str, load_file, migrate, save_file, to_json_string, write_atomic,
 };
 pub use graph::{BLOCK_KIND, Graph, Node, NodeId, Wire};
-pub use layout::layered_layout;
+pub use layout::{DEFAULT_NODE_SIZE, Direction, LayoutOptions, auto_layout, layered_layout};
 pub use params::{ParamValue, Params};
 pub use project::{
     BlockDef, DatasetBinding, Optimizer, PresetInfo, Project, RecipeSettings, Schedule, TrainingSettings,

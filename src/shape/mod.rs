@@ -754,3 +754,25 @@ impl<'p> Checker<'p> {
         result.map(|outs| (outs, params, macs))
     }
 }
+
+/// Per channel, how many positions node `id`'s first output has (H·W for `[B, C, H, W]`), when
+/// the report knows its shape and it has spatial dimensions: what auto-layout reads to find a
+/// U-Net's levels.
+pub fn resolution(report: &Report, id: doc::NodeId) -> Option<u64> {
+    let node = report.node(id)?;
+    let ty = node.outputs.first()?.1.as_ref()?;
+    if ty.dims.len() < 3 {
+        return None;
+    }
+    ty.dims[2..].iter().try_fold(1u64, |acc, d| match d {
+        crate::catalog::Dim::Known(k) => Some(acc * k),
+        _ => None,
+    })
+}
+
+/// Lays out `project` (top level and blocks) as auto-layout does in the app, with node sizes
+/// estimated from the catalog and resolutions from the shape check.
+pub fn layout_project(project: &mut doc::Project, opts: &doc::LayoutOptions) {
+    let report = check(project);
+    crate::catalog::layout_project(project, opts, &|id| resolution(&report, id));
+}
