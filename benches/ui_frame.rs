@@ -77,6 +77,27 @@ fn main() {
     times.sort();
     report("1000-node graph, panning", &times, "≤ 8 ms");
 
+    // The same graph after auto-layout (top to bottom, folded into columns), as it opens and
+    // with all of it in view.
+    let mut big = big_graph(1000);
+    let layout_started = Instant::now();
+    strata::shape::layout_project(&mut big, &strata::doc::LayoutOptions::default());
+    println!(
+        "(auto-layout of the 1000-node graph: {:.0} ms)",
+        layout_started.elapsed().as_secs_f64() * 1e3
+    );
+    let mut w = Window::new(StrataApp::new(Some(Document::new(big, None))));
+    let times = measure(&mut w, 200, || {});
+    report("1000-node graph after auto-layout, opened", &times, "≤ 8 ms");
+    w.frame(vec![egui::Event::PointerMoved(egui::pos2(700.0, 400.0))]);
+    w.key(egui::Key::F);
+    let times = measure(&mut w, 200, || {});
+    report(
+        "1000-node graph after auto-layout, whole graph in view",
+        &times,
+        "≤ 8 ms",
+    );
+
     // 2. While training LeNet-5 on the trainer thread (frames paced at 60 Hz).
     let p = strata::presets::load("lenet5").unwrap().unwrap();
     let mut w = Window::new(StrataApp::new(Some(Document::new(p, None))));

@@ -39,6 +39,10 @@ pub struct TrainArgs {
     /// `.txt` path, text (tables, matrices).
     #[arg(long)]
     pub samples: Option<PathBuf>,
+    /// Time every node's forward and backward pass (at step 10, then every 250 steps) and print
+    /// where the time goes when the run ends.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// Trains `target` and prints one JSON summary line on stdout.
@@ -53,6 +57,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
         eval_every,
         checkpoint,
         resume,
+        profile,
     } = args;
     let metrics = metrics.as_deref();
     let target = target.as_str();
@@ -131,6 +136,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
         eval_every,
         checkpoint,
         resume,
+        cost_every: if profile { 250 } else { 0 },
         // Relative data paths in a project file mean "next to the file".
         data_dir: std::path::Path::new(target)
             .is_file()
@@ -140,7 +146,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
     };
     trainer.send(Request::Start {
         run_id: 1,
-        project: Box::new(project),
+        project: Box::new(project.clone()),
         config,
     });
     let mut device_name = String::new();
@@ -150,6 +156,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
     let mut stop_sent = false;
     let mut wrote_samples = false;
     let mut last_views: std::collections::HashMap<String, strata::telemetry::View> = Default::default();
+    let mut last_cost: Option<(u64, Vec<strata::engine::profile::NodeCost>)> = None;
     loop {
         if interrupted.load(Ordering::Relaxed) && !stop_sent {
             eprintln!("\ninterrupted: stopping after the current step");
@@ -206,6 +213,9 @@ pub fn run(args: TrainArgs) -> ExitCode {
                 stopped,
                 ..
             } => {
+                if let Some((at, cost)) = &last_cost {
+                    print_cost(&project, &report, *at, cost);
+                }
                 if let Some(path) = &samples {
                     // The recipe's first channel goes to the path given, the others beside it.
                     for (k, channel) in channels.iter().enumerate() {
@@ -254,6 +264,7 @@ pub fn run(args: TrainArgs) -> ExitCode {
             Event::View { channel, view, .. } => {
                 last_views.insert(channel, view);
             }
+            Event::Cost { step, nodes, .. } => last_cost = Some((step, nodes)),
             // The CLI never asks for samples on demand.
             Event::State { .. } | Event::Activation { .. } | Event::Activity { .. } | Event::Generated { .. } => {}
         }
@@ -290,5 +301,38 @@ fn write_samples(path: &std::path::Path, view: &strata::telemetry::View) {
     match result {
         Ok(()) => eprintln!("\nsamples written to {}", path.display()),
         Err(e) => eprintln!("\nwarning: cannot write {}: {e}", path.display()),
+    }
+}
+
+/// Where the time goes: the last timing pass as a table on stderr, slowest first.
+fn print_cost(
+    project: &strata::doc::Project,
+    report: &strata::shape::Report,
+    step: u64,
+    cost: &[strata::engine::profile::NodeCost],
+) {
+    let total: f64 = cost.iter().map(|c| c.total_ms()).sum();
+    let mut rows: Vec<_> = cost.iter().collect();
+    rows.sort_by(|a, b| b.total_ms().total_cmp(&a.total_ms()));
+    eprintln!("\nwhere the time goes (each node timed alone at step {step}; {total:.1} ms in all):");
+    eprintln!(
+        "{:<32} {:>12} {:>12} {:>12} {:>7}",
+        "NODE", "MACS/EX", "FORWARD MS", "BACKWARD MS", "SHARE"
+    );
+    for c in rows {
+        let title = project
+            .graph
+            .node(c.node)
+            .map(|n| strata::catalog::display_title(project, n))
+            .unwrap_or_default();
+        let macs = report.node(c.node).map_or(0, |r| r.macs);
+        eprintln!(
+            "{:<32} {:>12} {:>12.2} {:>12.2} {:>6.1}%",
+            title.chars().take(32).collect::<String>(),
+            strata::catalog::human_count(macs),
+            c.forward_ms,
+            c.backward_ms,
+            100.0 * c.total_ms() / total.max(1e-9)
+        );
     }
 }

@@ -370,7 +370,7 @@ impl Scene {
                 pm.stroke_path(&path, &paint(darken(wire.color), 255), &stroke, t, None);
             }
         }
-        let mut texts: Vec<(String, [f32; 2], f32, [u8; 3], bool)> = Vec::new();
+        let mut texts: Vec<TextRun> = Vec::new();
         for n in &self.nodes {
             let [x, y, w, h] = n.rect;
             for k in (1..n.repeat.min(3)).rev() {
@@ -459,6 +459,9 @@ impl Scene {
         Ok(out.into_inner())
     }
 }
+
+/// Text to draw: string, position, size, colour, right-aligned.
+type TextRun = (String, [f32; 2], f32, [u8; 3], bool);
 
 fn circle(pm: &mut tiny_skia::Pixmap, x: f32, y: f32, r: f32, paint: &tiny_skia::Paint, t: tiny_skia::Transform) {
     if let Some(p) = tiny_skia::PathBuilder::from_circle(x, y, r) {

@@ -216,22 +216,21 @@ fn edits_inside_a_block_are_undoable_and_change_every_instance() {
     assert_eq!(h.state().report().total_params, before);
 }
 
-fn snapshot(id: &str) {
-    let mut h = harness(StrataApp::new(Some(Document::new(common::preset(id), None))));
-    h.run_steps(4);
+/// Every preset as it opens in the window (fitted by auto-layout), one snapshot each; all are
+/// compared before the test fails, so one report lists every changed picture.
+#[test]
+fn snapshots_of_every_preset_as_it_opens() {
     // Text anti-aliasing may differ by a few pixels between Mesa versions.
     let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(400);
-    h.snapshot_options(format!("main_window_{id}"), &options);
-}
-
-#[test]
-fn snapshot_of_the_main_window_with_lenet5_open() {
-    snapshot("lenet5");
-}
-
-#[test]
-fn snapshot_of_the_main_window_with_resnet_mini_open() {
-    snapshot("resnet_mini");
+    let mut failed = Vec::new();
+    for id in strata::presets::ids() {
+        let mut h = harness(StrataApp::new(Some(Document::new(common::preset(id), None))));
+        h.run_steps(4);
+        if let Err(e) = h.try_snapshot_options(format!("main_window_{id}"), &options) {
+            failed.push(format!("{id}: {e}"));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 #[test]

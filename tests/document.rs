@@ -150,7 +150,7 @@ fn node_ids_are_never_reused() {
 }
 
 #[test]
-fn layout_places_layers_left_to_right_and_keeps_pinned_nodes() {
+fn layout_places_layers_top_to_bottom_and_keeps_pinned_nodes() {
     let mut p = small_mlp();
     let pinned = p.graph.nodes[2].id;
     p.graph.node_mut(pinned).unwrap().pinned = true;
@@ -159,6 +159,6 @@ fn layout_places_layers_left_to_right_and_keeps_pinned_nodes() {
         p.graph.node_mut(id).unwrap().pos = pos;
     }
     assert_eq!(p.graph.node(pinned).unwrap().pos, [-500.0, 999.0]);
-    let xs: Vec<f32> = p.graph.nodes.iter().filter(|n| !n.pinned).map(|n| n.pos[0]).collect();
-    assert!(xs.windows(2).all(|w| w[0] < w[1]), "{xs:?}");
+    let ys: Vec<f32> = p.graph.nodes.iter().filter(|n| !n.pinned).map(|n| n.pos[1]).collect();
+    assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
 }

@@ -545,3 +545,41 @@ fn a_zero_initialised_linear_layer_starts_at_zero() {
         assert_eq!(v.iter().all(|&y| y == 0.0), zero, "init {init}: {v:?}");
     }
 }
+
+/// Per-node cost: the trainer times every node's forward and backward pass at step 10 and
+/// reports it; in LeNet-5 the convolutions cost more than the ReLUs after them, every node
+/// that computes something has a backward time, and inputs are not listed.
+#[test]
+fn the_trainer_measures_where_time_goes_per_node() {
+    let _serial = serial();
+    device::prefer_cpu_backend();
+    let t = Trainer::spawn(|| {}).unwrap();
+    let project = preset("lenet5");
+    let config = RunConfig {
+        steps: Some(12),
+        seed: Some(1),
+        device: DeviceChoice::Cpu,
+        cost_every: 250,
+        ..RunConfig::default()
+    };
+    assert!(t.send(Request::Start {
+        run_id: 1,
+        project: Box::new(project.clone()),
+        config
+    }));
+    let seen = wait_for(&t, |e| matches!(e, Event::Cost { .. } | Event::Finished { .. }));
+    let Some(Event::Cost { step, nodes, .. }) = seen.last() else {
+        panic!("no cost event: {seen:?}")
+    };
+    assert_eq!(*step, 10);
+    let g = &project.graph;
+    let kind = |id| g.node(id).unwrap().kind.as_str();
+    assert!(nodes.iter().all(|c| kind(c.node) != "input"));
+    assert_eq!(nodes.len(), g.nodes.iter().filter(|n| n.kind != "input").count());
+    let ms = |k: &str| -> f64 { nodes.iter().filter(|c| kind(c.node) == k).map(|c| c.total_ms()).sum() };
+    assert!(ms("conv2d") > ms("relu"), "conv {} relu {}", ms("conv2d"), ms("relu"));
+    for c in nodes.iter().filter(|c| matches!(kind(c.node), "conv2d" | "linear")) {
+        assert!(c.forward_ms > 0.0 && c.backward_ms > 0.0, "{c:?}");
+    }
+    wait_for(&t, |e| matches!(e, Event::Finished { .. }));
+}

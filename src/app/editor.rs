@@ -87,6 +87,8 @@ pub struct Editor {
     generation: u64,
     /// Fit once more when the nodes have been measured (the first fit uses estimated sizes).
     refit: Option<bool>,
+    /// Block instances shown opened in place (their inside drawn within the node).
+    pub expanded: BTreeSet<NodeId>,
 }
 
 /// Above this many nodes, only nodes near the view are widgets.
@@ -121,6 +123,7 @@ impl Default for Editor {
             widget_nodes: Vec::new(),
             generation: 0,
             refit: Some(false),
+            expanded: BTreeSet::new(),
         }
     }
 }
@@ -303,6 +306,8 @@ pub struct Live<'a> {
     pub thumbnail: Option<(NodeId, &'a egui::TextureHandle)>,
     /// Output nodes showing the latest picture of a recipe view (a generator's samples).
     pub pictures: &'a [(NodeId, egui::TextureHandle)],
+    /// The latest timing pass: each node's share of the step, and the measured times.
+    pub cost: Option<&'a (HashMap<NodeId, f32>, Vec<crate::engine::profile::NodeCost>)>,
 }
 
 impl Editor {
@@ -677,6 +682,7 @@ impl Editor {
             open_block: None,
             dropped: None,
             next_id: doc::graph_in(&document.project, &self.scope).map_or(0, |g| g.next_id),
+            expanded: &mut self.expanded,
         };
         let mut style = egui_snarl::ui::SnarlStyle::new();
         style.pin_placement = Some(egui_snarl::ui::PinPlacement::Edge);
@@ -947,6 +953,7 @@ struct Viewer<'a> {
     open_block: Option<String>,
     dropped: Option<WireEndMenu>,
     next_id: u64,
+    expanded: &'a mut BTreeSet<NodeId>,
 }
 
 impl Viewer<'_> {
@@ -1015,6 +1022,17 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
         snarl: &Snarl<CanvasNode>,
     ) -> egui::Frame {
         let id = snarl[node].0;
+        // A repeated block is drawn as a stack of its copies.
+        let default = if self.node(id).is_some_and(|n| n.is_block() && n.repeat > 1) {
+            default.shadow(egui::epaint::Shadow {
+                offset: [7, 7],
+                blur: 0,
+                spread: 0,
+                color: self.color(&snarl[node]).gamma_multiply(0.35),
+            })
+        } else {
+            default
+        };
         if !self.errors(id).is_empty() {
             default.stroke(Stroke::new(2.5, ERROR))
         } else if self.selection.contains(&id) {
@@ -1067,6 +1085,19 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
                     {
                         self.open_block = Some(b.clone());
                     }
+                    let shown = self.expanded.contains(&n.0);
+                    if ui
+                        .small_button(if shown { "⏶" } else { "⏷" })
+                        .on_hover_text(if shown {
+                            "Collapse: hide the inside"
+                        } else {
+                            "Expand in place: see the inside here"
+                        })
+                        .clicked()
+                        && !self.expanded.remove(&n.0)
+                    {
+                        self.expanded.insert(n.0);
+                    }
                 }
             });
             if !summary.is_empty() {
@@ -1074,6 +1105,24 @@ impl SnarlViewer<CanvasNode> for Viewer<'_> {
             }
             if params > 0 {
                 ui.label(egui::RichText::new(format!("{} params", human(params))).weak());
+            }
+            if let Some(b) = &block
+                && self.expanded.contains(&n.0)
+            {
+                super::inside::show(ui, &self.document.project, b);
+            }
+            // Where training time goes: a heat bar, its length the node's share of the step.
+            if let Some((shares, costs)) = self.live.cost
+                && let Some(&share) = shares.get(&n.0)
+            {
+                let c = costs.iter().find(|c| c.node == n.0);
+                let w = ui.min_rect().width().max(90.0);
+                super::dashboard::cost::heat_bar(ui, share, w).on_hover_text(format!(
+                    "{:.1} % of the measured step: forward {:.2} ms, backward {:.2} ms (Cost tab)",
+                    share * 100.0,
+                    c.map_or(0.0, |c| c.forward_ms),
+                    c.map_or(0.0, |c| c.backward_ms)
+                ));
             }
         });
     }

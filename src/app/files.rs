@@ -12,6 +12,8 @@ pub enum Purpose {
     Open,
     /// Save the project under a new name.
     SaveAs,
+    /// Export a picture of the shown graph (PNG or SVG).
+    Picture,
 }
 
 /// A file dialog running on its own thread (rfd blocks; the UI must not).
@@ -32,7 +34,12 @@ impl Dialog {
         std::thread::Builder::new()
             .name("strata-file-dialog".into())
             .spawn(move || {
-                let mut d = rfd::FileDialog::new().add_filter("Strata project", &["strata"]);
+                let mut d = match purpose {
+                    Purpose::Picture => rfd::FileDialog::new()
+                        .add_filter("PNG picture", &["png"])
+                        .add_filter("SVG drawing", &["svg"]),
+                    _ => rfd::FileDialog::new().add_filter("Strata project", &["strata"]),
+                };
                 if let Some(p) = &suggested {
                     if let Some(dir) = p.parent().filter(|d| d.is_dir()) {
                         d = d.set_directory(dir);
@@ -43,7 +50,7 @@ impl Dialog {
                 }
                 let picked = match purpose {
                     Purpose::Open => d.pick_file(),
-                    Purpose::SaveAs => d.save_file(),
+                    Purpose::SaveAs | Purpose::Picture => d.save_file(),
                 };
                 let _ = tx.send(picked);
                 wake();

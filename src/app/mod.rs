@@ -6,6 +6,7 @@ mod editor;
 mod files;
 mod gallery;
 mod icons;
+mod inside;
 mod settings;
 mod views;
 
@@ -452,6 +453,11 @@ impl StrataApp {
                     .unwrap_or_else(|| PathBuf::from(files::file_name_for(&self.document.project.name))),
             ),
             files::Purpose::Open => self.prefs.recent.files.first().cloned(),
+            files::Purpose::Picture => {
+                let name = files::file_name_for(&self.document.project.name);
+                let dir = self.document.path.as_ref().and_then(|p| p.parent().map(PathBuf::from));
+                Some(dir.unwrap_or_default().join(PathBuf::from(name).with_extension("png")))
+            }
         };
         let ctx = self.ctx.clone();
         match files::Dialog::spawn(purpose, suggested, move || {
@@ -477,11 +483,35 @@ impl StrataApp {
                         "no file chosen — you can also drop a .strata file on the window or run `strata FILE`".into()
                     }
                     files::Purpose::SaveAs => "not saved — no file chosen; your changes are still here".into(),
+                    files::Purpose::Picture => "no picture written — no file chosen".into(),
                 };
             }
             (files::Purpose::Open, Some(p)) => self.open_path(&p),
             (files::Purpose::SaveAs, Some(p)) => self.save_as(&p),
+            (files::Purpose::Picture, Some(p)) => self.export_picture(&p),
         }
+    }
+
+    /// Writes a picture of the shown graph (the top level or the open block) to `path`: SVG
+    /// or PNG by its extension (none: PNG), with shapes on the wires.
+    pub fn export_picture(&mut self, path: &Path) {
+        let path = if path.extension().is_none() {
+            path.with_extension("png")
+        } else {
+            path.to_path_buf()
+        };
+        let project = &self.document.project;
+        let Some(graph) = crate::doc::graph_in(project, &self.editor.scope) else {
+            return;
+        };
+        let report = match &self.editor.scope {
+            Scope::Root => Some(&self.report),
+            Scope::Block(b) => self.block_report.as_ref().filter(|r| &r.1 == b).map(|r| &r.2),
+        };
+        self.status = match crate::picture::export(project, graph, report, &path) {
+            Ok(()) => format!("picture written to {}", path.display()),
+            Err(e) => format!("no picture written: {e}"),
+        };
     }
 
     /// Writes unsaved changes to the recovery file at most every `autosave_every`, on a real
@@ -806,6 +836,14 @@ impl StrataApp {
                     self.start_dialog(files::Purpose::SaveAs);
                 }
                 ui.separator();
+                if ui
+                    .button("Export picture…")
+                    .on_hover_text("The graph shown, as PNG or SVG, with shapes on the wires — for papers and slides")
+                    .clicked()
+                {
+                    self.start_dialog(files::Purpose::Picture);
+                }
+                ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
@@ -965,6 +1003,8 @@ impl StrataApp {
                 ui.selectable_value(&mut self.dashboard.tab, Tab::Generate, "Generate")
                     .on_hover_text("Samples on demand from the trained weights: seed, class, guidance, steps");
             }
+            ui.selectable_value(&mut self.dashboard.tab, Tab::Cost, "Cost")
+                .on_hover_text("Measured forward and backward time per node: where training time goes");
         });
         ui.separator();
         match self.dashboard.tab {
@@ -974,6 +1014,19 @@ impl StrataApp {
             Tab::Generate => {
                 let data_dir = self.data_dir();
                 self.dashboard.generate_tab(ui, &self.document.project, data_dir);
+            }
+            Tab::Cost => {
+                let picked = self.dashboard.cost_table.show(
+                    ui,
+                    &self.document.project,
+                    &self.report,
+                    self.dashboard.cost.as_ref(),
+                );
+                if let Some(id) = picked {
+                    self.editor.set_scope(Scope::Root);
+                    self.editor.selection = [id].into();
+                    self.editor.selected = Some(id);
+                }
             }
         }
     }
@@ -1299,7 +1352,14 @@ impl eframe::App for StrataApp {
             } else {
                 Vec::new()
             };
+            let cost_share = self
+                .dashboard
+                .cost
+                .as_ref()
+                .filter(|_| in_root)
+                .map(|(_, c)| (dashboard::cost::shares(c), c.clone()));
             let live = editor::Live {
+                cost: cost_share.as_ref(),
                 pictures: &pictures,
                 activity: in_root.then_some(&self.dashboard.activity),
                 thumbnail: self

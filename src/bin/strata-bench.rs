@@ -170,9 +170,11 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
             lr_scale: 1.0,
             watch: if watch { node } else { None },
             measure_activity: activity && i % 10 == 9,
+            measure_cost: false,
             cancel: &cancel,
             tapped: None,
             activity: Vec::new(),
+            cost: Vec::new(),
         };
         let pending = run.step(&mut cx).ok();
         if watch

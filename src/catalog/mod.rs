@@ -337,7 +337,7 @@ pub fn node_size_hint(project: &Project, node: &Node) -> [f32; 2] {
     let title = display_title(project, node).chars().count() as f32;
     let summary = param_summary(node).chars().count() as f32;
     let (ins, outs) = node_ports(project, node).map_or((1, 1), |(i, o)| (i.len(), o.len()));
-    let open = if node.is_block() { 48.0 } else { 0.0 };
+    let open = if node.is_block() { 72.0 } else { 0.0 };
     let weights = catalog().get(&node.kind).is_some_and(|s| !s.params.is_empty()) || node.is_block();
     let width = (52.0 + 7.8 * title + open).max(30.0 + 6.6 * summary).clamp(90.0, 260.0);
     let body = if summary > 0.0 { 17.0 } else { 0.0 } + if weights { 17.0 } else { 0.0 };

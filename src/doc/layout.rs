@@ -522,7 +522,7 @@ fn nested_skips(edges: &[(usize, usize)], layer: &[usize]) -> Vec<(usize, usize)
 }
 
 /// Gap across the middle of a U (the skip wires and their shape labels).
-const U_GAP: f32 = 130.0;
+const U_GAP: f32 = 100.0;
 
 /// The U: one band per resolution level. The contracting side's level i ends at the source of
 /// skip wire i, flowing towards the middle; the expanding side's level i starts at its target,
@@ -583,9 +583,9 @@ fn u_layout(
             dest.sort_unstable();
         }
     }
-    let fgap = 40.0;
-    let line_gap = 36.0;
-    let level_gap = 64.0;
+    let fgap = 34.0;
+    let line_gap = 30.0;
+    let level_gap = 40.0;
     let slot_w: Vec<f32> = (0..layers)
         .map(|l| {
             rows[l]
@@ -632,9 +632,12 @@ fn u_layout(
     // Lays the U out with `lines[level][side]` lines per group: (zoom that fits the view, corners).
     let lay = |lines: &[[usize; 3]]| -> (f32, Vec<[f32; 2]>, usize) {
         let mut slot_at = vec![[0f32; 2]; layers];
-        let mut y = 0.0;
+        let mut y: f32 = 0.0;
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
         let mut widest = (0usize, f32::NEG_INFINITY);
+        // Rectangles placed so far (x0, y0, x1, y1), and how far down the drawing reaches.
+        let mut placed: Vec<[f32; 4]> = Vec::new();
+        let mut reach: f32 = 0.0;
         for (lv, g) in groups.iter().enumerate() {
             let ls: Vec<Vec<Vec<usize>>> = (0..3).map(|side| split(&g[side], lines[lv][side])).collect();
             let count = (0..3)
@@ -644,6 +647,8 @@ fn u_layout(
             if count == 0 {
                 continue;
             }
+            // The level's slots relative to its top (a rising node hangs half a line lower).
+            let mut local: Vec<(usize, [f32; 2])> = Vec::new();
             let (mut llo, mut lhi) = (f32::INFINITY, f32::NEG_INFINITY);
             for (side, lines) in ls.iter().enumerate() {
                 let m = lines.len();
@@ -661,14 +666,38 @@ fn u_layout(
                     };
                     for &l in line {
                         let drop = if rising[l] { 0.5 * line_h } else { 0.0 };
-                        slot_at[l] = [x, y + row as f32 * line_h + drop];
+                        local.push((l, [x, row as f32 * line_h + drop]));
                         x += slot_w[l] + fgap;
                     }
-                    if !line.is_empty() {
-                        llo = llo.min(slot_at[line[0]][0]);
+                    if let Some(&first) = line.first() {
+                        llo = llo.min(local.iter().find(|e| e.0 == first).map_or(x, |e| e.1[0]));
                         lhi = lhi.max(x - fgap);
                     }
                 }
+            }
+            // Lowered until it clears everything above (by a level gap).
+            let rect = |l: usize, p: [f32; 2], dy: f32| [p[0], p[1] + dy, p[0] + slot_w[l], p[1] + dy + slot_h[l]];
+            for _ in 0..4 {
+                let need = local
+                    .iter()
+                    .flat_map(|&(l, p)| {
+                        let r = rect(l, p, y);
+                        placed
+                            .iter()
+                            .filter(move |q| r[0] < q[2] + fgap && q[0] < r[2] + fgap)
+                            .map(move |q| q[3] + level_gap - r[1])
+                    })
+                    .fold(0.0, f32::max);
+                if need <= 0.5 {
+                    break;
+                }
+                y += need;
+            }
+            for &(l, p) in &local {
+                slot_at[l] = [p[0], p[1] + y];
+                let r = rect(l, p, y);
+                reach = reach.max(r[3]);
+                placed.push(r);
             }
             if lhi - llo > widest.1 {
                 widest = (lv, lhi - llo);
@@ -677,6 +706,7 @@ fn u_layout(
             hi = hi.max(lhi);
             y += count as f32 * line_h - line_gap + level_gap;
         }
+        let y = reach + level_gap;
         let height = y - level_gap;
         let zoom = (vw / (hi - lo + 60.0)).min(vh / (height + 60.0)).min(1.0);
         let mut out = vec![[0f32; 2]; n];

@@ -89,6 +89,9 @@ pub struct PresetInfo {
     /// The reference implementation's parameter count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_params: Option<u64>,
+    /// What a default run measured here (2-core CPU, release build), for the gallery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
 }
 
 /// The dataset the graph's inputs are bound to.

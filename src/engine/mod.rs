@@ -6,6 +6,7 @@ pub mod eval_samples;
 mod invert;
 mod model;
 mod ops;
+pub mod profile;
 pub mod recipes;
 pub mod trainer;
 mod value;
@@ -13,7 +14,7 @@ pub mod watch;
 
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
 pub use invert::Chain;
-pub use model::{CompileError, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
+pub use model::{CompileError, Forward, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
 pub use ops::flow::initial_rotation as flow_init_rotation;
 pub use recipes::supervised;
 pub use value::Value;

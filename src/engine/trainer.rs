@@ -31,6 +31,10 @@ pub struct RunConfig {
     /// Measure every node's activity every this many steps (0: never).
     #[serde(default)]
     pub activity_every: u64,
+    /// Time every node's forward and backward pass at step 10 and then every this many steps
+    /// (0: never). Each timing pass costs about three training steps.
+    #[serde(default)]
+    pub cost_every: u64,
     /// Write a checkpoint here when the run ends (completed or stopped).
     pub checkpoint: Option<PathBuf>,
     /// Continue from the checkpoint in this folder.
@@ -48,6 +52,7 @@ impl Default for RunConfig {
             eval_every: 0,
             watch_every: 10,
             activity_every: 0,
+            cost_every: 0,
             checkpoint: None,
             resume: None,
             data_dir: None,
@@ -182,6 +187,16 @@ pub enum Event {
         step: u64,
         /// `(node, mean |output|)` for every top-level node with a float output.
         nodes: Vec<(crate::doc::NodeId, f32)>,
+    },
+    /// Measured forward and backward time of every node (a timing pass every few hundred
+    /// steps): where training time goes.
+    Cost {
+        /// Run.
+        run_id: u64,
+        /// Steps done.
+        step: u64,
+        /// One entry per top-level node that ran, in run order.
+        nodes: Vec<super::profile::NodeCost>,
     },
     /// A view the recipe produced (samples, a confusion matrix, ...), on one of its channels.
     View {
@@ -693,9 +708,11 @@ fn run(
             lr_scale: st.lr_scale,
             watch: *watch,
             measure_activity: config.activity_every > 0 && next % config.activity_every == 0,
+            measure_cost: config.cost_every > 0 && (next == 10 || next % config.cost_every == 0),
             cancel,
             tapped: None,
             activity: Vec::new(),
+            cost: Vec::new(),
         };
         let result = recipe.step(&mut cx);
         if let Some((step, p)) = pending.take() {
@@ -718,6 +735,13 @@ fn run(
                 run_id,
                 step: done,
                 nodes: std::mem::take(&mut cx.activity),
+            });
+        }
+        if !cx.cost.is_empty() {
+            link.emit(Event::Cost {
+                run_id,
+                step: done,
+                nodes: std::mem::take(&mut cx.cost),
             });
         }
         if config.watch_every > 0

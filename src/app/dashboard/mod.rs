@@ -6,6 +6,7 @@
 //! It talks to the engine only through [`Trainer`] requests and events, and names no recipe:
 //! what to draw comes from the recipe's declaration in the catalog.
 
+pub mod cost;
 mod generate;
 mod run;
 
@@ -39,6 +40,8 @@ pub enum Tab {
     Samples,
     /// Samples on demand from the trained weights.
     Generate,
+    /// Measured time per node.
+    Cost,
 }
 
 /// Dashboard state.
@@ -65,6 +68,10 @@ pub struct Dashboard {
     watched: Option<NodeId>,
     /// Recent activity per node (sparklines).
     pub activity: HashMap<NodeId, VecDeque<f32>>,
+    /// The latest timing pass: (step, measured cost per node).
+    pub cost: Option<(u64, Vec<crate::engine::profile::NodeCost>)>,
+    /// The Cost tab's sort order.
+    pub cost_table: cost::CostTable,
     /// Views of the current run for the Samples tab: (step, channel, view), oldest first.
     pub samples: Vec<(u64, String, View)>,
     sample_index: usize,
@@ -110,6 +117,8 @@ impl Default for Dashboard {
             tile_texture: None,
             watched: None,
             activity: HashMap::new(),
+            cost: None,
+            cost_table: cost::CostTable::default(),
             samples: Vec::new(),
             sample_index: 0,
             sample_channel: None,
@@ -210,6 +219,7 @@ impl Dashboard {
             eval_every: 0,
             watch_every: 5,
             activity_every: 10,
+            cost_every: 250,
             data_dir,
             ..RunConfig::default()
         };
@@ -240,6 +250,7 @@ impl Dashboard {
             self.samples.clear();
             self.sample_cache = PictureCache::default();
             self.activity.clear();
+            self.cost = None;
             self.started_at = None;
             self.paused_for = std::time::Duration::ZERO;
             self.paused_at = None;
@@ -312,6 +323,7 @@ impl Dashboard {
             | Event::Resumed { run_id, .. }
             | Event::Activation { run_id, .. }
             | Event::Activity { run_id, .. }
+            | Event::Cost { run_id, .. }
             | Event::View { run_id, .. }
             | Event::Eval { run_id, .. }
             | Event::Finished { run_id, .. }
@@ -381,6 +393,9 @@ impl Dashboard {
                     self.tile = Some((node, step, tile));
                     self.tile_texture = None;
                 }
+            }
+            Event::Cost { step, nodes, .. } => {
+                self.cost = Some((step, nodes));
             }
             Event::Activity { nodes, .. } => {
                 for (node, v) in nodes {

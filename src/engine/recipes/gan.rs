@@ -240,12 +240,9 @@ impl Recipe for Gan {
         // 1. The discriminator: real images towards 1 − smoothing, (detached) fakes towards 0.
         let model = self.nets.model()?;
         let fakes = model
-            .run(Some(&[FAKE]), &feed, cx.measure_activity, cx.watch)
+            .run(Some(&[FAKE]), &feed, cx.keep_all(), cx.watch)
             .map_err(|e| RunError::Failed(e.to_string()))?;
-        cx.tapped = fakes.tapped.clone();
-        if let Some(all) = &fakes.all {
-            cx.activity = model.activity(all);
-        }
+        cx.observe(model, &fakes);
         let fake = fakes
             .outputs
             .get(FAKE)

@@ -122,7 +122,7 @@ impl GraphLoss {
         cx: Option<&mut StepCx>,
     ) -> Result<(Tensor<1>, Vec<(String, Tensor<1>)>), RunError> {
         let feed = self.feed(idx, device);
-        let (keep_all, tap) = cx.as_ref().map_or((false, None), |c| (c.measure_activity, c.watch));
+        let (keep_all, tap) = cx.as_ref().map_or((false, None), |c| (c.keep_all(), c.watch));
         let out = model
             .run(Some(&[LOSS]), &feed, keep_all, tap)
             .map_err(|e| RunError::Failed(e.to_string()))?;
@@ -151,10 +151,7 @@ impl GraphLoss {
             });
         }
         if let Some(cx) = cx {
-            cx.tapped = out.tapped;
-            if let Some(all) = &out.all {
-                cx.activity = model.activity(all);
-            }
+            cx.observe(model, &out);
         }
         if parts.len() < 2 {
             parts.clear();

@@ -29,12 +29,16 @@ pub struct StepCx<'a> {
     pub watch: Option<NodeId>,
     /// Measure every node's activity in this step.
     pub measure_activity: bool,
+    /// Time every node's forward and backward pass after this step (a timing pass).
+    pub measure_cost: bool,
     /// Set when the user stops: long loops inside a step (rollouts, sampling) check it.
     pub cancel: &'a AtomicBool,
     /// Out: the watched node's output (a device handle; read back later, off the hot path).
     pub tapped: Option<Value>,
     /// Out: mean |output| per top-level node, when measured.
     pub activity: Vec<(NodeId, f32)>,
+    /// Out: measured forward and backward time per top-level node, when asked for.
+    pub cost: Vec<crate::engine::profile::NodeCost>,
 }
 
 impl<'a> StepCx<'a> {
@@ -45,9 +49,30 @@ impl<'a> StepCx<'a> {
             lr_scale: 1.0,
             watch: None,
             measure_activity: false,
+            measure_cost: false,
             cancel,
             tapped: None,
             activity: Vec::new(),
+            cost: Vec::new(),
+        }
+    }
+
+    /// Whether this step's forward pass must keep every node's output (for activity or cost).
+    pub fn keep_all(&self) -> bool {
+        self.measure_activity || self.measure_cost
+    }
+
+    /// Takes what the trainer asked to see from a forward pass of `model`: the watched node's
+    /// output, every node's activity, and (when asked) every node's measured cost.
+    pub fn observe(&mut self, model: &crate::engine::GraphModel, out: &crate::engine::Forward) {
+        self.tapped = out.tapped.clone();
+        if let Some(all) = &out.all {
+            if self.measure_activity {
+                self.activity = model.activity(all);
+            }
+            if self.measure_cost {
+                self.cost = model.profile(all, 3);
+            }
         }
     }
 

@@ -393,18 +393,15 @@ impl Recipe for Supervised {
             .t
             .net
             .model()?
-            .run(Some(&["prediction"]), &feed, cx.measure_activity, cx.watch)
+            .run(Some(&["prediction"]), &feed, cx.keep_all(), cx.watch)
             .map_err(|e| RunError::Failed(e.to_string()))?;
+        cx.observe(self.t.net.model()?, &out);
         let pred = out
             .outputs
             .get("prediction")
             .cloned()
             .ok_or_else(|| RunError::BadInput("the graph has no Output with role 'prediction'".into()))?;
         let obj = self.objective(pred, &idx, &device)?;
-        cx.tapped = out.tapped;
-        if let Some(all) = &out.all {
-            cx.activity = self.t.net.model()?.activity(all);
-        }
         let mut accuracy = Pending::new();
         if let Some((pred, truth)) = obj.predicted {
             let correct = pred.equal(truth).float().sum().div_scalar(obj.count as f32);
