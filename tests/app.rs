@@ -682,3 +682,85 @@ fn the_generate_tab_draws_samples_from_the_trained_weights_with_a_chosen_seed() 
     h.run_steps(2);
     h.get_by_label_contains("seed 11");
 }
+
+#[test]
+fn the_gallery_filters_by_family_and_says_what_each_preset_does_here() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|_cc| StrataApp::new(None));
+    h.run_steps(4);
+    // Honest cards: a preset that trains here says on what; one whose data is not built in says so.
+    assert!(h.query_all_by_label_contains("Trains here on MNIST").next().is_some());
+    assert!(h.query_all_by_label_contains("View and export only").next().is_some());
+    h.get_by_value("every family").click();
+    h.run_steps(2);
+    // The popup's option (the family heading has the same words).
+    h.query_all_by_label("Generative").last().expect("the option").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("LeNet-5").is_none(),
+        "convolutional presets are filtered out"
+    );
+    assert!(h.query_all_by_label("Variational autoencoder").next().is_some());
+    h.query_all_by_value("Generative")
+        .next()
+        .expect("the family combo")
+        .click();
+    h.run_steps(2);
+    h.query_all_by_label("every family").last().expect("the option").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("LeNet-5").is_some(), "every family again");
+}
+
+#[test]
+fn a_block_expands_in_place_and_collapses_again() {
+    let mut h = harness("resnet_mini");
+    let block = {
+        let g = &h.state().document().project.graph;
+        g.nodes.iter().find(|n| n.is_block()).expect("a block").id
+    };
+    let before = h.state().node_size(block).expect("drawn");
+    h.query_all_by_label("⏷")
+        .next()
+        .expect("an expand button")
+        .click_accesskit();
+    h.run_steps(3);
+    assert_eq!(h.state().expanded_blocks().len(), 1);
+    let open = h.state().node_size(h.state().expanded_blocks()[0]).expect("drawn");
+    assert!(
+        open[1] > before[1] + 60.0,
+        "the node grew to show its inside: {before:?} → {open:?}"
+    );
+    h.get_by_label("⏶").click_accesskit();
+    h.run_steps(3);
+    assert!(h.state().expanded_blocks().is_empty());
+    let _ = block;
+}
+
+#[test]
+fn the_cost_tab_shows_measured_time_per_node_while_training() {
+    let mut h = harness("lenet5");
+    h.get_by_label("▶ Train").click();
+    wait(&mut h, |a| a.dashboard().cost.is_some());
+    h.get_by_label("■ Stop").click();
+    wait(&mut h, |a| !a.dashboard().busy());
+    h.get_by_label("Cost").click_accesskit();
+    h.run_steps(3);
+    assert_eq!(h.state().dashboard().tab, strata::app::Tab::Cost);
+    let step = h.state().dashboard().cost.as_ref().unwrap().0;
+    assert!(
+        h.query_by_label_contains(&format!("Measured at step {step}")).is_some(),
+        "step {step}"
+    );
+    // Sorted by share, largest first: a convolution leads LeNet-5.
+    let (_, cost) = h.state().dashboard().cost.clone().unwrap();
+    let g = &h.state().document().project.graph;
+    let top = cost
+        .iter()
+        .max_by(|a, b| a.total_ms().total_cmp(&b.total_ms()))
+        .unwrap();
+    assert_eq!(g.node(top.node).unwrap().kind, "conv2d");
+    h.get_by_label("forward ms").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("forward ms ⏷").is_some(), "sorted by forward time");
+}

@@ -1011,4 +1011,13 @@ fn a_run_that_would_not_fit_in_memory_names_its_largest_nodes() {
         recipes::check_memory(&p, None).is_ok(),
         "unknown free memory: no refusal"
     );
+    // On a GPU that reports its memory, the message names it.
+    let err = recipes::check_memory_on(&p, Some(need / 2), "the GPU")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("but the GPU has"), "{err}");
+    // The device the CPU backend runs on is checked against RAM.
+    let (free, place) = strata::engine::device::available_memory(&burn::tensor::Device::flex());
+    assert_eq!(place, "this machine");
+    assert_eq!(free.is_some(), strata::shape::memory::available_ram().is_some());
 }

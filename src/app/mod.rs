@@ -219,6 +219,11 @@ impl StrataApp {
         self.editor.measured_size(id)
     }
 
+    /// Block instances shown opened in place.
+    pub fn expanded_blocks(&self) -> Vec<NodeId> {
+        self.editor.expanded.iter().copied().collect()
+    }
+
     /// The canvas zoom (1 = nodes at their natural size).
     pub fn canvas_zoom(&self) -> f32 {
         self.editor.zoom()

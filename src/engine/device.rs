@@ -118,3 +118,44 @@ fn gpu_device() -> Option<SelectedDevice> {
         None
     }
 }
+
+/// Free memory where a run on `device` keeps its tensors, and what that place is called in
+/// messages: on a GPU that reports it, the GPU's own free memory (NVIDIA through `nvidia-smi`, AMD
+/// through the kernel's `mem_info_vram_*` files); otherwise RAM (the CPU backend, or a GPU that
+/// shares system memory or does not say). `None` when nothing can be read.
+pub fn available_memory(device: &Device) -> (Option<u64>, &'static str) {
+    if *device != Device::flex()
+        && let Some(free) = gpu_free_memory()
+    {
+        return (Some(free), "the GPU");
+    }
+    (crate::shape::memory::available_ram(), "this machine")
+}
+
+/// The largest free dedicated GPU memory any card reports, in bytes.
+fn gpu_free_memory() -> Option<u64> {
+    let nvidia = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=memory.free", "--format=csv,noheader,nounits"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse::<u64>().ok())
+                .max()
+        })
+        .map(|mib| mib * 1024 * 1024);
+    if nvidia.is_some() {
+        return nvidia;
+    }
+    let mut best: Option<u64> = None;
+    for entry in std::fs::read_dir("/sys/class/drm").ok()?.flatten() {
+        let dev = entry.path().join("device");
+        let read = |f: &str| -> Option<u64> { std::fs::read_to_string(dev.join(f)).ok()?.trim().parse().ok() };
+        if let (Some(total), Some(used)) = (read("mem_info_vram_total"), read("mem_info_vram_used")) {
+            best = best.max(Some(total.saturating_sub(used)));
+        }
+    }
+    best
+}

@@ -250,7 +250,8 @@ pub fn start(init: &RecipeInit) -> Result<Box<dyn Recipe>, RunError> {
         )));
     }
     if engine(id).is_some() {
-        check_memory(init.project, crate::shape::memory::available_ram())?;
+        let (free, place) = super::device::available_memory(init.device);
+        check_memory_on(init.project, free, place)?;
     }
     match engine(id) {
         Some(e) => (e.start)(init),
@@ -293,6 +294,11 @@ pub fn load(project: &Project, checkpoint: &Path, data_dir: Option<&Path>) -> Re
 /// and what to change — before anything is allocated, so an oversized model never takes the
 /// process down.
 pub fn check_memory(project: &Project, available: Option<u64>) -> Result<(), RunError> {
+    check_memory_on(project, available, "this machine")
+}
+
+/// [`check_memory`] against the memory of `place` ("this machine", "the GPU").
+pub fn check_memory_on(project: &Project, available: Option<u64>, place: &str) -> Result<(), RunError> {
     use crate::shape::memory::{estimate, human};
     let (Some(m), Some(free)) = (estimate(project), available) else {
         return Ok(());
@@ -327,7 +333,7 @@ pub fn check_memory(project: &Project, available: Option<u64>) -> Result<(), Run
         "lower the batch size, or make the graph shallower or its tensors smaller"
     };
     Err(RunError::BadInput(format!(
-        "training this graph needs about {} of memory (weights, gradients and optimizer state {}, activations {} at batch {}) but this machine has {} free — largest of its {} nodes: {}; {fix}",
+        "training this graph needs about {} of memory (weights, gradients and optimizer state {}, activations {} at batch {}) but {place} has {} free — largest of its {} nodes: {}; {fix}",
         human(m.total),
         human(weights),
         human(m.activations),
