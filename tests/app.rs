@@ -764,3 +764,35 @@ fn the_cost_tab_shows_measured_time_per_node_while_training() {
     h.run_steps(2);
     assert!(h.query_by_label("forward ms ⏷").is_some(), "sorted by forward time");
 }
+
+/// A model too large for this machine is shown on the graph before anyone presses Train: an
+/// error on its largest node with the figures and what to change, and Train refuses it.
+#[test]
+fn a_model_too_large_for_the_machine_is_marked_on_its_largest_node() {
+    let mut p = common::preset("mlp");
+    let big = p.graph.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    p.graph
+        .node_mut(big)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 4_000_000.into());
+    let mut app = StrataApp::new(Some(Document::new(p, None)));
+    // As on a machine with 8 GB free (the check reads free RAM otherwise).
+    app.assume_free_memory(Some(8_000_000_000));
+    let d = app
+        .report()
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("training needs about"))
+        .expect("a memory diagnostic");
+    assert_eq!(d.node, Some(big));
+    assert!(
+        d.message.contains("this machine has") && d.message.contains("make the largest layers smaller"),
+        "{}",
+        d.message
+    );
+    assert!(!app.report().is_valid());
+    // With unknown free memory nothing is marked.
+    app.assume_free_memory(None);
+    assert!(app.report().is_valid());
+}

@@ -220,11 +220,16 @@ fn edits_inside_a_block_are_undoable_and_change_every_instance() {
 /// compared before the test fails, so one report lists every changed picture.
 #[test]
 fn snapshots_of_every_preset_as_it_opens() {
-    // Text anti-aliasing may differ by a few pixels between Mesa versions.
-    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(400);
+    // Text anti-aliasing may differ by a few pixels between Mesa versions, and the Glow preset's
+    // node top edges (0.1–0.2 % of the image) differ between identical runs; a layout change moves
+    // tens of thousands of pixels.
+    let options = egui_kittest::SnapshotOptions::new().max_failed_pixels(2500);
     let mut failed = Vec::new();
     for id in strata::presets::ids() {
-        let mut h = harness(StrataApp::new(Some(Document::new(common::preset(id), None))));
+        let mut app = StrataApp::new(Some(Document::new(common::preset(id), None)));
+        // The memory check would mark the largest presets on a small machine only.
+        app.assume_free_memory(None);
+        let mut h = harness(app);
         h.run_steps(4);
         if let Err(e) = h.try_snapshot_options(format!("main_window_{id}"), &options) {
             failed.push(format!("{id}: {e}"));

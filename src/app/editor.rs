@@ -905,7 +905,13 @@ impl Editor {
                 continue;
             };
             let text = ty.to_string();
-            let mid = t * Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0 - 9.0);
+            // Just above the wire's middle; when the target sits below the source (a top-to-bottom
+            // layout), in the middle of the gap between them, clear of both nodes.
+            let mid = if rb.top() > ra.bottom() + 12.0 {
+                t * Pos2::new((a.x + b.x) / 2.0, (ra.bottom() + rb.top()) / 2.0)
+            } else {
+                t * Pos2::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0 - 9.0)
+            };
             let galley = painter.layout_no_wrap(text, font.clone(), fg);
             let r = Rect::from_center_size(mid, galley.size() + egui::vec2(6.0, 2.0) * t.scaling);
             painter.rect_filled(r, 3.0, bg);

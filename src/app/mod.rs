@@ -73,6 +73,8 @@ pub struct StrataApp {
     block_report: Option<(u64, String, Report)>,
     /// Show the presets gallery (also the start screen).
     pub gallery_open: bool,
+    /// Free memory to check training against, when fixed (`None`: read RAM each check).
+    assumed_free: Option<Option<u64>>,
 }
 
 impl StrataApp {
@@ -80,7 +82,7 @@ impl StrataApp {
     pub fn new(document: Option<Document>) -> Self {
         let start = document.is_none();
         let document = document.unwrap_or_else(|| Document::new(Project::new("Untitled"), None));
-        let report = shape::check(&document.project);
+        let report = check_with_memory(&document.project, shape::memory::available_ram());
         StrataApp {
             document,
             report,
@@ -105,6 +107,7 @@ impl StrataApp {
             block_report: None,
             editor_rect: egui::Rect::from_min_size(egui::pos2(220.0, 80.0), egui::vec2(800.0, 500.0)),
             gallery_open: start,
+            assumed_free: None,
         }
     }
 
@@ -224,6 +227,21 @@ impl StrataApp {
         self.editor.expanded.iter().copied().collect()
     }
 
+    /// Checks the document again: shapes and counts, and whether training would fit in memory
+    /// (an error on the largest node when it would not).
+    fn recheck(&mut self) {
+        let free = self.assumed_free.unwrap_or_else(shape::memory::available_ram);
+        self.report = check_with_memory(&self.document.project, free);
+    }
+
+    /// Checks training against `free` bytes of memory instead of the RAM free at each check
+    /// (`None`: unknown, nothing is refused) — for pictures and tests that must not depend on
+    /// the machine.
+    pub fn assume_free_memory(&mut self, free: Option<u64>) {
+        self.assumed_free = Some(free);
+        self.recheck();
+    }
+
     /// The canvas zoom (1 = nodes at their natural size).
     pub fn canvas_zoom(&self) -> f32 {
         self.editor.zoom()
@@ -264,7 +282,7 @@ impl StrataApp {
     /// Applies one edit (undoable) and re-checks.
     pub fn apply(&mut self, edit: Edit) {
         match self.document.apply(edit) {
-            Ok(()) => self.report = shape::check(&self.document.project),
+            Ok(()) => self.recheck(),
             Err(e) => self.status = format!("could not apply: {e}"),
         }
     }
@@ -279,7 +297,7 @@ impl StrataApp {
             None => self.document.apply(e.edit),
         };
         match r {
-            Ok(()) => self.report = shape::check(&self.document.project),
+            Ok(()) => self.recheck(),
             Err(err) => self.status = format!("could not apply: {err}"),
         }
     }
@@ -291,7 +309,7 @@ impl StrataApp {
             self.document.undo()
         };
         match r {
-            Ok(_) => self.report = shape::check(&self.document.project),
+            Ok(_) => self.recheck(),
             Err(e) => self.status = e.to_string(),
         }
     }
@@ -302,7 +320,7 @@ impl StrataApp {
             self.prefs.recent.push(p);
         }
         self.document = document;
-        self.report = shape::check(&self.document.project);
+        self.recheck();
         self.editor.reset();
         self.dashboard.reset();
         if let Some(p) = &self.document.path {
@@ -1160,7 +1178,7 @@ impl StrataApp {
                 Some(true) => {
                     if let Some((doc, _)) = self.restore.take() {
                         self.document = doc;
-                        self.report = shape::check(&self.document.project);
+                        self.recheck();
                         self.editor.reset();
                         self.status = "restored the autosaved changes (not saved yet)".into();
                     }
@@ -1414,6 +1432,17 @@ impl eframe::App for StrataApp {
             let _ = r.clear();
         }
     }
+}
+
+/// The checker's report plus, for a valid graph, the memory check against `free` bytes.
+fn check_with_memory(project: &Project, free: Option<u64>) -> Report {
+    let mut report = shape::check(project);
+    if report.is_valid()
+        && let Some(d) = shape::memory::diagnostic(project, free)
+    {
+        report.diagnostics.push(d);
+    }
+    report
 }
 
 /// Opens the window and blocks until it is closed.

@@ -172,3 +172,30 @@ pub fn human(bytes: u64) -> String {
         format!("{:.0} kB", b / 1e3)
     }
 }
+
+/// When training `project` would need more memory than `available` bytes: an error on its
+/// largest node saying how much is needed, how much is free and what to change (the app shows
+/// it on the graph; the trainer refuses such a run with the same figures).
+pub fn diagnostic(project: &Project, available: Option<u64>) -> Option<super::Diagnostic> {
+    let (m, free) = (estimate(project)?, available?);
+    if m.total <= free {
+        return None;
+    }
+    let largest = m.nodes.first()?;
+    let weights = m.parameters + m.gradients + m.optimizer;
+    let fix = if weights > m.activations {
+        "make the largest layers smaller (fewer features or channels)"
+    } else {
+        "lower the batch size, or make the graph shallower or its tensors smaller"
+    };
+    Some(super::Diagnostic::error(
+        Some(largest.node),
+        None,
+        format!(
+            "training needs about {} of memory but this machine has {} free; this node is the largest part ({}) — {fix}",
+            human(m.total),
+            human(free),
+            human(largest.total())
+        ),
+    ))
+}
