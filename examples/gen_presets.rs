@@ -44,6 +44,12 @@ fn measured(id: &str) -> Option<&'static str> {
         "ddpm_unet" => "ε-loss 0.034 in 7 min; LeNet-5 reads 55 % of guided samples as the class asked",
         "dit_mini" => "ε-loss 0.042 in 8 min; LeNet-5 reads 55 % of guided samples as the class asked",
         "dit" => "trains at its own size, but about 20 s a step on 2 cores: a model for a GPU",
+        "rnn_rows" => "validation accuracy 0.925 in 24 s",
+        "lstm_rows" => "validation accuracy 0.960 in 96 s",
+        "gru_rows" => "validation accuracy 0.971 in 56 s",
+        "gpt_char" => {
+            "validation loss 1.56 nats per character after 1 000 steps in 3 min 54 s; Austen-flavoured text, not yet English"
+        }
         _ => return None,
     })
 }
@@ -223,6 +229,27 @@ fn mlp() {
     let h = linear(&mut g, f, 128);
     let r = t(&mut g, h, "relu", &[]);
     let o = linear(&mut g, r, 10);
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
+/// A recurrent network reading an MNIST digit one row at a time (28 steps of 28 pixels).
+fn rows(id: &str, name: &str, kind: &str, paper: &str) {
+    let pre = Pre::new(id, name, "Recurrent network", "Recurrent", paper, "supervised")
+        .describe("Reads a 28×28 digit as a sequence of 28 rows of 28 pixels; its last hidden state is classified.")
+        .dataset("mnist_5k", &[])
+        .training(|t| {
+            supervised_training(t);
+            t.learning_rate = 2e-3;
+            t.steps = 1500;
+        });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,28,28", "float", "image");
+    let seq = t(&mut g, x, "reshape", &[("shape", shape("B,28,28"))]);
+    g.title(seq, "rows as a sequence");
+    let r = g.then(seq, kind, &[("hidden", 128.into())]);
+    let o = g.node("linear", &[("out_features", 10.into())]);
+    g.wire(r, "last", o, "x");
     output(&mut g, o, "y", "prediction");
     pre.save(g);
 }
@@ -1529,8 +1556,7 @@ fn gpt2_small() {
         "language_model",
     )
     .reference("Hugging Face gpt2 (GPT2LMHeadModel, tied LM head)", 124_439_808)
-    .describe("Token and learned position embeddings, 12 pre-LN causal layers, final LayerNorm, LM head tied to the token table.")
-    .dataset("austen", &[])
+    .describe("Token and learned position embeddings, 12 pre-LN causal layers, final LayerNorm, LM head tied to the token table. For viewing and export: its 50 257-token BPE vocabulary is not the character vocabulary of the built-in text (gpt_char trains here).")
     .training(|t| {
         t.optimizer = Optimizer::AdamW;
         t.learning_rate = 6e-4;
@@ -1568,6 +1594,59 @@ fn gpt2_small() {
     g.wire(h, "y", logits, "a");
     g.wire(wte, "weight", logits, "b");
     g.title(logits, "tied LM head");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
+}
+
+/// A small character-level GPT that trains on Pride and Prejudice on a laptop CPU.
+fn gpt_char() {
+    const VOCAB: i64 = 75; // distinct characters of the built-in novel
+    const D: i64 = 128;
+    let mut pre = Pre::new(
+        "gpt_char",
+        "Character GPT on Austen",
+        "Decoder-only transformer language model",
+        "Transformer",
+        "Radford et al., Improving Language Understanding by Generative Pre-Training, OpenAI 2018 (nanoGPT's character model)",
+        "language_model",
+    )
+    .describe("Characters of Pride and Prejudice predicted from the 64 before them: token and learned position embeddings, 4 pre-LN causal layers of width 128 with 4 heads, final LayerNorm, a Linear to the 75 characters.")
+    .dataset("austen", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 3e-3;
+        t.weight_decay = 0.01;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+        t.batch_size = 16;
+        t.steps = 1000;
+    });
+    pre.project.recipe.settings.insert("context".into(), 64.into());
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let ln1 = t(&mut b, x, "layer_norm", &[]);
+    let a = t(
+        &mut b,
+        ln1,
+        "multi_head_attention",
+        &[("heads", 4.into()), ("causal", true.into())],
+    );
+    let r1 = add2(&mut b, x, a);
+    let ln2 = t(&mut b, r1, "layer_norm", &[]);
+    let f1 = linear(&mut b, ln2, 4 * D);
+    let act = t(&mut b, f1, "gelu", &[]);
+    let f2 = linear(&mut b, act, D);
+    let r2 = add2(&mut b, r1, f2);
+    port_out(&mut b, r2, "y", 0);
+    pre.block("char_layer", "Transformer layer (pre-LN, causal)", b);
+    let mut g = GraphBuilder::new();
+    let ids = input(&mut g, "characters", "B,T", "int", "tokens");
+    let wte = g.then(ids, "embedding", &[("num_embeddings", VOCAB.into()), ("dim", D.into())]);
+    let mut h = t(&mut g, wte, "positional_learned", &[("max_len", 64.into())]);
+    h = block_node(&mut g, "char_layer", 4, "layers ×4", &[(h, "y", "x")]);
+    h = t(&mut g, h, "layer_norm", &[]);
+    let logits = linear(&mut g, h, VOCAB);
+    g.title(logits, "to characters");
     output(&mut g, logits, "y", "logits");
     pre.save(g);
 }
@@ -1959,6 +2038,25 @@ fn main() {
     transformer();
     bert_base();
     gpt2_small();
+    gpt_char();
+    rows(
+        "rnn_rows",
+        "Elman RNN on MNIST rows",
+        "rnn",
+        "Elman, Finding Structure in Time, Cognitive Science 1990",
+    );
+    rows(
+        "lstm_rows",
+        "LSTM on MNIST rows",
+        "lstm",
+        "Hochreiter & Schmidhuber, Long Short-Term Memory, Neural Computation 1997",
+    );
+    rows(
+        "gru_rows",
+        "GRU on MNIST rows",
+        "gru",
+        "Cho et al., Learning Phrase Representations using RNN Encoder-Decoder, EMNLP 2014",
+    );
     t5_small();
     dit();
     autoencoder();

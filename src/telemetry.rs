@@ -64,6 +64,17 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// Generated text: what the model wrote after a prompt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Text {
+    /// The prompt it continued (shown apart from what the model wrote).
+    pub prompt: String,
+    /// What the model wrote.
+    pub text: String,
+    /// How it was sampled ("temperature 0.8, top-k 0").
+    pub how: String,
+}
+
 /// Something a run shows besides its curves.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum View {
@@ -75,6 +86,8 @@ pub enum View {
     Scatter(Scatter),
     /// A table of text.
     Table(Table),
+    /// Generated text after a prompt.
+    Text(Text),
 }
 
 impl View {
@@ -85,6 +98,7 @@ impl View {
             View::Matrix(_) => "matrix",
             View::Scatter(_) => "scatter",
             View::Table(_) => "table",
+            View::Text(_) => "text",
         }
     }
 
@@ -95,7 +109,7 @@ impl View {
             View::Image(p) => p.is_well_formed().then(|| p.clone()),
             View::Scatter(s) => Some(draw_scatter(s, 512)),
             View::Matrix(m) => Some(draw_matrix(m, 24)),
-            View::Table(_) => None,
+            View::Table(_) | View::Text(_) => None,
         }
     }
 
@@ -118,6 +132,7 @@ impl View {
                 }
                 Some(s)
             }
+            View::Text(t) => Some(format!("{}{}", t.prompt, t.text)),
             View::Image(_) | View::Scatter(_) => None,
         }
     }

@@ -796,3 +796,41 @@ fn a_model_too_large_for_the_machine_is_marked_on_its_largest_node() {
     app.assume_free_memory(None);
     assert!(app.report().is_valid());
 }
+
+/// A language model's Generate tab: type a prompt, press Write, read the text it wrote.
+#[test]
+fn the_generate_tab_writes_text_from_a_typed_prompt() {
+    let mut h = harness("gpt_char");
+    h.get_by_label("▶ Train").click();
+    wait(&mut h, |a| a.dashboard().current().is_some_and(|r| r.step >= 3));
+    h.get_by_label("■ Stop").click();
+    wait(&mut h, |a| !a.dashboard().busy());
+    h.get_by_label("Generate").click_accesskit();
+    h.run_steps(2);
+    // The tab's prompt field (the inspector shows the recipe's prompt setting too): the lower one.
+    let field = |h: &Harness<'static, StrataApp>| {
+        h.query_all_by_value("Elizabeth ")
+            .max_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y))
+            .expect("the prompt field")
+            .rect()
+            .center()
+    };
+    let at = field(&h);
+    h.hover_at(at);
+    h.drag_at(at);
+    h.drop_at(at);
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.event(egui::Event::Text("Mr. Collins".into()));
+    h.run_steps(2);
+    h.get_by_label("Write").click();
+    wait(&mut h, |a| a.dashboard().generate.result.is_some());
+    let (req, res, _) = h.state().dashboard().generate.result.clone().unwrap();
+    assert_eq!(req.prompt.as_deref(), Some("Mr. Collins"));
+    let strata::telemetry::View::Text(t) = res.unwrap() else {
+        panic!("not text")
+    };
+    assert_eq!(t.prompt, "Mr. Collins");
+    assert_eq!(t.text.chars().count(), 300);
+}

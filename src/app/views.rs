@@ -52,7 +52,29 @@ pub fn show(ui: &mut egui::Ui, view: &View, key: (String, u64), height: f32, cac
         View::Matrix(m) => matrix(ui, m, height),
         View::Scatter(s) => scatter(ui, s, &key.0, height),
         View::Table(t) => table(ui, t, height),
+        View::Text(t) => text(ui, t, height),
     }
+}
+
+/// Generated text: the prompt in the accent colour, then what the model wrote, wrapped, in a
+/// scroll area; how it was sampled underneath.
+fn text(ui: &mut egui::Ui, t: &crate::telemetry::Text, height: f32) {
+    egui::ScrollArea::vertical()
+        .id_salt("strata-view-text")
+        .max_height(height.max(120.0))
+        .show(ui, |ui| {
+            let mut job = egui::text::LayoutJob::default();
+            let mono = egui::FontId::monospace(13.0);
+            job.append(
+                &t.prompt,
+                0.0,
+                egui::TextFormat::simple(mono.clone(), ui.visuals().selection.stroke.color),
+            );
+            job.append(&t.text, 0.0, egui::TextFormat::simple(mono, ui.visuals().text_color()));
+            job.wrap.max_width = ui.available_width();
+            ui.label(job);
+        });
+    ui.weak(&t.how);
 }
 
 /// A heat map `side` points high: cells shaded by their share of the row, values written when

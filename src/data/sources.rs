@@ -257,6 +257,22 @@ pub const SOURCES: &[DatasetSpec] = &[
         load: image_folder,
     },
     DatasetSpec {
+        id: "austen",
+        name: "Pride and Prejudice (text)",
+        doc: "Jane Austen's novel, 685 000 characters (public domain; from Debian r-cran-janeaustenr)",
+        kind: DataKind::Corpus,
+        options: &[],
+        load: |_, _, _| super::text::austen(),
+    },
+    DatasetSpec {
+        id: "text_file",
+        name: "Text file",
+        doc: "Your text: a UTF-8 .txt file, read character by character",
+        kind: DataKind::Corpus,
+        options: &[text("path", "The .txt file (relative to the project file)")],
+        load: |id, o, base| super::text::file(&opt_path(id, o, "path", base)?),
+    },
+    DatasetSpec {
         id: "idx",
         name: "IDX files",
         doc: "An images file and a labels file in MNIST's IDX format",

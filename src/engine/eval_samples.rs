@@ -154,6 +154,7 @@ pub fn eval_samples(job: &EvalSamples, cancel: &AtomicBool) -> Result<(SampleSco
             class: Some(c as i64),
             guidance: job.guidance,
             steps: job.steps,
+            ..GenerateRequest::default()
         };
         let Some(View::Image(pic)) = generator.generate(&request, cancel)? else {
             return Err(bad("the generator draws no images from this checkpoint".into()));

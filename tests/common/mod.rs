@@ -69,6 +69,10 @@ pub const REQUIRED_PRESETS: &[&str] = &[
     "realnvp",
     "glow",
     "score_2d",
+    "gpt_char",
+    "rnn_rows",
+    "lstm_rows",
+    "gru_rows",
 ];
 
 /// Burn's CPU device has one random generator per process: tests that seed it take turns, so

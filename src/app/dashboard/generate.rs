@@ -24,6 +24,10 @@ pub struct GeneratePanel {
     pub guidance: f64,
     /// Sampler steps when overridden.
     pub steps: usize,
+    /// The prompt typed (language models).
+    pub prompt: Option<String>,
+    /// Sampling temperature (language models).
+    pub temperature: Option<f64>,
     /// A request is out.
     pub waiting: bool,
     /// The latest answer: what was asked, the samples or why none, seconds.
@@ -41,6 +45,8 @@ impl GeneratePanel {
             class: (spec.class && self.one_class).then_some(self.request.class.unwrap_or(0)),
             guidance: (spec.guidance && self.own_guidance).then_some(self.guidance),
             steps: (spec.steps && self.own_steps).then_some(self.steps.max(1)),
+            prompt: if spec.prompt { self.prompt.clone() } else { None },
+            temperature: if spec.prompt { self.temperature } else { None },
             ..self.request.clone()
         }
     }
@@ -113,8 +119,34 @@ impl GeneratePanel {
                     .wrapping_add(1)
                     >> 33;
             }
-            ui.label("samples");
-            ui.add(egui::DragValue::new(&mut self.request.count).range(1..=256));
+            if spec.prompt {
+                let mut prompt = self.prompt.clone().unwrap_or_else(|| {
+                    crate::engine::recipes::setting(project, "prompt")
+                        .and_then(|v| v.as_text().map(str::to_owned))
+                        .unwrap_or_default()
+                });
+                ui.label("prompt");
+                if ui
+                    .add(egui::TextEdit::singleline(&mut prompt).desired_width(220.0))
+                    .on_hover_text("The text the model continues (characters of its training text)")
+                    .changed()
+                {
+                    self.prompt = Some(prompt);
+                }
+                let mut temp = self
+                    .temperature
+                    .unwrap_or_else(|| setting(project, "temperature").unwrap_or(0.8));
+                ui.label("temperature");
+                if ui
+                    .add(egui::Slider::new(&mut temp, 0.05..=2.0).fixed_decimals(2))
+                    .changed()
+                {
+                    self.temperature = Some(temp);
+                }
+            } else {
+                ui.label("samples");
+                ui.add(egui::DragValue::new(&mut self.request.count).range(1..=256));
+            }
             if spec.class {
                 ui.checkbox(&mut self.one_class, "class")
                     .on_hover_text("Draw one class (off: each column another class)");
@@ -151,7 +183,7 @@ impl GeneratePanel {
             let label = if self.waiting {
                 "Generating…"
             } else {
-                "Generate samples"
+                if spec.prompt { "Write" } else { "Generate samples" }
             };
             let button = ui
                 .add_enabled(has_weights && !self.waiting, egui::Button::new(label))

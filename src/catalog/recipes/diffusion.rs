@@ -82,5 +82,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         class: true,
         guidance: true,
         steps: true,
+        prompt: false,
     }),
 };

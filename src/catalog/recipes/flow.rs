@@ -74,5 +74,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         class: false,
         guidance: false,
         steps: false,
+        prompt: false,
     }),
 };

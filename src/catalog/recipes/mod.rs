@@ -9,6 +9,7 @@ pub mod diffusion;
 pub mod flow;
 pub mod gan;
 pub mod graph_loss;
+pub mod language_model;
 mod planned;
 pub mod score_matching;
 pub mod supervised;
@@ -138,6 +139,8 @@ pub struct GenerateSpec {
     pub guidance: bool,
     /// Sampler steps.
     pub steps: bool,
+    /// A text prompt and a temperature (language models: the samples are text).
+    pub prompt: bool,
 }
 
 impl RecipeSpec {
@@ -217,6 +220,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             diffusion::SPEC,
             score_matching::SPEC,
             flow::SPEC,
+            language_model::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

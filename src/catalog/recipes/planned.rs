@@ -69,14 +69,6 @@ pub const SPECS: &[RecipeSpec] = &[
         &[DataKind::Examples],
     ),
     planned(
-        "language_model",
-        "Language model",
-        "Next-token prediction (causal).",
-        MODEL_LOGITS,
-        &[role("logits", F, &[3])],
-        &[DataKind::Corpus],
-    ),
-    planned(
         "masked_lm",
         "Masked language model",
         "Predict masked tokens (Devlin et al. 2019).",

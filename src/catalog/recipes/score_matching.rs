@@ -55,5 +55,6 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         class: false,
         guidance: false,
         steps: true,
+        prompt: false,
     }),
 };

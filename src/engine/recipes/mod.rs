@@ -8,6 +8,7 @@ pub mod diffusion;
 pub mod flow;
 pub mod gan;
 pub mod graph_loss;
+pub mod language_model;
 pub mod score_matching;
 pub mod supervised;
 
@@ -148,6 +149,12 @@ pub struct GenerateRequest {
     pub guidance: Option<f64>,
     /// Sampler steps; `None`: the recipe's setting.
     pub steps: Option<usize>,
+    /// Text to continue (language models); `None`: the recipe's prompt setting.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Sampling temperature (language models); `None`: the recipe's setting.
+    #[serde(default)]
+    pub temperature: Option<f64>,
 }
 
 impl Default for GenerateRequest {
@@ -158,6 +165,8 @@ impl Default for GenerateRequest {
             class: None,
             guidance: None,
             steps: None,
+            prompt: None,
+            temperature: None,
         }
     }
 }
@@ -218,6 +227,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         diffusion::ENGINE,
         score_matching::ENGINE,
         flow::ENGINE,
+        language_model::ENGINE,
     ]
 }
 

@@ -1,0 +1,76 @@
+//! Language models: predict each next token of a text from the ones before it (causal), then
+//! write text from a prompt by sampling one token at a time.
+
+use super::*;
+use crate::catalog::rules::{float, int};
+use crate::catalog::{ParamDefault, ParamKind, ParamSpec};
+
+/// The declaration.
+pub const SPEC: RecipeSpec = RecipeSpec {
+    id: "language_model",
+    name: "Language model",
+    doc: "Next-token prediction: the token Input (an integer [B, T] Input on the dataset) gets windows of the text, the 'logits' Output ([B, T, vocabulary]) is scored with cross-entropy against the same windows shifted by one; the graph must be causal (masked attention, or no mixing across positions). Text is written from the prompt by sampling one token at a time with a temperature and top-k.",
+    paper: "Radford et al., Improving Language Understanding by Generative Pre-Training, OpenAI 2018; Karpathy, char-rnn / nanoGPT",
+    networks: &[NetworkSpec {
+        name: "model",
+        roles: &["logits"],
+    }],
+    roles: &[role("logits", Some(DType::Float), &[3])],
+    settings: &[
+        int(
+            "context",
+            64,
+            2,
+            4096,
+            "Tokens per training window (T); at most the position table's length",
+        ),
+        ParamSpec {
+            name: "prompt",
+            kind: ParamKind::Text,
+            default: ParamDefault::Text("Elizabeth "),
+            tooltip: "Text the samples start from (characters of the training text only)",
+        },
+        float(
+            "temperature",
+            0.8,
+            0.05,
+            2.0,
+            "Sampling temperature: lower is safer and more repetitive, 1 is the model itself",
+        ),
+        int(
+            "top_k",
+            0,
+            0,
+            1_000_000,
+            "Sample only among the k likeliest tokens (0: all of them)",
+        ),
+        int("length", 300, 1, 10_000, "Tokens written per sample"),
+    ],
+    data: &[DataKind::Corpus],
+    series: &[
+        series("loss", "cross-entropy per token (nats)", "Loss", When::Step),
+        series("val_loss", "validation loss per token (nats)", "Loss", When::Eval),
+        series(
+            "val_bits_per_char",
+            "validation bits per token",
+            "Bits per token",
+            When::Eval,
+        ),
+    ],
+    views: &[ViewSpec {
+        channel: "text",
+        title: "Generated text",
+        doc: "Written from the prompt with the current weights, one token at a time",
+        on_node: None,
+    }],
+    headline: &["val_loss"],
+    invertible: false,
+    sources: &[],
+    generate: Some(GenerateSpec {
+        doc: "Text written from your prompt with the current weights, one token at a time",
+        class: false,
+        guidance: false,
+        steps: false,
+        prompt: true,
+    }),
+};

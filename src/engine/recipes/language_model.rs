@@ -1,0 +1,339 @@
+//! The `language_model` recipe: next-token cross-entropy on windows of a text, and text written
+//! from a prompt one token at a time (temperature, top-k). The graph is any causal network from
+//! an integer token Input `[B, T]` to a `logits` Output `[B, T, vocabulary]`.
+
+use super::common::Trainee;
+use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
+use crate::catalog::DType;
+use crate::catalog::recipes::language_model::SPEC;
+use crate::data::text::Corpus;
+use crate::engine::RunError;
+use crate::engine::model::{GraphModel, compile};
+use crate::engine::value::Value;
+use crate::telemetry::{Scalars, Text, View};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Registers the loop under the declaration's id.
+pub const ENGINE: RecipeEngine = RecipeEngine {
+    id: SPEC.id,
+    start: |init| Ok(Box::new(LanguageModel::new(init)?)),
+};
+
+const LOGITS: &str = "logits";
+/// Validation windows per evaluation (fixed, evenly spread over the validation text).
+const VAL_WINDOWS: usize = 256;
+const EVAL_BATCH: usize = 32;
+
+/// A run of the language-model recipe.
+pub struct LanguageModel {
+    t: Trainee,
+    corpus: Corpus,
+    /// The token Input's field.
+    field: String,
+    context: usize,
+    prompt: String,
+    temperature: f64,
+    top_k: usize,
+    length: usize,
+    device: Device,
+    seed: u64,
+}
+
+impl LanguageModel {
+    /// Compiles the project and reads its text.
+    pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
+        let project = init.project;
+        let id = project.dataset.id.as_str();
+        let spec = crate::data::sources::source(id).filter(|s| s.kind == crate::catalog::recipes::DataKind::Corpus);
+        let Some(spec) = spec else {
+            return Err(RunError::BadInput(format!(
+                "the language-model recipe reads text: choose the 'austen' dataset or a 'text_file' (the project's dataset is '{id}')"
+            )));
+        };
+        let ds = (spec.load)(id, &project.dataset.options, init.data_dir).map_err(RunError::BadInput)?;
+        let corpus = Corpus::from_dataset(&ds).map_err(RunError::BadInput)?;
+        let ad = init.device.clone().autodiff();
+        ad.seed(init.seed);
+        let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
+        let tokens: Vec<_> = model
+            .plan
+            .inputs
+            .iter()
+            .filter(|i| i.source == "dataset" && i.dtype == DType::Int)
+            .collect();
+        let [input] = tokens.as_slice() else {
+            return Err(RunError::BadInput(format!(
+                "the language-model recipe feeds one integer token Input [B, T] from the dataset; this graph has {}",
+                tokens.len()
+            )));
+        };
+        let field = input.field.clone();
+        let context = setting(project, "context")
+            .and_then(|v| v.as_int())
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(64)
+            .max(2);
+        let n_train = corpus.train_end;
+        let n_val = corpus.tokens.len() - n_train;
+        if n_train <= context + 1 || n_val <= context + 1 {
+            return Err(RunError::BadInput(format!(
+                "the text is too short for windows of {context} tokens (training part {n_train}, validation part {n_val}) — lower the context setting"
+            )));
+        }
+        let text = |k: &str, d: &str| {
+            setting(project, k)
+                .and_then(|v| v.as_text().map(str::to_owned))
+                .unwrap_or_else(|| d.to_owned())
+        };
+        let prompt = text("prompt", "");
+        corpus.vocab.encode(&prompt).map_err(RunError::BadInput)?;
+        let mut settings = project.training.clone();
+        settings.seed = init.seed;
+        // A training example is a window start in the training part.
+        let pool: Vec<usize> = (0..n_train - context - 1).collect();
+        let mut lm = LanguageModel {
+            t: Trainee::new("model", model, pool, &settings),
+            corpus,
+            field,
+            context,
+            prompt,
+            temperature: setting(project, "temperature")
+                .and_then(|v| v.as_float())
+                .unwrap_or(0.8),
+            top_k: setting(project, "top_k")
+                .and_then(|v| v.as_int())
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(0),
+            length: setting(project, "length")
+                .and_then(|v| v.as_int())
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(300),
+            device: ad,
+            seed: init.seed,
+        };
+        // Fail now, naming the problem, if the graph does not map [B, T] tokens to [B, T, V].
+        lm.check_logits()?;
+        Ok(lm)
+    }
+
+    /// Inputs and next-token targets for windows starting at `starts`.
+    fn windows(&self, starts: &[usize], device: &Device) -> (HashMap<String, Value>, Tensor<1, Int>) {
+        let t = self.context;
+        let mut x = Vec::with_capacity(starts.len() * t);
+        let mut y = Vec::with_capacity(starts.len() * t);
+        for &s in starts {
+            x.extend(self.corpus.tokens[s..s + t].iter().map(|&v| v as i64));
+            y.extend(self.corpus.tokens[s + 1..s + t + 1].iter().map(|&v| v as i64));
+        }
+        let x = Tensor::<2, Int>::from_data(TensorData::new(x, [starts.len(), t]), device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [starts.len() * t]), device);
+        (HashMap::from([(self.field.clone(), Value::I2(x))]), y)
+    }
+
+    /// Logits `[B, T, V]` of the graph for a feed.
+    fn logits(
+        &self,
+        model: &GraphModel,
+        feed: &HashMap<String, Value>,
+        cx: Option<&mut StepCx>,
+    ) -> Result<Tensor<3>, RunError> {
+        let (keep, tap) = cx.as_ref().map_or((false, None), |c| (c.keep_all(), c.watch));
+        let out = model
+            .run(Some(&[LOGITS]), feed, keep, tap)
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        if let Some(cx) = cx {
+            cx.observe(model, &out);
+        }
+        match out.outputs.get(LOGITS).cloned() {
+            Some(Value::F3(l)) => Ok(l),
+            Some(other) => Err(RunError::BadInput(format!(
+                "the 'logits' Output gets {}; a language model's logits are [B, T, vocabulary]",
+                other.describe()
+            ))),
+            None => Err(RunError::BadInput("no Output with role 'logits' ran".into())),
+        }
+    }
+
+    fn check_logits(&mut self) -> Result<(), RunError> {
+        let device = self.device.clone().inner();
+        let (feed, _) = self.windows(&[0], &device);
+        let model = self.t.net.inference()?;
+        let context = self.context;
+        let l = self.logits(&model, &feed, None).map_err(|e| match e {
+            RunError::Failed(m) => RunError::BadInput(format!(
+                "{m} — the recipe feeds windows of {context} tokens (its 'context' setting)"
+            )),
+            other => other,
+        })?;
+        let [_, t, v] = l.dims();
+        let want = self.corpus.vocab.chars.len();
+        if t != self.context || v != want {
+            return Err(RunError::BadInput(format!(
+                "the 'logits' Output is [1, {t}, {v}] for a window of {} tokens; it must be [B, T, {want}] — {want} is the text's vocabulary (set the last layer's features and the embedding's size to {want})",
+                self.context
+            )));
+        }
+        Ok(())
+    }
+
+    /// Mean cross-entropy (nats per token) of logits against targets.
+    fn cross_entropy(logits: Tensor<3>, targets: Tensor<1, Int>) -> Tensor<1> {
+        let [b, t, v] = logits.dims();
+        let logp = burn::tensor::activation::log_softmax(logits.reshape([b * t, v]), 1);
+        let picked = logp.gather(1, targets.reshape([b * t, 1]));
+        picked.mean().neg().reshape([1])
+    }
+
+    /// Writes `length` tokens after the prompt with the current weights.
+    pub fn sample(
+        &self,
+        prompt: &str,
+        length: usize,
+        temperature: f64,
+        seed: u64,
+        cancel: &AtomicBool,
+    ) -> Result<Text, RunError> {
+        let model = self.t.net.inference()?;
+        let device = self.device.clone().inner();
+        let vocab = &self.corpus.vocab;
+        let mut ids = vocab.encode(prompt).map_err(RunError::BadInput)?;
+        if ids.is_empty() {
+            ids.push(self.corpus.tokens[self.corpus.train_end]);
+        }
+        let start = ids.len();
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let t = self.context;
+        for _ in 0..length {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            // The last T tokens (left-padded with the first when the text is shorter).
+            let tail: Vec<i64> = if ids.len() >= t {
+                ids[ids.len() - t..].iter().map(|&v| v as i64).collect()
+            } else {
+                let pad = t - ids.len();
+                std::iter::repeat_n(ids[0] as i64, pad)
+                    .chain(ids.iter().map(|&v| v as i64))
+                    .collect()
+            };
+            let x = Tensor::<2, Int>::from_data(TensorData::new(tail, [1, t]), &device);
+            let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
+            let l = self.logits(&model, &feed, None)?;
+            let last: Vec<f32> = l.slice([0..1, t - 1..t]).into_data().iter::<f32>().collect();
+            ids.push(pick(&last, temperature, self.top_k, &mut rng));
+        }
+        Ok(Text {
+            prompt: vocab.decode(&ids[..start]),
+            text: vocab.decode(&ids[start..]),
+            how: format!(
+                "step {}: temperature {}, top-k {}, context {} tokens",
+                self.t.step,
+                temperature,
+                if self.top_k == 0 {
+                    "all".to_owned()
+                } else {
+                    self.top_k.to_string()
+                },
+                t
+            ),
+        })
+    }
+}
+
+/// Samples a token from logits at `temperature` among the `top_k` likeliest (0: all).
+fn pick(logits: &[f32], temperature: f64, top_k: usize, rng: &mut u64) -> usize {
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    if top_k > 0 {
+        order.truncate(top_k);
+    }
+    let max = logits[order[0]] as f64;
+    let w: Vec<f64> = order
+        .iter()
+        .map(|&i| ((logits[i] as f64 - max) / temperature.max(1e-6)).exp())
+        .collect();
+    let total: f64 = w.iter().sum();
+    // xorshift64*
+    *rng ^= *rng >> 12;
+    *rng ^= *rng << 25;
+    *rng ^= *rng >> 27;
+    let u = (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64 * total;
+    let mut acc = 0.0;
+    for (k, &wi) in w.iter().enumerate() {
+        acc += wi;
+        if u < acc {
+            return order[k];
+        }
+    }
+    order[order.len() - 1]
+}
+
+impl Recipe for LanguageModel {
+    fn param_count(&self) -> usize {
+        self.t.net.param_count()
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.t.step
+    }
+
+    fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
+        let device = self.device.clone();
+        let (starts, _) = self.t.next(&device);
+        let (feed, targets) = self.windows(&starts, &device);
+        let logits = self.logits(self.t.net.model()?, &feed, Some(cx))?;
+        let loss = Self::cross_entropy(logits, targets);
+        self.t.descend(loss, cx, Pending::new())
+    }
+
+    fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError> {
+        let model = self.t.net.inference()?;
+        let device = self.device.clone().inner();
+        let (lo, hi) = (self.corpus.train_end, self.corpus.tokens.len() - self.context - 1);
+        let n = VAL_WINDOWS.min(hi - lo).max(1);
+        let starts: Vec<usize> = (0..n).map(|k| lo + k * (hi - lo) / n).collect();
+        let (mut sum, mut seen) = (0f64, 0usize);
+        for chunk in starts.chunks(EVAL_BATCH) {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let (feed, targets) = self.windows(chunk, &device);
+            let l = self.logits(&model, &feed, None)?;
+            let loss: f32 = Self::cross_entropy(l, targets).into_scalar();
+            sum += f64::from(loss) * chunk.len() as f64;
+            seen += chunk.len();
+        }
+        let val = sum / seen.max(1) as f64;
+        let mut scalars = Scalars::new();
+        scalars.insert("val_loss".into(), val);
+        scalars.insert("val_bits_per_char".into(), val / std::f64::consts::LN_2);
+        Ok(Evaluation {
+            step: self.t.step,
+            scalars,
+            views: Vec::new(),
+        })
+    }
+
+    fn views(&mut self, cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
+        let text = self.sample(&self.prompt, self.length, self.temperature, self.seed, cancel)?;
+        Ok(vec![("text".to_owned(), View::Text(text))])
+    }
+
+    fn generate(&mut self, request: &GenerateRequest, cancel: &AtomicBool) -> Result<Option<View>, RunError> {
+        let prompt = request.prompt.clone().unwrap_or_else(|| self.prompt.clone());
+        let temperature = request.temperature.unwrap_or(self.temperature).clamp(0.05, 2.0);
+        let text = self.sample(&prompt, self.length, temperature, request.seed, cancel)?;
+        Ok(Some(View::Text(text)))
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), RunError> {
+        self.t.save(dir)
+    }
+
+    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
+        self.t.resume(dir)
+    }
+}

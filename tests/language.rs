@@ -1,0 +1,187 @@
+//! Language models: the built-in text and users' text files, the character vocabulary, the
+//! `language_model` recipe (loss falls, text is written from a prompt), causal masking, and bad
+//! input (empty, binary or short files, prompts with unknown characters, a mismatched graph).
+
+#![cfg(feature = "engine")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use strata::data::text::{self, Corpus};
+use strata::engine::recipes::StepCx;
+use strata::engine::{Value, compile};
+use strata::telemetry::View;
+
+#[test]
+fn the_built_in_novel_loads_as_characters() {
+    let ds = text::austen().unwrap();
+    let c = Corpus::from_dataset(&ds).unwrap();
+    assert_eq!(c.tokens.len(), 684_767);
+    assert_eq!(c.vocab.chars.len(), 75);
+    assert_eq!(c.train_end, 684_767 * 9 / 10);
+    let start = c.vocab.decode(&c.tokens[..19]);
+    assert_eq!(start, "PRIDE AND PREJUDICE");
+    let ids = c.vocab.encode("Elizabeth").unwrap();
+    assert_eq!(c.vocab.decode(&ids), "Elizabeth");
+    let err = c.vocab.encode("Élise").unwrap_err();
+    assert!(err.contains("'É'") && err.contains("position 1"), "{err}");
+}
+
+#[test]
+fn bad_text_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let err = text::file(&write("empty.txt", b"  \n")).unwrap_err();
+    assert!(err.contains("has no text"), "{err}");
+    let err = text::file(&write("bin.txt", &[80, 75, 3, 4, 0, 0, 1])).unwrap_err();
+    assert!(err.contains("looks binary") && err.contains("byte 4"), "{err}");
+    let err = text::file(&write("latin1.txt", &[b'a', 0xE9, b'b'])).unwrap_err();
+    assert!(err.contains("not UTF-8") && err.contains("byte 1"), "{err}");
+    let err = text::file(&write("short.txt", b"Too short to learn from.")).unwrap_err();
+    assert!(err.contains("at least 1 000"), "{err}");
+    let ok = text::file(&write("ok.txt", "héllo wörld. ".repeat(100).as_bytes())).unwrap();
+    assert_eq!(Corpus::from_dataset(&ok).unwrap().vocab.chars.len(), 10);
+    let err = text::file(&dir.path().join("missing.txt")).unwrap_err();
+    assert!(err.contains("missing.txt"), "{err}");
+}
+
+/// A causal model's output at position t does not change when tokens after t change.
+#[test]
+fn the_character_gpt_is_causal() {
+    let p = preset("gpt_char");
+    let d = cpu();
+    let model = compile(&p, &d).unwrap();
+    let t = 64;
+    let a: Vec<i64> = (0..t as i64).map(|i| i % 75).collect();
+    let mut b = a.clone();
+    for v in b.iter_mut().skip(40) {
+        *v = (*v + 7) % 75;
+    }
+    let run = |ids: Vec<i64>| -> Vec<f32> {
+        let x = burn::tensor::Tensor::<2, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(ids, [1, t]), &d);
+        let out = model
+            .forward(&HashMap::from([("tokens".to_owned(), Value::I2(x))]), false)
+            .unwrap();
+        out.outputs["logits"].to_f32s().unwrap()
+    };
+    let (la, lb) = (run(a), run(b));
+    let v = 75;
+    let before = 40 * v;
+    let diff_before = la[..before]
+        .iter()
+        .zip(&lb[..before])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    let diff_after = la[before..]
+        .iter()
+        .zip(&lb[before..])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(diff_before < 1e-4, "positions before the change moved by {diff_before}");
+    assert!(
+        diff_after > 1e-3,
+        "positions from the change on did not move ({diff_after})"
+    );
+}
+
+#[test]
+fn the_language_model_recipe_learns_and_writes_from_a_prompt() {
+    let _serial = serial();
+    let mut p = preset("gpt_char");
+    p.training.batch_size = 8;
+    p.recipe.settings.insert("length".into(), 40.into());
+    p.recipe.settings.insert("prompt".into(), "Mr. Darcy".into());
+    let mut run = start_recipe(&p).unwrap();
+    assert_eq!(run.param_count(), 820_811);
+    let cancel = AtomicBool::new(false);
+    let mut losses = Vec::new();
+    for _ in 0..40 {
+        losses.push(run.step(&mut StepCx::new(40, &cancel)).unwrap().read()["loss"]);
+    }
+    assert!(losses[0] > 4.0, "starts near ln 75 = 4.3: {}", losses[0]);
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    assert!(mean(&losses[30..]) < mean(&losses[..5]) - 1.0, "{losses:?}");
+    let eval = run.evaluate(&cancel).unwrap();
+    let val = eval.scalars["val_loss"];
+    assert!(val < 3.5 && val > 0.5, "{val}");
+    assert!((eval.scalars["val_bits_per_char"] - val / std::f64::consts::LN_2).abs() < 1e-9);
+    let views = run.views(&cancel).unwrap();
+    let [(channel, View::Text(t))] = views.as_slice() else {
+        panic!("{views:?}")
+    };
+    assert_eq!(channel, "text");
+    assert_eq!(t.prompt, "Mr. Darcy");
+    assert_eq!(t.text.chars().count(), 40);
+    assert!(t.how.contains("temperature 0.8"));
+}
+
+#[test]
+fn bad_language_model_setups_are_named() {
+    // A prompt with a character the novel never uses.
+    let mut p = preset("gpt_char");
+    p.recipe.settings.insert("prompt".into(), "Ünter".into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("'Ü'") && err.contains("never occurs"), "{err}");
+    // Image data for a language model.
+    let mut p = preset("gpt_char");
+    p.dataset.id = "mnist_5k".into();
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("reads text"), "{err}");
+    // A window longer than the position table: the checker names the positions node.
+    let mut p = preset("gpt_char");
+    p.recipe.settings.insert("context".into(), 128.into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("128") && err.contains("64"), "{err}");
+    // Logits of the wrong width.
+    let mut p = preset("gpt_char");
+    let head = p.graph.nodes.iter().find(|n| n.title == "to characters").unwrap().id;
+    p.graph
+        .node_mut(head)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 80.into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("must be [B, T, 75]"), "{err}");
+}
+
+/// The Generate tab's request: a prompt and a temperature of the user's, the same seed giving the
+/// same text.
+#[test]
+fn text_is_written_on_demand_from_a_prompt() {
+    let _serial = serial();
+    let mut p = preset("gpt_char");
+    p.recipe.settings.insert("length".into(), 30.into());
+    let mut run = start_recipe(&p).unwrap();
+    let cancel = AtomicBool::new(false);
+    for _ in 0..5 {
+        run.step(&mut StepCx::new(5, &cancel)).unwrap();
+    }
+    let ask = |run: &mut Box<dyn strata::engine::recipes::Recipe>, seed: u64, prompt: &str| {
+        let req = strata::engine::recipes::GenerateRequest {
+            seed,
+            prompt: Some(prompt.to_owned()),
+            temperature: Some(1.0),
+            ..Default::default()
+        };
+        match run.generate(&req, &cancel) {
+            Ok(Some(View::Text(t))) => Ok(t),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let a = ask(&mut run, 3, "Jane").unwrap();
+    assert_eq!(a.prompt, "Jane");
+    assert_eq!(a.text.chars().count(), 30);
+    assert!(a.how.contains("temperature 1"), "{}", a.how);
+    assert_eq!(ask(&mut run, 3, "Jane").unwrap(), a, "same seed, same text");
+    assert_ne!(ask(&mut run, 4, "Jane").unwrap().text, a.text);
+    let err = ask(&mut run, 3, "Jane ✓").unwrap_err();
+    assert!(err.contains("'✓'"), "{err}");
+}
