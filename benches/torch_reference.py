@@ -128,6 +128,67 @@ def diffusion_steps_per_second(steps, batch=32, timesteps=1000, ema_decay=0.995)
     return steps / (time.perf_counter() - t)
 
 
+class CharLayer(nn.Module):
+    """Strata's gpt_char layer: pre-LN, causal multi-head attention (4 heads), GELU MLP 4×."""
+
+    def __init__(self, d=128, heads=4):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x, mask):
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return x + self.mlp(self.ln2(x))
+
+
+class CharGpt(nn.Module):
+    """The gpt_char preset: 75 characters, width 128, 64 learned positions, 4 layers, LN, head."""
+
+    def __init__(self, vocab=75, d=128, t=64, layers=4):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Parameter(torch.randn(t, d) * 0.02)
+        self.layers = nn.ModuleList(CharLayer(d) for _ in range(layers))
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+        self.register_buffer("mask", torch.triu(torch.full((t, t), float("-inf")), 1))
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe[: ids.shape[1]]
+        for layer in self.layers:
+            x = layer(x, self.mask)
+        return self.head(self.ln(x))
+
+
+def lm_steps_per_second(steps, batch=16, t=64, vocab=75):
+    """A gpt_char training step: windows of real-looking character ids, next-token
+    cross-entropy, AdamW (Strata reads Pride and Prejudice; the ids' values do not change the
+    work)."""
+    model = CharGpt()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    text = torch.randint(0, vocab, (100_000,))
+
+    def run(n):
+        for _ in range(n):
+            starts = torch.randint(0, text.numel() - t - 1, (batch,))
+            idx = starts[:, None] + torch.arange(t + 1)[None, :]
+            w = text[idx]
+            opt.zero_grad()
+            logits = model(w[:, :-1])
+            loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), w[:, 1:].reshape(-1))
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    run(steps // 10 + 1)
+    start = time.perf_counter()
+    run(steps)
+    return steps / (time.perf_counter() - start)
+
+
 def steps_per_second(model, side, steps):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
@@ -152,11 +213,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--diffusion-steps", type=int, default=60)
+    ap.add_argument("--lm-steps", type=int, default=60)
+    ap.add_argument("--only-lm", action="store_true", help="only the gpt_char step")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} steps per measurement")
+    if a.lm_steps:
+        params = sum(p.numel() for p in CharGpt().parameters())
+        best = max(lm_steps_per_second(a.lm_steps) for _ in range(3))
+        print(f"gpt_char   {best:>10.2f} steps/s  (language-model training step, batch 16 × 64, {params:,} parameters)")
+    if a.only_lm:
+        return
     for name, model, side in [("mlp", Mlp(), 28), ("lenet5", LeNet(), 32)]:
         best = max(steps_per_second(model, side, a.steps) for _ in range(3))
         print(f"{name:<10} {best:>10.1f} steps/s")

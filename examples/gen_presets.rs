@@ -1277,6 +1277,53 @@ fn vit_b_16() {
     pre.save(g);
 }
 
+/// A small vision transformer that trains on MNIST on a laptop CPU.
+fn vit_mnist() {
+    let mut pre = Pre::new(
+        "vit_mnist",
+        "ViT on MNIST",
+        "Vision transformer",
+        "Transformer",
+        "Dosovitskiy et al., An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale, ICLR 2021",
+        "supervised",
+    )
+    .describe("7×7 patches of a 28×28 digit become 16 tokens of width 64, a class token is prepended, 3 pre-LN encoder layers, the class token is classified.")
+    .dataset("mnist_5k", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 2e-3;
+        t.weight_decay = 0.01;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+        t.batch_size = 64;
+        t.steps = 1500;
+    });
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let ln1 = t(&mut b, x, "layer_norm", &[]);
+    let a = t(&mut b, ln1, "multi_head_attention", &[("heads", 4.into())]);
+    let r1 = add2(&mut b, x, a);
+    let ln2 = t(&mut b, r1, "layer_norm", &[]);
+    let f1 = linear(&mut b, ln2, 128);
+    let act = t(&mut b, f1, "gelu", &[]);
+    let f2 = linear(&mut b, act, 64);
+    let r2 = add2(&mut b, r1, f2);
+    port_out(&mut b, r2, "y", 0);
+    pre.block("vit_small_layer", "Encoder layer (pre-LN)", b);
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "image", "B,1,28,28", "float", "image");
+    let mut h = t(&mut g, x, "patch_embed", &[("patch", 7.into()), ("dim", 64.into())]);
+    h = t(&mut g, h, "class_token", &[]);
+    h = t(&mut g, h, "positional_learned", &[("max_len", 17.into())]);
+    h = block_node(&mut g, "vit_small_layer", 3, "encoder ×3", &[(h, "y", "x")]);
+    h = t(&mut g, h, "layer_norm", &[]);
+    h = t(&mut g, h, "select", &[("dim", 1.into()), ("index", 0.into())]);
+    g.title(h, "class token");
+    let o = linear(&mut g, h, 10);
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
 fn unet() {
     let mut pre = Pre::new(
         "unet",
@@ -2039,6 +2086,7 @@ fn main() {
     bert_base();
     gpt2_small();
     gpt_char();
+    vit_mnist();
     rows(
         "rnn_rows",
         "Elman RNN on MNIST rows",

@@ -8,7 +8,7 @@
 //!   PyTorch (`benches/torch_reference.py`).
 //!
 //! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N
-//! --diffusion-steps N --only-diffusion]`.
+//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm]`.
 //! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
 
 use burn::module::Module;
@@ -212,12 +212,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut choice, mut steps) = (DeviceChoice::Cpu, 300usize);
     let (mut diffusion_steps, mut only_diffusion) = (60usize, false);
+    let (mut lm_steps, mut only_lm) = (60usize, false);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--diffusion-steps" => {
                 diffusion_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(diffusion_steps)
             }
             "--only-diffusion" => only_diffusion = true,
+            "--lm-steps" => lm_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(lm_steps),
+            "--only-lm" => only_lm = true,
             "--device" => choice = args.next().and_then(|v| v.parse().ok()).unwrap_or(DeviceChoice::Cpu),
             "--steps" => steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(steps),
             _ => {}
@@ -241,6 +244,18 @@ fn main() {
         steps,
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "(all)".into())
     );
+    if lm_steps > 0 && !only_diffusion {
+        // The language-model recipe's whole step on the `gpt_char` preset (batch 16, 64 characters
+        // of Pride and Prejudice, cross-entropy, AdamW): compare with
+        // `benches/torch_reference.py`'s gpt_char line, the same transformer in PyTorch.
+        let best = (0..3)
+            .map(|_| recipe("gpt_char", lm_steps, &d, false, false, true))
+            .fold(0f64, f64::max);
+        println!("gpt_char   language-model training step (batch 16 × 64): {best:.2} steps/s");
+    }
+    if only_lm {
+        return;
+    }
     if diffusion_steps > 0 {
         // The diffusion recipe's whole step on the `ddpm_unet` preset (batch 32, real digits,
         // ε loss, Adam, the moving average of the weights): compare with

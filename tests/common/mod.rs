@@ -73,6 +73,7 @@ pub const REQUIRED_PRESETS: &[&str] = &[
     "rnn_rows",
     "lstm_rows",
     "gru_rows",
+    "vit_mnist",
 ];
 
 /// Burn's CPU device has one random generator per process: tests that seed it take turns, so
