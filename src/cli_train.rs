@@ -220,7 +220,19 @@ pub fn run(args: TrainArgs) -> ExitCode {
                     // The recipe's first channel goes to the path given, the others beside it.
                     for (k, channel) in channels.iter().enumerate() {
                         let Some(view) = last_views.get(*channel) else { continue };
-                        let target = if k == 0 { path.clone() } else { beside(path, channel) };
+                        let target = if k == 0 {
+                            path.clone()
+                        } else {
+                            // Each channel in a form it has: a picture beside a text, text beside a picture.
+                            let mut p = beside(path, channel);
+                            let is_text = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+                            if is_text && view.to_text().is_none() {
+                                p.set_extension("png");
+                            } else if !is_text && view.to_picture().is_none() && view.to_text().is_some() {
+                                p.set_extension("txt");
+                            }
+                            p
+                        };
                         write_samples(&target, view);
                         wrote_samples = true;
                     }

@@ -113,10 +113,14 @@ fn the_language_model_recipe_learns_and_writes_from_a_prompt() {
     assert!(val < 3.5 && val > 0.5, "{val}");
     assert!((eval.scalars["val_bits_per_char"] - val / std::f64::consts::LN_2).abs() < 1e-9);
     let views = run.views(&cancel).unwrap();
-    let [(channel, View::Text(t))] = views.as_slice() else {
+    let [(channel, View::Text(t)), (att, View::Image(map))] = views.as_slice() else {
         panic!("{views:?}")
     };
     assert_eq!(channel, "text");
+    // The attention view: the last layer's 4 heads side by side, 32 characters at 5 pixels.
+    assert_eq!(att, "attention");
+    assert_eq!((map.width, map.height), (4 * 32 * 5 + 3 * 2, 32 * 5));
+    assert!(map.is_well_formed());
     assert_eq!(t.prompt, "Mr. Darcy");
     assert_eq!(t.text.chars().count(), 40);
     assert!(t.how.contains("temperature 0.8"));
@@ -184,4 +188,32 @@ fn text_is_written_on_demand_from_a_prompt() {
     assert_ne!(ask(&mut run, 4, "Jane").unwrap().text, a.text);
     let err = ask(&mut run, 3, "Jane ✓").unwrap_err();
     assert!(err.contains("'✓'"), "{err}");
+}
+
+/// The attention probe: every attention layer's weights, rows summing to 1, nothing above the
+/// diagonal in a causal model.
+#[test]
+fn attention_weights_are_recorded_and_causal() {
+    let p = preset("gpt_char");
+    let d = cpu();
+    let model = compile(&p, &d).unwrap();
+    let ids: Vec<i64> = (0..64).map(|i| (i * 7) % 75).collect();
+    let x = burn::tensor::Tensor::<2, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(ids, [1, 64]), &d);
+    let feed = HashMap::from([("tokens".to_owned(), Value::I2(x))]);
+    let (out, maps) = strata::engine::record_attention(|| model.forward(&feed, false));
+    out.unwrap();
+    assert_eq!(maps.len(), 4, "one map per layer");
+    let (_, none) = strata::engine::record_attention(|| ());
+    assert!(none.is_empty());
+    for m in &maps {
+        assert_eq!(m.dims(), [1, 4, 64, 64]);
+        let w: Vec<f32> = m.clone().into_data().iter::<f32>().collect();
+        for h in 0..4 {
+            for i in 0..64 {
+                let row = &w[(h * 64 + i) * 64..(h * 64 + i + 1) * 64];
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                assert!(row[i + 1..].iter().all(|&v| v < 1e-6), "head {h} row {i} looks ahead");
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod watch;
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
 pub use invert::Chain;
 pub use model::{CompileError, Forward, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
+pub use ops::attention::record_attention;
 pub use ops::flow::initial_rotation as flow_init_rotation;
 pub use recipes::supervised;
 pub use value::Value;

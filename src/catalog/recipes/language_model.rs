@@ -45,6 +45,13 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             "Sample only among the k likeliest tokens (0: all of them)",
         ),
         int("length", 300, 1, 10_000, "Tokens written per sample"),
+        int(
+            "attention_layer",
+            0,
+            0,
+            1_000,
+            "Which attention layer the attention view shows, counted from 1 in run order (0: the last)",
+        ),
     ],
     data: &[DataKind::Corpus],
     series: &[
@@ -57,12 +64,20 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             When::Eval,
         ),
     ],
-    views: &[ViewSpec {
-        channel: "text",
-        title: "Generated text",
-        doc: "Written from the prompt with the current weights, one token at a time",
-        on_node: None,
-    }],
+    views: &[
+        ViewSpec {
+            channel: "text",
+            title: "Generated text",
+            doc: "Written from the prompt with the current weights, one token at a time",
+            on_node: None,
+        },
+        ViewSpec {
+            channel: "attention",
+            title: "Attention",
+            doc: "Where each of the last 32 characters of the written text looks, one heat map per head of the chosen attention layer (rows: the character attending, columns: the ones it attends to; brighter is more weight)",
+            on_node: None,
+        },
+    ],
     headline: &["val_loss"],
     invertible: false,
     sources: &[],

@@ -5,6 +5,22 @@ use super::{BuildCtx, Layer, OpSpec, StepParams, Value};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Tensor, TensorData, activation};
+use std::cell::RefCell;
+
+thread_local! {
+    /// Attention weights of every attention layer that runs while a recording is on (this thread).
+    static PROBE: RefCell<Option<Vec<Tensor<4>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` and returns, besides its result, the attention weights `[B, heads, T, S]` of every
+/// attention layer that ran inside it, in run order (the probe views ask for). Weights are
+/// detached copies; nothing is recorded outside a call.
+pub fn record_attention<R>(f: impl FnOnce() -> R) -> (R, Vec<Tensor<4>>) {
+    PROBE.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    let r = f();
+    let got = PROBE.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    (r, got)
+}
 
 /// The four projections of an attention layer.
 #[derive(Module, Debug)]
@@ -87,6 +103,11 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
         scores = scores + (keep.neg().add_scalar(1.0)).mul_scalar(-1e9);
     }
     let attn = a.dropout.forward(activation::softmax(scores, 3));
+    PROBE.with(|p| {
+        if let Some(v) = p.borrow_mut().as_mut() {
+            v.push(attn.clone().detach());
+        }
+    });
     let out = attn.matmul(v).swap_dims(1, 2).reshape([b, t, inner]);
     Ok(vec![Value::F3(a.o.forward(out))])
 }

@@ -3,7 +3,7 @@
 //! One file per catalog family registers [`OpSpec`]s; the registry is keyed by kind id, so
 //! adding a kind touches its catalog file and its op file, nothing else.
 
-mod attention;
+pub(crate) mod attention;
 mod conv;
 mod dense;
 mod embed;

@@ -10,7 +10,7 @@ use crate::data::text::Corpus;
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
-use crate::telemetry::{Scalars, Text, View};
+use crate::telemetry::{Picture, Scalars, Text, View};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
 use std::path::Path;
@@ -38,9 +38,15 @@ pub struct LanguageModel {
     temperature: f64,
     top_k: usize,
     length: usize,
+    attention_layer: usize,
     device: Device,
     seed: u64,
 }
+
+/// Characters the attention view shows (the last ones of the written text).
+const ATTENTION_WINDOW: usize = 32;
+/// Pixels per attention cell.
+const CELL: usize = 5;
 
 impl LanguageModel {
     /// Compiles the project and reads its text.
@@ -111,6 +117,10 @@ impl LanguageModel {
                 .and_then(|v| v.as_int())
                 .and_then(|v| usize::try_from(v).ok())
                 .unwrap_or(300),
+            attention_layer: setting(project, "attention_layer")
+                .and_then(|v| v.as_int())
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(0),
             device: ad,
             seed: init.seed,
         };
@@ -243,6 +253,67 @@ impl LanguageModel {
     }
 }
 
+impl LanguageModel {
+    /// Heat maps of the chosen attention layer's weights over the last characters of `text`
+    /// (one block per head, side by side); `None` when the graph has no attention layer.
+    pub fn attention(&self, text: &str) -> Result<Option<Picture>, RunError> {
+        let model = self.t.net.inference()?;
+        let device = self.device.clone().inner();
+        let mut ids = self.corpus.vocab.encode(text).map_err(RunError::BadInput)?;
+        let t = self.context;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        // The window the model saw last: the final T tokens (left-padded like sampling does).
+        if ids.len() > t {
+            ids.drain(..ids.len() - t);
+        }
+        let pad = t - ids.len();
+        let window: Vec<i64> = std::iter::repeat_n(ids[0] as i64, pad)
+            .chain(ids.iter().map(|&v| v as i64))
+            .collect();
+        let x = Tensor::<2, Int>::from_data(TensorData::new(window, [1, t]), &device);
+        let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
+        let (out, maps) = crate::engine::record_attention(|| self.logits(&model, &feed, None));
+        out?;
+        let Some(map) = (match self.attention_layer {
+            0 => maps.last(),
+            n => maps.get(n - 1),
+        }) else {
+            return Ok(None);
+        };
+        let [_, heads, tq, tk] = map.dims();
+        let w: Vec<f32> = map.clone().into_data().iter::<f32>().collect();
+        let n = ATTENTION_WINDOW.min(tq).min(tk);
+        let (q0, k0) = (tq - n, tk - n);
+        let gap = 2;
+        let width = heads * n * CELL + (heads - 1) * gap;
+        let height = n * CELL;
+        let mut rgb = vec![40u8; width * height * 3];
+        for h in 0..heads {
+            for i in 0..n {
+                for j in 0..n {
+                    let v = w[((h * tq) + q0 + i) * tk + k0 + j].clamp(0.0, 1.0).sqrt();
+                    // Dark blue (no weight) to yellow (all of it).
+                    let c = [
+                        (30.0 + 225.0 * v) as u8,
+                        (30.0 + 200.0 * v) as u8,
+                        (60.0 * (1.0 - v)) as u8 + 20,
+                    ];
+                    for dy in 0..CELL {
+                        for dx in 0..CELL {
+                            let (px, py) = (h * (n * CELL + gap) + j * CELL + dx, i * CELL + dy);
+                            let at = (py * width + px) * 3;
+                            rgb[at..at + 3].copy_from_slice(&c);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Some(Picture { width, height, rgb }))
+    }
+}
+
 /// Samples a token from logits at `temperature` among the `top_k` likeliest (0: all).
 fn pick(logits: &[f32], temperature: f64, top_k: usize, rng: &mut u64) -> usize {
     let mut order: Vec<usize> = (0..logits.len()).collect();
@@ -319,7 +390,12 @@ impl Recipe for LanguageModel {
 
     fn views(&mut self, cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
         let text = self.sample(&self.prompt, self.length, self.temperature, self.seed, cancel)?;
-        Ok(vec![("text".to_owned(), View::Text(text))])
+        let mut views = Vec::new();
+        if let Some(p) = self.attention(&format!("{}{}", text.prompt, text.text))? {
+            views.push(("attention".to_owned(), View::Image(p)));
+        }
+        views.insert(0, ("text".to_owned(), View::Text(text)));
+        Ok(views)
     }
 
     fn generate(&mut self, request: &GenerateRequest, cancel: &AtomicBool) -> Result<Option<View>, RunError> {
