@@ -62,14 +62,16 @@ pub struct Scene {
     pub wires: Vec<WireCurve>,
 }
 
-fn font() -> FontRef<'static> {
-    // The bytes are a font egui ships and loads; parsing cannot fail for them.
-    FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT).unwrap_or_else(|_| unreachable!("egui's own font"))
+/// The picture font: the Ubuntu font egui ships (`None` only if those bytes were damaged).
+fn font() -> Option<FontRef<'static>> {
+    FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT).ok()
 }
 
 /// Width of `text` at `px` in the picture font.
 pub fn text_width(text: &str, px: f32) -> f32 {
-    let f = font();
+    let Some(f) = font() else {
+        return 0.55 * px * text.chars().count() as f32;
+    };
     let s = f.as_scaled(PxScale::from(px));
     text.chars().map(|c| s.h_advance(f.glyph_id(c))).sum()
 }
@@ -441,10 +443,11 @@ impl Scene {
                 ));
             }
         }
-        let f = font();
-        for (text, [x, y], px, rgb, right) in texts {
-            let x = if right { x - text_width(&text, px) } else { x };
-            draw_text(&mut pm, &f, &text, x * scale, y * scale, px * scale, rgb);
+        if let Some(f) = font() {
+            for (text, [x, y], px, rgb, right) in texts {
+                let x = if right { x - text_width(&text, px) } else { x };
+                draw_text(&mut pm, &f, &text, x * scale, y * scale, px * scale, rgb);
+            }
         }
         // Un-premultiply into RGBA and encode.
         let mut rgba = Vec::with_capacity((pw * ph * 4) as usize);
