@@ -307,7 +307,7 @@ pub struct Live<'a> {
     /// Output nodes showing the latest picture of a recipe view (a generator's samples).
     pub pictures: &'a [(NodeId, egui::TextureHandle)],
     /// The latest timing pass: each node's share of the step, and the measured times.
-    pub cost: Option<&'a (HashMap<NodeId, f32>, Vec<crate::engine::profile::NodeCost>)>,
+    pub cost: Option<(&'a HashMap<NodeId, f32>, &'a [crate::engine::profile::NodeCost])>,
 }
 
 impl Editor {

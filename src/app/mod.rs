@@ -1375,14 +1375,13 @@ impl eframe::App for StrataApp {
             } else {
                 Vec::new()
             };
-            let cost_share = self
-                .dashboard
-                .cost
-                .as_ref()
-                .filter(|_| in_root)
-                .map(|(_, c)| (dashboard::cost::shares(c), c.clone()));
             let live = editor::Live {
-                cost: cost_share.as_ref(),
+                cost: self
+                    .dashboard
+                    .cost_shares
+                    .as_ref()
+                    .filter(|_| in_root)
+                    .zip(self.dashboard.cost.as_ref().map(|(_, c)| c.as_slice())),
                 pictures: &pictures,
                 activity: in_root.then_some(&self.dashboard.activity),
                 thumbnail: self

@@ -70,6 +70,8 @@ pub struct Dashboard {
     pub activity: HashMap<NodeId, VecDeque<f32>>,
     /// The latest timing pass: (step, measured cost per node).
     pub cost: Option<(u64, Vec<crate::engine::profile::NodeCost>)>,
+    /// Each node's share of the latest timing pass (the nodes' heat bars), computed once per pass.
+    pub cost_shares: Option<HashMap<NodeId, f32>>,
     /// The Cost tab's sort order.
     pub cost_table: cost::CostTable,
     /// Views of the current run for the Samples tab: (step, channel, view), oldest first.
@@ -118,6 +120,7 @@ impl Default for Dashboard {
             watched: None,
             activity: HashMap::new(),
             cost: None,
+            cost_shares: None,
             cost_table: cost::CostTable::default(),
             samples: Vec::new(),
             sample_index: 0,
@@ -251,6 +254,7 @@ impl Dashboard {
             self.sample_cache = PictureCache::default();
             self.activity.clear();
             self.cost = None;
+            self.cost_shares = None;
             self.started_at = None;
             self.paused_for = std::time::Duration::ZERO;
             self.paused_at = None;
@@ -395,6 +399,7 @@ impl Dashboard {
                 }
             }
             Event::Cost { step, nodes, .. } => {
+                self.cost_shares = Some(cost::shares(&nodes));
                 self.cost = Some((step, nodes));
             }
             Event::Activity { nodes, .. } => {
