@@ -5,17 +5,9 @@
 
 mod common;
 
-use std::process::Command;
-use strata::picture::Scene;
+use common::strata;
 
-fn strata(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use strata::picture::Scene;
 
 #[test]
 fn the_svg_names_every_node_and_labels_every_wire_with_its_shape() {

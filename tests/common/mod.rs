@@ -125,3 +125,16 @@ pub fn start_recipe(p: &Project) -> Result<Box<dyn strata::engine::recipes::Reci
         data_dir: None,
     })
 }
+
+/// Runs the real `strata` binary with `args`: (exit code, stdout, stderr).
+pub fn strata(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
