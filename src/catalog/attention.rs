@@ -75,6 +75,48 @@ fn mha_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     })
 }
 
+fn additive_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
+    let q = ctx.input(0)?;
+    if q.rank() != 3 {
+        return Err(RuleError::at(
+            "query",
+            format!("expects decoder states [B, T, D] but gets {q}"),
+        ));
+    }
+    let k = ctx.input(1)?;
+    if k.rank() != 3 || !k.dims[0].compatible(q.dims[0]) {
+        return Err(RuleError::at(
+            "keys",
+            format!("expects encoder states [B, S, E] with the batch of the query ({q}) but gets {k}"),
+        ));
+    }
+    if let Some(mask) = ctx.optional(2)
+        && (mask.rank() != 2 || !mask.dims[1].compatible(k.dims[1]))
+    {
+        return Err(RuleError::at(
+            "mask",
+            format!("the padding mask must be [B, S] = [B, {}] but is {mask}", k.dims[1]),
+        ));
+    }
+    let (dq, dk) = (
+        known(q.dims[2], "query", "state size")?,
+        known(k.dims[2], "keys", "state size")?,
+    );
+    let a = ctx.uint("hidden");
+    let params = cs(&[cm(dq, a)?, cm(dk, a)?, a, a])?;
+    let (t, s) = (q.dims[1].cost_size(), k.dims[1].cost_size());
+    Ok(Inferred {
+        outputs: vec![crate::catalog::types::TensorType::float(vec![
+            q.dims[0], q.dims[1], k.dims[2],
+        ])],
+        params,
+        macs: t
+            .saturating_mul(dq * a)
+            .saturating_add(s.saturating_mul(dk * a))
+            .saturating_add(t.saturating_mul(s).saturating_mul(a + dk)),
+    })
+}
+
 fn moe_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let x = ctx.input(0)?;
     min_rank(x, "x", 2, "[..., D]")?;
@@ -131,6 +173,17 @@ const SPECS: &[LayerSpec] = &[
         ]),
         outputs: Ports::Fixed(Y),
         infer: mha_rule,
+    },
+    LayerSpec {
+        id: "additive_attention",
+        name: "AdditiveAttention",
+        category: Category::Attention,
+        doc: "Bahdanau's attention: each decoder state (query) scores every encoder state (keys) with vᵀ·tanh(W·q + U·k), softmax over the source, and returns the weighted sum of the encoder states (the context). Its weights are the alignment matrix.",
+        paper: "Bahdanau, Cho & Bengio, Neural Machine Translation by Jointly Learning to Align and Translate, ICLR 2015",
+        params: &[int("hidden", 64, 1, BIG, "Size of the scoring layer")],
+        inputs: Ports::Fixed(&[port("query"), port("keys"), opt_port("mask", Accept::Int)]),
+        outputs: Ports::Fixed(&[port("context")]),
+        infer: additive_rule,
     },
     LayerSpec {
         id: "moe",

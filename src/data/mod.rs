@@ -7,6 +7,7 @@ use std::path::Path;
 
 pub mod loaders;
 pub mod planar;
+pub mod sequences;
 pub mod sources;
 pub mod text;
 
@@ -66,6 +67,13 @@ pub enum Target {
     },
     /// One class per pixel: an `H × W` mask per example (segmentation).
     Masks(Vec<u8>),
+    /// A token sequence per example (sequence-to-sequence): `len` token ids each, padded.
+    Sequences {
+        /// Tokens per example.
+        len: usize,
+        /// All tokens, row-major.
+        data: Vec<u8>,
+    },
 }
 
 /// A labelled dataset held in memory.

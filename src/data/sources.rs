@@ -273,6 +273,43 @@ pub const SOURCES: &[DatasetSpec] = &[
         load: |id, o, base| super::text::file(&opt_path(id, o, "path", base)?),
     },
     DatasetSpec {
+        id: "seq_task",
+        name: "Sequence task (synthetic)",
+        doc: "Pairs made up in-process: reverse, sort or copy a string of digits, add two numbers, or spell a number in English words",
+        kind: DataKind::Pairs,
+        options: &[
+            choice(
+                "task",
+                "reverse",
+                super::sequences::TASKS,
+                "What the target is made from the source",
+            ),
+            int("min_length", 4, 1, 64, "Shortest source (digits)"),
+            int(
+                "max_length",
+                8,
+                1,
+                64,
+                "Longest source (digits; for add, the two numbers share it)",
+            ),
+            int(
+                "pairs",
+                20_000,
+                100,
+                1_000_000,
+                "Training pairs (one validation pair more per 20, at least 200, none of them seen in training)",
+            ),
+        ],
+        load: |_, o, _| {
+            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let task = match o.get("task") {
+                Some(ParamValue::Text(t)) => t.clone(),
+                _ => "reverse".to_owned(),
+            };
+            super::sequences::generate(&task, n("min_length", 4), n("max_length", 8), n("pairs", 20_000))
+        },
+    },
+    DatasetSpec {
         id: "idx",
         name: "IDX files",
         doc: "An images file and a labels file in MNIST's IDX format",

@@ -10,8 +10,10 @@ pub mod flow;
 pub mod gan;
 pub mod graph_loss;
 pub mod language_model;
+pub mod masked_lm;
 mod planned;
 pub mod score_matching;
+pub mod seq2seq;
 pub mod supervised;
 
 use super::spec::ParamSpec;
@@ -50,6 +52,8 @@ pub enum DataKind {
     Examples,
     /// A token stream (text).
     Corpus,
+    /// Pairs of token sequences (source → target).
+    Pairs,
     /// One graph with node features, edges and masks.
     Graph,
     /// An environment to act in.
@@ -221,6 +225,8 @@ pub fn recipes() -> &'static [RecipeSpec] {
             score_matching::SPEC,
             flow::SPEC,
             language_model::SPEC,
+            masked_lm::SPEC,
+            seq2seq::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

@@ -35,10 +35,6 @@ const LOSS_SERIES: &[SeriesSpec] = &[
     series("loss", "loss", "Loss", When::Step),
     series("val_loss", "validation loss", "Loss", When::Eval),
 ];
-const MODEL_LOGITS: &[NetworkSpec] = &[NetworkSpec {
-    name: "model",
-    roles: &["logits"],
-}];
 
 /// The declarations.
 pub const SPECS: &[RecipeSpec] = &[
@@ -67,22 +63,6 @@ pub const SPECS: &[RecipeSpec] = &[
             role("logvar", F, &[2]),
         ],
         &[DataKind::Examples],
-    ),
-    planned(
-        "masked_lm",
-        "Masked language model",
-        "Predict masked tokens (Devlin et al. 2019).",
-        MODEL_LOGITS,
-        &[role("logits", F, &[3])],
-        &[DataKind::Corpus],
-    ),
-    planned(
-        "seq2seq",
-        "Sequence to sequence",
-        "Encoder-decoder with teacher forcing.",
-        MODEL_LOGITS,
-        &[role("logits", F, &[3])],
-        &[DataKind::Corpus],
     ),
     planned(
         "node_classification",

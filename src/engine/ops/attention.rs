@@ -112,9 +112,65 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     Ok(vec![Value::F3(a.o.forward(out))])
 }
 
+/// Bahdanau's additive attention: the query and key projections and the scoring vector.
+#[derive(Module, Debug)]
+pub struct Additive {
+    wq: Linear,
+    wk: Linear,
+    v: Linear,
+}
+
+fn additive_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let (dq, dk) = (ctx.in_dim(0, 2)?, ctx.in_dim(1, 2)?);
+    let a = ctx.usize("hidden").max(1);
+    Ok(Some(Layer::Additive(Additive {
+        wq: LinearConfig::new(dq, a).with_bias(false).init(ctx.device),
+        wk: LinearConfig::new(dk, a).init(ctx.device),
+        v: LinearConfig::new(a, 1).with_bias(false).init(ctx.device),
+    })))
+}
+
+fn additive_forward(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Additive(a)) = layer else {
+        return Err("additive attention missing".into());
+    };
+    let mut it = inputs.into_iter();
+    let q = it.next().ok_or("missing query")?.f3()?;
+    let k = it.next().ok_or("missing keys")?.f3()?;
+    let mask = match it.next() {
+        Some(Value::I2(m)) => Some(m),
+        Some(other) => return Err(format!("the mask must be integer [B, S], not {}", other.describe())),
+        None => None,
+    };
+    let [b, t, _] = q.dims();
+    let [_, s, _] = k.dims();
+    let hid = a.wq.weight.val().dims()[1];
+    let pq = a.wq.forward(q).reshape([b, t, 1, hid]);
+    let pk = a.wk.forward(k.clone()).reshape([b, 1, s, hid]);
+    let mut scores = a.v.forward((pq + pk).tanh()).reshape([b, t, s]);
+    if let Some(mask) = mask {
+        let keep = mask.float().reshape([b, 1, s]);
+        scores = scores + (keep.neg().add_scalar(1.0)).mul_scalar(-1e9);
+    }
+    let w = activation::softmax(scores, 2);
+    PROBE.with(|p| {
+        if let Some(v) = p.borrow_mut().as_mut() {
+            v.push(w.clone().detach().reshape([b, 1, t, s]));
+        }
+    });
+    Ok(vec![Value::F3(w.matmul(k))])
+}
+
 /// Ops of this family.
-pub const OPS: &[OpSpec] = &[OpSpec {
-    kind: "multi_head_attention",
-    build,
-    forward,
-}];
+pub const OPS: &[OpSpec] = &[
+    OpSpec {
+        kind: "multi_head_attention",
+        build,
+        forward,
+    },
+    OpSpec {
+        kind: "additive_attention",
+        build: additive_build,
+        forward: additive_forward,
+    },
+];

@@ -56,6 +56,8 @@ pub enum Layer {
     Learned(Learned),
     /// Attention projections.
     Attention(attention::Attention),
+    /// Bahdanau's additive attention.
+    Additive(attention::Additive),
     /// Recurrent cells.
     Recurrent(recurrent::Recurrent),
     /// Graph layer weights.

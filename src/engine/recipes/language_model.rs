@@ -3,8 +3,8 @@
 //! an integer token Input `[B, T]` to a `logits` Output `[B, T, vocabulary]`.
 
 use super::common::Trainee;
-use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx, setting};
-use crate::catalog::DType;
+use super::text;
+use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeInit, StepCx};
 use crate::catalog::recipes::language_model::SPEC;
 use crate::data::text::Corpus;
 use crate::engine::RunError;
@@ -22,7 +22,6 @@ pub const ENGINE: RecipeEngine = RecipeEngine {
     start: |init| Ok(Box::new(LanguageModel::new(init)?)),
 };
 
-const LOGITS: &str = "logits";
 /// Validation windows per evaluation (fixed, evenly spread over the validation text).
 const VAL_WINDOWS: usize = 256;
 const EVAL_BATCH: usize = 32;
@@ -52,36 +51,12 @@ impl LanguageModel {
     /// Compiles the project and reads its text.
     pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
         let project = init.project;
-        let id = project.dataset.id.as_str();
-        let spec = crate::data::sources::source(id).filter(|s| s.kind == crate::catalog::recipes::DataKind::Corpus);
-        let Some(spec) = spec else {
-            return Err(RunError::BadInput(format!(
-                "the language-model recipe reads text: choose the 'austen' dataset or a 'text_file' (the project's dataset is '{id}')"
-            )));
-        };
-        let ds = (spec.load)(id, &project.dataset.options, init.data_dir).map_err(RunError::BadInput)?;
-        let corpus = Corpus::from_dataset(&ds).map_err(RunError::BadInput)?;
+        let corpus = text::read_corpus(project, init.data_dir, "language-model")?;
         let ad = init.device.clone().autodiff();
         ad.seed(init.seed);
         let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
-        let tokens: Vec<_> = model
-            .plan
-            .inputs
-            .iter()
-            .filter(|i| i.source == "dataset" && i.dtype == DType::Int)
-            .collect();
-        let [input] = tokens.as_slice() else {
-            return Err(RunError::BadInput(format!(
-                "the language-model recipe feeds one integer token Input [B, T] from the dataset; this graph has {}",
-                tokens.len()
-            )));
-        };
-        let field = input.field.clone();
-        let context = setting(project, "context")
-            .and_then(|v| v.as_int())
-            .and_then(|v| usize::try_from(v).ok())
-            .unwrap_or(64)
-            .max(2);
+        let field = text::token_field(&model, "language-model")?;
+        let context = text::usize_setting(project, "context", 64).max(2);
         let n_train = corpus.train_end;
         let n_val = corpus.tokens.len() - n_train;
         if n_train <= context + 1 || n_val <= context + 1 {
@@ -89,12 +64,7 @@ impl LanguageModel {
                 "the text is too short for windows of {context} tokens (training part {n_train}, validation part {n_val}) — lower the context setting"
             )));
         }
-        let text = |k: &str, d: &str| {
-            setting(project, k)
-                .and_then(|v| v.as_text().map(str::to_owned))
-                .unwrap_or_else(|| d.to_owned())
-        };
-        let prompt = text("prompt", "");
+        let prompt = text::text_setting(project, "prompt", "");
         corpus.vocab.encode(&prompt).map_err(RunError::BadInput)?;
         let mut settings = project.training.clone();
         settings.seed = init.seed;
@@ -106,21 +76,10 @@ impl LanguageModel {
             field,
             context,
             prompt,
-            temperature: setting(project, "temperature")
-                .and_then(|v| v.as_float())
-                .unwrap_or(0.8),
-            top_k: setting(project, "top_k")
-                .and_then(|v| v.as_int())
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(0),
-            length: setting(project, "length")
-                .and_then(|v| v.as_int())
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(300),
-            attention_layer: setting(project, "attention_layer")
-                .and_then(|v| v.as_int())
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(0),
+            temperature: text::float_setting(project, "temperature", 0.8),
+            top_k: text::usize_setting(project, "top_k", 0),
+            length: text::usize_setting(project, "length", 300),
+            attention_layer: text::usize_setting(project, "attention_layer", 0),
             device: ad,
             seed: init.seed,
         };
@@ -150,21 +109,7 @@ impl LanguageModel {
         feed: &HashMap<String, Value>,
         cx: Option<&mut StepCx>,
     ) -> Result<Tensor<3>, RunError> {
-        let (keep, tap) = cx.as_ref().map_or((false, None), |c| (c.keep_all(), c.watch));
-        let out = model
-            .run(Some(&[LOGITS]), feed, keep, tap)
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        if let Some(cx) = cx {
-            cx.observe(model, &out);
-        }
-        match out.outputs.get(LOGITS).cloned() {
-            Some(Value::F3(l)) => Ok(l),
-            Some(other) => Err(RunError::BadInput(format!(
-                "the 'logits' Output gets {}; a language model's logits are [B, T, vocabulary]",
-                other.describe()
-            ))),
-            None => Err(RunError::BadInput("no Output with role 'logits' ran".into())),
-        }
+        text::run_logits(model, feed, cx)
     }
 
     fn check_logits(&mut self) -> Result<(), RunError> {
@@ -189,14 +134,6 @@ impl LanguageModel {
         Ok(())
     }
 
-    /// Mean cross-entropy (nats per token) of logits against targets.
-    fn cross_entropy(logits: Tensor<3>, targets: Tensor<1, Int>) -> Tensor<1> {
-        let [b, t, v] = logits.dims();
-        let logp = burn::tensor::activation::log_softmax(logits.reshape([b * t, v]), 1);
-        let picked = logp.gather(1, targets.reshape([b * t, 1]));
-        picked.mean().neg().reshape([1])
-    }
-
     /// Writes `length` tokens after the prompt with the current weights.
     pub fn sample(
         &self,
@@ -214,7 +151,7 @@ impl LanguageModel {
             ids.push(self.corpus.tokens[self.corpus.train_end]);
         }
         let start = ids.len();
-        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut rng = text::Rng::new(seed);
         let t = self.context;
         for _ in 0..length {
             if cancel.load(Ordering::Relaxed) {
@@ -233,7 +170,7 @@ impl LanguageModel {
             let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
             let l = self.logits(&model, &feed, None)?;
             let last: Vec<f32> = l.slice([0..1, t - 1..t]).into_data().iter::<f32>().collect();
-            ids.push(pick(&last, temperature, self.top_k, &mut rng));
+            ids.push(text::pick(&last, temperature, self.top_k, &mut rng));
         }
         Ok(Text {
             prompt: vocab.decode(&ids[..start]),
@@ -284,62 +221,8 @@ impl LanguageModel {
         };
         let [_, heads, tq, tk] = map.dims();
         let w: Vec<f32> = map.clone().into_data().iter::<f32>().collect();
-        let n = ATTENTION_WINDOW.min(tq).min(tk);
-        let (q0, k0) = (tq - n, tk - n);
-        let gap = 2;
-        let width = heads * n * CELL + (heads - 1) * gap;
-        let height = n * CELL;
-        let mut rgb = vec![40u8; width * height * 3];
-        for h in 0..heads {
-            for i in 0..n {
-                for j in 0..n {
-                    let v = w[((h * tq) + q0 + i) * tk + k0 + j].clamp(0.0, 1.0).sqrt();
-                    // Dark blue (no weight) to yellow (all of it).
-                    let c = [
-                        (30.0 + 225.0 * v) as u8,
-                        (30.0 + 200.0 * v) as u8,
-                        (60.0 * (1.0 - v)) as u8 + 20,
-                    ];
-                    for dy in 0..CELL {
-                        for dx in 0..CELL {
-                            let (px, py) = (h * (n * CELL + gap) + j * CELL + dx, i * CELL + dy);
-                            let at = (py * width + px) * 3;
-                            rgb[at..at + 3].copy_from_slice(&c);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(Some(Picture { width, height, rgb }))
+        Ok(Some(text::attention_picture(&w, heads, tq, tk, ATTENTION_WINDOW, CELL)))
     }
-}
-
-/// Samples a token from logits at `temperature` among the `top_k` likeliest (0: all).
-fn pick(logits: &[f32], temperature: f64, top_k: usize, rng: &mut u64) -> usize {
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-    if top_k > 0 {
-        order.truncate(top_k);
-    }
-    let max = logits[order[0]] as f64;
-    let w: Vec<f64> = order
-        .iter()
-        .map(|&i| ((logits[i] as f64 - max) / temperature.max(1e-6)).exp())
-        .collect();
-    let total: f64 = w.iter().sum();
-    // xorshift64*
-    *rng ^= *rng >> 12;
-    *rng ^= *rng << 25;
-    *rng ^= *rng >> 27;
-    let u = (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64 * total;
-    let mut acc = 0.0;
-    for (k, &wi) in w.iter().enumerate() {
-        acc += wi;
-        if u < acc {
-            return order[k];
-        }
-    }
-    order[order.len() - 1]
 }
 
 impl Recipe for LanguageModel {
@@ -356,7 +239,7 @@ impl Recipe for LanguageModel {
         let (starts, _) = self.t.next(&device);
         let (feed, targets) = self.windows(&starts, &device);
         let logits = self.logits(self.t.net.model()?, &feed, Some(cx))?;
-        let loss = Self::cross_entropy(logits, targets);
+        let loss = text::cross_entropy(logits, targets);
         self.t.descend(loss, cx, Pending::new())
     }
 
@@ -373,7 +256,7 @@ impl Recipe for LanguageModel {
             }
             let (feed, targets) = self.windows(chunk, &device);
             let l = self.logits(&model, &feed, None)?;
-            let loss: f32 = Self::cross_entropy(l, targets).into_scalar();
+            let loss: f32 = text::cross_entropy(l, targets).into_scalar();
             sum += f64::from(loss) * chunk.len() as f64;
             seen += chunk.len();
         }

@@ -9,8 +9,11 @@ pub mod flow;
 pub mod gan;
 pub mod graph_loss;
 pub mod language_model;
+pub mod masked_lm;
 pub mod score_matching;
+pub mod seq2seq;
 pub mod supervised;
+pub mod text;
 
 use super::RunError;
 use super::value::Value;
@@ -228,6 +231,8 @@ pub fn engines() -> &'static [RecipeEngine] {
         score_matching::ENGINE,
         flow::ENGINE,
         language_model::ENGINE,
+        masked_lm::ENGINE,
+        seq2seq::ENGINE,
     ]
 }
 

@@ -265,6 +265,10 @@ impl Supervised {
                     count: idx.len(),
                 })
             }
+            Target::Sequences { .. } => Err(bad(format!(
+                "{} pairs sequences with sequences: train it with the seq2seq recipe",
+                self.ex.data.name
+            ))),
             Target::Masks(_) => {
                 let logits = pred
                     .f4()
