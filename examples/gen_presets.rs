@@ -1709,18 +1709,18 @@ fn bert_mlm() {
         "Devlin, Chang, Lee & Toutanova, BERT: Pre-training of Deep Bidirectional Transformers, NAACL 2019",
         "masked_lm",
     )
-    .describe("BERT's masked-language-model pre-training on the characters of Pride and Prejudice: 15 % of each 64-character window is hidden (80 % [MASK], 10 % a random character, 10 % kept) and predicted from both sides. Token table of the 75 characters + [MASK], sinusoidal positions (learned ones start 50× weaker than the token table and the model sits at the unigram guess for 800+ steps), 4 pre-LN encoder layers of width 128 with 4 heads (no causal mask), final LayerNorm, a Linear to the 75 characters.")
+    .describe("BERT's masked-language-model pre-training on the characters of Pride and Prejudice: 15 % of each 32-character window is hidden (80 % [MASK], 10 % a random character, 10 % kept) and predicted from both sides. Token table of the 75 characters + [MASK], sinusoidal positions (learned ones start 50× weaker than the token table and the model sits at the unigram guess for 800+ steps), 4 pre-LN encoder layers of width 128 with 4 heads (no causal mask), final LayerNorm, a Linear to the 75 characters.")
     .dataset("austen", &[])
     .training(|t| {
         t.optimizer = Optimizer::AdamW;
-        t.learning_rate = 2e-3;
+        t.learning_rate = 3e-3;
         t.weight_decay = 0.01;
         t.schedule = Schedule::WarmupCosine;
         t.warmup_steps = 100;
-        t.batch_size = 32;
-        t.steps = 1000;
+        t.batch_size = 64;
+        t.steps = 600;
     });
-    pre.project.recipe.settings.insert("context".into(), 64.into());
+    pre.project.recipe.settings.insert("context".into(), 32.into());
     let mut b = GraphBuilder::new();
     let x = port_in(&mut b, "x", 0);
     let ln1 = t(&mut b, x, "layer_norm", &[]);
@@ -1886,6 +1886,157 @@ fn transformer_mini() {
     g.title(logits, "to characters");
     output(&mut g, logits, "y", "logits");
     pre.save(g);
+}
+
+/// A character language model on Austen around a stack of `layers` copies of the block `block`
+/// (the same embedding, final LayerNorm and head as gpt_char, so the five char LMs compare).
+fn char_lm(
+    mut pre: Pre,
+    block: &str,
+    block_name: &str,
+    b: GraphBuilder,
+    layers: u32,
+    learned_positions: bool,
+    steps: u64,
+) {
+    const VOCAB: i64 = 75;
+    const D: i64 = 128;
+    pre = pre.dataset("austen", &[]).training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 3e-3;
+        t.weight_decay = 0.01;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+        t.batch_size = 16;
+        t.steps = steps;
+    });
+    pre.project.recipe.settings.insert("context".into(), 64.into());
+    pre.block(block, block_name, b);
+    let mut g = GraphBuilder::new();
+    let ids = input(&mut g, "characters", "B,T", "int", "tokens");
+    let mut h = g.then(ids, "embedding", &[("num_embeddings", VOCAB.into()), ("dim", D.into())]);
+    if learned_positions {
+        h = t(&mut g, h, "positional_learned", &[("max_len", 64.into())]);
+    }
+    h = block_node(&mut g, block, layers, &format!("layers ×{layers}"), &[(h, "y", "x")]);
+    h = t(&mut g, h, "layer_norm", &[]);
+    let logits = linear(&mut g, h, VOCAB);
+    g.title(logits, "to characters");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
+}
+
+fn moe_char() {
+    let pre = Pre::new(
+        "moe_char",
+        "Mixture-of-experts GPT on Austen",
+        "Decoder-only transformer with sparse expert feed-forwards",
+        "Transformer",
+        "Fedus, Zoph & Shazeer, Switch Transformers, JMLR 2022; Shazeer et al., Outrageously Large Neural Networks, ICLR 2017",
+        "language_model",
+    )
+    .describe("gpt_char with each feed-forward replaced by 4 expert MLPs (hidden 128) behind a router: every character goes to its top 2 experts, each expert takes at most 1.25 × its even share, and a load-balancing loss (weight 0.01) keeps them evenly used — the same parameters as gpt_char, half its feed-forward compute. The Expert load view shows each expert's share per step.");
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let ln1 = t(&mut b, x, "layer_norm", &[]);
+    let a = t(
+        &mut b,
+        ln1,
+        "multi_head_attention",
+        &[("heads", 4.into()), ("causal", true.into())],
+    );
+    let r1 = add2(&mut b, x, a);
+    let ln2 = t(&mut b, r1, "layer_norm", &[]);
+    let m = t(
+        &mut b,
+        ln2,
+        "moe",
+        &[("experts", 4.into()), ("top_k", 2.into()), ("hidden", 128.into())],
+    );
+    let r2 = add2(&mut b, r1, m);
+    port_out(&mut b, r2, "y", 0);
+    char_lm(
+        pre,
+        "moe_layer",
+        "Transformer layer with experts (pre-LN, causal)",
+        b,
+        4,
+        true,
+        1000,
+    );
+}
+
+fn mamba_char() {
+    let pre = Pre::new(
+        "mamba_char",
+        "Mamba on Austen",
+        "Selective state-space language model",
+        "State space",
+        "Gu & Dao, Mamba: Linear-Time Sequence Modeling with Selective State Spaces, 2023",
+        "language_model",
+    )
+    .describe("7 residual Mamba blocks (RMSNorm, then the selective state-space mixer: inner width 256, state 8, causal convolution 4) between the character table and the head — no attention, no position table: the recurrence knows the order. Slow on a CPU: the scan expands every channel into its state at every position (16 × 64 × 256 × 8 numbers per layer and step), which GPU kernels keep in fast memory — 600 steps take about 11 minutes on 2 cores.");
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let n = t(&mut b, x, "rms_norm", &[]);
+    let m = t(&mut b, n, "mamba", &[("d_state", 8.into())]);
+    let r = add2(&mut b, x, m);
+    port_out(&mut b, r, "y", 0);
+    char_lm(pre, "mamba_block", "Mamba block (pre-norm, residual)", b, 7, false, 600);
+}
+
+fn rwkv_char() {
+    let pre = Pre::new(
+        "rwkv_char",
+        "RWKV on Austen",
+        "RNN with transformer-style parallel training",
+        "Recurrent",
+        "Peng et al., RWKV: Reinventing RNNs for the Transformer Era, EMNLP Findings 2023",
+        "language_model",
+    )
+    .describe("4 RWKV-4 layers of width 128: time-mix (a per-channel exponentially decaying average of past values in place of attention) and channel-mix (squared-ReLU feed-forward, hidden 448, on the token mixed with the one before), each pre-LN and residual; no position table.");
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let ln1 = t(&mut b, x, "layer_norm", &[]);
+    let tm = t(&mut b, ln1, "rwkv_time_mix", &[]);
+    let r1 = add2(&mut b, x, tm);
+    let ln2 = t(&mut b, r1, "layer_norm", &[]);
+    let cmx = t(&mut b, ln2, "rwkv_channel_mix", &[("hidden", 448.into())]);
+    let r2 = add2(&mut b, r1, cmx);
+    port_out(&mut b, r2, "y", 0);
+    char_lm(
+        pre,
+        "rwkv_layer",
+        "RWKV layer (time-mix, channel-mix)",
+        b,
+        4,
+        false,
+        600,
+    );
+}
+
+fn hyena_char() {
+    let pre = Pre::new(
+        "hyena_char",
+        "Hyena on Austen",
+        "Long-convolution language model",
+        "Convolutional",
+        "Poli et al., Hyena Hierarchy: Towards Larger Convolutional Language Models, ICML 2023",
+        "language_model",
+    )
+    .describe("gpt_char with attention replaced by the Hyena operator (order 2: two gated causal convolutions as long as the window, their filters generated from the position by a small network and faded by a decay per channel); MLPs of hidden 480; no position table.");
+    let mut b = GraphBuilder::new();
+    let x = port_in(&mut b, "x", 0);
+    let ln1 = t(&mut b, x, "layer_norm", &[]);
+    let hy = t(&mut b, ln1, "hyena", &[]);
+    let r1 = add2(&mut b, x, hy);
+    let ln2 = t(&mut b, r1, "layer_norm", &[]);
+    let f1 = linear(&mut b, ln2, 480);
+    let act = t(&mut b, f1, "gelu", &[]);
+    let f2 = linear(&mut b, act, 128);
+    let r2 = add2(&mut b, r1, f2);
+    port_out(&mut b, r2, "y", 0);
+    char_lm(pre, "hyena_layer", "Hyena layer (pre-LN)", b, 4, false, 500);
 }
 
 fn t5_layer(pre: &mut Pre, decoder: bool) {
@@ -2279,6 +2430,10 @@ fn main() {
     bert_mlm();
     seq2seq_attention();
     transformer_mini();
+    moe_char();
+    mamba_char();
+    rwkv_char();
+    hyena_char();
     vit_mnist();
     rows(
         "rnn_rows",

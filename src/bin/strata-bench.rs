@@ -8,7 +8,7 @@
 //!   PyTorch (`benches/torch_reference.py`).
 //!
 //! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N
-//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm]`.
+//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm --lm ID,ID…]`.
 //! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
 
 use burn::module::Module;
@@ -143,9 +143,17 @@ fn compiled_forward(field: &str) -> impl Fn(&GraphModel, Tensor<4>) -> Tensor<2>
 /// and turned into a tile every 10 steps; `activity`: every node's activity measured every 10
 /// steps (what the app's dashboard asks for while training).
 fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, late: bool) -> f64 {
-    let p = match strata::presets::load(preset) {
-        Some(Ok(p)) => p,
-        _ => return f64::NAN,
+    // A preset id, or a project file (to measure a variant).
+    let p = if preset.ends_with(".strata") {
+        match strata::doc::load_file(std::path::Path::new(preset)).ok() {
+            Some(p) => p,
+            None => return f64::NAN,
+        }
+    } else {
+        match strata::presets::load(preset) {
+            Some(Ok(p)) => p,
+            _ => return f64::NAN,
+        }
     };
     let init = RecipeInit {
         project: &p,
@@ -171,10 +179,7 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
             watch: if watch { node } else { None },
             measure_activity: activity && i % 10 == 9,
             measure_cost: false,
-            cancel: &cancel,
-            tapped: None,
-            activity: Vec::new(),
-            cost: Vec::new(),
+            ..StepCx::new(total, &cancel)
         };
         let pending = run.step(&mut cx).ok();
         if watch
@@ -213,6 +218,7 @@ fn main() {
     let (mut choice, mut steps) = (DeviceChoice::Cpu, 300usize);
     let (mut diffusion_steps, mut only_diffusion) = (60usize, false);
     let (mut lm_steps, mut only_lm) = (60usize, false);
+    let mut lm_presets = vec!["gpt_char".to_owned()];
     while let Some(a) = args.next() {
         match a.as_str() {
             "--diffusion-steps" => {
@@ -221,6 +227,12 @@ fn main() {
             "--only-diffusion" => only_diffusion = true,
             "--lm-steps" => lm_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(lm_steps),
             "--only-lm" => only_lm = true,
+            "--lm" => {
+                lm_presets = args
+                    .next()
+                    .map(|v| v.split(',').map(str::to_owned).collect())
+                    .unwrap_or(lm_presets)
+            }
             "--device" => choice = args.next().and_then(|v| v.parse().ok()).unwrap_or(DeviceChoice::Cpu),
             "--steps" => steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(steps),
             _ => {}
@@ -248,10 +260,12 @@ fn main() {
         // The language-model recipe's whole step on the `gpt_char` preset (batch 16, 64 characters
         // of Pride and Prejudice, cross-entropy, AdamW): compare with
         // `benches/torch_reference.py`'s gpt_char line, the same transformer in PyTorch.
-        let best = (0..3)
-            .map(|_| recipe("gpt_char", lm_steps, &d, false, false, true))
-            .fold(0f64, f64::max);
-        println!("gpt_char   language-model training step (batch 16 × 64): {best:.2} steps/s");
+        for id in &lm_presets {
+            let best = (0..3)
+                .map(|_| recipe(id, lm_steps, &d, false, false, true))
+                .fold(0f64, f64::max);
+            println!("{id:<10} language-model training step (batch 16 × 64): {best:.2} steps/s");
+        }
     }
     if only_lm {
         return;

@@ -13,6 +13,7 @@ mod graph_nn;
 mod io;
 mod loss;
 mod math;
+pub mod mixers;
 mod norm;
 pub mod recipes;
 mod recurrent;
@@ -100,6 +101,7 @@ impl Catalog {
             embedding::specs,
             attention::specs,
             recurrent::specs,
+            mixers::specs,
             graph_nn::specs,
             generative::specs,
             flow::specs,

@@ -17,6 +17,8 @@ pub use invert::Chain;
 pub use model::{CompileError, Forward, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
 pub use ops::attention::record_attention;
 pub use ops::flow::initial_rotation as flow_init_rotation;
+pub use ops::mixers;
+pub use ops::moe::route as moe_route;
 pub use recipes::supervised;
 pub use value::Value;
 

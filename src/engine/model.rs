@@ -330,6 +330,11 @@ pub struct Forward {
     pub all: Option<Vec<Vec<Value>>>,
     /// The watched node's output, when one was asked for.
     pub tapped: Option<Value>,
+    /// Auxiliary losses the layers left (mixture-of-experts balance), summed; added to the
+    /// training loss.
+    pub aux: Option<Tensor<1>>,
+    /// Each mixture-of-experts layer's share of tokens per expert, in run order.
+    pub router_loads: Vec<Vec<f32>>,
 }
 
 impl GraphModel {
@@ -377,6 +382,7 @@ impl GraphModel {
         let need = self.plan.needed_given(roles, &given);
         let mut tapped = None;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
+        super::ops::moe::begin_pass();
         // The last step that reads each step's outputs: after it, they are dropped (unless every
         // value is kept or the step is an output), so an inference pass holds only the live
         // tensors, not every node's output at once. (With autodiff the graph keeps what the
@@ -448,11 +454,14 @@ impl GraphModel {
                 every.push((*step, role.clone(), v.clone()));
             }
         }
+        let (aux, router_loads) = super::ops::moe::end_pass();
         Ok(Forward {
             outputs,
             every,
             all: keep_all.then_some(values),
             tapped,
+            aux,
+            router_loads,
         })
     }
 

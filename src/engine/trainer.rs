@@ -709,10 +709,7 @@ fn run(
             watch: *watch,
             measure_activity: config.activity_every > 0 && next % config.activity_every == 0,
             measure_cost: config.cost_every > 0 && (next == 10 || next % config.cost_every == 0),
-            cancel,
-            tapped: None,
-            activity: Vec::new(),
-            cost: Vec::new(),
+            ..StepCx::new(steps, cancel)
         };
         let result = recipe.step(&mut cx);
         if let Some((step, p)) = pending.take() {

@@ -77,6 +77,12 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             doc: "Where each of the last 32 characters of the written text looks, one heat map per head of the chosen attention layer (rows: the character attending, columns: the ones it attends to; brighter is more weight)",
             on_node: None,
         },
+        ViewSpec {
+            channel: "experts",
+            title: "Expert load",
+            doc: "Mixture-of-experts layers: each expert's share of the tokens per training step (rows: experts, layer by layer; columns: the last 400 steps; white is an even share, red more, blue less)",
+            on_node: None,
+        },
     ],
     headline: &["val_loss"],
     invertible: false,

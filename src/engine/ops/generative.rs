@@ -2,9 +2,8 @@
 //! mixture of experts, constants and losses as nodes.
 
 use super::{BuildCtx, Layer, Learned, OpSpec, StepParams, Value, one};
-use burn::module::{Module, Param};
+use burn::module::Param;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Distribution, Int, Tensor, TensorData, activation};
 
 fn reparam_fwd(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
@@ -113,53 +112,6 @@ fn rel_bias_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Re
     Ok(vec![Value::F4(
         vals.reshape([t, t, h]).permute([2, 0, 1]).reshape([1, h, t, t]),
     )])
-}
-
-/// A mixture of expert MLPs and its router.
-#[derive(Module, Debug)]
-pub struct Moe {
-    router: Linear,
-    up: Vec<Linear>,
-    down: Vec<Linear>,
-}
-
-fn moe_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
-    let d = ctx.in_dim(0, usize::MAX)?;
-    let (e, h) = (ctx.usize("experts").max(1), ctx.usize("hidden"));
-    Ok(Some(Layer::Moe(Moe {
-        router: LinearConfig::new(d, e).with_bias(false).init(ctx.device),
-        up: (0..e).map(|_| LinearConfig::new(d, h).init(ctx.device)).collect(),
-        down: (0..e).map(|_| LinearConfig::new(h, d).init(ctx.device)).collect(),
-    })))
-}
-
-fn moe_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
-    let Some(Layer::Moe(m)) = layer else {
-        return Err("mixture of experts missing".into());
-    };
-    let x = one(inputs)?;
-    let dims = x.dims();
-    let d = *dims.last().ok_or("empty input")?;
-    let rows: usize = dims[..dims.len() - 1].iter().product();
-    let flat = x.reshape(&[rows, d])?.f2()?;
-    let scores = activation::softmax(m.router.forward(flat.clone()), 1); // [rows, E]
-    let k = (p.int("top_k").max(1) as usize).min(m.up.len());
-    let kth = scores.clone().topk(k, 1).narrow(1, k - 1, 1); // [rows, 1]
-    let keep = scores.clone().greater_equal(kth.expand(scores.dims())).float();
-    let w = scores * keep;
-    let w = w.clone() / w.sum_dim(1).clamp_min(1e-9);
-    let act = p.text("activation");
-    let mut out = Tensor::<2>::zeros([rows, d], &flat.device());
-    for (i, (up, down)) in m.up.iter().zip(&m.down).enumerate() {
-        let hdn = up.forward(flat.clone());
-        let hdn = match act.as_str() {
-            "relu" => activation::relu(hdn),
-            "silu" => activation::silu(hdn),
-            _ => activation::gelu(hdn),
-        };
-        out = out + down.forward(hdn) * w.clone().narrow(1, i, 1);
-    }
-    Ok(vec![Value::F2(out).reshape(&dims)?])
 }
 
 fn constant_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
@@ -303,11 +255,6 @@ pub const OPS: &[OpSpec] = &[
         kind: "relative_position_bias",
         build: rel_bias_build,
         forward: rel_bias_fwd,
-    },
-    OpSpec {
-        kind: "moe",
-        build: moe_build,
-        forward: moe_fwd,
     },
     OpSpec {
         kind: "constant",

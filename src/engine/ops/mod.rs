@@ -11,6 +11,8 @@ pub mod flow;
 mod generative;
 mod graph;
 mod io;
+pub mod mixers;
+pub mod moe;
 mod norm;
 mod recurrent;
 mod shape;
@@ -58,12 +60,20 @@ pub enum Layer {
     Attention(attention::Attention),
     /// Bahdanau's additive attention.
     Additive(attention::Additive),
+    /// Mamba's selective state-space block.
+    Mamba(mixers::Mamba),
+    /// RWKV time-mix.
+    TimeMix(mixers::TimeMix),
+    /// RWKV channel-mix.
+    ChannelMix(mixers::ChannelMix),
+    /// Hyena operator.
+    Hyena(mixers::Hyena),
     /// Recurrent cells.
     Recurrent(recurrent::Recurrent),
     /// Graph layer weights.
     Graph(graph::GraphLayer),
     /// Mixture of experts.
-    Moe(generative::Moe),
+    Moe(moe::Moe),
     /// An affine coupling's conditioner network.
     Coupling(flow::Coupling),
     /// ActNorm's shift and scale.
@@ -267,6 +277,8 @@ pub fn ops() -> &'static HashMap<&'static str, OpSpec> {
             embed::OPS,
             attention::OPS,
             recurrent::OPS,
+            mixers::OPS,
+            moe::OPS,
             graph::OPS,
             generative::OPS,
             flow::OPS,

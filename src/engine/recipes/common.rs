@@ -591,7 +591,15 @@ impl Trainee {
         extra: super::Pending,
     ) -> Result<super::Pending, RunError> {
         let lr = learning_rate(&self.settings, self.step, cx.total_steps) * cx.lr_scale;
-        let pending = extra.with("lr", lr).with_tensor("loss", loss.clone());
+        let mut pending = extra.with("lr", lr).with_tensor("loss", loss.clone());
+        // Auxiliary losses the layers left (mixture-of-experts balance) train with the loss.
+        let loss = match &cx.aux {
+            Some(aux) => {
+                pending = pending.with_tensor("balance_loss", aux.clone());
+                loss + aux.clone()
+            }
+            None => loss,
+        };
         self.net.descend(loss, lr)?;
         self.step += 1;
         Ok(pending)

@@ -40,6 +40,8 @@ pub struct LanguageModel {
     attention_layer: usize,
     device: Device,
     seed: u64,
+    /// Each step's token share per expert of every mixture-of-experts layer (the expert-load view).
+    loads: Vec<Vec<Vec<f32>>>,
 }
 
 /// Characters the attention view shows (the last ones of the written text).
@@ -82,6 +84,7 @@ impl LanguageModel {
             attention_layer: text::usize_setting(project, "attention_layer", 0),
             device: ad,
             seed: init.seed,
+            loads: Vec::new(),
         };
         // Fail now, naming the problem, if the graph does not map [B, T] tokens to [B, T, V].
         lm.check_logits()?;
@@ -225,6 +228,46 @@ impl LanguageModel {
     }
 }
 
+/// Steps the expert-load view shows (the most recent).
+const LOAD_STEPS: usize = 400;
+/// Pixels per expert row in the expert-load view.
+const LOAD_ROW: usize = 8;
+
+/// The expert-load view: one row per expert of every mixture-of-experts layer (layers apart by
+/// a gap), one column per step (the last 400); white is an even share, blue less, red more
+/// (full red: twice the even share or more). `None` when the graph has no such layer.
+pub fn expert_load_picture(history: &[Vec<Vec<f32>>]) -> Option<Picture> {
+    let last = history.last()?;
+    let steps = &history[history.len().saturating_sub(LOAD_STEPS)..];
+    let width = steps.len();
+    let rows: usize = last.iter().map(Vec::len).sum();
+    let gap = 3;
+    let height = rows * LOAD_ROW + last.len().saturating_sub(1) * gap;
+    let mut rgb = vec![30u8; width * height * 3];
+    for (x, step) in steps.iter().enumerate() {
+        let mut y0 = 0;
+        for layer in step {
+            let even = 1.0 / layer.len().max(1) as f32;
+            for (e, &share) in layer.iter().enumerate() {
+                let v = ((share / even) - 1.0).clamp(-1.0, 1.0);
+                let c = if v >= 0.0 {
+                    [255, (255.0 * (1.0 - v)) as u8, (255.0 * (1.0 - v)) as u8]
+                } else {
+                    [(255.0 * (1.0 + v)) as u8, (255.0 * (1.0 + v)) as u8, 255]
+                };
+                for dy in 0..LOAD_ROW {
+                    let at = ((y0 + e * LOAD_ROW + dy) * width + x) * 3;
+                    if at + 3 <= rgb.len() {
+                        rgb[at..at + 3].copy_from_slice(&c);
+                    }
+                }
+            }
+            y0 += layer.len() * LOAD_ROW + gap;
+        }
+    }
+    Some(Picture { width, height, rgb })
+}
+
 impl Recipe for LanguageModel {
     fn param_count(&self) -> usize {
         self.t.net.param_count()
@@ -239,6 +282,9 @@ impl Recipe for LanguageModel {
         let (starts, _) = self.t.next(&device);
         let (feed, targets) = self.windows(&starts, &device);
         let logits = self.logits(self.t.net.model()?, &feed, Some(cx))?;
+        if !cx.router_loads.is_empty() {
+            self.loads.push(std::mem::take(&mut cx.router_loads));
+        }
         let loss = text::cross_entropy(logits, targets);
         self.t.descend(loss, cx, Pending::new())
     }
@@ -278,6 +324,9 @@ impl Recipe for LanguageModel {
             views.push(("attention".to_owned(), View::Image(p)));
         }
         views.insert(0, ("text".to_owned(), View::Text(text)));
+        if let Some(p) = expert_load_picture(&self.loads) {
+            views.push(("experts".to_owned(), View::Image(p)));
+        }
         Ok(views)
     }
 

@@ -82,34 +82,14 @@ impl MaskedLm {
             seed: init.seed,
         };
         m.encode_blanks(&m.prompt.clone())?;
+        m.check_mask_row(project)?;
         m.check_logits()?;
         Ok(m)
     }
 
     /// BERT's corruption of one window.
     fn corrupt(&self, window: &[usize], rng: &mut Rng) -> Corrupted {
-        let v = self.mask_id;
-        let mut input = window.to_vec();
-        let mut chosen = Vec::new();
-        for (i, &tok) in window.iter().enumerate() {
-            if rng.uniform() < self.rate {
-                chosen.push((i, tok));
-            }
-        }
-        if chosen.is_empty() {
-            let i = rng.below(window.len());
-            chosen.push((i, window[i]));
-        }
-        for &(i, _) in &chosen {
-            let u = rng.uniform();
-            input[i] = if u < 0.8 {
-                self.mask_id
-            } else if u < 0.9 {
-                rng.below(v)
-            } else {
-                input[i]
-            };
-        }
+        let (input, chosen) = bert_corrupt(window, self.rate, self.mask_id, rng);
         Corrupted { input, chosen }
     }
 
@@ -149,6 +129,35 @@ impl MaskedLm {
         let logp = burn::tensor::activation::log_softmax(logits.reshape([b * t, v]), 1);
         let nll = logp.clone().gather(1, truth.reshape([b * t, 1])).reshape([b * t]).neg();
         (nll, logp)
+    }
+
+    /// Every embedding the token Input feeds must have a row for [MASK] (the id after the last
+    /// character): a lookup past the table would not be caught later.
+    fn check_mask_row(&self, project: &crate::doc::Project) -> Result<(), RunError> {
+        let g = &project.graph;
+        let inputs = g.nodes.iter().filter(|n| {
+            n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some(self.field.as_str())
+        });
+        for input in inputs {
+            for w in g.wires_from(input.id) {
+                let Some(node) = g.node(w.to) else { continue };
+                let rows = node.params.get("num_embeddings").and_then(|v| v.as_int());
+                if node.kind == "embedding"
+                    && let Some(rows) = rows
+                    && rows <= self.mask_id as i64
+                {
+                    return Err(RunError::BadInput(format!(
+                        "'{}' has {rows} rows but the masked language model feeds token ids up to {} — the text's {} characters and [MASK] = {}: set num_embeddings to {}",
+                        node.title,
+                        self.mask_id,
+                        self.mask_id,
+                        self.mask_id,
+                        self.mask_id + 1
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_logits(&mut self) -> Result<(), RunError> {
@@ -245,6 +254,33 @@ impl MaskedLm {
     }
 }
 
+/// BERT's corruption of a window of tokens `0..mask_id`: each position is chosen with
+/// probability `rate` (at least one is); a chosen token becomes `mask_id` ([MASK]) 80 % of the
+/// time, a random token 10 %, and stays 10 %. Returns the corrupted window and the chosen
+/// (position, true token) pairs.
+pub fn bert_corrupt(window: &[usize], rate: f64, mask_id: usize, rng: &mut Rng) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let mut input = window.to_vec();
+    let mut chosen: Vec<(usize, usize)> = window
+        .iter()
+        .enumerate()
+        .filter(|_| rng.uniform() < rate)
+        .map(|(i, &tok)| (i, tok))
+        .collect();
+    if chosen.is_empty() && !window.is_empty() {
+        let i = rng.below(window.len());
+        chosen.push((i, window[i]));
+    }
+    for &(i, _) in &chosen {
+        let u = rng.uniform();
+        if u < 0.8 {
+            input[i] = mask_id;
+        } else if u < 0.9 {
+            input[i] = rng.below(mask_id);
+        }
+    }
+    (input, chosen)
+}
+
 impl Recipe for MaskedLm {
     fn param_count(&self) -> usize {
         self.t.net.param_count()
@@ -272,7 +308,7 @@ impl Recipe for MaskedLm {
         let n = VAL_WINDOWS.min(hi - lo).max(1);
         let starts: Vec<usize> = (0..n).map(|k| lo + k * (hi - lo) / n).collect();
         // The same corruption at every evaluation, so the curve compares like with like.
-        let mut rng = Rng::new(self.seed ^ 0x5EED_0F_BE27);
+        let mut rng = Rng::new(self.seed ^ 0x005E_ED0F_BE27);
         let (mut loss, mut right, mut seen) = (0f64, 0f64, 0f64);
         for chunk in starts.chunks(EVAL_BATCH) {
             if cancel.load(Ordering::Relaxed) {
@@ -308,7 +344,7 @@ impl Recipe for MaskedLm {
         tokens.push(Some(self.corpus.vocab.chars.binary_search(&'\n').unwrap_or(0)));
         let start = self.corpus.train_end + (self.corpus.tokens.len() - self.corpus.train_end) / 3;
         let passage = &self.corpus.tokens[start..(start + 2 * self.context).min(self.corpus.tokens.len())];
-        let mut rng = Rng::new(self.seed ^ 0xB1A4_C5);
+        let mut rng = Rng::new(self.seed ^ 0x00B1_A4C5);
         let (mut hidden, mut right) = (0usize, 0usize);
         let first = tokens.len();
         tokens.extend(passage.iter().map(|&tok| {

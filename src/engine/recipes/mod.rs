@@ -43,6 +43,11 @@ pub struct StepCx<'a> {
     pub activity: Vec<(NodeId, f32)>,
     /// Out: measured forward and backward time per top-level node, when asked for.
     pub cost: Vec<crate::engine::profile::NodeCost>,
+    /// Out: auxiliary losses the graph's layers left (mixture-of-experts balance), added to the
+    /// loss by [`common::Trainee::descend`].
+    pub aux: Option<Tensor<1>>,
+    /// Out: each mixture-of-experts layer's share of tokens per expert in this step.
+    pub router_loads: Vec<Vec<f32>>,
 }
 
 impl<'a> StepCx<'a> {
@@ -58,6 +63,8 @@ impl<'a> StepCx<'a> {
             tapped: None,
             activity: Vec::new(),
             cost: Vec::new(),
+            aux: None,
+            router_loads: Vec::new(),
         }
     }
 
@@ -70,6 +77,8 @@ impl<'a> StepCx<'a> {
     /// output, every node's activity, and (when asked) every node's measured cost.
     pub fn observe(&mut self, model: &crate::engine::GraphModel, out: &crate::engine::Forward) {
         self.tapped = out.tapped.clone();
+        self.aux = out.aux.clone();
+        self.router_loads = out.router_loads.clone();
         if let Some(all) = &out.all {
             if self.measure_activity {
                 self.activity = model.activity(all);

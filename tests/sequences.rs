@@ -1,0 +1,408 @@
+//! Sequence models beyond next-token prediction: the masked-language-model recipe (BERT's
+//! corruption, loss falls, blanks filled), the seq2seq recipe on the synthetic tasks (teacher
+//! forcing, greedy and beam answers, the alignment view), the sequence mixers (Mamba's scan
+//! against a plain loop, RWKV and Hyena against their definitions, all five character models
+//! causal and learning) and mixture-of-experts routing (capacity, balance loss, load view).
+
+#![cfg(feature = "engine")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use common::*;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use strata::data::sequences;
+use strata::engine::recipes::masked_lm::bert_corrupt;
+use strata::engine::recipes::text::Rng;
+use strata::engine::recipes::{GenerateRequest, StepCx};
+use strata::engine::{Value, compile, mixers};
+use strata::telemetry::View;
+
+fn ask(run: &mut Box<dyn strata::engine::recipes::Recipe>, prompt: &str) -> Result<strata::telemetry::Text, String> {
+    let req = GenerateRequest {
+        prompt: Some(prompt.to_owned()),
+        ..Default::default()
+    };
+    match run.generate(&req, &AtomicBool::new(false)) {
+        Ok(Some(View::Text(t))) => Ok(t),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn bert_corruption_hides_15_percent_as_80_10_10() {
+    let window: Vec<usize> = (0..100_000).map(|i| i % 75).collect();
+    let mut rng = Rng::new(7);
+    let (input, chosen) = bert_corrupt(&window, 0.15, 75, &mut rng);
+    let share = chosen.len() as f64 / window.len() as f64;
+    assert!((share - 0.15).abs() < 0.01, "{share}");
+    let masked = chosen.iter().filter(|(i, _)| input[*i] == 75).count() as f64 / chosen.len() as f64;
+    let kept = chosen.iter().filter(|(i, t)| input[*i] == *t).count() as f64 / chosen.len() as f64;
+    assert!((masked - 0.8).abs() < 0.02, "{masked}");
+    // Kept: the 10 % left alone, plus random draws that happen to hit the same token (1/75 of 10 %).
+    assert!((kept - 0.1).abs() < 0.02, "{kept}");
+    let others = window
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !chosen.iter().any(|(c, _)| c == i));
+    assert!(
+        others.take(1000).all(|(i, &t)| input[i] == t),
+        "unchosen positions are untouched"
+    );
+    // A short window still gets one position to predict.
+    let (_, one) = bert_corrupt(&[3, 4], 0.0001, 75, &mut rng);
+    assert_eq!(one.len(), 1);
+}
+
+#[test]
+fn the_masked_language_model_learns_and_fills_blanks() {
+    let _serial = serial();
+    let mut p = preset("bert_mlm");
+    p.training.batch_size = 16;
+    let mut run = start_recipe(&p).unwrap();
+    assert_eq!(run.param_count(), 812_747);
+    let cancel = AtomicBool::new(false);
+    let mut losses = Vec::new();
+    for _ in 0..30 {
+        losses.push(run.step(&mut StepCx::new(30, &cancel)).unwrap().read()["loss"]);
+    }
+    assert!(losses[0] > 4.0, "starts near ln 75: {}", losses[0]);
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    assert!(mean(&losses[25..]) < mean(&losses[..3]) - 0.8, "{losses:?}");
+    let eval = run.evaluate(&cancel).unwrap();
+    let acc = eval.scalars["val_masked_accuracy"];
+    assert!(acc > 0.1 && acc <= 1.0, "{acc}");
+    let views = run.views(&cancel).unwrap();
+    let [(channel, View::Text(t))] = views.as_slice() else {
+        panic!("{views:?}")
+    };
+    assert_eq!(channel, "text");
+    assert!(t.prompt.contains('#') && !t.text.contains('#'), "{t:?}");
+    let filled = ask(&mut run, "Mr. Da#cy").unwrap();
+    assert_eq!(filled.text.chars().count(), 9);
+    assert!(
+        filled.text.starts_with("Mr. Da") && filled.text.ends_with("cy"),
+        "{}",
+        filled.text
+    );
+    assert!(filled.how.contains("1 blank filled"), "{}", filled.how);
+    let err = ask(&mut run, "Ünter #").unwrap_err();
+    assert!(err.contains("'Ü'") && err.contains("'#'"), "{err}");
+    // The [MASK] row: an embedding one row short is named.
+    let mut p = preset("bert_mlm");
+    p.recipe.settings.insert("context".into(), 16.into());
+    let emb = p.graph.nodes.iter().find(|n| n.kind == "embedding").unwrap().id;
+    p.graph
+        .node_mut(emb)
+        .unwrap()
+        .params
+        .insert("num_embeddings".into(), 75.into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(
+        err.contains("[MASK]") && err.contains("set num_embeddings to 76"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_synthetic_tasks_are_right_and_validation_is_unseen() {
+    assert_eq!(sequences::answer("reverse", "1234").unwrap(), "4321");
+    assert_eq!(sequences::answer("sort", "3141").unwrap(), "1134");
+    assert_eq!(sequences::answer("copy", "907").unwrap(), "907");
+    assert_eq!(sequences::answer("add", "57+68").unwrap(), "125");
+    assert_eq!(sequences::spell(3017), "three thousand seventeen");
+    assert_eq!(sequences::spell(0), "zero");
+    assert_eq!(sequences::spell(110), "one hundred ten");
+    for task in sequences::TASKS {
+        let ds = sequences::generate(task, 2, 6, 2_000).unwrap();
+        assert_eq!(ds.len(), 2_000 + 200, "{task}");
+        let s_len = ds.shape[0];
+        let strata::data::Features::U8(src) = &ds.features else {
+            panic!()
+        };
+        let strata::data::Target::Sequences { len, data } = &ds.target else {
+            panic!()
+        };
+        let row = |v: &[u8], w: usize, i: usize| -> Vec<usize> {
+            v[i * w..(i + 1) * w].iter().map(|&x| x as usize).collect()
+        };
+        let train: std::collections::HashSet<String> =
+            (0..2_000).map(|i| sequences::decode(&row(src, s_len, i))).collect();
+        for i in 0..ds.len() {
+            let s = sequences::decode(&row(src, s_len, i));
+            assert_eq!(
+                sequences::decode(&row(data, *len, i)),
+                sequences::answer(task, &s).unwrap(),
+                "{task} {s}"
+            );
+            if i >= 2_000 {
+                assert!(!train.contains(&s), "{task}: validation source {s} was trained on");
+            }
+        }
+    }
+    assert!(
+        sequences::generate("reverse", 1, 1, 1_000)
+            .unwrap_err()
+            .contains("too few different sources")
+    );
+    assert!(
+        sequences::generate("fly", 1, 4, 100)
+            .unwrap_err()
+            .contains("unknown task")
+    );
+    assert!(
+        sequences::generate("copy", 5, 4, 100)
+            .unwrap_err()
+            .contains("min_length")
+    );
+}
+
+#[test]
+fn seq2seq_with_attention_learns_to_reverse_and_shows_its_alignment() {
+    let _serial = serial();
+    let p = preset("seq2seq_attention");
+    let mut run = start_recipe(&p).unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut losses = Vec::new();
+    for _ in 0..200 {
+        losses.push(run.step(&mut StepCx::new(200, &cancel)).unwrap().read()["loss"]);
+    }
+    assert!(losses[199] < losses[0] / 4.0, "{} → {}", losses[0], losses[199]);
+    let eval = run.evaluate(&cancel).unwrap();
+    let exact = eval.scalars["val_exact_match"];
+    assert!(exact > 0.5, "greedy answers exactly right: {exact}");
+    assert!(eval.scalars["val_token_accuracy"] >= exact);
+    let views = run.views(&cancel).unwrap();
+    let [(t, View::Text(text)), (a, View::Image(align))] = views.as_slice() else {
+        panic!("{views:?}")
+    };
+    assert_eq!((t.as_str(), a.as_str()), ("text", "alignment"));
+    assert!(
+        text.text.contains("greedy") && text.text.contains("beam"),
+        "{}",
+        text.text
+    );
+    // One row per written token (8 digits and </s>), one column per source digit, 12 px cells.
+    assert_eq!((align.width, align.height), (8 * 12, 9 * 12));
+    let answer = ask(&mut run, "1234567").unwrap();
+    assert!(answer.how.contains("beam search with 4 beams"), "{}", answer.how);
+    let err = ask(&mut run, "12!4").unwrap_err();
+    assert!(err.contains("'!'"), "{err}");
+}
+
+#[test]
+fn bad_seq2seq_setups_are_named() {
+    let mut p = preset("seq2seq_attention");
+    p.dataset.id = "austen".into();
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("seq_task"), "{err}");
+    let mut p = preset("seq2seq_attention");
+    let tgt = p.graph.nodes.iter().find(|n| n.title == "answer so far").unwrap().id;
+    p.graph
+        .node_mut(tgt)
+        .unwrap()
+        .params
+        .insert("field".into(), "answer".into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("'answer'") && err.contains("'target'"), "{err}");
+}
+
+fn random(dims: [usize; 3], lo: f64, hi: f64) -> Tensor<3> {
+    Tensor::<3>::random(dims, Distribution::Uniform(lo, hi), &cpu())
+}
+
+fn values(t: Tensor<3>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+/// Mamba's chunked parallel scan against the recurrence written as a plain loop over numbers.
+#[test]
+fn the_mamba_scan_matches_a_plain_sequential_loop() {
+    let (b, t, e, n) = (2, 21, 5, 4);
+    let d = cpu();
+    let u = random([b, t, e], -2.0, 2.0);
+    let delta = random([b, t, e], 0.001, 1.5);
+    let a = Tensor::<2>::random([e, n], Distribution::Uniform(-6.0, -0.5), &d);
+    let bm = random([b, t, n], -1.0, 1.0);
+    let cm = random([b, t, n], -1.0, 1.0);
+    let fast = values(mixers::selective_scan(
+        u.clone(),
+        delta.clone(),
+        a.clone(),
+        bm.clone(),
+        cm.clone(),
+    ));
+    let steps = values(mixers::selective_scan_steps(
+        u.clone(),
+        delta.clone(),
+        a.clone(),
+        bm.clone(),
+        cm.clone(),
+    ));
+    let (u, delta, bm, cm) = (values(u), values(delta), values(bm), values(cm));
+    let a: Vec<f32> = a.into_data().iter::<f32>().collect();
+    let mut plain = vec![0f32; b * t * e];
+    for bi in 0..b {
+        for ei in 0..e {
+            let mut h = vec![0f64; n];
+            for ti in 0..t {
+                let at = (bi * t + ti) * e + ei;
+                let mut y = 0.0;
+                for ni in 0..n {
+                    let decay = (f64::from(delta[at]) * f64::from(a[ei * n + ni])).max(-10.0).exp();
+                    h[ni] = decay * h[ni] + f64::from(delta[at] * u[at] * bm[(bi * t + ti) * n + ni]);
+                    y += h[ni] * f64::from(cm[(bi * t + ti) * n + ni]);
+                }
+                plain[at] = y as f32;
+            }
+        }
+    }
+    let worst = |x: &[f32]| x.iter().zip(&plain).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    assert!(worst(&fast) < 1e-4, "chunked scan vs loop: {}", worst(&fast));
+    assert!(worst(&steps) < 1e-4, "step scan vs loop: {}", worst(&steps));
+}
+
+/// RWKV's parallel WKV against its recurrent definition.
+#[test]
+fn rwkv_wkv_matches_its_definition() {
+    let (b, t, d) = (2, 13, 3);
+    let k = random([b, t, d], -3.0, 3.0);
+    let v = random([b, t, d], -1.0, 1.0);
+    let w = Tensor::<1>::from_data(TensorData::new(vec![0.05f32, 0.7, 4.0], [3]), &cpu());
+    let u = Tensor::<1>::from_data(TensorData::new(vec![-1.0f32, 0.3, 2.0], [3]), &cpu());
+    let got = values(mixers::wkv(k.clone(), v.clone(), w.clone(), u.clone()));
+    let (k, v) = (values(k), values(v));
+    let (w, u) = ([0.05f64, 0.7, 4.0], [-1.0f64, 0.3, 2.0]);
+    for bi in 0..b {
+        for di in 0..d {
+            for ti in 0..t {
+                let (mut num, mut den) = (0.0, 0.0);
+                for i in 0..=ti {
+                    let at = (bi * t + i) * d + di;
+                    let lw = if i == ti {
+                        u[di] + f64::from(k[at])
+                    } else {
+                        -((ti - 1 - i) as f64) * w[di] + f64::from(k[at])
+                    };
+                    num += lw.exp() * f64::from(v[at]);
+                    den += lw.exp();
+                }
+                let g = got[(bi * t + ti) * d + di];
+                assert!(
+                    (f64::from(g) - num / den).abs() < 1e-4,
+                    "b{bi} d{di} t{ti}: {g} vs {}",
+                    num / den
+                );
+            }
+        }
+    }
+}
+
+/// Hyena's long convolution against the sum it stands for.
+#[test]
+fn hyena_long_convolution_matches_its_sum() {
+    let (b, t, d) = (2, 9, 3);
+    let y = random([b, t, d], -1.0, 1.0);
+    let h = Tensor::<2>::random([d, t], Distribution::Uniform(-1.0, 1.0), &cpu());
+    let got = values(mixers::long_conv(y.clone(), h.clone()));
+    let (y, h): (Vec<f32>, Vec<f32>) = (values(y), h.into_data().iter::<f32>().collect());
+    for bi in 0..b {
+        for ti in 0..t {
+            for di in 0..d {
+                let want: f32 = (0..=ti).map(|s| h[di * t + ti - s] * y[(bi * t + s) * d + di]).sum();
+                assert!((got[(bi * t + ti) * d + di] - want).abs() < 1e-4);
+            }
+        }
+    }
+}
+
+/// Every character model's output at position t ignores the tokens after t.
+#[test]
+fn every_character_model_is_causal() {
+    let d = cpu();
+    for id in ["gpt_char", "moe_char", "mamba_char", "rwkv_char", "hyena_char"] {
+        let model = compile(&preset(id), &d).unwrap();
+        let t = 64;
+        let a: Vec<i64> = (0..t as i64).map(|i| (i * 11) % 75).collect();
+        let mut b = a.clone();
+        for v in b.iter_mut().skip(40) {
+            *v = (*v + 7) % 75;
+        }
+        let run = |ids: Vec<i64>| -> Vec<f32> {
+            let x = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), &d);
+            let out = model
+                .forward(&HashMap::from([("tokens".to_owned(), Value::I2(x))]), false)
+                .unwrap();
+            out.outputs["logits"].to_f32s().unwrap()
+        };
+        let (la, lb) = (run(a), run(b));
+        let before = 40 * 75;
+        let moved = |r: std::ops::Range<usize>| r.map(|i| (la[i] - lb[i]).abs()).fold(0.0, f32::max);
+        assert!(
+            moved(0..before) < 1e-4,
+            "{id}: positions before the change moved by {}",
+            moved(0..before)
+        );
+        assert!(
+            moved(before..la.len()) > 1e-3,
+            "{id}: positions from the change on did not move"
+        );
+    }
+}
+
+/// The four newer character models learn: the loss falls within a few steps.
+#[test]
+fn the_newer_character_models_learn() {
+    let _serial = serial();
+    for (id, steps) in [
+        ("moe_char", 25),
+        ("rwkv_char", 25),
+        ("hyena_char", 25),
+        ("mamba_char", 12),
+    ] {
+        let mut p = preset(id);
+        p.training.batch_size = 8;
+        p.training.warmup_steps = 5;
+        let mut run = start_recipe(&p).unwrap();
+        let cancel = AtomicBool::new(false);
+        let mut losses = Vec::new();
+        for _ in 0..steps {
+            let s = run.step(&mut StepCx::new(steps as u64, &cancel)).unwrap().read();
+            if id == "moe_char" {
+                let bal = s["balance_loss"];
+                // 4 layers × 0.01 × E·Σ f·P, which is 1 when perfectly balanced.
+                assert!(bal > 0.03 && bal < 0.2, "balance loss {bal}");
+            }
+            losses.push(s["loss"]);
+        }
+        let first = losses[..2].iter().sum::<f64>() / 2.0;
+        let last = losses[steps - 2..].iter().sum::<f64>() / 2.0;
+        assert!(last < first - 0.5, "{id}: {losses:?}");
+        if id == "moe_char" {
+            let views = run.views(&cancel).unwrap();
+            let load = views.iter().find(|(c, _)| c == "experts").expect("an expert-load view");
+            let View::Image(pic) = &load.1 else { panic!() };
+            // 4 layers × 4 experts × 8 px rows, 3 px gaps; one column per step.
+            assert_eq!((pic.width, pic.height), (steps, 16 * 8 + 3 * 3));
+        }
+    }
+}
+
+/// Routing keeps each expert within its capacity and sends each token to at most top_k experts.
+#[test]
+fn experts_take_at_most_their_capacity() {
+    // 6 tokens all preferring expert 0, then 1.
+    let probs: Vec<f32> = (0..6).flat_map(|_| [0.6, 0.3, 0.1]).collect();
+    let taken = strata::engine::moe_route(&probs, 6, 3, 2, 3);
+    assert_eq!(taken[0], vec![0, 1, 2]);
+    assert_eq!(taken[1], vec![0, 1, 2]);
+    assert!(
+        taken[2].is_empty(),
+        "only a token's top 2 are asked: tokens 3–5 pass every expert by"
+    );
+    let unlimited = strata::engine::moe_route(&probs, 6, 3, 1, 0);
+    assert_eq!(unlimited[0].len(), 6);
+}
