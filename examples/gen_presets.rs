@@ -2039,7 +2039,10 @@ fn hyena_char() {
     char_lm(pre, "hyena_layer", "Hyena layer (pre-LN)", b, 4, false, 500);
 }
 
-fn t5_layer(pre: &mut Pre, decoder: bool) {
+/// A T5 layer: pre-norm RMSNorm, attention without biases or scaling over a shared relative
+/// position bias, cross-attention in the decoder, a ReLU feed-forward; `size` = (heads, head size,
+/// model size, feed-forward size).
+fn t5_layer(pre: &mut Pre, decoder: bool, (heads, head_dim, d, ff): (i64, i64, i64, i64)) {
     let mut b = GraphBuilder::new();
     let x = port_in(&mut b, "x", 0);
     let (memory, bias) = if decoder {
@@ -2049,8 +2052,8 @@ fn t5_layer(pre: &mut Pre, decoder: bool) {
     };
     let attn = |b: &mut GraphBuilder, prev: NodeId, causal: bool| -> NodeId {
         let mut p: Vec<(&str, V)> = vec![
-            ("heads", 8.into()),
-            ("head_dim", 64.into()),
+            ("heads", heads.into()),
+            ("head_dim", head_dim.into()),
             ("bias", false.into()),
             ("scaled", false.into()),
         ];
@@ -2073,9 +2076,9 @@ fn t5_layer(pre: &mut Pre, decoder: bool) {
         h = add2(&mut b, h, cd);
     }
     let n3 = t(&mut b, h, "rms_norm", &[]);
-    let f1 = linear_nb(&mut b, n3, 2048);
+    let f1 = linear_nb(&mut b, n3, ff);
     let r = t(&mut b, f1, "relu", &[]);
-    let f2 = linear_nb(&mut b, r, 512);
+    let f2 = linear_nb(&mut b, r, d);
     let fd = t(&mut b, f2, "dropout", &[("p", 0.1.into())]);
     let out = add2(&mut b, h, fd);
     port_out(&mut b, out, "y", 0);
@@ -2084,6 +2087,85 @@ fn t5_layer(pre: &mut Pre, decoder: bool) {
     } else {
         pre.block("t5_encoder_layer", "T5 encoder layer", b);
     }
+}
+
+fn t5_tiny() {
+    const D: i64 = 64;
+    let mut pre = Pre::new(
+        "t5_tiny",
+        "T5 (tiny): addition",
+        "Text-to-text encoder-decoder transformer",
+        "Transformer",
+        "Raffel et al., Exploring the Limits of Transfer Learning with a Unified Text-to-Text Transformer, JMLR 2020",
+        "seq2seq",
+    )
+    .describe("t5_small's design at width 64 on a task it can learn here: \"57+468\" → \"525\" (two numbers of 1–3 digits). Pre-norm RMSNorm layers without biases, unscaled attention over bucketed relative position biases (bidirectional in the encoder, causal in the decoder), 2 encoder and 2 decoder layers of 4 heads, one token table for source, target and the tied output layer.")
+    .dataset("seq_task", &[("task", "add".into()), ("min_length", 1.into()), ("max_length", 6.into())])
+    .training(|t| {
+        t.optimizer = Optimizer::AdamW;
+        t.learning_rate = 3e-3;
+        t.weight_decay = 0.01;
+        t.schedule = Schedule::WarmupCosine;
+        t.warmup_steps = 100;
+        t.batch_size = 64;
+        t.steps = 3000;
+    });
+    pre.project.recipe.settings.insert("prompt".into(), "57+468".into());
+    t5_layer(&mut pre, false, (4, 16, D, 4 * D));
+    t5_layer(&mut pre, true, (4, 16, D, 4 * D));
+    let mut g = GraphBuilder::new();
+    let src = input(&mut g, "source tokens", "B,S", "int", "source");
+    let tgt = input(&mut g, "target tokens", "B,T", "int", "target");
+    let shared = g.then(
+        src,
+        "embedding",
+        &[("num_embeddings", TASK_VOCAB.into()), ("dim", D.into())],
+    );
+    g.title(shared, "shared");
+    let eb = t(
+        &mut g,
+        shared,
+        "relative_position_bias",
+        &[("heads", 4.into()), ("buckets", 32.into())],
+    );
+    let mut enc = block_node(
+        &mut g,
+        "t5_encoder_layer",
+        2,
+        "encoder ×2",
+        &[(shared, "y", "x"), (eb, "y", "bias")],
+    );
+    enc = t(&mut g, enc, "rms_norm", &[]);
+    g.title(enc, "encoder final norm");
+    let temb = g.node("tied_embedding", &[]);
+    g.wire(tgt, "y", temb, "ids");
+    g.wire(shared, "weight", temb, "weight");
+    let db = t(
+        &mut g,
+        temb,
+        "relative_position_bias",
+        &[
+            ("heads", 4.into()),
+            ("buckets", 32.into()),
+            ("bidirectional", false.into()),
+        ],
+    );
+    let mut dec = block_node(
+        &mut g,
+        "t5_decoder_layer",
+        2,
+        "decoder ×2",
+        &[(temb, "y", "x"), (enc, "y", "memory"), (db, "y", "bias")],
+    );
+    dec = t(&mut g, dec, "rms_norm", &[]);
+    g.title(dec, "decoder final norm");
+    let sc = t(&mut g, dec, "scale", &[("factor", (D as f64).powf(-0.5).into())]);
+    let logits = g.node("matmul", &[("transpose_b", true.into())]);
+    g.wire(sc, "y", logits, "a");
+    g.wire(shared, "weight", logits, "b");
+    g.title(logits, "tied LM head");
+    output(&mut g, logits, "y", "logits");
+    pre.save(g);
 }
 
 fn t5_small() {
@@ -2102,8 +2184,8 @@ fn t5_small() {
         t.optimizer = Optimizer::AdamW;
         t.learning_rate = 1e-3;
     });
-    t5_layer(&mut pre, false);
-    t5_layer(&mut pre, true);
+    t5_layer(&mut pre, false, (8, 64, 512, 2048));
+    t5_layer(&mut pre, true, (8, 64, 512, 2048));
     let mut g = GraphBuilder::new();
     let src = input(&mut g, "source tokens", "B,S", "int", "source");
     let tgt = input(&mut g, "target tokens", "B,T", "int", "target");
@@ -2430,6 +2512,7 @@ fn main() {
     bert_mlm();
     seq2seq_attention();
     transformer_mini();
+    t5_tiny();
     moe_char();
     mamba_char();
     rwkv_char();

@@ -217,3 +217,39 @@ fn attention_weights_are_recorded_and_causal() {
         }
     }
 }
+
+/// Decoding with a KV cache writes the same text as rerunning the window, while the text fits
+/// the position table, and keeps going past it.
+#[test]
+fn the_kv_cache_writes_what_the_full_window_writes() {
+    let _serial = serial();
+    let cancel = AtomicBool::new(false);
+    let write = |cache: bool, length: i64| {
+        let mut p = preset("gpt_char");
+        p.recipe.settings.insert("length".into(), length.into());
+        p.recipe.settings.insert("kv_cache".into(), cache.into());
+        p.training.batch_size = 4;
+        let mut run = start_recipe(&p).unwrap();
+        for _ in 0..3 {
+            run.step(&mut StepCx::new(3, &cancel)).unwrap();
+        }
+        let req = strata::engine::recipes::GenerateRequest {
+            seed: 5,
+            prompt: Some("Mr. Darcy".into()),
+            ..Default::default()
+        };
+        match run.generate(&req, &cancel) {
+            Ok(Some(View::Text(t))) => t,
+            other => panic!("{other:?}"),
+        }
+    };
+    let (with, without) = (write(true, 50), write(false, 50));
+    assert!(with.how.contains("KV cache") && !without.how.contains("KV cache"));
+    assert_eq!(with.text, without.text, "9 + 50 characters fit the 64 positions");
+    let long = write(true, 200);
+    assert_eq!(
+        long.text.chars().count(),
+        200,
+        "past the position table the cache starts again"
+    );
+}

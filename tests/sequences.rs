@@ -406,3 +406,38 @@ fn experts_take_at_most_their_capacity() {
     let unlimited = strata::engine::moe_route(&probs, 6, 3, 1, 0);
     assert_eq!(unlimited[0].len(), 6);
 }
+
+/// Rotary embeddings make a query–key score depend on the distance between their positions only.
+#[test]
+fn rotary_scores_depend_on_relative_position() {
+    let d = cpu();
+    let (t, size) = (12, 8);
+    let q: Vec<f32> = (0..size).map(|i| (i as f32 * 0.37).sin()).collect();
+    let k: Vec<f32> = (0..size).map(|i| (i as f32 * 0.91).cos()).collect();
+    let same = |v: &[f32]| {
+        let all: Vec<f32> = (0..t).flat_map(|_| v.iter().copied()).collect();
+        Tensor::<4>::from_data(TensorData::new(all, [1, 1, t, size]), &d)
+    };
+    let qr: Vec<f32> = strata::engine::rope(same(&q), 0).into_data().iter::<f32>().collect();
+    let kr: Vec<f32> = strata::engine::rope(same(&k), 0).into_data().iter::<f32>().collect();
+    let score = |m: usize, n: usize| -> f32 { (0..size).map(|j| qr[m * size + j] * kr[n * size + j]).sum() };
+    for m in 0..t - 3 {
+        for n in 0..t - 3 {
+            assert!((score(m, n) - score(m + 3, n + 3)).abs() < 1e-4, "({m}, {n})");
+        }
+    }
+    assert!(
+        (score(0, 0) - q.iter().zip(&k).map(|(a, b)| a * b).sum::<f32>()).abs() < 1e-5,
+        "position 0 is not rotated"
+    );
+    assert!((score(5, 0) - score(0, 0)).abs() > 1e-3, "distance changes the score");
+    // Starting at an offset (decoding with a cache) is the same as slicing a longer run.
+    let long: Vec<f32> = strata::engine::rope(same(&q), 0).into_data().iter::<f32>().collect();
+    let late: Vec<f32> = strata::engine::rope(same(&q).narrow(2, 0, 4), 8)
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    for (a, b) in late.iter().zip(&long[8 * size..]) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}

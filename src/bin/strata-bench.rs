@@ -266,6 +266,34 @@ fn main() {
                 .fold(0f64, f64::max);
             println!("{id:<10} language-model training step (batch 16 × 64): {best:.2} steps/s");
         }
+        // Writing 300 characters from gpt_char with the KV cache against rerunning the window.
+        let write = |cache: bool| -> f64 {
+            let Some(Ok(mut p)) = strata::presets::load("gpt_char") else {
+                return f64::NAN;
+            };
+            p.recipe.settings.insert("kv_cache".into(), cache.into());
+            let init = RecipeInit {
+                project: &p,
+                device: &d,
+                seed: 1,
+                data_dir: None,
+            };
+            let Ok(mut run) = recipes::start(&init) else {
+                return f64::NAN;
+            };
+            let cancel = AtomicBool::new(false);
+            let t = Instant::now();
+            let req = recipes::GenerateRequest::default();
+            if run.generate(&req, &cancel).is_err() {
+                return f64::NAN;
+            }
+            300.0 / t.elapsed().as_secs_f64()
+        };
+        let (with, without) = (write(true), write(false));
+        println!(
+            "gpt_char   writing 300 characters: KV cache {with:.0} chars/s, whole window {without:.0} chars/s ({:.1}×)",
+            with / without
+        );
     }
     if only_lm {
         return;

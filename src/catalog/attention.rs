@@ -57,6 +57,12 @@ fn mha_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
             "causal masking needs keys as long as the queries (self-attention)",
         ));
     }
+    if ctx.bool("rotary") && hd % 2 != 0 {
+        return Err(RuleError::new(format!(
+            "rotary embeddings rotate pairs of dimensions: the head size ({hd}) must be even"
+        ))
+        .fix("change heads or head_dim", None));
+    }
     let inner = cm(h, hd)?;
     let b = ctx.bool("bias");
     let proj = |fan_in: u64, fan_out: u64| -> Result<u64, RuleError> {
@@ -163,6 +169,11 @@ const SPECS: &[LayerSpec] = &[
             flag("causal", false, "Each position attends only to earlier ones (decoders)"),
             flag("bias", true, "Biases in the q, k, v and output projections"),
             flag("scaled", true, "Divide scores by √(head size) (T5 does not)"),
+            flag(
+                "rotary",
+                false,
+                "Rotary position embeddings: rotate queries and keys by their positions, so scores depend on relative position (RoFormer, LLaMA)",
+            ),
             float("dropout", 0.0, 0.0, 0.999, "Dropout on the attention weights"),
         ],
         inputs: Ports::Fixed(&[

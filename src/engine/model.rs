@@ -338,6 +338,23 @@ pub struct Forward {
 }
 
 impl GraphModel {
+    /// Whether the graph can be run on new tokens alone inside a decode session (a KV cache):
+    /// every layer acts position by position, except causal self-attention (see
+    /// [`super::ops::decode`]).
+    pub fn can_decode(&self) -> bool {
+        let steps: Vec<(String, bool)> = self
+            .plan
+            .steps
+            .iter()
+            .map(|s| {
+                let ok = s.kind != "multi_head_attention"
+                    || (s.params.bool("causal") && s.inputs.get(1).is_none_or(Option::is_none));
+                (s.kind.clone(), ok)
+            })
+            .collect();
+        super::ops::decode::graph_can_decode(&steps)
+    }
+
     /// Runs the graph. `feed` maps dataset fields to values for the input nodes.
     pub fn forward(&self, feed: &HashMap<String, Value>, keep_all: bool) -> Result<Forward, ForwardError> {
         self.forward_tapped(feed, keep_all, None)

@@ -2,7 +2,7 @@
 //! write text from a prompt by sampling one token at a time.
 
 use super::*;
-use crate::catalog::rules::{float, int};
+use crate::catalog::rules::{flag, float, int};
 use crate::catalog::{ParamDefault, ParamKind, ParamSpec};
 
 /// The declaration.
@@ -45,6 +45,11 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             "Sample only among the k likeliest tokens (0: all of them)",
         ),
         int("length", 300, 1, 10_000, "Tokens written per sample"),
+        flag(
+            "kv_cache",
+            true,
+            "Write text with a cache of each attention layer's keys and values, running only the newest token (graphs of causal attention and per-position layers; others rerun the whole window)",
+        ),
         int(
             "attention_layer",
             0,

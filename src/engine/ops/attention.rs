@@ -81,9 +81,24 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let inner = a.q.weight.val().dims()[1];
     let hd = inner / heads;
     let split = |x: Tensor<3>, n: usize| x.reshape([b, n, heads, hd]).swap_dims(1, 2);
-    let q = split(a.q.forward(q_in), t);
-    let k = split(a.k.forward(kv_in.clone()), s);
-    let v = split(a.v.forward(kv_in), s);
+    let mut q = split(a.q.forward(q_in), t);
+    let mut k = split(a.k.forward(kv_in.clone()), s);
+    if p.bool("rotary") {
+        // New tokens sit after the cached ones while decoding.
+        let at = super::decode::offset();
+        q = rope(q, at);
+        k = rope(k, at);
+    }
+    let mut v = split(a.v.forward(kv_in), s);
+    // Decoding with a cache: the new tokens' keys and values join the earlier ones.
+    let mut past = 0;
+    if p.bool("causal")
+        && let Some((kc, vc)) = super::decode::extend(k.clone(), v.clone())
+    {
+        past = kc.dims()[2] - s;
+        (k, v) = (kc, vc);
+    }
+    let s = s + past;
     let scale = if p.bool("scaled") {
         1.0 / (hd as f64).sqrt()
     } else {
@@ -95,7 +110,10 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
         scores = scores + bias;
     }
     if p.bool("causal") {
-        let m: Vec<f32> = (0..t * s).map(|i| if i % s > i / s { -1e9 } else { 0.0 }).collect();
+        // Query i sits at position past + i and sees keys up to it.
+        let m: Vec<f32> = (0..t * s)
+            .map(|i| if i % s > past + i / s { -1e9 } else { 0.0 })
+            .collect();
         scores = scores + Tensor::<2>::from_data(TensorData::new(m, [t, s]), &device).reshape([1, 1, t, s]);
     }
     if let Some(mask) = mask {
@@ -110,6 +128,31 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     });
     let out = attn.matmul(v).swap_dims(1, 2).reshape([b, t, inner]);
     Ok(vec![Value::F3(a.o.forward(out))])
+}
+
+/// Rotary position embedding (RoFormer; the "rotate half" layout of GPT-NeoX and LLaMA):
+/// dimension i of the first half and i of the second half of each head form a pair rotated by
+/// position × 10000^(−2i/size). `x` is `[B, heads, T, size]`, positions start at `offset`.
+pub fn rope(x: Tensor<4>, offset: usize) -> Tensor<4> {
+    let [_, _, t, d] = x.dims();
+    let half = d / 2;
+    let mut cos = Vec::with_capacity(t * d);
+    let mut sin = Vec::with_capacity(t * d);
+    for p in 0..t {
+        let pos = (offset + p) as f64;
+        for j in 0..d {
+            let angle = pos * 10000f64.powf(-2.0 * (j % half.max(1)) as f64 / d as f64);
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    let device = x.device();
+    let table = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, t, d]), &device);
+    let rotated = Tensor::cat(
+        vec![x.clone().narrow(3, half, d - half).neg(), x.clone().narrow(3, 0, half)],
+        3,
+    );
+    x * table(cos) + rotated * table(sin)
 }
 
 /// Bahdanau's additive attention: the query and key projections and the scoring vector.

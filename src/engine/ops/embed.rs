@@ -68,10 +68,16 @@ fn pos_learned_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) ->
     let x = one(inputs)?.f3()?;
     let [_, t, _] = x.dims();
     let table = l.value.val();
-    if t > table.dims()[0] {
-        return Err(format!("sequence length {t} exceeds max_len {}", table.dims()[0]));
+    // While decoding with a cache, the new tokens sit after the cached ones.
+    let at = super::decode::offset();
+    if at + t > table.dims()[0] {
+        return Err(format!(
+            "sequence length {} exceeds max_len {}",
+            at + t,
+            table.dims()[0]
+        ));
     }
-    Ok(vec![Value::F3(x + table.narrow(0, 0, t).unsqueeze_dim::<3>(0))])
+    Ok(vec![Value::F3(x + table.narrow(0, at, t).unsqueeze_dim::<3>(0))])
 }
 
 /// Sine/cosine table `[n, d]` (1-D positions, or a √n×√n grid with half the dims per axis).
@@ -102,10 +108,9 @@ fn sinusoid(n: usize, d: usize, grid: bool) -> Vec<f32> {
 fn pos_sin_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
     let x = one(inputs)?.f3()?;
     let [_, t, d] = x.dims();
-    let table = Tensor::<2>::from_data(
-        TensorData::new(sinusoid(t, d, p.text("layout") == "2d"), [t, d]),
-        &x.device(),
-    );
+    let at = super::decode::offset();
+    let all = sinusoid(at + t, d, p.text("layout") == "2d");
+    let table = Tensor::<2>::from_data(TensorData::new(all[at * d..].to_vec(), [t, d]), &x.device());
     Ok(vec![Value::F3(x + table.unsqueeze_dim::<3>(0))])
 }
 

@@ -5,6 +5,7 @@
 
 pub(crate) mod attention;
 mod conv;
+pub mod decode;
 mod dense;
 mod embed;
 pub mod flow;

@@ -82,8 +82,11 @@ fn moe_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let experts = m.up.len();
     let probs = activation::softmax(m.router.forward(flat.clone()), 1); // [rows, E]
     let k = (p.int("top_k").max(1) as usize).min(experts);
+    // Capacity is a training-time limit (it keeps experts' batches even); inference routes
+    // every token to its top-k, so a token's output does not depend on the others in the batch.
+    let training = m.router.weight.val().is_require_grad();
     let factor = p.float("capacity_factor");
-    let capacity = if factor <= 0.0 {
+    let capacity = if factor <= 0.0 || !training {
         0
     } else {
         ((factor * (rows * k) as f64 / experts as f64).ceil() as usize).max(1)

@@ -38,6 +38,8 @@ pub struct LanguageModel {
     top_k: usize,
     length: usize,
     attention_layer: usize,
+    /// Decode with a KV cache when the graph allows it.
+    kv_cache: bool,
     device: Device,
     seed: u64,
     /// Each step's token share per expert of every mixture-of-experts layer (the expert-load view).
@@ -82,6 +84,9 @@ impl LanguageModel {
             top_k: text::usize_setting(project, "top_k", 0),
             length: text::usize_setting(project, "length", 300),
             attention_layer: text::usize_setting(project, "attention_layer", 0),
+            kv_cache: super::setting(project, "kv_cache")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
             device: ad,
             seed: init.seed,
             loads: Vec::new(),
@@ -156,30 +161,52 @@ impl LanguageModel {
         let start = ids.len();
         let mut rng = text::Rng::new(seed);
         let t = self.context;
-        for _ in 0..length {
-            if cancel.load(Ordering::Relaxed) {
-                break;
-            }
-            // The last T tokens (left-padded with the first when the text is shorter).
-            let tail: Vec<i64> = if ids.len() >= t {
-                ids[ids.len() - t..].iter().map(|&v| v as i64).collect()
-            } else {
-                let pad = t - ids.len();
-                std::iter::repeat_n(ids[0] as i64, pad)
-                    .chain(ids.iter().map(|&v| v as i64))
-                    .collect()
-            };
-            let x = Tensor::<2, Int>::from_data(TensorData::new(tail, [1, t]), &device);
+        let cached = self.kv_cache && model.can_decode();
+        let next = |feed_ids: &[usize], rng: &mut text::Rng| -> Result<usize, RunError> {
+            let n = feed_ids.len();
+            let x = text::token_tensor(&[feed_ids.to_vec()], &device);
             let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
             let l = self.logits(&model, &feed, None)?;
-            let last: Vec<f32> = l.slice([0..1, t - 1..t]).into_data().iter::<f32>().collect();
-            ids.push(text::pick(&last, temperature, self.top_k, &mut rng));
+            let last: Vec<f32> = l.slice([0..1, n - 1..n]).into_data().iter::<f32>().collect();
+            Ok(text::pick(&last, temperature, self.top_k, rng))
+        };
+        if cached {
+            // A KV cache: feed the window once, then one token at a time; when the position
+            // table is full, start again from the last half of the window.
+            let session = crate::engine::decode::Guard::new();
+            let mut pending: Vec<usize> = ids[ids.len().saturating_sub(t)..].to_vec();
+            let mut in_cache = 0;
+            for _ in 0..length {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                if in_cache + pending.len() > t {
+                    session.restart();
+                    pending = ids[ids.len() - (t / 2).max(1)..].to_vec();
+                    in_cache = 0;
+                }
+                let tok = next(&pending, &mut rng)?;
+                crate::engine::decode::advance(pending.len());
+                in_cache += pending.len();
+                ids.push(tok);
+                pending = vec![tok];
+            }
+        } else {
+            for _ in 0..length {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                // The last T tokens (fewer while the text is shorter).
+                let tail = ids[ids.len().saturating_sub(t)..].to_vec();
+                let tok = next(&tail, &mut rng)?;
+                ids.push(tok);
+            }
         }
         Ok(Text {
             prompt: vocab.decode(&ids[..start]),
             text: vocab.decode(&ids[start..]),
             how: format!(
-                "step {}: temperature {}, top-k {}, context {} tokens",
+                "step {}: temperature {}, top-k {}, context {} tokens{}",
                 self.t.step,
                 temperature,
                 if self.top_k == 0 {
@@ -187,7 +214,8 @@ impl LanguageModel {
                 } else {
                     self.top_k.to_string()
                 },
-                t
+                t,
+                if cached { ", KV cache" } else { "" }
             ),
         })
     }
@@ -204,15 +232,11 @@ impl LanguageModel {
         if ids.is_empty() {
             return Ok(None);
         }
-        // The window the model saw last: the final T tokens (left-padded like sampling does).
+        // The window the model saw last: the final T tokens.
         if ids.len() > t {
             ids.drain(..ids.len() - t);
         }
-        let pad = t - ids.len();
-        let window: Vec<i64> = std::iter::repeat_n(ids[0] as i64, pad)
-            .chain(ids.iter().map(|&v| v as i64))
-            .collect();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(window, [1, t]), &device);
+        let x = text::token_tensor(&[ids], &device);
         let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
         let (out, maps) = crate::engine::record_attention(|| self.logits(&model, &feed, None));
         out?;
