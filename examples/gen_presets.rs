@@ -2042,6 +2042,32 @@ fn hyena_char() {
 /// A T5 layer: pre-norm RMSNorm, attention without biases or scaling over a shared relative
 /// position bias, cross-attention in the decoder, a ReLU feed-forward; `size` = (heads, head size,
 /// model size, feed-forward size).
+fn lstm_forecast() {
+    let pre = Pre::new(
+        "lstm_forecast",
+        "LSTM forecaster (signals)",
+        "Recurrent network for time-series regression",
+        "Recurrent",
+        "Hochreiter & Schmidhuber, Long Short-Term Memory, Neural Computation 1997",
+        "supervised",
+    )
+    .describe("Reads 64 noisy values of a signal (two sines of random period, phase and amplitude) and predicts the next 16 clean ones: an LSTM's last state through a Linear layer, trained on mean squared error. Predicting zero scores 0.46, repeating the last value 1.00.")
+    .dataset("signals", &[])
+    .training(|t| {
+        supervised_training(t);
+        t.learning_rate = 3e-3;
+        t.steps = 1500;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "past values", "B,64,1", "float", "features");
+    let r = g.then(x, "lstm", &[("hidden", 64.into())]);
+    let o = g.node("linear", &[("out_features", 16.into())]);
+    g.wire(r, "last", o, "x");
+    g.title(o, "next 16 values");
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
 fn t5_layer(pre: &mut Pre, decoder: bool, (heads, head_dim, d, ff): (i64, i64, i64, i64)) {
     let mut b = GraphBuilder::new();
     let x = port_in(&mut b, "x", 0);
@@ -2513,6 +2539,7 @@ fn main() {
     seq2seq_attention();
     transformer_mini();
     t5_tiny();
+    lstm_forecast();
     moe_char();
     mamba_char();
     rwkv_char();

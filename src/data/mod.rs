@@ -8,6 +8,7 @@ use std::path::Path;
 pub mod loaders;
 pub mod planar;
 pub mod sequences;
+pub mod signals;
 pub mod sources;
 pub mod text;
 

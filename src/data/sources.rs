@@ -273,6 +273,40 @@ pub const SOURCES: &[DatasetSpec] = &[
         load: |id, o, base| super::text::file(&opt_path(id, o, "path", base)?),
     },
     DatasetSpec {
+        id: "signals",
+        name: "Signals (time series)",
+        doc: "Windows of noisy synthetic signals (two sines of random period 8–40, phase and amplitude) and the clean values that follow: forecasting as regression",
+        kind: DataKind::Examples,
+        options: &[
+            int("examples", 5_000, 100, 1_000_000, "Windows (a tenth validates)"),
+            int("length", 64, 1, 4096, "Past values per window"),
+            int("horizon", 16, 1, 1024, "Future values to predict"),
+            float(
+                "noise",
+                0.1,
+                0.0,
+                10.0,
+                "Standard deviation of the noise on the past values",
+            ),
+            int("seed", 1, 0, 1_000_000, "Which series"),
+        ],
+        load: |_, o, _| {
+            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let noise = match o.get("noise") {
+                Some(ParamValue::Float(v)) => *v,
+                Some(ParamValue::Int(v)) => *v as f64,
+                _ => 0.1,
+            };
+            super::signals::signals(
+                n("examples", 5_000),
+                n("length", 64),
+                n("horizon", 16),
+                noise,
+                n("seed", 1) as u64,
+            )
+        },
+    },
+    DatasetSpec {
         id: "seq_task",
         name: "Sequence task (synthetic)",
         doc: "Pairs made up in-process: reverse, sort or copy a string of digits, add two numbers, or spell a number in English words",

@@ -31,6 +31,12 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             on_node: Some("prediction"),
         },
         ViewSpec {
+            channel: "class_attention",
+            title: "Class-token attention",
+            doc: "Vision transformers: where the class token looks in the last attention layer (mean over heads), each validation image beside its patch grid — brighter is more attention",
+            on_node: None,
+        },
+        ViewSpec {
             channel: "confusion",
             title: "Confusion matrix",
             doc: "How often each true class was predicted as each class",

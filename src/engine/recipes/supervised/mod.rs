@@ -420,11 +420,15 @@ impl Recipe for Supervised {
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
-        Ok(self
+        let mut views: Vec<(String, View)> = self
             .samples(32)?
             .map(|p| ("samples".to_owned(), View::Image(p)))
             .into_iter()
-            .collect())
+            .collect();
+        if let Some(p) = self.class_attention(16)? {
+            views.push(("class_attention".to_owned(), View::Image(p)));
+        }
+        Ok(views)
     }
 
     fn non_finite_culprit(&mut self) -> Option<String> {

@@ -87,4 +87,73 @@ impl Supervised {
             rgb,
         }))
     }
+
+    /// For a vision transformer (a graph with a class token and attention): where the class
+    /// token looks in the last attention layer, averaged over heads, for the first validation
+    /// images (up to `n`) — each image beside its patch grid's heat map (brighter: more
+    /// attention). `None` for other graphs.
+    pub fn class_attention(&self, n: usize) -> Result<Option<Picture>, RunError> {
+        if self.ex.data.shape.len() != 3 {
+            return Ok(None);
+        }
+        let (model, device) = self.inference()?;
+        if !model.plan.steps.iter().any(|s| s.kind == "class_token") {
+            return Ok(None);
+        }
+        let idx: Vec<usize> = self.ex.split.val.iter().copied().take(n.max(1)).collect();
+        let (out, maps) = crate::engine::record_attention(|| self.predict(&model, &idx, &device));
+        out?;
+        // The last self-attention over [class token, patches], patches a square grid.
+        let Some(map) = maps.iter().rev().find(|m| {
+            let [_, _, tq, tk] = m.dims();
+            let side = ((tk.saturating_sub(1)) as f64).sqrt().round() as usize;
+            tq == tk && side > 0 && side * side + 1 == tk
+        }) else {
+            return Ok(None);
+        };
+        let [b, _, _, tk] = map.dims();
+        let side = ((tk - 1) as f64).sqrt().round() as usize;
+        // Row 0 (the class token) over the patches, mean over heads: [B, patches].
+        let row = map
+            .clone()
+            .narrow(2, 0, 1)
+            .narrow(3, 1, tk - 1)
+            .mean_dim(1)
+            .reshape([b, tk - 1]);
+        let w: Vec<f32> = row.into_data().iter::<f32>().collect();
+        let (raw, dims) = self.ex.data.batch_features(&idx, self.ex.pad);
+        let (c, h, wd) = (dims[1], dims[2], dims[3]);
+        let cell_w = 2 * wd + 6;
+        let cell_h = h + 4;
+        let cols = 8.min(idx.len());
+        let rows = idx.len().div_ceil(cols);
+        let (gw, gh) = (cols * cell_w, rows * cell_h);
+        let mut rgb = vec![32u8; gw * gh * 3];
+        for k in 0..idx.len().min(b) {
+            let (ox, oy) = ((k % cols) * cell_w + 2, (k / cols) * cell_h + 2);
+            let att = &w[k * (tk - 1)..(k + 1) * (tk - 1)];
+            let top = att.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+            for y in 0..h {
+                for x in 0..wd {
+                    let v = (raw[k * c * h * wd + y * wd + x] * 255.0) as u8;
+                    let at = ((oy + y) * gw + ox + x) * 3;
+                    rgb[at..at + 3].copy_from_slice(&[v, v, v]);
+                    let (py, px) = ((y * side / h).min(side - 1), (x * side / wd).min(side - 1));
+                    let a = (att[py * side + px] / top).clamp(0.0, 1.0);
+                    let heat = [
+                        (255.0 * a.sqrt()) as u8,
+                        (200.0 * a) as u8,
+                        (40.0 + 60.0 * (1.0 - a)) as u8,
+                    ];
+                    let at = ((oy + y) * gw + ox + wd + 2 + x) * 3;
+                    rgb[at..at + 3].copy_from_slice(&heat);
+                }
+            }
+        }
+        Ok(Some(Picture {
+            width: gw,
+            height: gh,
+            rgb,
+        }))
+    }
 }
