@@ -1416,13 +1416,14 @@ fn post_ln_layer(
     let mut b = GraphBuilder::new();
     let x = port_in(&mut b, "x", 0);
     let memory = cross.then(|| port_in(&mut b, "memory", 1));
-    let mask_in = mask.then(|| port_in(&mut b, "mask", 1));
+    // The source's padding mask: on self-attention in an encoder, on cross-attention in a decoder.
+    let mask_in = mask.then(|| port_in(&mut b, "mask", if cross { 2 } else { 1 }));
     let mut sa: Vec<(&str, V)> = vec![("heads", heads.into())];
     if causal {
         sa.push(("causal", true.into()));
     }
     let a = t(&mut b, x, "multi_head_attention", &sa);
-    if let Some(m) = mask_in {
+    if let Some(m) = mask_in.filter(|_| !cross) {
         b.wire(m, "y", a, "mask");
     }
     let ad = t(&mut b, a, "dropout", &[("p", 0.1.into())]);
@@ -1432,6 +1433,9 @@ fn post_ln_layer(
         let ca = t(&mut b, h, "multi_head_attention", &[("heads", heads.into())]);
         b.title(ca, "cross-attention");
         b.wire(mem, "y", ca, "kv");
+        if let Some(m) = mask_in {
+            b.wire(m, "y", ca, "mask");
+        }
         let cd = t(&mut b, ca, "dropout", &[("p", 0.1.into())]);
         let r = add2(&mut b, h, cd);
         h = t(&mut b, r, "layer_norm", &[("eps", eps.into())]);
@@ -1812,7 +1816,7 @@ fn transformer_mini() {
         "Vaswani et al., Attention Is All You Need, NeurIPS 2017",
         "seq2seq",
     )
-    .describe("A toy translation: numbers of 1–4 digits written out in English words (\"3017\" → \"three thousand seventeen\"), character by character. The base transformer's design at width 64: 2 encoder and 2 decoder post-LN layers with 4 heads, sinusoidal positions, a padding mask on the source, cross-attention from the decoder to the source.")
+    .describe("A toy translation: numbers of 1–4 digits written out in English words (\"3017\" → \"three thousand seventeen\"), character by character. The base transformer's design at width 64: 2 encoder and 2 decoder post-LN layers with 4 heads, sinusoidal positions, the source's padding mask on the encoder's attention and on the decoder's cross-attention to the source.")
     .dataset("seq_task", &[("task", "spell".into()), ("min_length", 1.into()), ("max_length", 4.into())])
     .training(|t| {
         t.optimizer = Optimizer::AdamW;
@@ -1846,7 +1850,7 @@ fn transformer_mini() {
         1e-5,
         true,
         true,
-        false,
+        true,
         "relu",
     );
     pre.project.recipe.settings.insert("prompt".into(), "2024".into());
@@ -1880,7 +1884,7 @@ fn transformer_mini() {
         "decoder_layer",
         2,
         "decoder ×2",
-        &[(d, "y", "x"), (memory, "y", "memory")],
+        &[(d, "y", "x"), (memory, "y", "memory"), (mask, "y", "mask")],
     );
     let logits = linear(&mut g, d, TASK_VOCAB);
     g.title(logits, "to characters");

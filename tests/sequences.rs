@@ -441,3 +441,84 @@ fn rotary_scores_depend_on_relative_position() {
         assert!((a - b).abs() < 1e-5);
     }
 }
+
+/// Forecasting as regression: the LSTM beats predicting zero (0.46) within a few hundred steps.
+#[test]
+fn the_forecaster_learns_the_signals() {
+    let _serial = serial();
+    let mut p = preset("lstm_forecast");
+    p.dataset.options.insert("examples".into(), 600.into());
+    let mut run = start_recipe(&p).unwrap();
+    let cancel = AtomicBool::new(false);
+    for _ in 0..150 {
+        run.step(&mut StepCx::new(150, &cancel)).unwrap();
+    }
+    let eval = run.evaluate(&cancel).unwrap();
+    assert!(eval.scalars["val_loss"] < 0.35, "{:?}", eval.scalars);
+    let ds = strata::data::signals::signals(10, 8, 3, 0.0, 1).unwrap();
+    assert_eq!(ds.shape, vec![8, 1]);
+    assert!(
+        strata::data::signals::signals(10, 8, 0, 0.0, 1)
+            .unwrap_err()
+            .contains("horizon 0")
+    );
+}
+
+/// A vision transformer shows where its class token looks: each image beside its patch grid.
+#[test]
+fn a_vision_transformer_shows_its_class_token_attention() {
+    let _serial = serial();
+    let mut run = start_recipe(&preset("vit_mnist")).unwrap();
+    let cancel = AtomicBool::new(false);
+    for _ in 0..3 {
+        run.step(&mut StepCx::new(3, &cancel)).unwrap();
+    }
+    let views = run.views(&cancel).unwrap();
+    let (_, View::Image(pic)) = views
+        .iter()
+        .find(|(c, _)| c == "class_attention")
+        .expect("a class-attention view")
+    else {
+        panic!()
+    };
+    // 16 images, 8 per row, each 28 px beside its 28 px heat map.
+    assert_eq!((pic.width, pic.height), (8 * (2 * 28 + 6), 2 * 32));
+    assert!(pic.is_well_formed());
+    // A CNN has no class token: no such view.
+    let mut lenet = start_recipe(&preset("lenet5")).unwrap();
+    lenet.step(&mut StepCx::new(1, &cancel)).unwrap();
+    assert!(
+        lenet
+            .views(&cancel)
+            .unwrap()
+            .iter()
+            .all(|(c, _)| c != "class_attention")
+    );
+}
+
+/// The padding mask: what stands in the padded source positions does not reach the answer (a
+/// transformer masks them in every attention over the source; an RNN encoder would read them).
+#[test]
+fn padded_source_positions_are_masked_out() {
+    let d = cpu();
+    for id in ["transformer_mini"] {
+        let model = compile(&preset(id), &d).unwrap();
+        let (s, t) = (6, 5);
+        let ints = |v: Vec<i64>, n: usize| Value::I2(Tensor::<2, Int>::from_data(TensorData::new(v, [1, n]), &d));
+        let run = |pad_token: i64| -> Vec<f32> {
+            // "12" then padding (written as pad_token, masked out either way).
+            let src = vec![4, 5, pad_token, pad_token, pad_token, pad_token];
+            let feed = HashMap::from([
+                ("source".to_owned(), ints(src, s)),
+                ("source_mask".to_owned(), ints(vec![1, 1, 0, 0, 0, 0], s)),
+                ("target".to_owned(), ints(vec![1, 16, 17, 0, 0], t)),
+            ]);
+            model.forward(&feed, false).unwrap().outputs["logits"]
+                .to_f32s()
+                .unwrap()
+        };
+        let (a, b) = (run(0), run(9));
+        let moved = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(moved < 1e-4, "{id}: masked positions changed the logits by {moved}");
+    }
+}
