@@ -253,3 +253,66 @@ fn the_kv_cache_writes_what_the_full_window_writes() {
         "past the position table the cache starts again"
     );
 }
+
+/// Byte-pair encoding learned in-process: chunks cover the text, encoding round-trips, the text
+/// shrinks, training is deterministic, and a language model trains on the tokens.
+#[test]
+fn byte_pair_encoding_is_learned_and_trains_a_model() {
+    use strata::data::bpe;
+    assert_eq!(
+        bpe::chunks("Hello, world  42!"),
+        vec!["Hello", ",", " world", " ", " 42", "!"]
+    );
+    let ds = text::austen().unwrap();
+    let chars = Corpus::from_dataset(&ds).unwrap();
+    let started = std::time::Instant::now();
+    let c = chars.with_bpe(300).unwrap();
+    let took = started.elapsed();
+    assert_eq!(c.vocab.len(), 300);
+    let sample = chars.vocab.decode(&chars.tokens[100_000..102_000]);
+    let ids = c.vocab.encode(&sample).unwrap();
+    assert_eq!(c.vocab.decode(&ids), sample, "round trip");
+    let ratio = c.tokens.len() as f64 / chars.tokens.len() as f64;
+    assert!(
+        ratio < 0.6,
+        "300 tokens cover the novel in {ratio:.2} tokens per character"
+    );
+    assert_eq!(chars.with_bpe(300).unwrap().vocab, c.vocab, "deterministic");
+    assert!(c.vocab.piece(299).unwrap().chars().count() >= 2);
+    eprintln!("BPE: 225 merges on 616 k characters in {took:?}; {ratio:.3} tokens per character");
+    // gpt_char on 300 byte-pair tokens: a wrong width is named with the size, the right one trains.
+    let mut p = preset("gpt_char");
+    p.recipe.settings.insert("tokenizer".into(), "bpe".into());
+    p.recipe.settings.insert("vocab_size".into(), 300.into());
+    p.recipe.settings.insert("length".into(), 20.into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(
+        err.contains("75 rows") && err.contains("set num_embeddings to 300"),
+        "{err}"
+    );
+    let emb = p.graph.nodes.iter().find(|n| n.kind == "embedding").unwrap().id;
+    p.graph
+        .node_mut(emb)
+        .unwrap()
+        .params
+        .insert("num_embeddings".into(), 300.into());
+    let head = p.graph.nodes.iter().find(|n| n.title == "to characters").unwrap().id;
+    p.graph
+        .node_mut(head)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 300.into());
+    p.training.batch_size = 4;
+    let mut run = start_recipe(&p).unwrap();
+    let cancel = AtomicBool::new(false);
+    let first = run.step(&mut StepCx::new(10, &cancel)).unwrap().read()["loss"];
+    assert!((first - 300f64.ln()).abs() < 1.0, "starts near ln 300: {first}");
+    for _ in 0..9 {
+        run.step(&mut StepCx::new(10, &cancel)).unwrap();
+    }
+    let views = run.views(&cancel).unwrap();
+    let Some((_, View::Text(t))) = views.first() else {
+        panic!("{views:?}")
+    };
+    assert!(!t.text.is_empty());
+}

@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
+pub mod bpe;
 pub mod loaders;
 pub mod planar;
 pub mod sequences;

@@ -8,16 +8,68 @@ use std::path::Path;
 /// The built-in novel, gzip-compressed (685 KB of ASCII text).
 const PRIDE_AND_PREJUDICE: &[u8] = include_bytes!("files/pride_and_prejudice.txt.gz");
 
-/// A character vocabulary: each distinct character of the corpus, sorted; a token is an index.
+/// A vocabulary: each distinct character of the corpus, sorted (a token is an index), and,
+/// when byte-pair encoding was trained, the merged tokens after them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CharVocab {
     /// The characters, by token id.
     pub chars: Vec<char>,
+    /// Learned merges (None: one token per character).
+    pub bpe: Option<super::bpe::Bpe>,
 }
 
 impl CharVocab {
+    /// A character vocabulary.
+    pub fn new(chars: Vec<char>) -> Self {
+        CharVocab { chars, bpe: None }
+    }
+
+    /// Tokens in the vocabulary.
+    pub fn len(&self) -> usize {
+        self.bpe.as_ref().map_or(self.chars.len(), |b| b.pieces.len())
+    }
+
+    /// True when there are no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The token of one character, if it has one.
+    pub fn id_of(&self, c: char) -> Option<usize> {
+        self.chars.binary_search(&c).ok()
+    }
+
+    /// The text of one token.
+    pub fn piece(&self, id: usize) -> Option<String> {
+        match &self.bpe {
+            Some(b) => b.pieces.get(id).cloned(),
+            None => self.chars.get(id).map(|c| c.to_string()),
+        }
+    }
+
     /// Token ids of `text`; an error names the first character the vocabulary does not have.
     pub fn encode(&self, text: &str) -> Result<Vec<usize>, String> {
+        let ids = self.encode_chars(text)?;
+        let Some(bpe) = &self.bpe else {
+            return Ok(ids);
+        };
+        let mut cache: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(ids.len() / 2);
+        for chunk in super::bpe::chunks(text) {
+            let enc = cache.entry(chunk).or_insert_with(|| {
+                let c: Vec<usize> = chunk
+                    .chars()
+                    .filter_map(|c| self.chars.binary_search(&c).ok())
+                    .collect();
+                bpe.encode_chunk(c, self.chars.len())
+            });
+            out.extend_from_slice(enc);
+        }
+        Ok(out)
+    }
+
+    /// Character ids of `text`.
+    fn encode_chars(&self, text: &str) -> Result<Vec<usize>, String> {
         text.chars()
             .enumerate()
             .map(|(i, c)| {
@@ -36,7 +88,9 @@ impl CharVocab {
 
     /// The text of token ids (unknown ids become '?').
     pub fn decode(&self, ids: &[usize]) -> String {
-        ids.iter().map(|&i| self.chars.get(i).copied().unwrap_or('?')).collect()
+        ids.iter()
+            .map(|&i| self.piece(i).unwrap_or_else(|| "?".to_owned()))
+            .collect()
     }
 }
 
@@ -65,7 +119,27 @@ impl Corpus {
         let train_end = tokens.len() * 9 / 10;
         Ok(Corpus {
             tokens,
-            vocab: CharVocab { chars },
+            vocab: CharVocab::new(chars),
+            train_end,
+        })
+    }
+
+    /// The same text in byte-pair tokens learned on the training part, `vocab_size` tokens in all
+    /// (the characters included; at least them).
+    pub fn with_bpe(&self, vocab_size: usize) -> Result<Corpus, String> {
+        let train = self.vocab.decode(&self.tokens[..self.train_end]);
+        let val = self.vocab.decode(&self.tokens[self.train_end..]);
+        let bpe = super::bpe::Bpe::train(&train, &self.vocab.chars, vocab_size.max(self.vocab.chars.len()));
+        let vocab = CharVocab {
+            chars: self.vocab.chars.clone(),
+            bpe: Some(bpe),
+        };
+        let mut tokens = vocab.encode(&train)?;
+        let train_end = tokens.len();
+        tokens.extend(vocab.encode(&val)?);
+        Ok(Corpus {
+            tokens,
+            vocab,
             train_end,
         })
     }
@@ -85,7 +159,7 @@ pub fn from_text(name: &str, text: &str) -> Result<Dataset, String> {
             chars.len()
         ));
     }
-    let vocab = CharVocab { chars };
+    let vocab = CharVocab::new(chars);
     let ids = vocab.encode(text)?;
     if ids.len() < 1_000 {
         return Err(format!(

@@ -2,7 +2,7 @@
 //! write text from a prompt by sampling one token at a time.
 
 use super::*;
-use crate::catalog::rules::{flag, float, int};
+use crate::catalog::rules::{choice, flag, float, int};
 use crate::catalog::{ParamDefault, ParamKind, ParamSpec};
 
 /// The declaration.
@@ -23,6 +23,19 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             2,
             4096,
             "Tokens per training window (T); at most the position table's length",
+        ),
+        choice(
+            "tokenizer",
+            "characters",
+            &["characters", "bpe"],
+            "One token per character, or byte-pair tokens learned from the training text (the embedding and the last layer must then have vocab_size rows / features)",
+        ),
+        int(
+            "vocab_size",
+            512,
+            2,
+            65_536,
+            "Tokens byte-pair encoding learns (the characters included)",
         ),
         ParamSpec {
             name: "prompt",

@@ -55,7 +55,7 @@ impl LanguageModel {
     /// Compiles the project and reads its text.
     pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
         let project = init.project;
-        let corpus = text::read_corpus(project, init.data_dir, "language-model")?;
+        let corpus = text::tokenize(text::read_corpus(project, init.data_dir, "language-model")?, project)?;
         let ad = init.device.clone().autodiff();
         ad.seed(init.seed);
         let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
@@ -91,6 +91,8 @@ impl LanguageModel {
             seed: init.seed,
             loads: Vec::new(),
         };
+        let v = lm.corpus.vocab.len();
+        text::check_embedding_rows(project, &lm.field, v, &format!("the text's vocabulary of {v}"))?;
         // Fail now, naming the problem, if the graph does not map [B, T] tokens to [B, T, V].
         lm.check_logits()?;
         Ok(lm)
@@ -132,7 +134,7 @@ impl LanguageModel {
             other => other,
         })?;
         let [_, t, v] = l.dims();
-        let want = self.corpus.vocab.chars.len();
+        let want = self.corpus.vocab.len();
         if t != self.context || v != want {
             return Err(RunError::BadInput(format!(
                 "the 'logits' Output is [1, {t}, {v}] for a window of {} tokens; it must be [B, T, {want}] — {want} is the text's vocabulary (set the last layer's features and the embedding's size to {want})",

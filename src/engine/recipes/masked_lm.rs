@@ -52,7 +52,10 @@ impl MaskedLm {
     /// Compiles the project and reads its text.
     pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
         let project = init.project;
-        let corpus = text::read_corpus(project, init.data_dir, "masked-language-model")?;
+        let corpus = text::tokenize(
+            text::read_corpus(project, init.data_dir, "masked-language-model")?,
+            project,
+        )?;
         let ad = init.device.clone().autodiff();
         ad.seed(init.seed);
         let model = compile(project, &ad).map_err(|e| RunError::BadInput(e.to_string()))?;
@@ -69,7 +72,7 @@ impl MaskedLm {
         let mut settings = project.training.clone();
         settings.seed = init.seed;
         let pool: Vec<usize> = (0..n_train - context).collect();
-        let mask_id = corpus.vocab.chars.len();
+        let mask_id = corpus.vocab.len();
         let mut m = MaskedLm {
             t: Trainee::new("model", model, pool, &settings),
             corpus,
@@ -82,7 +85,8 @@ impl MaskedLm {
             seed: init.seed,
         };
         m.encode_blanks(&m.prompt.clone())?;
-        m.check_mask_row(project)?;
+        let what = format!("the text's {} tokens and [MASK] = {}", mask_id, mask_id);
+        text::check_embedding_rows(project, &m.field, mask_id + 1, &what)?;
         m.check_logits()?;
         Ok(m)
     }
@@ -131,35 +135,6 @@ impl MaskedLm {
         (nll, logp)
     }
 
-    /// Every embedding the token Input feeds must have a row for [MASK] (the id after the last
-    /// character): a lookup past the table would not be caught later.
-    fn check_mask_row(&self, project: &crate::doc::Project) -> Result<(), RunError> {
-        let g = &project.graph;
-        let inputs = g.nodes.iter().filter(|n| {
-            n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some(self.field.as_str())
-        });
-        for input in inputs {
-            for w in g.wires_from(input.id) {
-                let Some(node) = g.node(w.to) else { continue };
-                let rows = node.params.get("num_embeddings").and_then(|v| v.as_int());
-                if node.kind == "embedding"
-                    && let Some(rows) = rows
-                    && rows <= self.mask_id as i64
-                {
-                    return Err(RunError::BadInput(format!(
-                        "'{}' has {rows} rows but the masked language model feeds token ids up to {} — the text's {} characters and [MASK] = {}: set num_embeddings to {}",
-                        node.title,
-                        self.mask_id,
-                        self.mask_id,
-                        self.mask_id,
-                        self.mask_id + 1
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn check_logits(&mut self) -> Result<(), RunError> {
         let device = self.device.clone().inner();
         let rows = vec![self.corpus.tokens[..self.context].to_vec()];
@@ -206,7 +181,7 @@ impl MaskedLm {
     fn fill(&self, model: &GraphModel, tokens: &[Option<usize>]) -> Result<Vec<usize>, RunError> {
         let device = self.device.clone().inner();
         let t = self.context;
-        let pad = self.corpus.vocab.chars.binary_search(&' ').unwrap_or(0);
+        let pad = self.corpus.vocab.id_of(' ').unwrap_or(0);
         let mut out: Vec<usize> = tokens.iter().map(|x| x.unwrap_or(self.mask_id)).collect();
         for (c, chunk) in tokens.chunks(t).enumerate() {
             if chunk.iter().all(Option::is_some) {
@@ -232,7 +207,10 @@ impl MaskedLm {
     fn show_blanks(&self, tokens: &[Option<usize>]) -> String {
         tokens
             .iter()
-            .map(|x| x.and_then(|i| self.corpus.vocab.chars.get(i).copied()).unwrap_or(BLANK))
+            .map(|x| {
+                x.and_then(|i| self.corpus.vocab.piece(i))
+                    .unwrap_or_else(|| BLANK.to_string())
+            })
             .collect()
     }
 
@@ -341,7 +319,7 @@ impl Recipe for MaskedLm {
         let model = self.t.net.inference()?;
         // The prompt, then a validation passage with 15 % of its characters hidden.
         let mut tokens = self.encode_blanks(&self.prompt)?;
-        tokens.push(Some(self.corpus.vocab.chars.binary_search(&'\n').unwrap_or(0)));
+        tokens.push(Some(self.corpus.vocab.id_of('\n').unwrap_or(0)));
         let start = self.corpus.train_end + (self.corpus.tokens.len() - self.corpus.train_end) / 3;
         let passage = &self.corpus.tokens[start..(start + 2 * self.context).min(self.corpus.tokens.len())];
         let mut rng = Rng::new(self.seed ^ 0x00B1_A4C5);

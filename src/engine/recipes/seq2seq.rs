@@ -115,6 +115,10 @@ impl Seq2Seq {
             device: ad,
         };
         s.source_of(&s.prompt.clone())?;
+        let v = s.data.classes.len();
+        for field in ["source", "target"] {
+            text::check_embedding_rows(project, field, v, &format!("the task's vocabulary of {v}"))?;
+        }
         s.check_logits()?;
         Ok(s)
     }

@@ -29,6 +29,17 @@ pub fn read_corpus(project: &Project, data_dir: Option<&Path>, recipe: &str) -> 
     Corpus::from_dataset(&ds).map_err(RunError::BadInput)
 }
 
+/// The project's corpus in the tokens its recipe settings ask for: characters, or byte-pair
+/// tokens learned on the training part ('tokenizer' = "bpe", 'vocab_size' tokens).
+pub fn tokenize(corpus: Corpus, project: &Project) -> Result<Corpus, RunError> {
+    if text_setting(project, "tokenizer", "characters") != "bpe" {
+        return Ok(corpus);
+    }
+    corpus
+        .with_bpe(usize_setting(project, "vocab_size", 512))
+        .map_err(RunError::BadInput)
+}
+
 /// The field of the graph's one integer token Input fed from the dataset.
 pub fn token_field(model: &GraphModel, recipe: &str) -> Result<String, RunError> {
     let tokens: Vec<_> = model
@@ -44,6 +55,34 @@ pub fn token_field(model: &GraphModel, recipe: &str) -> Result<String, RunError>
             tokens.len()
         ))),
     }
+}
+
+/// Every embedding fed straight from the Input bound to `field` must have `needed` rows (token
+/// ids run up to `needed − 1`: `what` says what they are): a lookup past its table would not be
+/// caught later. The error names the node and the fix.
+pub fn check_embedding_rows(project: &Project, field: &str, needed: usize, what: &str) -> Result<(), RunError> {
+    let g = &project.graph;
+    let inputs = g
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some(field));
+    for input in inputs {
+        for w in g.wires_from(input.id) {
+            let Some(node) = g.node(w.to) else { continue };
+            let rows = node.params.get("num_embeddings").and_then(|v| v.as_int());
+            if node.kind == "embedding"
+                && let Some(rows) = rows
+                && rows < needed as i64
+            {
+                return Err(RunError::BadInput(format!(
+                    "'{}' has {rows} rows but the '{field}' tokens run up to id {} ({what}) — set num_embeddings to {needed}",
+                    node.title,
+                    needed - 1
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A non-negative integer setting of the project's recipe.
