@@ -8,7 +8,7 @@
 //!   PyTorch (`benches/torch_reference.py`).
 //!
 //! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N
-//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm --lm ID,ID…]`.
+//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm --lm ID,ID… --reference ID,ID…]`.
 //! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
 
 use burn::module::Module;
@@ -213,12 +213,66 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
     steps as f64 / t.elapsed().as_secs_f64()
 }
 
+/// Seconds for one training step (forward, backward) of `preset` on one example, its symbolic
+/// lengths set to `len`, integer inputs 0/1 and float inputs Gaussian: how slowly a reference
+/// model too large for its data here would train. The loss is the mean of every float output.
+fn reference_step(preset: &str, len: usize, d: &Device) -> Result<f64, String> {
+    let Some(Ok(p)) = strata::presets::load(preset) else {
+        return Err(format!("no preset {preset}"));
+    };
+    let model = strata::engine::compile(&p, d).map_err(|e| e.to_string())?;
+    let mut feed = HashMap::new();
+    for input in &model.plan.inputs {
+        let dims: Vec<usize> = input
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x.unwrap_or(if i == 0 { 1 } else { len }))
+            .collect();
+        let n: usize = dims.iter().product();
+        let v = match input.dtype {
+            strata::catalog::DType::Int => {
+                let ids: Vec<i64> = (0..n).map(|i| (i % 2) as i64).collect();
+                match dims.as_slice() {
+                    [a, b] => Value::I2(Tensor::<2, Int>::from_data(TensorData::new(ids, [*a, *b]), d)),
+                    [a] => Value::I1(Tensor::<1, Int>::from_data(TensorData::new(ids, [*a]), d)),
+                    other => return Err(format!("integer input of rank {}", other.len())),
+                }
+            }
+            _ => {
+                let x = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), d);
+                Value::F1(x).reshape(&dims)?
+            }
+        };
+        feed.insert(input.field.clone(), v);
+    }
+    let run = || -> Result<f64, String> {
+        let t = Instant::now();
+        let out = model.forward(&feed, false).map_err(|e| e.message)?;
+        let loss = out
+            .every
+            .iter()
+            .filter_map(|(_, _, v)| v.clone().reshape(&[v.dims().iter().product()]).ok())
+            .filter_map(|v| match v {
+                Value::F1(t) => Some(t.mean()),
+                _ => None,
+            })
+            .reduce(|a, b| a + b)
+            .ok_or("no float output")?;
+        let _grads = loss.backward();
+        Ok(t.elapsed().as_secs_f64())
+    };
+    run()?;
+    Ok(run()?.min(run()?))
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut choice, mut steps) = (DeviceChoice::Cpu, 300usize);
     let (mut diffusion_steps, mut only_diffusion) = (60usize, false);
     let (mut lm_steps, mut only_lm) = (60usize, false);
     let mut lm_presets = vec!["gpt_char".to_owned()];
+    let mut references: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--diffusion-steps" => {
@@ -227,6 +281,12 @@ fn main() {
             "--only-diffusion" => only_diffusion = true,
             "--lm-steps" => lm_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(lm_steps),
             "--only-lm" => only_lm = true,
+            "--reference" => {
+                references = args
+                    .next()
+                    .map(|v| v.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default()
+            }
             "--lm" => {
                 lm_presets = args
                     .next()
@@ -256,6 +316,16 @@ fn main() {
         steps,
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "(all)".into())
     );
+    if !references.is_empty() {
+        // Reference sizes kept for viewing and export: one training step of one example.
+        for id in &references {
+            match reference_step(id, 128, &d) {
+                Ok(s) => println!("{id:<16} one training step of one example (sequences of 128): {s:.2} s"),
+                Err(e) => println!("{id:<16} {e}"),
+            }
+        }
+        return;
+    }
     if lm_steps > 0 && !only_diffusion {
         // The language-model recipe's whole step on the `gpt_char` preset (batch 16, 64 characters
         // of Pride and Prejudice, cross-entropy, AdamW): compare with
