@@ -803,3 +803,55 @@ fn port_in_outside_a_block_and_missing_blocks() {
             .contains("block 'ghost' is not defined")
     );
 }
+
+#[test]
+fn sequence_mixer_rules() {
+    // Bahdanau: W_q 128·64 (no bias) + W_k 128·64 + 64 + v 64.
+    assert_eq!(
+        ok(
+            "additive_attention",
+            &[("hidden", 64.into())],
+            &[f("query", "B,T,128"), f("keys", "B,S,128")]
+        ),
+        ("[B, T, 128]".into(), 16_512)
+    );
+    assert!(
+        infer(
+            "additive_attention",
+            &[],
+            &[f("query", "B,T,8"), f("keys", "B,S,8"), i("mask", "B,T,S")]
+        )
+        .unwrap_err()
+        .contains("padding mask")
+    );
+    // Mamba, D 128, E 256, N 16, conv 4, Δ rank 8: in 65 536 + conv 1 024 + 256 + x_proj 10 240
+    // + dt 2 048 + 256 + A 4 096 + D 256 + out 32 768.
+    assert_eq!(ok("mamba", &[], &[f("x", "B,T,128")]), ("[B, T, 128]".into(), 116_480));
+    assert!(
+        infer("mamba", &[], &[f("x", "B,128")])
+            .unwrap_err()
+            .contains("[B, T, D]")
+    );
+    // RWKV: 4 D² + 5 D; channel-mix 2 D H + D² + 2 D.
+    assert_eq!(
+        ok("rwkv_time_mix", &[], &[f("x", "B,T,128")]),
+        ("[B, T, 128]".into(), 66_176)
+    );
+    assert_eq!(
+        ok("rwkv_channel_mix", &[("hidden", 512.into())], &[f("x", "B,T,128")]),
+        ("[B, T, 128]".into(), 147_712)
+    );
+    // Hyena order 2, D 128, filter width 32: in 49 536 + short conv 1 536 + filter net
+    // 576 + 1 056 + 8 448 + skips 256 + out 16 512.
+    assert_eq!(ok("hyena", &[], &[f("x", "B,T,128")]), ("[B, T, 128]".into(), 77_920));
+    // Rotary embeddings rotate pairs: an odd head size is refused.
+    assert!(
+        infer(
+            "multi_head_attention",
+            &[("heads", 4.into()), ("head_dim", 5.into()), ("rotary", true.into())],
+            &[f("q", "B,T,20")]
+        )
+        .unwrap_err()
+        .contains("even")
+    );
+}
