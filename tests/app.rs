@@ -692,6 +692,13 @@ fn the_gallery_filters_by_family_and_says_what_each_preset_does_here() {
     // Honest cards: a preset that trains here says on what; one whose data is not built in says so.
     assert!(h.query_all_by_label_contains("Trains here on MNIST").next().is_some());
     assert!(h.query_all_by_label_contains("View and export only").next().is_some());
+    // Reference sizes say how slowly they would train here.
+    assert!(
+        h.query_all_by_label_contains("one training step of one")
+            .next()
+            .is_some(),
+        "a reference model's card gives its measured step time"
+    );
     h.get_by_value("every family").click();
     h.run_steps(2);
     // The popup's option (the family heading has the same words).

@@ -83,20 +83,22 @@ fn does(p: &Project) -> (bool, String) {
     let recipe = crate::catalog::recipe(&p.recipe.id).map_or(p.recipe.id.as_str(), |r| r.name);
     let data = crate::data::sources::source(&p.dataset.id);
     let recipe_ok = crate::engine::recipes::trainable(&p.recipe.id);
+    let measured = p.preset.as_ref().and_then(|i| i.measured.as_deref());
+    // For a reference-size model, what a training step would cost here.
+    let cost = measured.map_or_else(String::new, |m| format!("; {m}"));
     match (data, recipe_ok) {
         (Some(d), true) => {
-            let what = p
-                .preset
-                .as_ref()
-                .and_then(|i| i.measured.as_deref())
-                .map_or_else(String::new, |m| format!(": {m}"));
+            let what = measured.map_or_else(String::new, |m| format!(": {m}"));
             (true, format!("Trains here on {} ({recipe}){what}", d.name))
         }
         (None, _) if !p.dataset.id.is_empty() => (
             false,
-            format!("View and export only: its data ({}) is not built in", p.dataset.id),
+            format!(
+                "View and export only: its data ({}) is not built in{cost}",
+                p.dataset.id
+            ),
         ),
-        (None, _) => (false, "View and export only: no dataset is bound".to_owned()),
+        (None, _) => (false, format!("View and export only: no dataset is bound{cost}")),
         (Some(d), false) => (
             false,
             format!(
