@@ -441,13 +441,13 @@ impl Recipe for Seq2Seq {
             let truth = self.target_row(i);
             let mark = |a: &[usize]| {
                 if sequences::decode(a) == sequences::decode(&truth) {
-                    "✓"
+                    "ok"
                 } else {
-                    "✗"
+                    "WRONG"
                 }
             };
             lines.push(format!(
-                "{} → greedy {} {}, beam {} {}   (right: {})",
+                "{} → greedy {} {}, beam {} {}   (answer: {})",
                 Self::show(s),
                 Self::show(g),
                 mark(g),
