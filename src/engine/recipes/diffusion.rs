@@ -14,7 +14,6 @@ use crate::engine::value::Value;
 use crate::telemetry::{Picture, Scalars, View};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -370,13 +369,7 @@ struct Sampling {
 }
 
 impl Recipe for Diffusion {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -439,13 +432,5 @@ impl Recipe for Diffusion {
             return Ok(None);
         };
         Ok(Some(View::Image(image_grid(&all, n, self.chw, side, (-1.0, 1.0)))))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }

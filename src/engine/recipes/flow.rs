@@ -14,7 +14,6 @@ use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
 use crate::telemetry::{Scalars, Scatter, View};
 use burn::tensor::{Device, Distribution, Tensor};
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 /// Registers the loop under the declaration's id.
@@ -231,13 +230,7 @@ impl Flow {
 }
 
 impl Recipe for Flow {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -285,14 +278,6 @@ impl Recipe for Flow {
     fn generate(&mut self, request: &GenerateRequest, _cancel: &AtomicBool) -> Result<Option<View>, RunError> {
         let n = request.count.clamp(1, 10_000);
         Ok(Some(self.samples_view(n, request.seed)?))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }
 

@@ -13,7 +13,6 @@ use crate::engine::value::Value;
 use crate::telemetry::{Picture, Scalars, Scatter, View};
 use burn::tensor::{Device, Tensor};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -385,13 +384,7 @@ pub fn image_rows(rows: &[&[f32]], n: usize, per: usize, c: usize, h: usize, w: 
 }
 
 impl Recipe for GraphLoss {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -456,13 +449,5 @@ impl Recipe for GraphLoss {
         Ok(self
             .decode_prior(request.count.clamp(1, 256), request.seed)?
             .map(View::Image))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }

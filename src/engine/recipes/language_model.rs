@@ -13,7 +13,6 @@ use crate::engine::value::Value;
 use crate::telemetry::{Picture, Scalars, Text, View};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -295,13 +294,7 @@ pub fn expert_load_picture(history: &[Vec<Vec<f32>>]) -> Option<Picture> {
 }
 
 impl Recipe for LanguageModel {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -361,13 +354,5 @@ impl Recipe for LanguageModel {
         let temperature = request.temperature.unwrap_or(self.temperature).clamp(0.05, 2.0);
         let text = self.sample(&prompt, self.length, temperature, request.seed, cancel)?;
         Ok(Some(View::Text(text)))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }

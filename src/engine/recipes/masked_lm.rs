@@ -13,7 +13,6 @@ use crate::engine::value::Value;
 use crate::telemetry::{Scalars, Text, View};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -260,13 +259,7 @@ pub fn bert_corrupt(window: &[usize], rate: f64, mask_id: usize, rng: &mut Rng) 
 }
 
 impl Recipe for MaskedLm {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -353,13 +346,5 @@ impl Recipe for MaskedLm {
     fn generate(&mut self, request: &GenerateRequest, _cancel: &AtomicBool) -> Result<Option<View>, RunError> {
         let prompt = request.prompt.clone().unwrap_or_else(|| self.prompt.clone());
         Ok(Some(View::Text(self.fill_text(&prompt)?)))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }

@@ -183,6 +183,29 @@ impl Default for GenerateRequest {
     }
 }
 
+/// The bookkeeping half of a [`Recipe`] whose one network is a [`common::Trainee`] in the field
+/// `t`: parameter count, steps done, checkpoint save and resume.
+macro_rules! trainee_bookkeeping {
+    () => {
+        fn param_count(&self) -> usize {
+            self.t.net.param_count()
+        }
+
+        fn steps_done(&self) -> u64 {
+            self.t.step
+        }
+
+        fn save(&self, dir: &std::path::Path) -> Result<(), crate::engine::RunError> {
+            self.t.save(dir)
+        }
+
+        fn resume(&mut self, dir: &std::path::Path) -> Result<Vec<String>, crate::engine::RunError> {
+            self.t.resume(dir)
+        }
+    };
+}
+pub(crate) use trainee_bookkeeping;
+
 /// A training loop. Built by its [`RecipeEngine`] from a project; driven by the trainer thread.
 pub trait Recipe {
     /// Learned parameters over every network.

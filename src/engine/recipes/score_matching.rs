@@ -15,7 +15,6 @@ use crate::engine::value::Value;
 use crate::telemetry::{Scalars, Scatter, View};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -214,13 +213,7 @@ impl ScoreMatching {
 }
 
 impl Recipe for ScoreMatching {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -265,13 +258,5 @@ impl Recipe for ScoreMatching {
         Ok(self
             .sample_with(n, request.seed, steps, cancel)?
             .map(|drawn| View::Scatter(self.over_data(&drawn))))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }

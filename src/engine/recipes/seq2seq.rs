@@ -16,7 +16,6 @@ use crate::engine::value::Value;
 use crate::telemetry::{Picture, Scalars, Text, View};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -369,13 +368,7 @@ impl Seq2Seq {
 }
 
 impl Recipe for Seq2Seq {
-    fn param_count(&self) -> usize {
-        self.t.net.param_count()
-    }
-
-    fn steps_done(&self) -> u64 {
-        self.t.step
-    }
+    super::trainee_bookkeeping!();
 
     fn step(&mut self, cx: &mut StepCx) -> Result<Pending, RunError> {
         let device = self.device.clone();
@@ -481,13 +474,5 @@ impl Recipe for Seq2Seq {
                 self.t.step, self.beam
             ),
         })))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), RunError> {
-        self.t.save(dir)
-    }
-
-    fn resume(&mut self, dir: &Path) -> Result<Vec<String>, RunError> {
-        self.t.resume(dir)
     }
 }
