@@ -5,6 +5,30 @@ use super::*;
 use crate::catalog::rules::{choice, flag, float, int};
 use crate::catalog::{ParamDefault, ParamKind, ParamSpec};
 
+/// Tokens per training window (shared by the text recipes).
+pub const CONTEXT: ParamSpec = int(
+    "context",
+    64,
+    2,
+    4096,
+    "Tokens per training window (T); at most the position table's length",
+);
+/// Characters or byte-pair tokens (shared by the text recipes).
+pub const TOKENIZER: ParamSpec = choice(
+    "tokenizer",
+    "characters",
+    &["characters", "bpe"],
+    "One token per character, or byte-pair tokens learned from the training text (the embedding and the last layer must then have vocab_size rows / features)",
+);
+/// How many byte-pair tokens to learn (shared by the text recipes).
+pub const VOCAB_SIZE: ParamSpec = int(
+    "vocab_size",
+    512,
+    2,
+    65_536,
+    "Tokens byte-pair encoding learns (the characters included)",
+);
+
 /// The declaration.
 pub const SPEC: RecipeSpec = RecipeSpec {
     id: "language_model",
@@ -17,26 +41,9 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     }],
     roles: &[role("logits", Some(DType::Float), &[3])],
     settings: &[
-        int(
-            "context",
-            64,
-            2,
-            4096,
-            "Tokens per training window (T); at most the position table's length",
-        ),
-        choice(
-            "tokenizer",
-            "characters",
-            &["characters", "bpe"],
-            "One token per character, or byte-pair tokens learned from the training text (the embedding and the last layer must then have vocab_size rows / features)",
-        ),
-        int(
-            "vocab_size",
-            512,
-            2,
-            65_536,
-            "Tokens byte-pair encoding learns (the characters included)",
-        ),
+        CONTEXT,
+        TOKENIZER,
+        VOCAB_SIZE,
         ParamSpec {
             name: "prompt",
             kind: ParamKind::Text,

@@ -1,7 +1,7 @@
 //! Masked language models (BERT): hide 15 % of a text's tokens and predict them from both sides.
 
 use super::*;
-use crate::catalog::rules::{choice, float, int};
+use crate::catalog::rules::float;
 use crate::catalog::{ParamDefault, ParamKind, ParamSpec};
 
 /// The declaration.
@@ -16,26 +16,9 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     }],
     roles: &[role("logits", Some(DType::Float), &[3])],
     settings: &[
-        int(
-            "context",
-            64,
-            2,
-            4096,
-            "Tokens per training window (T); at most the position table's length",
-        ),
-        choice(
-            "tokenizer",
-            "characters",
-            &["characters", "bpe"],
-            "One token per character, or byte-pair tokens learned from the training text (the embedding and the last layer must then have vocab_size rows / features)",
-        ),
-        int(
-            "vocab_size",
-            512,
-            2,
-            65_536,
-            "Tokens byte-pair encoding learns (the characters included)",
-        ),
+        super::language_model::CONTEXT,
+        super::language_model::TOKENIZER,
+        super::language_model::VOCAB_SIZE,
         float(
             "mask_rate",
             0.15,
