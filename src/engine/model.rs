@@ -342,17 +342,17 @@ impl GraphModel {
     /// every layer acts position by position, except causal self-attention (see
     /// [`super::ops::decode`]).
     pub fn can_decode(&self) -> bool {
-        let steps: Vec<(String, bool)> = self
-            .plan
+        use super::ops::Decode;
+        self.plan
             .steps
             .iter()
-            .map(|s| {
-                let ok = s.kind != "multi_head_attention"
-                    || (s.params.bool("causal") && s.inputs.get(1).is_none_or(Option::is_none));
-                (s.kind.clone(), ok)
+            .all(|s| match super::ops::ops().get(s.kind.as_str()).map(|o| o.decode) {
+                Some(Decode::Alone) => true,
+                Some(Decode::CausalSelfAttention) => {
+                    s.params.bool("causal") && s.inputs.get(1).is_none_or(Option::is_none)
+                }
+                Some(Decode::Never) | None => false,
             })
-            .collect();
-        super::ops::decode::graph_can_decode(&steps)
     }
 
     /// Runs the graph. `feed` maps dataset fields to values for the input nodes.

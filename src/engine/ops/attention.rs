@@ -1,7 +1,7 @@
 //! Multi-head attention with optional cross-attention, causal and padding masks and an
 //! additive bias (T5's relative positions).
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Tensor, TensorData, activation};
@@ -210,10 +210,12 @@ pub const OPS: &[OpSpec] = &[
         kind: "multi_head_attention",
         build,
         forward,
+        decode: Decode::CausalSelfAttention,
     },
     OpSpec {
         kind: "additive_attention",
         build: additive_build,
         forward: additive_forward,
+        decode: Decode::Never,
     },
 ];

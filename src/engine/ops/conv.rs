@@ -1,6 +1,6 @@
 //! Convolutions and pooling.
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one, stateless};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one, stateless};
 use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
@@ -105,36 +105,43 @@ pub const OPS: &[OpSpec] = &[
         kind: "conv2d",
         build: conv2d_build,
         forward: conv2d_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "conv1d",
         build: conv1d_build,
         forward: conv1d_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "max_pool2d",
         build: stateless,
         forward: max_pool_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "avg_pool2d",
         build: stateless,
         forward: avg_pool_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "adaptive_avg_pool2d",
         build: stateless,
         forward: adaptive_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "global_avg_pool",
         build: stateless,
         forward: global_avg_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "global_max_pool",
         build: stateless,
         forward: global_max_fwd,
+        decode: Decode::Never,
     },
 ];
 
@@ -184,10 +191,12 @@ pub const MORE_OPS: &[OpSpec] = &[
         kind: "conv_transpose2d",
         build: conv_t_build,
         forward: conv_t_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "upsample",
         build: stateless,
         forward: upsample_fwd,
+        decode: Decode::Never,
     },
 ];

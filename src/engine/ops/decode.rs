@@ -2,46 +2,11 @@
 //! the newest tokens. Causal self-attention layers keep the keys and values of every earlier
 //! token and attend over them; position tables add the positions the new tokens really have.
 //! Layers that act position by position need nothing. A graph with any other layer that mixes
-//! positions (a recurrence, a convolution over time) cannot decode this way — see
-//! [`graph_can_decode`] — and is run over the whole window instead.
+//! positions (a recurrence, a convolution over time) cannot decode this way — each op says
+//! which it is ([`super::Decode`]) — and is run over the whole window instead.
 
 use burn::tensor::Tensor;
 use std::cell::RefCell;
-
-/// The kinds that either act on each position alone or know the cache.
-const DECODABLE: &[&str] = &[
-    "input",
-    "output",
-    "port_in",
-    "port_out",
-    "identity",
-    "embedding",
-    "tied_embedding",
-    "positional_learned",
-    "positional_sinusoidal",
-    "layer_norm",
-    "rms_norm",
-    "linear",
-    "relu",
-    "gelu",
-    "silu",
-    "tanh",
-    "sigmoid",
-    "mish",
-    "leaky_relu",
-    "dropout",
-    "add",
-    "multiply",
-    "scale",
-    "moe",
-    "multi_head_attention",
-];
-
-/// Whether every step of a plan (by kind, and attention only causal self-attention) can run
-/// on new tokens alone with the cache.
-pub fn graph_can_decode(steps: &[(String, bool)]) -> bool {
-    steps.iter().all(|(kind, ok)| DECODABLE.contains(&kind.as_str()) && *ok)
-}
 
 struct Session {
     /// Tokens already in the cache (the position of the first new token).

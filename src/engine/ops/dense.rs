@@ -1,6 +1,6 @@
 //! Dense layers, dropout, activations, scaling.
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one, stateless};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one, stateless};
 use crate::map_float;
 use burn::nn::{DropoutConfig, LinearConfig};
 use burn::tensor::activation;
@@ -61,55 +61,66 @@ pub const OPS: &[OpSpec] = &[
         kind: "linear",
         build: linear_build,
         forward: linear_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "dropout",
         build: dropout_build,
         forward: dropout_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "relu",
         build: stateless,
         forward: relu,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "gelu",
         build: stateless,
         forward: gelu,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "silu",
         build: stateless,
         forward: silu,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "sigmoid",
         build: stateless,
         forward: sigmoid,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "tanh",
         build: stateless,
         forward: tanh,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "mish",
         build: stateless,
         forward: mish,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "leaky_relu",
         build: stateless,
         forward: leaky_relu,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "softmax",
         build: stateless,
         forward: softmax,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "scale",
         build: stateless,
         forward: scale,
+        decode: Decode::Alone,
     },
 ];

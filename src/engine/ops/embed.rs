@@ -1,6 +1,6 @@
 //! Embeddings, positional encodings, class tokens, patches and learned tensors.
 
-use super::{BuildCtx, Layer, Learned, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, Learned, OpSpec, StepParams, Value, one};
 use burn::module::Param;
 use burn::nn::EmbeddingConfig;
 use burn::nn::conv::Conv2dConfig;
@@ -184,35 +184,42 @@ pub const OPS: &[OpSpec] = &[
         kind: "embedding",
         build: embedding_build,
         forward: embedding_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "tied_embedding",
         build: super::stateless,
         forward: tied_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "positional_learned",
         build: pos_learned_build,
         forward: pos_learned_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "positional_sinusoidal",
         build: super::stateless,
         forward: pos_sin_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "class_token",
         build: class_token_build,
         forward: class_token_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "patch_embed",
         build: patch_build,
         forward: patch_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "parameter",
         build: parameter_build,
         forward: parameter_fwd,
+        decode: Decode::Never,
     },
 ];

@@ -2,7 +2,7 @@
 //! log-determinant dropped) and, through [`FlowOp`], forward with its log-determinant, inverse,
 //! and — ActNorm — initialised from data.
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one};
 use crate::data::Rng;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -572,21 +572,25 @@ pub const OPS: &[OpSpec] = &[
         kind: "affine_coupling",
         build: coupling_build,
         forward: coupling_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "actnorm",
         build: actnorm_build,
         forward: actnorm_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "inv_conv1x1",
         build: inv_conv_build,
         forward: inv_conv_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "space_to_depth",
         build: super::stateless,
         forward: squeeze_fwd,
+        decode: Decode::Never,
     },
 ];
 

@@ -1,7 +1,7 @@
 //! VAE sampling, DiT modulation, patch reassembly, timestep and relative-position encodings,
 //! mixture of experts, constants and losses as nodes.
 
-use super::{BuildCtx, Layer, Learned, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, Learned, OpSpec, StepParams, Value, one};
 use burn::module::Param;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Distribution, Int, Tensor, TensorData, activation};
@@ -230,60 +230,72 @@ pub const OPS: &[OpSpec] = &[
         kind: "reparameterize",
         build: super::stateless,
         forward: reparam_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "modulate",
         build: super::stateless,
         forward: modulate_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "gate",
         build: super::stateless,
         forward: gate_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "unpatchify",
         build: super::stateless,
         forward: unpatchify_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "timestep_embedding",
         build: super::stateless,
         forward: timestep_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "relative_position_bias",
         build: rel_bias_build,
         forward: rel_bias_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "constant",
         build: constant_build,
         forward: constant_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "cross_entropy",
         build: super::stateless,
         forward: ce_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "nll",
         build: super::stateless,
         forward: nll_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "mse",
         build: super::stateless,
         forward: mse_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "bce",
         build: super::stateless,
         forward: bce_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "kl_divergence",
         build: super::stateless,
         forward: kl_fwd,
+        decode: Decode::Never,
     },
 ];

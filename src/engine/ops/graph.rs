@@ -1,6 +1,6 @@
 //! Graph layers over node features `[N, F]` and a dense adjacency `[N, N]`.
 
-use super::{BuildCtx, Layer, Learned, OpSpec, StepParams, Value};
+use super::{BuildCtx, Decode, Layer, Learned, OpSpec, StepParams, Value};
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Distribution, Tensor, activation};
@@ -132,15 +132,18 @@ pub const OPS: &[OpSpec] = &[
         kind: "gcn_conv",
         build: gcn_build,
         forward: gcn_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "sage_conv",
         build: sage_build,
         forward: sage_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "gat_conv",
         build: gat_build,
         forward: gat_fwd,
+        decode: Decode::Never,
     },
 ];

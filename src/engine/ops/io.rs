@@ -1,6 +1,6 @@
 //! Inputs and outputs: values enter from the recipe and leave to it.
 
-use super::{Layer, OpSpec, StepParams, Value, stateless};
+use super::{Decode, Layer, OpSpec, StepParams, Value, stateless};
 
 fn pass(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
     Ok(inputs)
@@ -12,15 +12,18 @@ pub const OPS: &[OpSpec] = &[
         kind: "input",
         build: stateless,
         forward: pass,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "output",
         build: stateless,
         forward: pass,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "identity",
         build: stateless,
         forward: pass,
+        decode: Decode::Alone,
     },
 ];

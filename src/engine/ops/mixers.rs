@@ -1,6 +1,6 @@
 //! Mamba, RWKV and Hyena: sequence mixers `[B, T, D]` → `[B, T, D]`, causal.
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one};
 use crate::catalog::mixers::{HYENA_BANDS, mamba_dt_rank};
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
@@ -426,20 +426,24 @@ pub const OPS: &[OpSpec] = &[
         kind: "mamba",
         build: mamba_build,
         forward: mamba_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "rwkv_time_mix",
         build: time_mix_build,
         forward: time_mix_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "rwkv_channel_mix",
         build: channel_mix_build,
         forward: channel_mix_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "hyena",
         build: hyena_build,
         forward: hyena_fwd,
+        decode: Decode::Never,
     },
 ];

@@ -254,6 +254,20 @@ pub struct OpSpec {
     pub build: BuildFn,
     /// Forward pass.
     pub forward: ForwardFn,
+    /// Whether it can run on the newest tokens alone while decoding with a cache.
+    pub decode: Decode,
+}
+
+/// How an op takes part in incremental decoding (a KV cache, see [`decode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decode {
+    /// It mixes positions without a cache (a recurrence, a convolution over time): the graph
+    /// reruns the window.
+    Never,
+    /// It acts on each position alone, or knows the cache's offset (position tables).
+    Alone,
+    /// Self-attention: cached when causal and without keys from elsewhere.
+    CausalSelfAttention,
 }
 
 /// A builder for kinds without state.

@@ -4,7 +4,7 @@
 //! Transformer's load-balancing loss (added to the training loss) and each expert's share of
 //! the tokens (the expert-load view).
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData, activation};
@@ -143,4 +143,5 @@ pub const OPS: &[OpSpec] = &[OpSpec {
     kind: "moe",
     build: moe_build,
     forward: moe_fwd,
+    decode: Decode::Alone,
 }];

@@ -1,6 +1,6 @@
 //! Normalisation layers.
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one};
 use crate::map_float;
 use burn::nn::{BatchNormConfig, LayerNormConfig};
 
@@ -53,11 +53,13 @@ pub const OPS: &[OpSpec] = &[
         kind: "batch_norm",
         build: batch_norm_build,
         forward: batch_norm_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "layer_norm",
         build: layer_norm_build,
         forward: layer_norm_fwd,
+        decode: Decode::Alone,
     },
 ];
 
@@ -93,10 +95,12 @@ pub const MORE_OPS: &[OpSpec] = &[
         kind: "rms_norm",
         build: rms_build,
         forward: rms_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "group_norm",
         build: group_build,
         forward: group_fwd,
+        decode: Decode::Never,
     },
 ];

@@ -1,7 +1,7 @@
 //! RNN, LSTM and GRU (PyTorch equations and parameter layout: an input and a hidden projection,
 //! each with a bias, per layer and direction).
 
-use super::{BuildCtx, Layer, OpSpec, StepParams, Value, one};
+use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Tensor, activation};
@@ -136,15 +136,18 @@ pub const OPS: &[OpSpec] = &[
         kind: "rnn",
         build: rnn_build,
         forward: rnn_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "lstm",
         build: lstm_build,
         forward: lstm_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "gru",
         build: gru_build,
         forward: gru_fwd,
+        decode: Decode::Never,
     },
 ];

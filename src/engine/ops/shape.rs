@@ -1,6 +1,6 @@
 //! Shape operations and element-wise arithmetic.
 
-use super::{Layer, OpSpec, StepParams, Value, one, stateless};
+use super::{Decode, Layer, OpSpec, StepParams, Value, one, stateless};
 use burn::tensor::Tensor;
 
 fn flatten_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
@@ -92,26 +92,31 @@ pub const OPS: &[OpSpec] = &[
         kind: "flatten",
         build: stateless,
         forward: flatten_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "add",
         build: stateless,
         forward: add_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "multiply",
         build: stateless,
         forward: mul_fwd,
+        decode: Decode::Alone,
     },
     OpSpec {
         kind: "concat",
         build: stateless,
         forward: concat_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "mean",
         build: stateless,
         forward: mean_fwd,
+        decode: Decode::Never,
     },
 ];
 
@@ -252,50 +257,60 @@ pub const MORE_OPS: &[OpSpec] = &[
         kind: "reshape",
         build: stateless,
         forward: reshape_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "transpose",
         build: stateless,
         forward: transpose_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "permute",
         build: stateless,
         forward: permute_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "squeeze",
         build: stateless,
         forward: squeeze_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "unsqueeze",
         build: stateless,
         forward: squeeze_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "select",
         build: stateless,
         forward: select_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "slice",
         build: stateless,
         forward: slice_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "split",
         build: stateless,
         forward: split_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "matmul",
         build: stateless,
         forward: matmul_fwd,
+        decode: Decode::Never,
     },
     OpSpec {
         kind: "crop_to",
         build: stateless,
         forward: crop_fwd,
+        decode: Decode::Never,
     },
 ];

@@ -8,7 +8,7 @@ use super::{Evaluation, GenerateRequest, Pending, Recipe, RecipeEngine, RecipeIn
 use crate::catalog::recipes::language_model::SPEC;
 use crate::data::text::Corpus;
 use crate::engine::RunError;
-use crate::engine::model::{GraphModel, compile};
+use crate::engine::model::compile;
 use crate::engine::value::Value;
 use crate::telemetry::{Picture, Scalars, Text, View};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -111,22 +111,12 @@ impl LanguageModel {
         (HashMap::from([(self.field.clone(), Value::I2(x))]), y)
     }
 
-    /// Logits `[B, T, V]` of the graph for a feed.
-    fn logits(
-        &self,
-        model: &GraphModel,
-        feed: &HashMap<String, Value>,
-        cx: Option<&mut StepCx>,
-    ) -> Result<Tensor<3>, RunError> {
-        text::run_logits(model, feed, cx)
-    }
-
     fn check_logits(&mut self) -> Result<(), RunError> {
         let device = self.device.clone().inner();
         let (feed, _) = self.windows(&[0], &device);
         let model = self.t.net.inference()?;
         let context = self.context;
-        let l = self.logits(&model, &feed, None).map_err(|e| match e {
+        let l = text::run_logits(&model, &feed, None).map_err(|e| match e {
             RunError::Failed(m) => RunError::BadInput(format!(
                 "{m} — the recipe feeds windows of {context} tokens (its 'context' setting)"
             )),
@@ -167,7 +157,7 @@ impl LanguageModel {
             let n = feed_ids.len();
             let x = text::token_tensor(&[feed_ids.to_vec()], &device);
             let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
-            let l = self.logits(&model, &feed, None)?;
+            let l = text::run_logits(&model, &feed, None)?;
             let last: Vec<f32> = l.slice([0..1, n - 1..n]).into_data().iter::<f32>().collect();
             Ok(text::pick(&last, temperature, self.top_k, rng))
         };
@@ -239,7 +229,7 @@ impl LanguageModel {
         }
         let x = text::token_tensor(&[ids], &device);
         let feed = HashMap::from([(self.field.clone(), Value::I2(x))]);
-        let (out, maps) = crate::engine::record_attention(|| self.logits(&model, &feed, None));
+        let (out, maps) = crate::engine::record_attention(|| text::run_logits(&model, &feed, None));
         out?;
         let Some(map) = (match self.attention_layer {
             0 => maps.last(),
@@ -300,7 +290,7 @@ impl Recipe for LanguageModel {
         let device = self.device.clone();
         let (starts, _) = self.t.next(&device);
         let (feed, targets) = self.windows(&starts, &device);
-        let logits = self.logits(self.t.net.model()?, &feed, Some(cx))?;
+        let logits = text::run_logits(self.t.net.model()?, &feed, Some(cx))?;
         if !cx.router_loads.is_empty() {
             self.loads.push(std::mem::take(&mut cx.router_loads));
         }
@@ -320,7 +310,7 @@ impl Recipe for LanguageModel {
                 break;
             }
             let (feed, targets) = self.windows(chunk, &device);
-            let l = self.logits(&model, &feed, None)?;
+            let l = text::run_logits(&model, &feed, None)?;
             let loss: f32 = text::cross_entropy(l, targets).into_scalar();
             sum += f64::from(loss) * chunk.len() as f64;
             seen += chunk.len();

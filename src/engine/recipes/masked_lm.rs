@@ -27,12 +27,6 @@ const EVAL_BATCH: usize = 32;
 /// The character that marks a blank in a prompt.
 pub const BLANK: char = '#';
 
-/// A window corrupted for training: the tokens fed, and the chosen positions with their true tokens.
-struct Corrupted {
-    input: Vec<usize>,
-    chosen: Vec<(usize, usize)>,
-}
-
 /// A run of the masked-language-model recipe.
 pub struct MaskedLm {
     t: Trainee,
@@ -90,12 +84,6 @@ impl MaskedLm {
         Ok(m)
     }
 
-    /// BERT's corruption of one window.
-    fn corrupt(&self, window: &[usize], rng: &mut Rng) -> Corrupted {
-        let (input, chosen) = bert_corrupt(window, self.rate, self.mask_id, rng);
-        Corrupted { input, chosen }
-    }
-
     /// Inputs, every position's true token `[B·T]` and a weight of 1 at the chosen positions
     /// (0 elsewhere), for windows at `starts`.
     fn batch(
@@ -110,12 +98,12 @@ impl MaskedLm {
         let mut w = vec![0f32; starts.len() * t];
         for (b, &s) in starts.iter().enumerate() {
             let window = &self.corpus.tokens[s..s + t];
-            let c = self.corrupt(window, rng);
-            for (i, _) in c.chosen {
+            let (input, chosen) = bert_corrupt(window, self.rate, self.mask_id, rng);
+            for (i, _) in chosen {
                 w[b * t + i] = 1.0;
             }
             truth.extend(window.iter().map(|&v| v as i64));
-            rows.push(c.input);
+            rows.push(input);
         }
         let n = truth.len();
         let feed = HashMap::from([(self.field.clone(), Value::I2(text::token_tensor(&rows, device)))]);

@@ -88,8 +88,8 @@ impl Supervised {
         }))
     }
 
-    /// For a vision transformer (a graph with a class token and attention): where the class
-    /// token looks in the last attention layer, averaged over heads, for the first validation
+    /// For a vision transformer (its last self-attention runs over a class token and a square
+    /// grid of patches, as the attention probe records): where the class token looks there, averaged over heads, for the first validation
     /// images (up to `n`) — each image beside its patch grid's heat map (brighter: more
     /// attention). `None` for other graphs.
     pub fn class_attention(&self, n: usize) -> Result<Option<Picture>, RunError> {
@@ -97,9 +97,6 @@ impl Supervised {
             return Ok(None);
         }
         let (model, device) = self.inference()?;
-        if !model.plan.steps.iter().any(|s| s.kind == "class_token") {
-            return Ok(None);
-        }
         let idx: Vec<usize> = self.ex.split.val.iter().copied().take(n.max(1)).collect();
         let (out, maps) = crate::engine::record_attention(|| self.predict(&model, &idx, &device));
         out?;
