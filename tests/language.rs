@@ -55,6 +55,7 @@ fn bad_text_files_are_clear_errors() {
 /// A causal model's output at position t does not change when tokens after t change.
 #[test]
 fn the_character_gpt_is_causal() {
+    let _serial = serial();
     let p = preset("gpt_char");
     let d = cpu();
     let model = compile(&p, &d).unwrap();
@@ -128,6 +129,7 @@ fn the_language_model_recipe_learns_and_writes_from_a_prompt() {
 
 #[test]
 fn bad_language_model_setups_are_named() {
+    let _serial = serial();
     // A prompt with a character the novel never uses.
     let mut p = preset("gpt_char");
     p.recipe.settings.insert("prompt".into(), "Ünter".into());
@@ -194,6 +196,7 @@ fn text_is_written_on_demand_from_a_prompt() {
 /// diagonal in a causal model.
 #[test]
 fn attention_weights_are_recorded_and_causal() {
+    let _serial = serial();
     let p = preset("gpt_char");
     let d = cpu();
     let model = compile(&p, &d).unwrap();
@@ -258,6 +261,7 @@ fn the_kv_cache_writes_what_the_full_window_writes() {
 /// shrinks, training is deterministic, and a language model trains on the tokens.
 #[test]
 fn byte_pair_encoding_is_learned_and_trains_a_model() {
+    let _serial = serial();
     use strata::data::bpe;
     assert_eq!(
         bpe::chunks("Hello, world  42!"),
