@@ -1953,7 +1953,7 @@ fn char_lm(
 }
 
 fn moe_char() {
-    let pre = Pre::new(
+    let mut pre = Pre::new(
         "moe_char",
         "Mixture-of-experts GPT on Austen",
         "Decoder-only transformer with sparse expert feed-forwards",
@@ -1961,7 +1961,14 @@ fn moe_char() {
         "Fedus, Zoph & Shazeer, Switch Transformers, JMLR 2022; Shazeer et al., Outrageously Large Neural Networks, ICLR 2017",
         "language_model",
     )
-    .describe("gpt_char with each feed-forward replaced by 4 expert MLPs (hidden 128) behind a router: every character goes to its top 2 experts, each expert takes at most 1.25 × its even share, and a load-balancing loss (weight 0.01) keeps them evenly used — the same parameters as gpt_char, half its feed-forward compute. The Expert load view shows each expert's share per step.");
+    .describe("gpt_char with each feed-forward replaced by 4 experts behind a router: every character goes to its top 2 experts, each expert takes at most 1.25 × its even share, and a load-balancing loss (weight 0.01) keeps them evenly used — the same parameters as gpt_char, half its feed-forward compute. Each expert is a copy of the block 'Expert MLP' (Linear 128 → GELU → Linear; open it to change every expert at once, e.g. into a SwiGLU), with weights of its own. The Expert load view shows each expert's share per step.");
+    let mut e = GraphBuilder::new();
+    let x = port_in(&mut e, "x", 0);
+    let up = linear(&mut e, x, 128);
+    let act = t(&mut e, up, "gelu", &[]);
+    let down = linear(&mut e, act, 128);
+    port_out(&mut e, down, "y", 0);
+    pre.block("expert_mlp", "Expert MLP", e);
     let mut b = GraphBuilder::new();
     let x = port_in(&mut b, "x", 0);
     let ln1 = t(&mut b, x, "layer_norm", &[]);
@@ -1977,7 +1984,11 @@ fn moe_char() {
         &mut b,
         ln2,
         "moe",
-        &[("experts", 4.into()), ("top_k", 2.into()), ("hidden", 128.into())],
+        &[
+            ("experts", 4.into()),
+            ("top_k", 2.into()),
+            ("expert", "expert_mlp".into()),
+        ],
     );
     let r2 = add2(&mut b, r1, m);
     port_out(&mut b, r2, "y", 0);

@@ -841,3 +841,39 @@ fn the_generate_tab_writes_text_from_a_typed_prompt() {
     assert_eq!(t.prompt, "Mr. Collins");
     assert_eq!(t.text.chars().count(), 300);
 }
+
+#[test]
+fn an_experts_block_is_picked_from_the_projects_blocks_in_the_inspector() {
+    let mut h = harness("moe_char");
+    h.state_mut().open_block(Some("moe_layer"));
+    h.run_steps(3);
+    let scope = strata::doc::Scope::Block("moe_layer".into());
+    let moe = |h: &Harness<'static, StrataApp>| {
+        let g = strata::doc::graph_in(&h.state().document().project, &scope).unwrap();
+        g.nodes.iter().find(|n| n.kind == "moe").unwrap().clone()
+    };
+    let id = moe(&h).id;
+    h.state_mut().select(&[id]);
+    h.run_steps(3);
+    // The combo shows the block by name; the empty choice is the built-in MLP.
+    let open = "Transformer layer with experts (pre-LN, causal)";
+    let shown = h.query_all_by_label(open).count();
+    h.get_by_value("Expert MLP").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Expert MLP").is_some());
+    assert_eq!(
+        h.query_all_by_label(open).count(),
+        shown,
+        "the block being edited is not offered"
+    );
+    h.get_by_label("(built in)").click();
+    h.run_steps(3);
+    assert_eq!(moe(&h).params.get("expert"), Some(&"".into()));
+    // Built-in experts of hidden 256 have more parameters than the 128-wide block.
+    assert!(h.state().report().is_valid());
+    assert!(h.state().report().total_params > 824_395);
+    h.get_by_label("Undo").click();
+    h.run_steps(3);
+    assert_eq!(moe(&h).params.get("expert"), Some(&"expert_mlp".into()));
+    assert_eq!(h.state().report().total_params, 824_395);
+}

@@ -39,6 +39,8 @@ fn value_for(kind: ParamKind, pick: u8, r: i64) -> ParamValue {
         }
         (ParamKind::Ints, p) => ParamValue::List((0..(p % 4)).map(|i| ParamValue::Int(i64::from(i) - 1)).collect()),
         (ParamKind::Text, _) => ParamValue::Text(format!("n{r}")),
+        // No blocks in these graphs: empty (built in) or a block that is not there.
+        (ParamKind::Block { .. }, p) => ParamValue::Text(if p % 2 == 0 { String::new() } else { format!("b{r}") }),
     }
 }
 

@@ -521,3 +521,97 @@ fn padded_source_positions_are_masked_out() {
     let moved = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
     assert!(moved < 1e-4, "{id}: masked positions changed the logits by {moved}");
 }
+
+/// Sets a parameter of every mixture-of-experts node inside `moe_char`'s layer block.
+fn set_moe(p: &mut strata::doc::Project, name: &str, value: strata::doc::ParamValue) {
+    for n in &mut p.block_mut("moe_layer").unwrap().graph.nodes {
+        if n.kind == "moe" {
+            n.params.insert(name.into(), value.clone());
+        }
+    }
+}
+
+/// Experts as blocks: each expert is its own copy of a block of the project, counted like the
+/// built-in MLP it stands for, checked (ports, shape, token-by-token layers) with the fix named,
+/// and saved and loaded with the rest of the weights.
+#[test]
+fn block_experts_are_counted_checked_and_saved() {
+    let _serial = serial();
+    let d = cpu();
+    let p = preset("moe_char");
+    let report = strata::shape::check(&p);
+    assert!(report.is_valid(), "{:?}", report.diagnostics);
+    // The same experts built in (Linear 128 → GELU → Linear) have the same parameters.
+    let mut built_in = p.clone();
+    set_moe(&mut built_in, "expert", "".into());
+    set_moe(&mut built_in, "hidden", 128.into());
+    assert_eq!(strata::shape::check(&built_in).total_params, report.total_params);
+    let messages = |p: &strata::doc::Project| -> String {
+        strata::shape::check(p)
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} / {:?}", d.message, d.fix))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // An unknown block: named, with the blocks there are.
+    let mut unknown = p.clone();
+    set_moe(&mut unknown, "expert", "nope".into());
+    let m = messages(&unknown);
+    assert!(m.contains("block 'nope'") && m.contains("expert_mlp"), "{m}");
+    // A block that changes the width.
+    let mut narrow = p.clone();
+    let inner = &mut narrow.block_mut("expert_mlp").unwrap().graph;
+    let last = inner
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "linear")
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    inner
+        .node_mut(last)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 64.into());
+    let m = messages(&narrow);
+    assert!(
+        m.contains("must return the same shape") && m.contains("128 features"),
+        "{m}"
+    );
+    // A block that mixes the tokens of a batch cannot be an expert.
+    let mut mixing = p.clone();
+    for n in &mut mixing.block_mut("expert_mlp").unwrap().graph.nodes {
+        if n.kind == "gelu" {
+            n.kind = "batch_norm".into();
+        }
+    }
+    assert!(strata::shape::check(&mixing).is_valid());
+    let err = compile(&mixing, &d).expect_err("refused").to_string();
+    assert!(err.contains("mixes positions") && err.contains("Expert MLP"), "{err}");
+    // Each expert has weights of its own, and they survive a save and a load.
+    let model = compile(&p, &d).unwrap();
+    let x = Tensor::<2, Int>::from_data(
+        TensorData::new((0..64).map(|i| (i * 5) % 75).collect::<Vec<i64>>(), [1, 64]),
+        &d,
+    );
+    let feed = HashMap::from([("tokens".to_owned(), Value::I2(x))]);
+    let before = model.forward(&feed, false).unwrap().outputs["logits"]
+        .to_f32s()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save_nodes(dir.path()).unwrap();
+    let (loaded, _, missing) = compile(&p, &d).unwrap().load_nodes(dir.path());
+    assert!(missing.is_empty(), "{missing:?}");
+    let after = loaded.forward(&feed, false).unwrap().outputs["logits"]
+        .to_f32s()
+        .unwrap();
+    assert!(before.iter().zip(&after).all(|(a, b)| (a - b).abs() < 1e-5));
+    let fresh = compile(&p, &d).unwrap().forward(&feed, false).unwrap().outputs["logits"]
+        .to_f32s()
+        .unwrap();
+    assert!(
+        before.iter().zip(&fresh).any(|(a, b)| (a - b).abs() > 1e-3),
+        "fresh weights differ"
+    );
+}

@@ -7,6 +7,7 @@ mod files;
 mod gallery;
 mod icons;
 mod inside;
+mod inspector;
 mod settings;
 mod views;
 
@@ -288,7 +289,7 @@ impl StrataApp {
     }
 
     /// An inspector edit: a drag or typing of one value is one undo step.
-    fn apply_inspected(&mut self, e: editor::InspectorEdit) {
+    fn apply_inspected(&mut self, e: inspector::InspectorEdit) {
         if e.fresh {
             self.document.end_merging();
         }
@@ -1337,7 +1338,7 @@ impl eframe::App for StrataApp {
             });
         let in_root = self.editor.scope == Scope::Root;
         let _ = self.scope_report();
-        let mut inspected: Option<editor::InspectorEdit> = None;
+        let mut inspected: Option<inspector::InspectorEdit> = None;
         egui::Panel::right("strata-inspector")
             .default_size(290.0)
             .resizable(true)
@@ -1348,7 +1349,7 @@ impl eframe::App for StrataApp {
                     } else {
                         self.block_report.as_ref().map(|(_, _, r)| r)
                     };
-                    match editor::inspector(ui, &self.document, report, &self.editor.scope, self.editor.selected) {
+                    match inspector::inspector(ui, &self.document, report, &self.editor.scope, self.editor.selected) {
                         Some(e) => inspected = Some(e),
                         None if self.editor.selected.is_none() => {
                             inspected = settings::project_settings(ui, &self.document.project);

@@ -1,7 +1,7 @@
 //! The inspector with nothing selected: the project's name, recipe (and its typed settings),
 //! dataset and training settings.
 
-use super::editor::{InspectorEdit, committed_text, param_widget};
+use super::inspector::{InspectorEdit, committed_text, param_widget};
 use crate::catalog;
 use crate::data::sources;
 use crate::doc::{Edit, Project};

@@ -139,15 +139,18 @@ fn moe_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
             ),
         );
     }
-    let expert = cs(&[cm(d, h)?, h, cm(h, d)?, d])?;
+    // Block experts are counted by the shape checker (a copy of the block per expert).
+    let block = !ctx.text("expert").is_empty();
+    let expert = if block { 0 } else { cs(&[cm(d, h)?, h, cm(h, d)?, d])? };
     let params = cs(&[cm(d, e)?, cm(e, expert)?])?;
     let positions = x.dims[1..x.rank() - 1]
         .iter()
         .fold(1u64, |a, d| a.saturating_mul(d.cost_size()));
+    let per_token = if block { 0 } else { k.saturating_mul(2 * d * h) };
     Ok(Inferred {
         outputs: vec![x.clone()],
         params,
-        macs: positions.saturating_mul(cm(d, e)?.saturating_add(k.saturating_mul(2 * d * h))),
+        macs: positions.saturating_mul(cm(d, e)?.saturating_add(per_token)),
     })
 }
 
@@ -200,13 +203,19 @@ const SPECS: &[LayerSpec] = &[
         id: "moe",
         name: "Mixture of experts",
         category: Category::Attention,
-        doc: "A router sends each token to its top-k expert MLPs (each expert takes at most its capacity) and mixes their outputs by the router's weights; a load-balancing loss keeps the experts evenly used. Only the routed tokens run through each expert.",
+        doc: "A router sends each token to its top-k experts (each takes at most its capacity) and mixes their outputs by the router's weights; a load-balancing loss keeps the experts evenly used. Only the routed tokens run through each expert. An expert is a built-in MLP, or any block of the project that maps one token [D] to [D] (each expert its own copy of the block's weights).",
         paper: "Shazeer et al., Outrageously Large Neural Networks, ICLR 2017",
         params: &[
             int("experts", 8, 1, 4096, "Number of expert MLPs"),
             int("top_k", 2, 1, 4096, "Experts per token"),
             int("hidden", 256, 1, BIG, "Hidden size of each expert"),
             choice("activation", "gelu", &["relu", "gelu", "silu"], "Expert non-linearity"),
+            block_ref(
+                "expert",
+                "experts",
+                "top_k",
+                "A block of this project to use as the expert (one input, one output of the same shape; each expert gets its own weights). Empty: the built-in MLP (hidden, activation)",
+            ),
             float(
                 "capacity_factor",
                 1.25,

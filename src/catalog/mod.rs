@@ -202,7 +202,7 @@ pub fn check_param(spec: &ParamSpec, v: &ParamValue) -> ParamCheck {
             Some(l) if l.iter().all(|d| d.as_int().is_some()) => ParamCheck::Ok,
             _ => ParamCheck::Invalid(format!("expected a list of integers, found {}", found(v))),
         },
-        ParamKind::Text => match v {
+        ParamKind::Text | ParamKind::Block { .. } => match v {
             ParamValue::Text(_) => ParamCheck::Ok,
             _ => ParamCheck::Invalid(format!("expected text, found {}", found(v))),
         },

@@ -60,6 +60,21 @@ pub const fn int(name: &'static str, default: i64, min: i64, max: i64, tooltip: 
     }
 }
 
+/// A block reference (empty by default): see [`ParamKind::Block`].
+pub const fn block_ref(
+    name: &'static str,
+    copies: &'static str,
+    runs: &'static str,
+    tooltip: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind: ParamKind::Block { copies, runs },
+        default: ParamDefault::Text(""),
+        tooltip,
+    }
+}
+
 /// A real parameter.
 pub const fn float(name: &'static str, default: f64, min: f64, max: f64, tooltip: &'static str) -> ParamSpec {
     ParamSpec {

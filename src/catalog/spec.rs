@@ -151,6 +151,15 @@ pub enum ParamKind {
     Ints,
     /// Free text (a name).
     Text,
+    /// The id of a block of this project that the layer runs inside itself (empty: none), e.g. a
+    /// mixture of experts' expert. The block takes one tensor `[tokens, D]` and must return the
+    /// same type; it is checked, counted and compiled once per copy.
+    Block {
+        /// The integer parameter saying how many independent copies (own weights) there are.
+        copies: &'static str,
+        /// The integer parameter saying how many copies each position runs through (for MACs).
+        runs: &'static str,
+    },
 }
 
 /// A parameter's default value.

@@ -237,6 +237,7 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
             params: &node.params,
             inputs: &in_types,
             device,
+            project,
         };
         let layer = (op.build)(&ctx).map_err(|message| CompileError::Build {
             title: title.clone(),
@@ -295,6 +296,45 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
         index_of_step.insert(node.id, step_idx);
     }
     Ok(GraphModel { layers, plan })
+}
+
+/// Compiles block `block_id` of `project` as a network of its own that maps one token
+/// `[tokens, dim]` (fed as field `x`) to output role `prediction`: what a layer that runs a block
+/// inside itself (a block expert) holds. Every layer inside must act on each token alone.
+pub fn compile_block(project: &Project, block_id: &str, dim: usize, device: &Device) -> Result<GraphModel, String> {
+    use crate::doc::{PORT_IN_KIND, PORT_OUT_KIND, ParamValue};
+    let def = project
+        .block(block_id)
+        .ok_or_else(|| format!("there is no block '{block_id}'"))?;
+    let mut mini = project.clone();
+    mini.graph = def.graph.clone();
+    for n in &mut mini.graph.nodes {
+        if n.kind == PORT_IN_KIND {
+            n.kind = "input".into();
+            n.params.clear();
+            n.params.insert("field".into(), ParamValue::Text("x".into()));
+            n.params.insert(
+                "shape".into(),
+                ParamValue::List(vec![ParamValue::Text("B".into()), ParamValue::Int(dim as i64)]),
+            );
+        } else if n.kind == PORT_OUT_KIND {
+            n.kind = "output".into();
+            n.params.clear();
+            n.params.insert("role".into(), ParamValue::Text("prediction".into()));
+        }
+    }
+    let model = compile(&mini, device).map_err(|e| format!("block '{}': {e}", def.name))?;
+    if let Some(s) = model.plan.steps.iter().find(|s| {
+        ops::ops()
+            .get(s.kind.as_str())
+            .is_none_or(|o| o.decode != ops::Decode::Alone)
+    }) {
+        return Err(format!(
+            "'{}' inside block '{}' mixes positions; a block run token by token (an expert) may hold only layers that act on each token alone",
+            s.title, def.name
+        ));
+    }
+    Ok(model)
 }
 
 /// Collects the ids of every float parameter a module holds.
@@ -394,12 +434,28 @@ impl GraphModel {
         keep_all: bool,
         tap: Option<NodeId>,
     ) -> Result<Forward, ForwardError> {
+        super::ops::moe::begin_pass();
+        let mut f = self.run_inside(roles, feed, overrides, keep_all, tap)?;
+        (f.aux, f.router_loads) = super::ops::moe::end_pass();
+        Ok(f)
+    }
+
+    /// Runs the graph as part of an enclosing pass (a block run inside a layer, e.g. an expert):
+    /// what its layers leave beside their outputs (balance losses, router loads) joins the
+    /// enclosing pass's instead of starting a new one. `aux` and `router_loads` stay empty.
+    pub fn run_inside(
+        &self,
+        roles: Option<&[&str]>,
+        feed: &HashMap<String, Value>,
+        overrides: &HashMap<(usize, usize), Value>,
+        keep_all: bool,
+        tap: Option<NodeId>,
+    ) -> Result<Forward, ForwardError> {
         let steps = &self.plan.steps;
         let given: Vec<usize> = overrides.keys().map(|(s, _)| *s).collect();
         let need = self.plan.needed_given(roles, &given);
         let mut tapped = None;
         let mut values: Vec<Vec<Value>> = Vec::with_capacity(steps.len());
-        super::ops::moe::begin_pass();
         // The last step that reads each step's outputs: after it, they are dropped (unless every
         // value is kept or the step is an output), so an inference pass holds only the live
         // tensors, not every node's output at once. (With autodiff the graph keeps what the
@@ -471,14 +527,13 @@ impl GraphModel {
                 every.push((*step, role.clone(), v.clone()));
             }
         }
-        let (aux, router_loads) = super::ops::moe::end_pass();
         Ok(Forward {
             outputs,
             every,
             all: keep_all.then_some(values),
             tapped,
-            aux,
-            router_loads,
+            aux: None,
+            router_loads: Vec::new(),
         })
     }
 

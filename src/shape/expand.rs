@@ -8,7 +8,8 @@ use std::collections::HashMap;
 /// A flat graph plus, for each of its nodes, where it came from.
 #[derive(Clone, Debug)]
 pub struct Expanded {
-    /// The flat project: same settings, no blocks, every node a plain layer.
+    /// The flat project: same settings, every node a plain layer; of the block definitions only
+    /// those run inside layers (a mixture of experts' expert block) stay.
     pub project: Project,
     /// For each flat node id: where it came from.
     pub origins: HashMap<NodeId, Origin>,
@@ -85,12 +86,49 @@ pub fn expand(project: &Project) -> Result<Expanded, ExpandError> {
     wires.dedup();
     ctx.out.wires = wires;
     let mut flat = project.clone();
-    flat.blocks.clear();
     flat.graph = ctx.out;
+    let kept = run_inside(&flat);
+    flat.blocks.retain(|b| kept.contains(&b.id));
     Ok(Expanded {
         project: flat,
         origins: ctx.origins,
     })
+}
+
+/// The blocks that layers of the flat graph run inside themselves (block-reference parameters,
+/// e.g. a mixture of experts' expert), and the blocks those use in turn: what the flat project
+/// keeps of its block definitions.
+fn run_inside(flat: &Project) -> std::collections::HashSet<String> {
+    let refs = |g: &Graph| -> Vec<String> {
+        let cat = crate::catalog::catalog();
+        let mut ids = Vec::new();
+        for n in &g.nodes {
+            if n.is_block() {
+                ids.extend(n.block.clone());
+            }
+            let Some(spec) = cat.get(&n.kind) else { continue };
+            for p in spec.params {
+                if matches!(p.kind, crate::catalog::ParamKind::Block { .. })
+                    && let Some(id) = n.params.get(p.name).and_then(|v| v.as_text())
+                    && !id.trim().is_empty()
+                {
+                    ids.push(id.trim().to_owned());
+                }
+            }
+        }
+        ids
+    };
+    let mut kept = std::collections::HashSet::new();
+    // The top level has no block instances left: only references count there.
+    let mut todo: Vec<String> = refs(&flat.graph);
+    while let Some(id) = todo.pop() {
+        if let Some(def) = flat.block(&id)
+            && kept.insert(id)
+        {
+            todo.extend(refs(&def.graph));
+        }
+    }
+    kept
 }
 
 impl Ctx<'_> {

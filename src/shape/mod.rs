@@ -11,7 +11,7 @@ pub use report::{Diagnostic, NodeReport, Report, Severity};
 
 use index::{Csr, IdIndex, port_order};
 
-use crate::catalog::{self, Ctx, ParamCheck, PortSpec, TensorType, check_param};
+use crate::catalog::{self, Ctx, Dim, ParamCheck, PortSpec, TensorType, check_param};
 use crate::doc::{self, Graph, Node, Project};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -585,6 +585,7 @@ impl<'p> Checker<'p> {
                 ports,
             };
             let result = (spec.infer)(&ctx);
+            let first = inputs.first().copied().flatten().cloned();
             drop(inputs);
             match result {
                 Ok(inf) => {
@@ -593,8 +594,9 @@ impl<'p> Checker<'p> {
                             *slot = Some(t);
                         }
                     }
-                    res.params[i] = inf.params;
-                    res.macs[i] = inf.macs;
+                    let (params, macs) = self.inner_blocks(node, spec, first.as_ref(), diags);
+                    res.params[i] = inf.params.saturating_add(params);
+                    res.macs[i] = inf.macs.saturating_add(macs);
                 }
                 Err(e) => diags.push(Diagnostic {
                     severity: Severity::Error,
@@ -663,6 +665,125 @@ impl<'p> Checker<'p> {
                 state[i] = 2;
             }
         }
+    }
+
+    /// Checks the blocks a node runs inside itself (parameters of kind [`catalog::ParamKind::Block`],
+    /// e.g. a mixture of experts' expert) on one token `[tokens, D]` of its first input: one
+    /// input, one output of the input's type. Returns their parameters (× copies) and MACs per
+    /// example (× runs × positions).
+    fn inner_blocks(
+        &mut self,
+        node: &Node,
+        spec: &catalog::LayerSpec,
+        input: Option<&TensorType>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> (u64, u64) {
+        let (mut params, mut macs) = (0u64, 0u64);
+        for p in spec.params {
+            let catalog::ParamKind::Block { copies, runs } = p.kind else {
+                continue;
+            };
+            let id = node.params.get(p.name).and_then(|v| v.as_text()).unwrap_or("").trim();
+            if id.is_empty() {
+                continue;
+            }
+            let Some(def) = self.project.block(id) else {
+                let known: Vec<&str> = self.project.blocks.iter().map(|b| b.id.as_str()).collect();
+                diags.push(
+                    Diagnostic::error(
+                        Some(node.id),
+                        None,
+                        format!(
+                            "'{}' uses block '{id}' as its {}, and there is no such block",
+                            self.title(node),
+                            p.name
+                        ),
+                    )
+                    .with_fix(if known.is_empty() {
+                        format!(
+                            "make a block (select nodes, then Group into block) or clear '{}'",
+                            p.name
+                        )
+                    } else {
+                        format!("choose one of: {}", known.join(", "))
+                    }),
+                );
+                continue;
+            };
+            let (ins, outs) = (
+                port_order(&def.graph, doc::PORT_IN_KIND).len(),
+                port_order(&def.graph, doc::PORT_OUT_KIND).len(),
+            );
+            if ins != 1 || outs != 1 {
+                diags.push(
+                    Diagnostic::error(
+                        Some(node.id),
+                        None,
+                        format!(
+                            "block '{}' has {ins} inputs and {outs} outputs; as the {} of '{}' it needs one of each",
+                            def.name,
+                            p.name,
+                            self.title(node)
+                        ),
+                    )
+                    .with_fix("give the block one input port and one output port"),
+                );
+                continue;
+            }
+            let Some(x) = input else { continue };
+            let Some(&d) = x.dims.last() else { continue };
+            let token = TensorType {
+                dtype: x.dtype,
+                dims: vec![
+                    Dim::Sym {
+                        sym: 'B',
+                        mul: 1,
+                        add: 0,
+                    },
+                    d,
+                ],
+            };
+            let mut probe = Node::block_instance(id, 1);
+            probe.id = node.id;
+            let Some((out, block_params, block_macs)) = self.infer_block(&probe, &[Some(token.clone())], diags) else {
+                continue;
+            };
+            if out.first().cloned().flatten().as_ref() != Some(&token) {
+                let got = out
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .map_or("nothing".to_owned(), |t| t.to_string());
+                diags.push(
+                    Diagnostic::error(
+                        Some(node.id),
+                        None,
+                        format!(
+                            "block '{}' turns a token {token} into {got}; as the {} of '{}' it must return the same shape",
+                            def.name,
+                            p.name,
+                            self.title(node)
+                        ),
+                    )
+                    .with_fix(format!("make the block's last layer return {d} features")),
+                );
+                continue;
+            }
+            let int = |name: &str| {
+                node.params
+                    .get(name)
+                    .and_then(|v| v.as_int())
+                    .or_else(|| spec.param(name).and_then(|s| s.default.to_value().as_int()))
+                    .unwrap_or(1)
+                    .max(0) as u64
+            };
+            let positions = x.dims[1..x.rank().saturating_sub(1).max(1)]
+                .iter()
+                .fold(1u64, |a, d| a.saturating_mul(d.cost_size()));
+            params = params.saturating_add(block_params.saturating_mul(int(copies)));
+            macs = macs.saturating_add(block_macs.saturating_mul(int(runs)).saturating_mul(positions));
+        }
+        (params, macs)
     }
 
     fn infer_block(

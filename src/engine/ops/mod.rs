@@ -100,6 +100,8 @@ pub struct BuildCtx<'a> {
     pub inputs: &'a [Option<TensorType>],
     /// Where the weights live.
     pub device: &'a Device,
+    /// The whole project (its blocks: layers that run a block inside, e.g. block experts).
+    pub project: &'a crate::doc::Project,
 }
 
 impl BuildCtx<'_> {

@@ -2,13 +2,16 @@
 //! most its capacity (the rest of its tokens pass it by), and only the routed tokens run through
 //! each expert. The layer leaves two things for the recipe beside its output: the Switch
 //! Transformer's load-balancing loss (added to the training loss) and each expert's share of
-//! the tokens (the expert-load view).
+//! the tokens (the expert-load view). An expert is a built-in MLP or a copy of a block of the
+//! project (compiled with [`compile_block`]).
 
 use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one};
+use crate::engine::model::{GraphModel, compile_block};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData, activation};
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// What the layers of one forward pass leave besides their outputs (this thread).
 #[derive(Default)]
@@ -34,22 +37,70 @@ pub fn end_pass() -> (Option<Tensor<1>>, Vec<Vec<f32>>) {
     (aux, side.loads)
 }
 
-/// A mixture of expert MLPs and its router.
+/// A mixture of experts and its router. The experts are built-in MLPs (`up`, `down`) or, when
+/// the node names a block, one compiled copy of that block each (`blocks`).
 #[derive(Module, Debug)]
 pub struct Moe {
     router: Linear,
     up: Vec<Linear>,
     down: Vec<Linear>,
+    blocks: Vec<GraphModel>,
+}
+
+impl Moe {
+    fn experts(&self) -> usize {
+        self.up.len().max(self.blocks.len())
+    }
 }
 
 fn moe_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let d = ctx.in_dim(0, usize::MAX)?;
     let (e, h) = (ctx.usize("experts").max(1), ctx.usize("hidden"));
+    let block = ctx.text("expert");
+    let router = LinearConfig::new(d, e).with_bias(false).init(ctx.device);
+    if !block.trim().is_empty() {
+        let blocks = (0..e)
+            .map(|_| compile_block(ctx.project, block.trim(), d, ctx.device))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Some(Layer::Moe(Moe {
+            router,
+            up: Vec::new(),
+            down: Vec::new(),
+            blocks,
+        })));
+    }
     Ok(Some(Layer::Moe(Moe {
-        router: LinearConfig::new(d, e).with_bias(false).init(ctx.device),
+        router,
         up: (0..e).map(|_| LinearConfig::new(d, h).init(ctx.device)).collect(),
         down: (0..e).map(|_| LinearConfig::new(h, d).init(ctx.device)).collect(),
+        blocks: Vec::new(),
     })))
+}
+
+/// Expert `e` of `m` on its tokens `x` (`[n, D]`).
+fn expert(m: &Moe, e: usize, act: &str, x: Tensor<2>) -> Result<Tensor<2>, String> {
+    if let Some(block) = m.blocks.get(e) {
+        let feed = HashMap::from([("x".to_owned(), Value::F2(x))]);
+        let out = block
+            .run_inside(None, &feed, &HashMap::new(), false, None)
+            .map_err(|err| format!("expert {}: {err}", e + 1))?;
+        return out
+            .outputs
+            .get("prediction")
+            .cloned()
+            .ok_or_else(|| format!("expert {} returned nothing", e + 1))?
+            .f2();
+    }
+    let (Some(up), Some(down)) = (m.up.get(e), m.down.get(e)) else {
+        return Err(format!("expert {} missing", e + 1));
+    };
+    let hdn = up.forward(x);
+    let hdn = match act {
+        "relu" => activation::relu(hdn),
+        "silu" => activation::silu(hdn),
+        _ => activation::gelu(hdn),
+    };
+    Ok(down.forward(hdn))
 }
 
 /// Which (token, expert) pairs are kept: each token's top-k experts by router probability, in
@@ -79,7 +130,7 @@ fn moe_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let rows: usize = dims[..dims.len() - 1].iter().product();
     let flat = x.reshape(&[rows, d])?.f2()?;
     let device = flat.device();
-    let experts = m.up.len();
+    let experts = m.experts();
     let probs = activation::softmax(m.router.forward(flat.clone()), 1); // [rows, E]
     let k = (p.int("top_k").max(1) as usize).min(experts);
     // Capacity is a training-time limit (it keeps experts' batches even); inference routes
@@ -113,14 +164,9 @@ fn moe_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
         let idx: Vec<i64> = toks.iter().map(|&r| r as i64).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [toks.len()]), &device);
         let xe = flat.clone().select(0, idx.clone());
-        let hdn = m.up[e].forward(xe);
-        let hdn = match act.as_str() {
-            "relu" => activation::relu(hdn),
-            "silu" => activation::silu(hdn),
-            _ => activation::gelu(hdn),
-        };
+        let ye = expert(m, e, &act, xe)?;
         let we = w.clone().select(0, idx.clone()).narrow(1, e, 1);
-        out = out.select_assign(0, idx, m.down[e].forward(hdn) * we, IndexingUpdateOp::Add);
+        out = out.select_assign(0, idx, ye * we, IndexingUpdateOp::Add);
     }
     // Switch Transformer's balance loss: E · Σ_e (share of routed tokens) · (mean probability).
     let share: Vec<f32> = taken
