@@ -69,6 +69,7 @@ fn dense_and_activation_rules() {
         "sigmoid",
         "tanh",
         "mish",
+        "elu",
         "leaky_relu",
         "softmax",
         "dropout",

@@ -148,6 +148,12 @@ const SPECS: &[LayerSpec] = &[
     activation!("sigmoid", "Sigmoid", "1 / (1 + e^-x).", ""),
     activation!("tanh", "Tanh", "Hyperbolic tangent.", ""),
     activation!("mish", "Mish", "x·tanh(softplus(x)).", "Misra, Mish, BMVC 2020"),
+    activation!(
+        "elu",
+        "ELU",
+        "x for x > 0, eˣ − 1 below (graph attention networks use it between layers).",
+        "Clevert, Unterthiner & Hochreiter, Fast and Accurate Deep Network Learning by Exponential Linear Units, ICLR 2016"
+    ),
     LayerSpec {
         id: "softmax",
         name: "Softmax",

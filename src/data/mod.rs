@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub mod bpe;
+pub mod graphs;
 pub mod loaders;
 pub mod planar;
 pub mod sequences;
@@ -76,6 +77,9 @@ pub enum Target {
         /// All tokens, row-major.
         data: Vec<u8>,
     },
+    /// The examples are the nodes of one graph, each with a class (in [`Dataset::labels`]):
+    /// its edges and which nodes are trained on, validated and tested (node classification).
+    Nodes(graphs::NodeSplit),
 }
 
 /// A labelled dataset held in memory.

@@ -344,6 +344,59 @@ pub const SOURCES: &[DatasetSpec] = &[
         },
     },
     DatasetSpec {
+        id: "cora",
+        name: "Cora (citation graph)",
+        doc: "2 708 papers (1 433 binary word features) in 7 subjects, 5 278 citations; 140 labelled papers, 500 validation, 1 000 test (McCallum et al. 2000; LINQS)",
+        kind: DataKind::Graph,
+        options: &[],
+        load: |_, _, _| super::graphs::cora(),
+    },
+    DatasetSpec {
+        id: "karate",
+        name: "Karate club (graph)",
+        doc: "Zachary's 34 club members and their 78 friendships; which of the two clubs each joined, learned from the two leaders' labels (Zachary 1977)",
+        kind: DataKind::Graph,
+        options: &[],
+        load: |_, _, _| Ok(super::graphs::karate()),
+    },
+    DatasetSpec {
+        id: "sbm",
+        name: "Stochastic block model (graph)",
+        doc: "A synthetic graph of communities: most links inside a community, features its noisy centre",
+        kind: DataKind::Graph,
+        options: &[
+            int("nodes", 2000, 8, 2_000_000, "Nodes"),
+            int("communities", 4, 2, 64, "Communities (classes)"),
+            float("degree", 8.0, 0.5, 200.0, "Average links per node"),
+            float("p_in", 0.8, 0.0, 1.0, "Share of links inside the community"),
+            float("noise", 2.0, 0.0, 100.0, "Feature noise around the community's centre"),
+            int("seed", 7, 0, 1_000_000, "Seed"),
+        ],
+        load: |_, o, _| {
+            let f = |k: &str, d: f64| o.get(k).and_then(ParamValue::as_float).unwrap_or(d);
+            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            super::graphs::sbm(
+                n("nodes", 2000),
+                n("communities", 4),
+                f("degree", 8.0),
+                f("p_in", 0.8),
+                f("noise", 2.0),
+                n("seed", 7) as u64,
+            )
+        },
+    },
+    DatasetSpec {
+        id: "graph_csv",
+        name: "Graph from CSV files",
+        doc: "Your graph: a node CSV (id, numeric features, label) and an edge-list CSV (two node ids per row)",
+        kind: DataKind::Graph,
+        options: &[
+            text("nodes", "The node CSV: a header, then id, features…, label (relative to the project file)"),
+            text("edges", "The edge CSV: two node ids per row (relative to the project file)"),
+        ],
+        load: |id, o, base| super::graphs::from_csv(&opt_path(id, o, "nodes", base)?, &opt_path(id, o, "edges", base)?),
+    },
+    DatasetSpec {
         id: "idx",
         name: "IDX files",
         doc: "An images file and a labels file in MNIST's IDX format",

@@ -11,6 +11,7 @@ pub mod gan;
 pub mod graph_loss;
 pub mod language_model;
 pub mod masked_lm;
+pub mod node_classification;
 mod planned;
 pub mod score_matching;
 pub mod seq2seq;
@@ -227,6 +228,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             language_model::SPEC,
             masked_lm::SPEC,
             seq2seq::SPEC,
+            node_classification::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

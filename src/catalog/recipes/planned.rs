@@ -65,17 +65,6 @@ pub const SPECS: &[RecipeSpec] = &[
         &[DataKind::Examples],
     ),
     planned(
-        "node_classification",
-        "Node classification",
-        "Semi-supervised labels on a graph's nodes.",
-        &[NetworkSpec {
-            name: "model",
-            roles: &["prediction"],
-        }],
-        &[role("prediction", F, &[2])],
-        &[DataKind::Graph],
-    ),
-    planned(
         "dqn",
         "DQN",
         "Q-learning with replay and a target network (Mnih et al. 2015).",

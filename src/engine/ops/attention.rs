@@ -22,6 +22,16 @@ pub fn record_attention<R>(f: impl FnOnce() -> R) -> (R, Vec<Tensor<4>>) {
     (r, got)
 }
 
+/// Hands attention weights to a running [`record_attention`] (a detached copy; nothing when no
+/// recording is on). Graph attention records `[1, heads, 1, edges]`, one weight per message.
+pub(crate) fn probe(weights: &Tensor<4>) {
+    PROBE.with(|p| {
+        if let Some(v) = p.borrow_mut().as_mut() {
+            v.push(weights.clone().detach());
+        }
+    });
+}
+
 /// The four projections of an attention layer.
 #[derive(Module, Debug)]
 pub struct Attention {

@@ -51,6 +51,7 @@ activation_op!(silu, t, _p => activation::silu(t));
 activation_op!(sigmoid, t, _p => activation::sigmoid(t));
 activation_op!(tanh, t, _p => activation::tanh(t));
 activation_op!(mish, t, _p => activation::mish(t));
+activation_op!(elu, t, _p => t.clone().clamp_min(0.0) + t.clamp_max(0.0).exp().sub_scalar(1.0));
 activation_op!(leaky_relu, t, p => activation::leaky_relu(t, p.float("slope")));
 activation_op!(softmax, t, p => activation::softmax(t, p.int("dim") as isize));
 activation_op!(scale, t, p => t.mul_scalar(p.float("factor")));
@@ -103,6 +104,12 @@ pub const OPS: &[OpSpec] = &[
         kind: "mish",
         build: stateless,
         forward: mish,
+        decode: Decode::Alone,
+    },
+    OpSpec {
+        kind: "elu",
+        build: stateless,
+        forward: elu,
         decode: Decode::Alone,
     },
     OpSpec {

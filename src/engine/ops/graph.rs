@@ -1,9 +1,11 @@
-//! Graph layers over node features `[N, F]` and a dense adjacency `[N, N]`.
+//! Graph layers by sparse message passing: node features `[N, F]` and an edge index `[2, E]`
+//! (sources, destinations). Messages are gathered along the edges (`select`) and summed into
+//! their destinations (`select_assign` with `Add`), so memory grows with the edges, not N².
 
 use super::{BuildCtx, Decode, Layer, Learned, OpSpec, StepParams, Value};
 use burn::module::{Module, Param};
-use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Distribution, Tensor, activation};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::{Distribution, IndexingUpdateOp, Int, Tensor, TensorData, activation};
 
 /// Weights of a graph layer.
 #[derive(Module, Debug)]
@@ -16,43 +18,83 @@ pub struct GraphLayer {
     att: Option<Learned>,
     /// Output bias (GAT), `[1, width]`.
     bias: Option<Learned>,
+    /// Dropout on the attention coefficients (GAT; active only while training).
+    drop: Option<Dropout>,
 }
 
-fn inputs2(inputs: Vec<Value>) -> Result<(Tensor<2>, Tensor<2>), String> {
+/// Node features `[N, F]` and the edge index as (sources, destinations), each `[E]`.
+fn inputs2(inputs: Vec<Value>) -> Result<(Tensor<2>, Tensor<1, Int>, Tensor<1, Int>), String> {
     let mut it = inputs.into_iter();
     let x = it.next().ok_or("missing x")?.f2()?;
-    let adj = it.next().ok_or("missing adj")?.f2()?;
-    Ok((x, adj))
+    let edges = match it.next().ok_or("missing edges")? {
+        Value::I2(e) => e,
+        other => return Err(format!("the edge index must be integer [2, E], not {}", other.describe())),
+    };
+    let [two, e] = edges.dims();
+    if two != 2 {
+        return Err(format!("the edge index must be [2, E], not [{two}, {e}]"));
+    }
+    let n = x.dims()[0] as i64;
+    // One read of the index: a node id outside the graph would be an out-of-bounds gather.
+    let ids: Vec<i64> = edges.clone().into_data().iter::<i64>().collect();
+    if let Some(bad) = ids.iter().find(|&&i| i < 0 || i >= n) {
+        return Err(format!("the edge index names node {bad}, but the graph has {n} nodes (0 … {})", n - 1));
+    }
+    let src = edges.clone().narrow(0, 0, 1).reshape([e]);
+    let dst = edges.narrow(0, 1, 1).reshape([e]);
+    Ok((x, src, dst))
 }
 
-/// A + I, as 0/1.
-fn with_self_loops(adj: Tensor<2>) -> Tensor<2> {
-    let [n, _] = adj.dims();
-    let eye = Tensor::<2>::eye(n, &adj.device());
-    (adj + eye).clamp_max(1.0)
+/// Sums `messages` `[E, D]` into their destination nodes: `[N, D]` (scatter-add).
+fn scatter_add(messages: Tensor<2>, dst: Tensor<1, Int>, n: usize) -> Tensor<2> {
+    let d = messages.dims()[1];
+    Tensor::<2>::zeros([n, d], &messages.device()).select_assign(0, dst, messages, IndexingUpdateOp::Add)
+}
+
+/// How many edges arrive at each node: `[N, 1]`.
+fn in_degree(dst: &Tensor<1, Int>, n: usize) -> Tensor<2> {
+    let e = dst.dims()[0];
+    let ones = Tensor::<2>::ones([e, 1], &dst.device());
+    scatter_add(ones, dst.clone(), n)
 }
 
 fn gcn_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let lin = LinearConfig::new(ctx.in_dim(0, 1)?, ctx.usize("out_features"))
-        .with_bias(ctx.bool("bias"))
+        .with_bias(false)
         .init(ctx.device);
+    let bias = ctx.bool("bias").then(|| Learned {
+        value: Param::from_tensor(Tensor::<2>::zeros([1, ctx.usize("out_features")], ctx.device)),
+    });
     Ok(Some(Layer::Graph(GraphLayer {
         lin,
         root: None,
         att: None,
-        bias: None,
+        bias,
+        drop: None,
     })))
+}
+
+/// GCN's propagation of `h` `[N, D]`: `Â·h` with `Â = D^-½ (A + I) D^-½`, by messages along the
+/// edges (each scaled by `1/√(deg_src·deg_dst)`) plus each node's own `h/deg` (its self-loop).
+pub fn gcn_propagate(h: Tensor<2>, src: Tensor<1, Int>, dst: Tensor<1, Int>) -> Tensor<2> {
+    let n = h.dims()[0];
+    let deg = in_degree(&dst, n).add_scalar(1.0); // self-loop
+    let inv_sqrt = deg.clone().powf_scalar(-0.5); // [N, 1]
+    let scale = inv_sqrt.clone().select(0, src.clone()) * inv_sqrt.select(0, dst.clone()); // [E, 1]
+    let messages = h.clone().select(0, src) * scale;
+    scatter_add(messages, dst, n) + h / deg
 }
 
 fn gcn_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
     let Some(Layer::Graph(g)) = layer else {
         return Err("graph layer missing".into());
     };
-    let (x, adj) = inputs2(inputs)?;
-    let a = with_self_loops(adj);
-    let deg = a.clone().sum_dim(1).powf_scalar(-0.5); // [N, 1]
-    let norm = deg.clone() * a * deg.transpose();
-    Ok(vec![Value::F2(norm.matmul(g.lin.forward(x)))])
+    let (x, src, dst) = inputs2(inputs)?;
+    let out = gcn_propagate(g.lin.forward(x), src, dst);
+    Ok(vec![Value::F2(match &g.bias {
+        Some(b) => out + b.value.val(),
+        None => out,
+    })])
 }
 
 fn sage_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
@@ -64,6 +106,7 @@ fn sage_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
         root: Some(root),
         att: None,
         bias: None,
+        drop: None,
     })))
 }
 
@@ -71,9 +114,10 @@ fn sage_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result
     let Some(Layer::Graph(g)) = layer else {
         return Err("graph layer missing".into());
     };
-    let (x, adj) = inputs2(inputs)?;
-    let deg = adj.clone().sum_dim(1).clamp_min(1.0);
-    let mean = adj.matmul(x.clone()) / deg;
+    let (x, src, dst) = inputs2(inputs)?;
+    let n = x.dims()[0];
+    let deg = in_degree(&dst, n).clamp_min(1.0);
+    let mean = scatter_add(x.clone().select(0, src), dst, n) / deg;
     let root = g.root.as_ref().ok_or("root weight missing")?;
     Ok(vec![Value::F2(g.lin.forward(mean) + root.forward(x))])
 }
@@ -81,7 +125,9 @@ fn sage_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result
 fn gat_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let (f, o, h) = (ctx.in_dim(0, 1)?, ctx.usize("out_features"), ctx.usize("heads").max(1));
     let lin = LinearConfig::new(f, h * o).with_bias(false).init(ctx.device);
-    let att = Tensor::<2>::random([2 * h, o], Distribution::Normal(0.0, 0.1), ctx.device);
+    // Glorot-uniform attention vectors, as in the paper's code.
+    let bound = (6.0 / (o + 1) as f64).sqrt();
+    let att = Tensor::<2>::random([2 * h, o], Distribution::Uniform(-bound, bound), ctx.device);
     let width = if ctx.bool("concat") { h * o } else { o };
     let bias = ctx.bool("bias").then(|| Learned {
         value: Param::from_tensor(Tensor::<2>::zeros([1, width], ctx.device)),
@@ -93,6 +139,7 @@ fn gat_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
             value: Param::from_tensor(att),
         }),
         bias,
+        drop: Some(DropoutConfig::new(ctx.float("dropout")).init()),
     })))
 }
 
@@ -100,25 +147,48 @@ fn gat_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let Some(Layer::Graph(g)) = layer else {
         return Err("graph layer missing".into());
     };
-    let (x, adj) = inputs2(inputs)?;
+    let (x, src, dst) = inputs2(inputs)?;
     let [n, _] = x.dims();
+    let device = x.device();
+    // Every node also attends to itself.
+    let me = Tensor::<1, Int>::arange(0..n as i64, &device);
+    let (src, dst) = (Tensor::cat(vec![src, me.clone()], 0), Tensor::cat(vec![dst, me], 0));
+    let m = src.dims()[0];
     let heads = p.int("heads").max(1) as usize;
     let att = g.att.as_ref().ok_or("attention vectors missing")?.value.val();
     let o = att.dims()[1];
-    let hx = g.lin.forward(x).reshape([n, heads, o]).swap_dims(0, 1); // [H, N, O]
-    let a_src = att.clone().narrow(0, 0, heads).reshape([heads, o, 1]);
-    let a_dst = att.narrow(0, heads, heads).reshape([heads, o, 1]);
-    let e_src = hx.clone().matmul(a_src); // [H, N, 1]
-    let e_dst = hx.clone().matmul(a_dst); // [H, N, 1]
-    let e = activation::leaky_relu(e_dst + e_src.swap_dims(1, 2), 0.2); // [H, N(i), N(j)]
-    let mask = with_self_loops(adj).reshape([1, n, n]).lower_equal_elem(0.0);
-    let e = e.mask_fill(mask.expand([heads, n, n]), -1e9);
-    let alpha = activation::softmax(e, 2);
-    let out = alpha.matmul(hx); // [H, N, O]
+    let hx = g.lin.forward(x).reshape([n, heads, o]); // [N, H, O]
+    let a_src = att.clone().narrow(0, 0, heads).reshape([1, heads, o]);
+    let a_dst = att.narrow(0, heads, heads).reshape([1, heads, o]);
+    let s_src = (hx.clone() * a_src).sum_dim(2).reshape([n, heads]); // [N, H]
+    let s_dst = (hx.clone() * a_dst).sum_dim(2).reshape([n, heads]);
+    let e = activation::leaky_relu(s_src.select(0, src.clone()) + s_dst.select(0, dst.clone()), 0.2); // [M, H]
+    // Softmax over each destination's incoming edges: shift by the destination's largest score
+    // (a constant per destination, found on the host), exponentiate, normalise by the sum.
+    let host: Vec<f32> = e.clone().detach().into_data().iter::<f32>().collect();
+    let dst_host: Vec<i64> = dst.clone().into_data().iter::<i64>().collect();
+    let mut best = vec![f32::NEG_INFINITY; n * heads];
+    for (k, &d) in dst_host.iter().enumerate() {
+        for h in 0..heads {
+            let b = &mut best[d as usize * heads + h];
+            *b = b.max(host[k * heads + h]);
+        }
+    }
+    let best = Tensor::<2>::from_data(TensorData::new(best, [n, heads]), &device);
+    let w = (e - best.select(0, dst.clone())).exp(); // [M, H]
+    let total = scatter_add(w.clone(), dst.clone(), n); // [N, H]
+    let alpha = w / total.select(0, dst.clone()).clamp_min(1e-16);
+    super::attention::probe(&alpha.clone().swap_dims(0, 1).reshape([1, heads, 1, m]));
+    let alpha = match &g.drop {
+        Some(d) => d.forward(alpha),
+        None => alpha,
+    };
+    let messages = hx.select(0, src) * alpha.reshape([m, heads, 1]); // [M, H, O]
+    let out = scatter_add(messages.reshape([m, heads * o]), dst, n); // [N, H·O]
     let out = if p.bool("concat") {
-        out.swap_dims(0, 1).reshape([n, heads * o])
+        out
     } else {
-        out.mean_dim(0).reshape([n, o])
+        out.reshape([n, heads, o]).mean_dim(1).reshape([n, o])
     };
     Ok(vec![Value::F2(match &g.bias {
         Some(b) => out + b.value.val(),

@@ -10,6 +10,7 @@ pub mod gan;
 pub mod graph_loss;
 pub mod language_model;
 pub mod masked_lm;
+pub mod node_classification;
 pub mod score_matching;
 pub mod seq2seq;
 pub mod supervised;
@@ -265,6 +266,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         language_model::ENGINE,
         masked_lm::ENGINE,
         seq2seq::ENGINE,
+        node_classification::ENGINE,
     ]
 }
 

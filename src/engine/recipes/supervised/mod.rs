@@ -269,6 +269,10 @@ impl Supervised {
                 "{} pairs sequences with sequences: train it with the seq2seq recipe",
                 self.ex.data.name
             ))),
+            Target::Nodes(_) => Err(bad(format!(
+                "{} is a graph: train it with the node classification recipe",
+                self.ex.data.name
+            ))),
             Target::Masks(_) => {
                 let logits = pred
                     .f4()
