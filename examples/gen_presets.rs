@@ -65,7 +65,11 @@ fn measured(id: &str) -> Option<&'static str> {
         }
         "t5_small" => "one training step of one 128-token pair takes 0.75 s on 2 CPU cores (a batch of 32: about 24 s)",
         "vit_b_16" => "one training step of one 224×224 image takes 1.36 s on 2 CPU cores (a batch of 32: about 44 s)",
-        "moe_char" => "validation loss 1.56 nats per character after 1 000 steps in 3 min 53 s",
+        "moe_char" => "validation loss 1.57 nats per character after 1 000 steps in 2 min 14 s",
+        "gcn" => "test accuracy 0.791 on Cora's 1 000 test papers in 14 s",
+        "gat" => "test accuracy 0.793 on Cora's 1 000 test papers in 20 s",
+        "graphsage" => "test accuracy 0.785 on Cora's 1 000 test papers in 29 s",
+        "karate_gcn" => "test accuracy 0.969 (31 of 32 members) from the two leaders' labels in 0.04 s",
         "rwkv_char" => "validation loss 1.35 nats per character after 600 steps in 6 min 9 s",
         "hyena_char" => "validation loss 1.39 nats per character after 500 steps in 4 min 26 s",
         "lstm_forecast" => "validation MSE 0.038 in 78 s (predicting zero: 0.46)",
@@ -2485,7 +2489,10 @@ fn dit_mini() {
 
 /// A node classifier on a graph dataset: Inputs for the node features and the edge index, then
 /// `layers` (each a closure adding one graph layer), and the prediction.
-fn node_classifier(pre: Pre, features: i64, layers: &[&dyn Fn(&mut GraphBuilder, NodeId, NodeId) -> NodeId]) {
+/// Adds one layer after `h` (the edge index is the third argument).
+type LayerFn<'a> = &'a dyn Fn(&mut GraphBuilder, NodeId, NodeId) -> NodeId;
+
+fn node_classifier(pre: Pre, features: i64, layers: &[LayerFn]) {
     let mut g = GraphBuilder::new();
     let x = input(&mut g, "node features", &format!("N,{features}"), "float", "features");
     let edges = input(&mut g, "edges", "2,E", "int", "edges");
@@ -2499,7 +2506,11 @@ fn node_classifier(pre: Pre, features: i64, layers: &[&dyn Fn(&mut GraphBuilder,
 
 /// One graph layer of `kind` after dropout `p` (0: none), wired to the edge index.
 fn graph_layer(g: &mut GraphBuilder, h: NodeId, edges: NodeId, p: f64, kind: &str, params: P) -> NodeId {
-    let h = if p > 0.0 { t(g, h, "dropout", &[("p", p.into())]) } else { h };
+    let h = if p > 0.0 {
+        t(g, h, "dropout", &[("p", p.into())])
+    } else {
+        h
+    };
     let c = g.then(h, kind, params);
     g.wire(edges, "y", c, "edges");
     c

@@ -222,9 +222,16 @@ fn recurrent_graph_and_generative_layers_run_with_the_checked_shapes() {
     for kind in ["gcn_conv", "sage_conv", "gat_conv"] {
         build(&|g| {
             let x = g.node("input", &[("shape", shape("N,5")), ("field", "x".into())]);
-            let a = g.node("input", &[("shape", shape("N,N")), ("field", "adj".into())]);
+            let a = g.node(
+                "input",
+                &[
+                    ("shape", shape("2,E")),
+                    ("field", "edges".into()),
+                    ("dtype", "int".into()),
+                ],
+            );
             let c = g.then(x, kind, &[("out_features", 3.into()), ("heads", 2.into())]);
-            g.wire(a, "y", c, "adj");
+            g.wire(a, "y", c, "edges");
             g.then(c, "output", &[]);
         });
     }

@@ -446,22 +446,22 @@ fn recurrent_rules_follow_pytorch_counts() {
 #[test]
 fn graph_layer_rules() {
     assert_eq!(
-        ok("gcn_conv", &[], &[f("x", "N,1433"), f("adj", "N,N")]),
+        ok("gcn_conv", &[], &[f("x", "N,1433"), i("edges", "2,E")]),
         ("[N, 16]".into(), 1433 * 16 + 16)
     );
     assert_eq!(
-        ok("sage_conv", &[], &[f("x", "N,8"), f("adj", "N,N")]),
+        ok("sage_conv", &[], &[f("x", "N,8"), i("edges", "2,E")]),
         ("[N, 16]".into(), 2 * 8 * 16 + 16)
     );
     // PyG GATConv(1433, 8, heads=8): lin 1433·64 + att 2·64 + bias 64.
     assert_eq!(
-        ok("gat_conv", &[], &[f("x", "N,1433"), f("adj", "N,N")]),
+        ok("gat_conv", &[], &[f("x", "N,1433"), i("edges", "2,E")]),
         ("[N, 64]".into(), 1433 * 64 + 128 + 64)
     );
     assert!(
-        infer("gcn_conv", &[], &[f("x", "N,8"), f("adj", "N,5")])
+        infer("gcn_conv", &[], &[f("x", "N,8"), i("edges", "3,E")])
             .unwrap_err()
-            .contains("adjacency")
+            .contains("edge index must be [2, E]")
     );
 }
 

@@ -28,7 +28,10 @@ pub struct NodeSplit {
 impl NodeSplit {
     /// Both directions of every edge, as `[sources…, destinations…]` (what an `edges` Input gets).
     pub fn directed(&self) -> Vec<i64> {
-        let (mut src, mut dst) = (Vec::with_capacity(2 * self.edges.len()), Vec::with_capacity(2 * self.edges.len()));
+        let (mut src, mut dst) = (
+            Vec::with_capacity(2 * self.edges.len()),
+            Vec::with_capacity(2 * self.edges.len()),
+        );
         for &[a, b] in &self.edges {
             src.extend([i64::from(a), i64::from(b)]);
             dst.extend([i64::from(b), i64::from(a)]);
@@ -118,7 +121,7 @@ fn graph(name: &str, f: usize, x: Vec<f32>, labels: Vec<u8>, classes: Vec<String
     }
 }
 
-/// Cora: 2 708 papers, 1 433 binary word features, 7 subjects, 5 278 undirected citations; 20
+/// Cora: 2 708 papers, 1 433 word features (which words a paper uses, each row summing to 1), 7 subjects, 5 278 undirected citations; 20
 /// training papers per subject (140), 500 for validation and 1 000 for test.
 pub fn cora() -> Result<Dataset, String> {
     let mut text = String::new();
@@ -154,6 +157,13 @@ pub fn cora() -> Result<Dataset, String> {
             *x.get_mut(i * f + w).ok_or_else(|| bad("a word index"))? = 1.0;
         }
     }
+    // Each paper's words sum to 1 (Kipf & Welling's and the GAT paper's preprocessing).
+    for row in x.chunks_mut(f) {
+        let total: f32 = row.iter().sum();
+        if total > 0.0 {
+            row.iter_mut().for_each(|v| *v /= total);
+        }
+    }
     lines.next();
     let mut pairs = Vec::new();
     for l in lines {
@@ -171,14 +181,84 @@ pub fn cora() -> Result<Dataset, String> {
 /// Zachary's karate club (78 friendships of 34 members, Zachary 1977, as in networkx): which
 /// club each member joined after the split, Mr. Hi's or the officer's.
 const KARATE_EDGES: &[(usize, usize)] = &[
-    (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (0, 7), (0, 8), (0, 10), (0, 11), (0, 12), (0, 13),
-    (0, 17), (0, 19), (0, 21), (0, 31), (1, 2), (1, 3), (1, 7), (1, 13), (1, 17), (1, 19), (1, 21),
-    (1, 30), (2, 3), (2, 7), (2, 8), (2, 9), (2, 13), (2, 27), (2, 28), (2, 32), (3, 7), (3, 12),
-    (3, 13), (4, 6), (4, 10), (5, 6), (5, 10), (5, 16), (6, 16), (8, 30), (8, 32), (8, 33), (9, 33),
-    (13, 33), (14, 32), (14, 33), (15, 32), (15, 33), (18, 32), (18, 33), (19, 33), (20, 32),
-    (20, 33), (22, 32), (22, 33), (23, 25), (23, 27), (23, 29), (23, 32), (23, 33), (24, 25),
-    (24, 27), (24, 31), (25, 31), (26, 29), (26, 33), (27, 33), (28, 31), (28, 33), (29, 32),
-    (29, 33), (30, 32), (30, 33), (31, 32), (31, 33), (32, 33),
+    (0, 1),
+    (0, 2),
+    (0, 3),
+    (0, 4),
+    (0, 5),
+    (0, 6),
+    (0, 7),
+    (0, 8),
+    (0, 10),
+    (0, 11),
+    (0, 12),
+    (0, 13),
+    (0, 17),
+    (0, 19),
+    (0, 21),
+    (0, 31),
+    (1, 2),
+    (1, 3),
+    (1, 7),
+    (1, 13),
+    (1, 17),
+    (1, 19),
+    (1, 21),
+    (1, 30),
+    (2, 3),
+    (2, 7),
+    (2, 8),
+    (2, 9),
+    (2, 13),
+    (2, 27),
+    (2, 28),
+    (2, 32),
+    (3, 7),
+    (3, 12),
+    (3, 13),
+    (4, 6),
+    (4, 10),
+    (5, 6),
+    (5, 10),
+    (5, 16),
+    (6, 16),
+    (8, 30),
+    (8, 32),
+    (8, 33),
+    (9, 33),
+    (13, 33),
+    (14, 32),
+    (14, 33),
+    (15, 32),
+    (15, 33),
+    (18, 32),
+    (18, 33),
+    (19, 33),
+    (20, 32),
+    (20, 33),
+    (22, 32),
+    (22, 33),
+    (23, 25),
+    (23, 27),
+    (23, 29),
+    (23, 32),
+    (23, 33),
+    (24, 25),
+    (24, 27),
+    (24, 31),
+    (25, 31),
+    (26, 29),
+    (26, 33),
+    (27, 33),
+    (28, 31),
+    (28, 33),
+    (29, 32),
+    (29, 33),
+    (30, 32),
+    (30, 33),
+    (31, 32),
+    (31, 33),
+    (32, 33),
 ];
 
 /// Members who joined Mr. Hi's club (networkx's `club1`); the others joined the officer's.
@@ -271,7 +351,10 @@ pub fn from_csv(nodes: &Path, edges: &Path) -> Result<Dataset, String> {
             cols.len()
         ));
     }
-    let label_col = cols.iter().position(|c| c.eq_ignore_ascii_case("label")).unwrap_or(cols.len() - 1);
+    let label_col = cols
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case("label"))
+        .unwrap_or(cols.len() - 1);
     let f = cols.len() - 2;
     let (mut ids, mut x, mut names, mut labels): (Vec<String>, Vec<f32>, Vec<String>, Vec<u8>) = Default::default();
     let mut index = std::collections::HashMap::new();
@@ -288,7 +371,11 @@ pub fn from_csv(nodes: &Path, edges: &Path) -> Result<Dataset, String> {
         }
         let id = cells[0].to_owned();
         if index.insert(id.clone(), ids.len()).is_some() {
-            return Err(format!("{} row {}: node '{id}' appears twice", nodes.display(), row + 1));
+            return Err(format!(
+                "{} row {}: node '{id}' appears twice",
+                nodes.display(),
+                row + 1
+            ));
         }
         ids.push(id);
         for (c, cell) in cells.iter().enumerate() {
@@ -348,7 +435,9 @@ pub fn from_csv(nodes: &Path, edges: &Path) -> Result<Dataset, String> {
     let rest = n.saturating_sub(per_class * k);
     let mut split = split_per_class(&labels, k, per_class, rest / 2, rest - rest / 2, 0x6C5);
     split.edges = undirected(pairs);
-    let name = nodes.file_stem().map_or("graph".into(), |s| s.to_string_lossy().into_owned());
+    let name = nodes
+        .file_stem()
+        .map_or("graph".into(), |s| s.to_string_lossy().into_owned());
     Ok(graph(&name, f, x, labels, names, split))
 }
 
@@ -371,13 +460,13 @@ pub fn components(n: usize, edges: &[[u32; 2]]) -> (Vec<usize>, usize) {
     let mut id = vec![usize::MAX; n];
     let mut count = 0;
     let mut out = vec![0; n];
-    for i in 0..n {
+    for (i, slot) in out.iter_mut().enumerate() {
         let r = find(&mut parent, i);
         if id[r] == usize::MAX {
             id[r] = count;
             count += 1;
         }
-        out[i] = id[r];
+        *slot = id[r];
     }
     (out, count)
 }

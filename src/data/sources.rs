@@ -391,8 +391,14 @@ pub const SOURCES: &[DatasetSpec] = &[
         doc: "Your graph: a node CSV (id, numeric features, label) and an edge-list CSV (two node ids per row)",
         kind: DataKind::Graph,
         options: &[
-            text("nodes", "The node CSV: a header, then id, features…, label (relative to the project file)"),
-            text("edges", "The edge CSV: two node ids per row (relative to the project file)"),
+            text(
+                "nodes",
+                "The node CSV: a header, then id, features…, label (relative to the project file)",
+            ),
+            text(
+                "edges",
+                "The edge CSV: two node ids per row (relative to the project file)",
+            ),
         ],
         load: |id, o, base| super::graphs::from_csv(&opt_path(id, o, "nodes", base)?, &opt_path(id, o, "edges", base)?),
     },

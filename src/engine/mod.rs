@@ -18,6 +18,7 @@ pub use model::{CompileError, Forward, ForwardError, GraphModel, InputSlot, Plan
 pub use ops::attention::{record_attention, rope};
 pub use ops::decode;
 pub use ops::flow::initial_rotation as flow_init_rotation;
+pub use ops::graph::gcn_propagate;
 pub use ops::mixers;
 pub use ops::moe::route as moe_route;
 pub use recipes::supervised;

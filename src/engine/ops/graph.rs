@@ -28,7 +28,12 @@ fn inputs2(inputs: Vec<Value>) -> Result<(Tensor<2>, Tensor<1, Int>, Tensor<1, I
     let x = it.next().ok_or("missing x")?.f2()?;
     let edges = match it.next().ok_or("missing edges")? {
         Value::I2(e) => e,
-        other => return Err(format!("the edge index must be integer [2, E], not {}", other.describe())),
+        other => {
+            return Err(format!(
+                "the edge index must be integer [2, E], not {}",
+                other.describe()
+            ));
+        }
     };
     let [two, e] = edges.dims();
     if two != 2 {
@@ -38,7 +43,10 @@ fn inputs2(inputs: Vec<Value>) -> Result<(Tensor<2>, Tensor<1, Int>, Tensor<1, I
     // One read of the index: a node id outside the graph would be an out-of-bounds gather.
     let ids: Vec<i64> = edges.clone().into_data().iter::<i64>().collect();
     if let Some(bad) = ids.iter().find(|&&i| i < 0 || i >= n) {
-        return Err(format!("the edge index names node {bad}, but the graph has {n} nodes (0 … {})", n - 1));
+        return Err(format!(
+            "the edge index names node {bad}, but the graph has {n} nodes (0 … {})",
+            n - 1
+        ));
     }
     let src = edges.clone().narrow(0, 0, 1).reshape([e]);
     let dst = edges.narrow(0, 1, 1).reshape([e]);

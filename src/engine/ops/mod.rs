@@ -10,7 +10,7 @@ mod dense;
 mod embed;
 pub mod flow;
 mod generative;
-mod graph;
+pub mod graph;
 mod io;
 pub mod mixers;
 pub mod moe;

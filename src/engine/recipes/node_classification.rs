@@ -227,11 +227,19 @@ impl NodeClassification {
             row("graph", self.data.name.clone()),
             row("nodes", n.to_string()),
             row("edges (undirected)", self.split.edges.len().to_string()),
-            row("features per node", self.data.shape.first().copied().unwrap_or(0).to_string()),
+            row(
+                "features per node",
+                self.data.shape.first().copied().unwrap_or(0).to_string(),
+            ),
             row("classes", self.data.classes.len().to_string()),
             row(
                 "training / validation / test nodes",
-                format!("{} / {} / {}", self.split.train.len(), self.split.val.len(), self.split.test.len()),
+                format!(
+                    "{} / {} / {}",
+                    self.split.train.len(),
+                    self.split.val.len(),
+                    self.split.test.len()
+                ),
             ),
             row("connected components", count.to_string()),
             row("isolated nodes", isolated.to_string()),
@@ -268,7 +276,13 @@ impl NodeClassification {
         // relative to an even share (1 / in-degree).
         let weights = maps.last().map(|m| {
             let [_, h, _, total] = m.dims();
-            let v: Vec<f32> = m.clone().mean_dim(1).reshape([total]).into_data().iter::<f32>().collect();
+            let v: Vec<f32> = m
+                .clone()
+                .mean_dim(1)
+                .reshape([total])
+                .into_data()
+                .iter::<f32>()
+                .collect();
             let e = self.split.edges.len();
             let mut degree = vec![1f32; n];
             for &[a, b] in &self.split.edges {
@@ -333,9 +347,9 @@ fn draw(pos: &[[f32; 2]], split: &NodeSplit, predicted: &[usize], labels: &[u8],
             return;
         }
         let o = (y as usize * SIDE + x as usize) * 3;
-        for k in 0..3 {
-            let old = f32::from(pic.rgb[o + k]);
-            pic.rgb[o + k] = (old + (f32::from(c[k]) - old) * a.clamp(0.0, 1.0)) as u8;
+        for (px, want) in pic.rgb[o..o + 3].iter_mut().zip(c) {
+            let old = f32::from(*px);
+            *px = (old + (f32::from(want) - old) * a.clamp(0.0, 1.0)) as u8;
         }
     };
     let base = if n > 500 { 0.18 } else { 0.45 };

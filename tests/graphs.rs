@@ -1,0 +1,303 @@
+//! Graph neural networks: the graph data (Cora, the karate club, stochastic block models, users'
+//! CSV files), GCN's normalisation against a hand-computed graph, graph attention summing to one
+//! over each node's neighbours, the node-classification recipe learning on each preset, the
+//! graph view, and bad input (unknown nodes, wrong class counts, disconnected graphs).
+
+#![cfg(feature = "engine")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use burn::tensor::{Int, Tensor, TensorData};
+use common::*;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use strata::data::{Target, graphs};
+use strata::engine::recipes::StepCx;
+use strata::engine::{Value, compile};
+use strata::telemetry::View;
+
+fn nodes(ds: &strata::data::Dataset) -> &graphs::NodeSplit {
+    match &ds.target {
+        Target::Nodes(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_built_in_graphs_are_the_published_ones() {
+    let cora = graphs::cora().unwrap();
+    let s = nodes(&cora);
+    assert_eq!((cora.len(), cora.shape[0], cora.classes.len()), (2708, 1433, 7));
+    // 5 429 citations, 5 278 once both directions and duplicates are merged.
+    assert_eq!(s.edges.len(), 5278);
+    assert!(s.edges.iter().all(|&[a, b]| a < b && (b as usize) < 2708));
+    assert_eq!((s.train.len(), s.val.len(), s.test.len()), (140, 500, 1000));
+    for c in 0..7u8 {
+        assert_eq!(s.train.iter().filter(|&&i| cora.labels[i] == c).count(), 20);
+    }
+    let all: std::collections::HashSet<usize> = s.train.iter().chain(&s.val).chain(&s.test).copied().collect();
+    assert_eq!(all.len(), 1640, "the three splits do not overlap");
+    let (_, components) = graphs::components(2708, &s.edges);
+    assert_eq!(components, 78, "Cora's citation graph has 78 components");
+    let karate = graphs::karate();
+    let k = nodes(&karate);
+    assert_eq!((karate.len(), k.edges.len()), (34, 78));
+    assert_eq!(
+        karate.labels.iter().filter(|&&l| l == 0).count(),
+        17,
+        "17 members follow Mr. Hi"
+    );
+    assert_eq!((karate.labels[0], karate.labels[33]), (0, 1), "the two leaders");
+    // A stochastic block model is deterministic for its seed and mostly links inside communities.
+    let a = graphs::sbm(400, 4, 8.0, 0.9, 1.0, 3).unwrap();
+    assert_eq!(a, graphs::sbm(400, 4, 8.0, 0.9, 1.0, 3).unwrap());
+    let e = &nodes(&a).edges;
+    let inside = e
+        .iter()
+        .filter(|&&[x, y]| a.labels[x as usize] == a.labels[y as usize])
+        .count();
+    assert!(inside as f64 / e.len() as f64 > 0.85, "{inside} of {}", e.len());
+    assert!(graphs::sbm(3, 4, 8.0, 0.9, 1.0, 3).unwrap_err().contains("communities"));
+}
+
+/// GCN on the path 0 – 1 – 2: Â = D^-½(A + I)D^-½ with degrees (2, 3, 2) counting the self-loops.
+#[test]
+fn gcn_normalisation_is_the_hand_computed_one() {
+    let d = cpu();
+    let h = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 10.0, 100.0], [3, 1]), &d);
+    let src = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 1, 2], [4]), &d);
+    let dst = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0, 2, 1], [4]), &d);
+    let out: Vec<f32> = strata::engine::gcn_propagate(h, src, dst)
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let s6 = 6f32.sqrt();
+    let want = [
+        1.0 / 2.0 + 10.0 / s6,
+        1.0 / s6 + 10.0 / 3.0 + 100.0 / s6,
+        10.0 / s6 + 100.0 / 2.0,
+    ];
+    for (o, w) in out.iter().zip(want) {
+        assert!((o - w).abs() < 1e-4, "{out:?} vs {want:?}");
+    }
+}
+
+/// Graph attention: the weights of each node's incoming edges (its self-loop included) sum to 1.
+#[test]
+fn graph_attention_sums_to_one_over_each_neighbourhood() {
+    let d = cpu();
+    let p = preset("gat");
+    let model = compile(&p, &d).unwrap();
+    let n = 5usize;
+    let x: Vec<f32> = (0..n * 1433).map(|i| ((i * 7919) % 13) as f32 / 13.0).collect();
+    // Edges 0→1, 1→0, 1→2, 2→1, 3→4, 4→3 (node pairs listed both ways).
+    let src = [0i64, 1, 1, 2, 3, 4];
+    let dst = [1i64, 0, 2, 1, 4, 3];
+    let edges: Vec<i64> = src.iter().chain(&dst).copied().collect();
+    let feed = HashMap::from([
+        (
+            "features".to_owned(),
+            Value::F2(Tensor::<2>::from_data(TensorData::new(x, [n, 1433]), &d)),
+        ),
+        (
+            "edges".to_owned(),
+            Value::I2(Tensor::<2, Int>::from_data(TensorData::new(edges, [2, 6]), &d)),
+        ),
+    ]);
+    let (out, maps) = strata::engine::record_attention(|| model.forward(&feed, false));
+    assert_eq!(out.unwrap().outputs["prediction"].dims(), vec![n, 7]);
+    assert_eq!(maps.len(), 2, "one map per GAT layer");
+    assert_eq!(
+        maps[0].dims(),
+        [1, 8, 1, 6 + n],
+        "8 heads, each edge plus a self-loop per node"
+    );
+    let w: Vec<f32> = maps[0].clone().into_data().iter::<f32>().collect();
+    let dsts: Vec<usize> = dst.iter().map(|&v| v as usize).chain(0..n).collect();
+    for h in 0..8 {
+        for node in 0..n {
+            let sum: f32 = dsts
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| **d == node)
+                .map(|(k, _)| w[h * (6 + n) + k])
+                .sum();
+            assert!((sum - 1.0).abs() < 1e-5, "head {h} node {node}: {sum}");
+        }
+    }
+    // An edge naming a node outside the graph is named, not an out-of-bounds read.
+    let mut bad = feed.clone();
+    bad.insert(
+        "edges".into(),
+        Value::I2(Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 9], [2, 1]), &d)),
+    );
+    let err = model.forward(&bad, false).err().unwrap().to_string();
+    assert!(err.contains("names node 9") && err.contains("5 nodes"), "{err}");
+}
+
+fn train(p: &strata::doc::Project, steps: u64) -> (Box<dyn strata::engine::recipes::Recipe>, Vec<f64>) {
+    let mut run = start_recipe(p).unwrap();
+    let cancel = AtomicBool::new(false);
+    let losses = (0..steps)
+        .map(|_| run.step(&mut StepCx::new(steps, &cancel)).unwrap().read()["loss"])
+        .collect();
+    (run, losses)
+}
+
+/// Every graph preset learns: the training loss falls; the karate club reaches its target in
+/// full, Cora's models pass a short run's bar.
+#[test]
+fn the_node_classifiers_learn() {
+    let _serial = serial();
+    let cancel = AtomicBool::new(false);
+    let (mut run, losses) = train(&preset("karate_gcn"), 100);
+    assert!(losses[99] < losses[0] / 10.0, "{losses:?}");
+    let eval = run.evaluate(&cancel).unwrap();
+    assert!(eval.scalars["test_accuracy"] >= 0.95, "{:?}", eval.scalars);
+    for (id, steps, bar) in [("gcn", 60, 0.70), ("graphsage", 40, 0.65), ("gat", 100, 0.65)] {
+        let (mut run, losses) = train(&preset(id), steps);
+        assert!(losses[steps as usize - 1] < losses[0] - 0.5, "{id}: {losses:?}");
+        let eval = run.evaluate(&cancel).unwrap();
+        assert!(eval.scalars["val_accuracy"] > bar, "{id}: {:?}", eval.scalars);
+        let View::Matrix(m) = &eval.views[0].1 else { panic!() };
+        let total: f64 = m.values.iter().flatten().sum();
+        assert_eq!(total, 1000.0, "the confusion matrix counts the test nodes");
+    }
+}
+
+/// The graph view draws the data graph; the About table names components no label reaches.
+#[test]
+fn the_graph_view_and_the_about_table() {
+    let _serial = serial();
+    let (mut run, _) = train(&preset("karate_gcn"), 5);
+    let views = run.views(&AtomicBool::new(false)).unwrap();
+    let pic = views
+        .iter()
+        .find_map(|(c, v)| match v {
+            View::Image(p) if c == "graph" => Some(p),
+            _ => None,
+        })
+        .expect("a graph picture");
+    assert!(pic.is_well_formed() && pic.width >= 400);
+    // The two club colours are both on the picture.
+    let has = |c: [u8; 3]| pic.rgb.chunks(3).any(|px| px == c);
+    assert!(has([78, 121, 167]) && has([242, 142, 43]));
+    let about = |views: &[(String, View)]| -> String {
+        views
+            .iter()
+            .find_map(|(c, v)| match v {
+                View::Table(t) if c == "about" => Some(format!("{:?}", t.rows)),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert!(about(&views).contains("\"connected components\", \"1\""));
+    // Cora has 78 components; the ones without a training paper are named.
+    let (mut run, _) = train(&preset("gcn"), 1);
+    let views = run.views(&AtomicBool::new(false)).unwrap();
+    let text = about(&views);
+    assert!(text.contains("\"connected components\", \"78\""), "{text}");
+    assert!(text.contains("not connected to a training node"), "{text}");
+}
+
+/// A 100 000-node stochastic block model trains a step (an epoch: every node at once) by sparse
+/// message passing.
+#[test]
+fn a_hundred_thousand_node_graph_trains_an_epoch() {
+    let _serial = serial();
+    let mut p = preset("gcn");
+    p.dataset.id = "sbm".into();
+    p.dataset.options.insert("nodes".into(), 100_000.into());
+    for n in &mut p.graph.nodes {
+        if n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some("features") {
+            n.params.insert("shape".into(), shape("N,16"));
+        }
+    }
+    let last = p
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "gcn_conv")
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    p.graph
+        .node_mut(last)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 4.into());
+    let (mut run, losses) = train(&p, 3);
+    assert!(losses.iter().all(|l| l.is_finite()));
+    let eval = run.evaluate(&AtomicBool::new(false)).unwrap();
+    assert!(eval.scalars["test_accuracy"] > 0.25);
+    // Too large to lay out: the view says so by leaving the picture out, the table stays.
+    let views = run.views(&AtomicBool::new(false)).unwrap();
+    assert!(views.iter().all(|(c, _)| c != "graph"));
+}
+
+/// Users' graphs: CSV files load, and mistakes name the file and the row.
+#[test]
+fn csv_graphs_load_and_their_mistakes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let node_file = dir.path().join("nodes.csv");
+    let edges = dir.path().join("edges.csv");
+    std::fs::write(
+        &node_file,
+        "id,a,b,label\nx,1,0,red\ny,0,1,blue\nz,1,1,red\nw,0,0,blue\n",
+    )
+    .unwrap();
+    std::fs::write(&edges, "source,target\nx,y\ny,z\nz,w\n").unwrap();
+    let g = graphs::from_csv(&node_file, &edges).unwrap();
+    assert_eq!(
+        (g.len(), g.shape[0], g.classes.clone()),
+        (4, 2, vec!["red".to_owned(), "blue".into()])
+    );
+    assert_eq!(nodes(&g).edges.len(), 3);
+    std::fs::write(&edges, "x,y\ny,q\n").unwrap();
+    let err = graphs::from_csv(&node_file, &edges).unwrap_err();
+    assert!(
+        err.contains("edges.csv row 2") && err.contains("node 'q' has no row"),
+        "{err}"
+    );
+    std::fs::write(&node_file, "id,a,label\nx,one,red\n").unwrap();
+    let err = graphs::from_csv(&node_file, &edges).unwrap_err();
+    assert!(err.contains("nodes.csv row 2") && err.contains("'one'"), "{err}");
+}
+
+/// A prediction whose width is not the number of classes, and a non-graph dataset, are named.
+#[test]
+fn bad_node_classification_setups_are_named() {
+    let _serial = serial();
+    let mut p = preset("karate_gcn");
+    let last = p
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "gcn_conv")
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    p.graph
+        .node_mut(last)
+        .unwrap()
+        .params
+        .insert("out_features".into(), 3.into());
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(
+        err.contains("[34, 3]") && err.contains("give the last layer 2 outputs"),
+        "{err}"
+    );
+    let mut p = preset("karate_gcn");
+    p.dataset.id = "mnist_5k".into();
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("learns from a graph"), "{err}");
+    let mut p = preset("gcn");
+    for n in &mut p.graph.nodes {
+        if n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some("features") {
+            n.params.insert("shape".into(), shape("N,100"));
+        }
+    }
+    let err = start_recipe(&p).err().unwrap().to_string();
+    assert!(err.contains("has 1433") && err.contains("N,1433"), "{err}");
+}
