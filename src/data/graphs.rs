@@ -471,6 +471,9 @@ pub fn components(n: usize, edges: &[[u32; 2]]) -> (Vec<usize>, usize) {
     (out, count)
 }
 
+/// How strongly the layout pulls nodes towards the centre (relative to the springs).
+const GRAVITY: f32 = 1.0;
+
 /// Positions in the unit square for drawing a graph with `n` nodes: Fruchterman–Reingold
 /// (neighbours attract with d²/k, every pair repels with k²/d, the step cools each round) with a
 /// pull towards the centre so separate components stay in view. Deterministic for a seed.
@@ -508,8 +511,8 @@ pub fn layout(n: usize, edges: &[[u32; 2]], rounds: usize, seed: u64) -> Vec<[f3
             d[b][1] += dy * f;
         }
         for (pi, di) in p.iter_mut().zip(&d) {
-            // Gravity: as strong as the spring of a node k·10 away from the centre.
-            let g = [di[0] - (pi[0] - 0.5) * 10.0, di[1] - (pi[1] - 0.5) * 10.0];
+            // A pull towards the centre keeps separate components in view.
+            let g = [di[0] - (pi[0] - 0.5) * GRAVITY, di[1] - (pi[1] - 0.5) * GRAVITY];
             let len = (g[0] * g[0] + g[1] * g[1]).sqrt().max(1e-9);
             let s = len.min(step) / len;
             pi[0] += g[0] * s;

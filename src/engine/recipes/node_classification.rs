@@ -248,7 +248,7 @@ impl NodeClassification {
             rows.push(row(
                 "not connected to a training node",
                 format!(
-                    "{unreached} nodes in {} components: message passing brings them no label, they are classified from their own features and neighbours only",
+                    "{unreached} nodes in {} components (no label reaches them along the edges)",
                     labelled.iter().filter(|l| !**l).count()
                 ),
             ));
@@ -266,7 +266,7 @@ impl NodeClassification {
             return Ok(None);
         }
         if self.layout.is_none() {
-            let rounds = if n > 1000 { 60 } else { 200 };
+            let rounds = if n > 1000 { 150 } else { 300 };
             self.layout = Some(graphs::layout(n, &self.split.edges, rounds, 11));
         }
         let model = self.t.net.inference()?;
@@ -459,10 +459,11 @@ impl Recipe for NodeClassification {
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
-        let mut views = vec![("about".to_owned(), View::Table(self.about()))];
+        let mut views = Vec::new();
         if let Some(p) = self.picture()? {
             views.push(("graph".to_owned(), View::Image(p)));
         }
+        views.push(("about".to_owned(), View::Table(self.about())));
         Ok(views)
     }
 }
