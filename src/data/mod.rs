@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub mod bpe;
+pub mod envs;
 pub mod graphs;
 pub mod loaders;
 pub mod planar;

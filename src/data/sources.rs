@@ -176,6 +176,21 @@ const fn table(id: &'static str, name: &'static str, doc: &'static str) -> Datas
     }
 }
 
+const fn env(id: &'static str, name: &'static str, doc: &'static str) -> DatasetSpec {
+    DatasetSpec {
+        id,
+        name,
+        doc,
+        kind: DataKind::Env,
+        options: &[],
+        load: |id, _, _| {
+            Err(format!(
+                "'{id}' is an environment to act in, not a dataset: train it with an RL recipe (ppo, dqn)"
+            ))
+        },
+    }
+}
+
 /// Every data source, built-in ones first.
 pub const SOURCES: &[DatasetSpec] = &[
     images(
@@ -402,6 +417,21 @@ pub const SOURCES: &[DatasetSpec] = &[
         ],
         load: |id, o, base| super::graphs::from_csv(&opt_path(id, o, "nodes", base)?, &opt_path(id, o, "edges", base)?),
     },
+    env(
+        "cartpole",
+        "CartPole-v1 (environment)",
+        "Balance a pole on a cart by pushing left or right: 4 numbers observed, 2 actions, +1 per step, at most 500 (Barto, Sutton & Anderson 1983; Gym's constants)",
+    ),
+    env(
+        "pendulum",
+        "Pendulum-v1 (environment)",
+        "Swing a pendulum up and hold it with a torque in [−2, 2]: observes cos θ, sin θ, θ̇; reward −(θ² + 0.1θ̇² + 0.001u²), 200 steps (Gym)",
+    ),
+    env(
+        "gridworld",
+        "Grid world (environment)",
+        "A 5×5 grid with a wall: reach the goal corner (+1) through the gap, −0.01 a step, 4 actions, at most 50 steps",
+    ),
     DatasetSpec {
         id: "idx",
         name: "IDX files",

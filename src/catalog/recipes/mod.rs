@@ -13,6 +13,7 @@ pub mod language_model;
 pub mod masked_lm;
 pub mod node_classification;
 mod planned;
+pub mod ppo;
 pub mod score_matching;
 pub mod seq2seq;
 pub mod supervised;
@@ -229,6 +230,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             masked_lm::SPEC,
             seq2seq::SPEC,
             node_classification::SPEC,
+            ppo::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

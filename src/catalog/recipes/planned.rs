@@ -75,15 +75,4 @@ pub const SPECS: &[RecipeSpec] = &[
         &[role("q_values", F, &[2])],
         &[DataKind::Env],
     ),
-    planned(
-        "ppo",
-        "PPO",
-        "Clipped policy optimisation, actor-critic (Schulman et al. 2017).",
-        &[NetworkSpec {
-            name: "actor_critic",
-            roles: &["policy", "value"],
-        }],
-        &[role("policy", F, &[2]), role("value", F, &[1, 2])],
-        &[DataKind::Env],
-    ),
 ];

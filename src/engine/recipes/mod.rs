@@ -11,6 +11,8 @@ pub mod graph_loss;
 pub mod language_model;
 pub mod masked_lm;
 pub mod node_classification;
+pub mod ppo;
+pub mod rl;
 pub mod score_matching;
 pub mod seq2seq;
 pub mod supervised;
@@ -267,6 +269,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         masked_lm::ENGINE,
         seq2seq::ENGINE,
         node_classification::ENGINE,
+        ppo::ENGINE,
     ]
 }
 
