@@ -6,6 +6,7 @@
 //! without naming one.
 
 pub mod diffusion;
+pub mod dqn;
 pub mod flow;
 pub mod gan;
 pub mod graph_loss;
@@ -231,6 +232,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             seq2seq::SPEC,
             node_classification::SPEC,
             ppo::SPEC,
+            dqn::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

@@ -64,15 +64,4 @@ pub const SPECS: &[RecipeSpec] = &[
         ],
         &[DataKind::Examples],
     ),
-    planned(
-        "dqn",
-        "DQN",
-        "Q-learning with replay and a target network (Mnih et al. 2015).",
-        &[NetworkSpec {
-            name: "q",
-            roles: &["q_values"],
-        }],
-        &[role("q_values", F, &[2])],
-        &[DataKind::Env],
-    ),
 ];

@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod diffusion;
+pub mod dqn;
 pub mod flow;
 pub mod gan;
 pub mod graph_loss;
@@ -270,6 +271,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         seq2seq::ENGINE,
         node_classification::ENGINE,
         ppo::ENGINE,
+        dqn::ENGINE,
     ]
 }
 
