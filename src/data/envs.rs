@@ -128,8 +128,7 @@ impl CartPole {
         let total = CART_MASS + POLE_MASS;
         let (sin, cos) = theta.sin_cos();
         let temp = (force + POLE_MASS * HALF_LENGTH * theta_dot * theta_dot * sin) / total;
-        let theta_acc =
-            (GRAVITY * sin - cos * temp) / (HALF_LENGTH * (4.0 / 3.0 - POLE_MASS * cos * cos / total));
+        let theta_acc = (GRAVITY * sin - cos * temp) / (HALF_LENGTH * (4.0 / 3.0 - POLE_MASS * cos * cos / total));
         let x_acc = temp - POLE_MASS * HALF_LENGTH * theta_acc * cos / total;
         [
             x + TAU * x_dot,
@@ -276,7 +275,13 @@ impl Env for Pendulum {
         c.disc(cx, cy, 5.0, [220, 220, 220]);
         // The torque as a bar under the pivot.
         let bar = self.last_torque / pendulum::MAX_TORQUE * width as f64 * 0.3;
-        c.rect(cx.min(cx + bar), cy + len + 12.0, cx.max(cx + bar), cy + len + 18.0, [118, 183, 178]);
+        c.rect(
+            cx.min(cx + bar),
+            cy + len + 12.0,
+            cx.max(cx + bar),
+            cy + len + 18.0,
+            [118, 183, 178],
+        );
         c.picture()
     }
 }
@@ -353,7 +358,12 @@ impl Env for GridWorld {
             }
         }
         let (r, k) = self.at;
-        c.disc((k as f64 + 0.5) * cell, (r as f64 + 0.5) * cell, cell * 0.3, [242, 142, 43]);
+        c.disc(
+            (k as f64 + 0.5) * cell,
+            (r as f64 + 0.5) * cell,
+            cell * 0.3,
+            [242, 142, 43],
+        );
         c.picture()
     }
 }

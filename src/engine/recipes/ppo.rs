@@ -117,7 +117,10 @@ impl Ppo {
             }
             let rows = self.envs.observations().to_vec();
             let out = rl::run(&model, &rows, &[POLICY, VALUE], &device)?;
-            let (logits, w) = rl::rows_of(out.get(POLICY).ok_or_else(|| RunError::Failed("no policy ran".into()))?)?;
+            let (logits, w) = rl::rows_of(
+                out.get(POLICY)
+                    .ok_or_else(|| RunError::Failed("no policy ran".into()))?,
+            )?;
             let v = value_rows(out.get(VALUE))?;
             let mut acts = Vec::with_capacity(n);
             for i in 0..n {

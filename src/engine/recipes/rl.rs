@@ -27,9 +27,8 @@ pub fn env_id(project: &Project, recipe: &str) -> Result<String, RunError> {
         Some(s) if s.kind == DataKind::Env => Ok(id.to_owned()),
         _ => {
             // An unknown id is named with the environments there are.
-            crate::data::envs::make(id).map_err(|e| {
-                RunError::BadInput(format!("the {recipe} recipe acts in an environment: {e}"))
-            })?;
+            crate::data::envs::make(id)
+                .map_err(|e| RunError::BadInput(format!("the {recipe} recipe acts in an environment: {e}")))?;
             Ok(id.to_owned())
         }
     }
@@ -166,7 +165,10 @@ pub fn evaluate_greedy(
     while !alive.is_empty() && !cancel.load(Ordering::Relaxed) {
         let rows: Vec<Vec<f32>> = alive.iter().map(|&i| obs[i].clone()).collect();
         let out = run(model, &rows, &[head], &device)?;
-        let (q, w) = rows_of(out.get(head).ok_or_else(|| RunError::Failed(format!("no '{head}' output ran")))?)?;
+        let (q, w) = rows_of(
+            out.get(head)
+                .ok_or_else(|| RunError::Failed(format!("no '{head}' output ran")))?,
+        )?;
         let mut still = Vec::with_capacity(alive.len());
         for (k, &i) in alive.iter().enumerate() {
             let t = envs[i].step(&Action::Discrete(argmax(&q[k * w..(k + 1) * w])));
@@ -205,7 +207,10 @@ impl Show {
         let device = model_device(model);
         for _ in 0..steps {
             let out = run(model, self.env.observations(), &[head], &device)?;
-            let (q, _) = rows_of(out.get(head).ok_or_else(|| RunError::Failed(format!("no '{head}' output ran")))?)?;
+            let (q, _) = rows_of(
+                out.get(head)
+                    .ok_or_else(|| RunError::Failed(format!("no '{head}' output ran")))?,
+            )?;
             self.env.step(&[Action::Discrete(argmax(&q))]);
             self.frames.push(self.env.render(0, FRAME));
             if self.frames.len() > FRAMES {
