@@ -58,9 +58,9 @@ fn cartpole_follows_the_published_equations_step_by_step() {
         let a = (step / 3) % 2;
         let t = env.step(&Action::Discrete(a));
         state = published(state, a);
-        for k in 0..4 {
-            assert!((env.state[k] - state[k]).abs() < 1e-12, "step {step}");
-            assert!((f64::from(t.observation[k]) - state[k]).abs() < 1e-6);
+        for (k, want) in state.iter().enumerate() {
+            assert!((env.state[k] - want).abs() < 1e-12, "step {step}");
+            assert!((f64::from(t.observation[k]) - want).abs() < 1e-6);
         }
         assert_eq!(t.reward, 1.0);
         let fell = state[0].abs() > 2.4 || state[2].abs() > 12.0 * 2.0 * std::f64::consts::PI / 360.0;
