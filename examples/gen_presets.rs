@@ -69,6 +69,11 @@ fn measured(id: &str) -> Option<&'static str> {
         "gcn" => "test accuracy 0.791 on Cora's 1 000 test papers in 14 s",
         "gat" => "test accuracy 0.793 on Cora's 1 000 test papers in 20 s",
         "graphsage" => "test accuracy 0.785 on Cora's 1 000 test papers in 29 s",
+        "ppo_cartpole" => "mean return 500 (the most there is) over 100 greedy episodes after 150 rollouts, in 5 s",
+        "a2c_cartpole" => "mean return 500 over 100 greedy episodes after 5 000 updates, in 4 s",
+        "dqn_cartpole" => {
+            "mean return 500 over 100 greedy episodes after 30 000 moves in 35 s with the preset's seed; other seeds end between 100 and 500 (DQN is unsteady on CartPole)"
+        }
         "karate_gcn" => "test accuracy 0.969 (31 of 32 members) from the two leaders' labels in 0.04 s",
         "rwkv_char" => "validation loss 1.35 nats per character after 600 steps in 6 min 9 s",
         "hyena_char" => "validation loss 1.39 nats per character after 500 steps in 4 min 26 s",
@@ -2647,23 +2652,8 @@ fn karate_gcn() {
     );
 }
 
-fn ppo_cartpole() {
-    let pre = Pre::new(
-        "ppo_cartpole",
-        "PPO on CartPole",
-        "Actor-critic policy gradient",
-        "Reinforcement learning",
-        "Schulman et al., Proximal Policy Optimization Algorithms, 2017",
-        "ppo",
-    )
-    .describe("Separate 64-64 tanh MLPs for the policy (2 actions) and the value of the 4-number CartPole state. Each step is a rollout of 8 carts × 128 moves and 4 epochs of 4 minibatches of the clipped objective; the Environment view shows the cart and pole under the current policy.")
-    .dataset("cartpole", &[])
-    .training(|t| {
-        t.optimizer = Optimizer::Adam;
-        t.learning_rate = 2.5e-3;
-        t.schedule = Schedule::Cosine;
-        t.steps = 150;
-    });
+/// Separate 64-64 tanh MLPs for the policy (2 actions) and the value of the CartPole state.
+fn actor_critic_cartpole(pre: Pre) {
     let mut g = GraphBuilder::new();
     let obs = g.node(
         "input",
@@ -2684,6 +2674,46 @@ fn ppo_cartpole() {
         output(&mut g, h, "y", role);
     }
     pre.save(g);
+}
+
+fn ppo_cartpole() {
+    let pre = Pre::new(
+        "ppo_cartpole",
+        "PPO on CartPole",
+        "Actor-critic policy gradient",
+        "Reinforcement learning",
+        "Schulman et al., Proximal Policy Optimization Algorithms, 2017",
+        "ppo",
+    )
+    .describe("Separate 64-64 tanh MLPs for the policy (2 actions) and the value of the 4-number CartPole state. Each step is a rollout of 8 carts × 128 moves and 4 epochs of 4 minibatches of the clipped objective; the Environment view shows the cart and pole under the current policy.")
+    .dataset("cartpole", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 2.5e-3;
+        t.schedule = Schedule::Cosine;
+        t.steps = 150;
+    });
+    actor_critic_cartpole(pre);
+}
+
+fn a2c_cartpole() {
+    let pre = Pre::new(
+        "a2c_cartpole",
+        "A2C on CartPole",
+        "Advantage actor-critic",
+        "Reinforcement learning",
+        "Mnih et al., Asynchronous Methods for Deep Reinforcement Learning, ICML 2016",
+        "a2c",
+    )
+    .describe("The same two networks as ppo_cartpole, trained by advantage actor-critic: 8 carts × 5 moves, then one policy-gradient step on the 5-step advantages.")
+    .dataset("cartpole", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 1e-3;
+        t.schedule = Schedule::Cosine;
+        t.steps = 5000;
+    });
+    actor_critic_cartpole(pre);
 }
 
 fn dqn_cartpole() {
@@ -2794,4 +2824,5 @@ fn main() {
     karate_gcn();
     ppo_cartpole();
     dqn_cartpole();
+    a2c_cartpole();
 }

@@ -211,6 +211,21 @@ fn ppo_learns_to_balance_the_pole() {
     assert!((m.values[0].iter().sum::<f64>() - 1.0).abs() < 1e-9);
 }
 
+/// A2C (the same loop, the plain policy gradient) passes 150 within 1 500 short rollouts.
+#[test]
+fn a2c_learns_to_balance_the_pole() {
+    let _serial = serial();
+    let mut p = preset("a2c_cartpole");
+    p.recipe.settings.insert("eval_episodes".into(), 20.into());
+    let cancel = AtomicBool::new(false);
+    let mut run = start_recipe(&p).unwrap();
+    for _ in 0..1500 {
+        run.step(&mut StepCx::new(1500, &cancel)).unwrap();
+    }
+    let after = run.evaluate(&cancel).unwrap().scalars["mean_return"];
+    assert!(after > 150.0, "{after}");
+}
+
 /// DQN fills its buffer, then learns: the TD loss is finite, the Q-values grow towards the
 /// discounted return, and the greedy policy beats the start.
 #[test]

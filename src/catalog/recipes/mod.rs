@@ -5,6 +5,7 @@
 //! produces — so the checker, the inspector, the dashboard and the CLI serve every recipe
 //! without naming one.
 
+pub mod a2c;
 pub mod diffusion;
 pub mod dqn;
 pub mod flow;
@@ -233,6 +234,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             node_classification::SPEC,
             ppo::SPEC,
             dqn::SPEC,
+            a2c::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

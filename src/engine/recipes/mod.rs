@@ -3,6 +3,7 @@
 //! CLI and the app look recipes up here by the project's recipe id and never name one:
 //! adding a recipe adds a file and a line in [`engines`].
 
+pub mod a2c;
 pub mod common;
 pub mod diffusion;
 pub mod dqn;
@@ -272,6 +273,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         node_classification::ENGINE,
         ppo::ENGINE,
         dqn::ENGINE,
+        a2c::ENGINE,
     ]
 }
 

@@ -1,4 +1,4 @@
-//! The `ppo` recipe: one step is one rollout (several copies of the environment, actions drawn
+//! The `ppo` recipe (and, with its plain objective, `a2c`): one step is one rollout (several copies of the environment, actions drawn
 //! from the 'policy' output's softmax on the plain device) and its update (GAE advantages from
 //! the 'value' output; epochs of shuffled minibatches of the clipped surrogate, the value loss
 //! and the entropy bonus, on the autodiff device). Time-limit truncation ends an episode like a
@@ -19,14 +19,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Registers the loop under the declaration's id.
 pub const ENGINE: RecipeEngine = RecipeEngine {
     id: SPEC.id,
-    start: |init| Ok(Box::new(Ppo::new(init)?)),
+    start: |init| Ok(Box::new(Ppo::new(init, Objective::Clipped)?)),
 };
+
+/// What the update maximises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objective {
+    /// PPO's clipped surrogate over epochs of minibatches, advantages normalised per minibatch.
+    Clipped,
+    /// A2C's policy gradient, log π(a|s)·advantage, in one step over the whole rollout.
+    Plain,
+}
 
 const POLICY: &str = "policy";
 const VALUE: &str = "value";
 
-/// A run of PPO.
+/// A run of PPO (or of A2C: the same actor-critic loop with the plain objective).
 pub struct Ppo {
+    objective: Objective,
     t: Trainee,
     env_id: String,
     envs: VecEnv,
@@ -59,14 +69,18 @@ struct Rollout {
 
 impl Ppo {
     /// Compiles the actor-critic and makes the environments.
-    pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
+    pub fn new(init: &RecipeInit, objective: Objective) -> Result<Self, RunError> {
         let project = init.project;
-        let env_id = rl::env_id(project, "PPO")?;
+        let name = match objective {
+            Objective::Clipped => "PPO",
+            Objective::Plain => "A2C",
+        };
+        let env_id = rl::env_id(project, name)?;
         let envs_n = usize_setting(project, "envs", 8).max(1);
         let envs = VecEnv::new(&env_id, envs_n, init.seed).map_err(RunError::BadInput)?;
         let ActionSpace::Discrete(actions) = envs.action_space() else {
             return Err(RunError::BadInput(format!(
-                "PPO here acts with discrete actions, and '{env_id}' takes continuous ones — train it with SAC"
+                "{name} here acts with discrete actions, and '{env_id}' takes continuous ones — train it with SAC"
             )));
         };
         let ad = init.device.clone().autodiff();
@@ -76,8 +90,10 @@ impl Ppo {
         let mut settings = project.training.clone();
         settings.seed = init.seed;
         let t = Trainee::new("actor_critic", model, vec![0], &settings);
-        rl::check_graph(&t.net.inference()?, probe.as_ref(), POLICY, "PPO")?;
+        rl::check_graph(&t.net.inference()?, probe.as_ref(), POLICY, name)?;
+        let plain = objective == Objective::Plain;
         Ok(Ppo {
+            objective,
             t,
             show: Show::new(&env_id, init.seed ^ 0x5110)?,
             env_id,
@@ -87,8 +103,16 @@ impl Ppo {
             lambda: float_setting(project, "gae_lambda", 0.95),
             clip: float_setting(project, "clip", 0.2),
             rollout: usize_setting(project, "rollout", 128).max(1),
-            epochs: usize_setting(project, "epochs", 4).max(1),
-            minibatches: usize_setting(project, "minibatches", 4).max(1),
+            epochs: if plain {
+                1
+            } else {
+                usize_setting(project, "epochs", 4).max(1)
+            },
+            minibatches: if plain {
+                1
+            } else {
+                usize_setting(project, "minibatches", 4).max(1)
+            },
             value_coef: float_setting(project, "value_coef", 0.5),
             entropy_coef: float_setting(project, "entropy_coef", 0.01),
             eval_episodes: usize_setting(project, "eval_episodes", 100).max(1),
@@ -240,13 +264,17 @@ impl Recipe for Ppo {
                 let acts: Vec<i64> = chunk.iter().map(|&k| roll.actions[k] as i64).collect();
                 let acts = Tensor::<1, Int>::from_data(TensorData::new(acts, [b]), &device);
                 let adv = pick(&roll.advantages);
-                let adv = (adv.clone() - adv.clone().mean()) / adv.var(0).sqrt().add_scalar(1e-8);
                 let logp_all = activation::log_softmax(logits, 1);
                 let logp = logp_all.clone().gather(1, acts.reshape([b, 1])).reshape([b]);
-                let ratio = (logp - pick(&roll.logp)).exp();
-                let clipped = ratio.clone().clamp(1.0 - self.clip, 1.0 + self.clip);
-                let surrogate = (ratio * adv.clone()).min_pair(clipped * adv);
-                let policy_loss = surrogate.mean().neg();
+                let policy_loss = match self.objective {
+                    Objective::Clipped => {
+                        let adv = (adv.clone() - adv.clone().mean()) / adv.var(0).sqrt().add_scalar(1e-8);
+                        let ratio = (logp - pick(&roll.logp)).exp();
+                        let clipped = ratio.clone().clamp(1.0 - self.clip, 1.0 + self.clip);
+                        (ratio * adv.clone()).min_pair(clipped * adv).mean().neg()
+                    }
+                    Objective::Plain => (logp * adv).mean().neg(),
+                };
                 let value_loss = (value - pick(&roll.returns)).powi_scalar(2).mean();
                 let entropy = (logp_all.clone().exp() * logp_all).sum_dim(1).mean().neg();
                 let loss = policy_loss.clone() + value_loss.clone().mul_scalar(self.value_coef)
