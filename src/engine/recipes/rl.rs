@@ -241,7 +241,7 @@ fn strip(frames: &[Picture]) -> Picture {
 pub fn action_matrix(taken: &[u64], mean_p: &[f64]) -> Matrix {
     let total = taken.iter().sum::<u64>().max(1) as f64;
     Matrix {
-        rows_are: "".into(),
+        rows_are: "measure".into(),
         cols_are: "action".into(),
         row_labels: vec!["share taken".into(), "mean probability".into()],
         col_labels: (0..taken.len()).map(|a| format!("action {a}")).collect(),
