@@ -297,7 +297,7 @@ fn the_trainer_runs_any_registered_recipe_and_refuses_the_others_by_name() {
     );
     // A declared recipe without a loop yet says so and names what can train.
     let mut planned = autoencoder();
-    planned.recipe.id = "dqn".into();
+    planned.recipe.id = "vae".into();
     t.send(Request::Start {
         run_id: 2,
         project: Box::new(planned),

@@ -16,6 +16,7 @@ pub mod masked_lm;
 pub mod node_classification;
 mod planned;
 pub mod ppo;
+pub mod sac;
 pub mod score_matching;
 pub mod seq2seq;
 pub mod supervised;
@@ -211,6 +212,8 @@ pub const ROLES: &[&str] = &[
     "log_prob",
     "latent",
     "q_values",
+    "q1",
+    "q2",
     "policy",
     "value",
     "loss",
@@ -235,6 +238,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             ppo::SPEC,
             dqn::SPEC,
             a2c::SPEC,
+            sac::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

@@ -15,6 +15,7 @@ pub mod masked_lm;
 pub mod node_classification;
 pub mod ppo;
 pub mod rl;
+pub mod sac;
 pub mod score_matching;
 pub mod seq2seq;
 pub mod supervised;
@@ -274,6 +275,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         ppo::ENGINE,
         dqn::ENGINE,
         a2c::ENGINE,
+        sac::ENGINE,
     ]
 }
 

@@ -37,6 +37,22 @@ pub fn env_id(project: &Project, recipe: &str) -> Result<String, RunError> {
 /// Checks the graph against the environment: an Input bound to 'observation' of the right width,
 /// and a `head` output (policy logits, Q-values) as wide as the action space asks.
 pub fn check_graph(model: &GraphModel, env: &dyn Env, head: &str, recipe: &str) -> Result<(), RunError> {
+    let what = match env.action_space() {
+        ActionSpace::Discrete(n) => format!("{n} actions"),
+        ActionSpace::Continuous { dim, .. } => format!("actions of {dim} numbers"),
+    };
+    check_head(model, env, head, env.action_space().head(), &what, recipe)
+}
+
+/// Like [`check_graph`], with the width the `head` output must have (and what it is for).
+pub fn check_head(
+    model: &GraphModel,
+    env: &dyn Env,
+    head: &str,
+    want: usize,
+    what: &str,
+    recipe: &str,
+) -> Result<(), RunError> {
     let obs = env.observation_size();
     let input = model
         .plan
@@ -60,12 +76,7 @@ pub fn check_graph(model: &GraphModel, env: &dyn Env, head: &str, recipe: &str) 
     let device = model_device(model);
     let probe = run(model, &[vec![0.0; obs]], &[head], &device)?;
     let width = probe.get(head).map_or(0, |v| v.dims().last().copied().unwrap_or(0));
-    let want = env.action_space().head();
     if width != want {
-        let what = match env.action_space() {
-            ActionSpace::Discrete(n) => format!("{n} actions"),
-            ActionSpace::Continuous { dim, .. } => format!("actions of {dim} numbers"),
-        };
         let source = model
             .plan
             .source_of(head)
@@ -140,8 +151,16 @@ pub fn sample(p: &[f32], u: f64) -> usize {
     p.len().saturating_sub(1)
 }
 
-/// The mean return of `episodes` episodes acting greedily on the `head` output (argmax), all
-/// played at once; stops early when `cancel` is set.
+/// How an agent acts on one row of its head's output when it is not exploring.
+pub type Act<'a> = &'a dyn Fn(&[f32]) -> Action;
+
+/// Greedy discrete acting: the action with the largest output.
+pub fn greedy(row: &[f32]) -> Action {
+    Action::Discrete(argmax(row))
+}
+
+/// The mean return and episode length of `episodes` episodes acting greedily on the `head`
+/// output (argmax), all played at once; stops early when `cancel` is set.
 pub fn evaluate_greedy(
     model: &GraphModel,
     env_id: &str,
@@ -149,6 +168,19 @@ pub fn evaluate_greedy(
     episodes: usize,
     seed: u64,
     cancel: &AtomicBool,
+) -> Result<(f64, f64), RunError> {
+    evaluate_with(model, env_id, head, episodes, seed, cancel, &greedy)
+}
+
+/// Like [`evaluate_greedy`], acting with `act` on each row of the `head` output.
+pub fn evaluate_with(
+    model: &GraphModel,
+    env_id: &str,
+    head: &str,
+    episodes: usize,
+    seed: u64,
+    cancel: &AtomicBool,
+    act: Act,
 ) -> Result<(f64, f64), RunError> {
     let device = model_device(model);
     let mut envs: Vec<Box<dyn Env>> = (0..episodes)
@@ -171,7 +203,7 @@ pub fn evaluate_greedy(
         )?;
         let mut still = Vec::with_capacity(alive.len());
         for (k, &i) in alive.iter().enumerate() {
-            let t = envs[i].step(&Action::Discrete(argmax(&q[k * w..(k + 1) * w])));
+            let t = envs[i].step(&act(&q[k * w..(k + 1) * w]));
             returns[i] += f64::from(t.reward);
             lengths[i] += 1;
             obs[i] = t.observation;
@@ -204,6 +236,17 @@ impl Show {
 
     /// Advances the shown episode by `steps` greedy steps and returns the latest frames side by side.
     pub fn advance(&mut self, model: &GraphModel, head: &str, steps: usize) -> Result<Picture, RunError> {
+        self.advance_with(model, head, steps, &greedy)
+    }
+
+    /// Like [`Show::advance`], acting with `act` on the `head` output.
+    pub fn advance_with(
+        &mut self,
+        model: &GraphModel,
+        head: &str,
+        steps: usize,
+        act: Act,
+    ) -> Result<Picture, RunError> {
         let device = model_device(model);
         for _ in 0..steps {
             let out = run(model, self.env.observations(), &[head], &device)?;
@@ -211,7 +254,7 @@ impl Show {
                 out.get(head)
                     .ok_or_else(|| RunError::Failed(format!("no '{head}' output ran")))?,
             )?;
-            self.env.step(&[Action::Discrete(argmax(&q))]);
+            self.env.step(&[act(&q)]);
             self.frames.push(self.env.render(0, FRAME));
             if self.frames.len() > FRAMES {
                 self.frames.remove(0);
