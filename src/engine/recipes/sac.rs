@@ -32,6 +32,9 @@ const Q2: &str = "q2";
 pub const ACTION: &str = "action";
 const LOG_STD: (f32, f32) = (-5.0, 2.0);
 
+/// One stored move: observation, action, reward, next observation, whether the task ended.
+type Move = (Vec<f32>, Vec<f32>, f32, Vec<f32>, bool);
+
 /// A run of SAC.
 pub struct Sac {
     nets: Networks,
@@ -40,7 +43,7 @@ pub struct Sac {
     envs: VecEnv,
     dim: usize,
     high: f32,
-    replay: Vec<(Vec<f32>, Vec<f32>, f32, Vec<f32>, bool)>,
+    replay: Vec<Move>,
     cap: usize,
     at: usize,
     gamma: f64,
