@@ -2,8 +2,9 @@
 """PyTorch reference timings for the engine benchmark (same models, batch, optimizer).
 
 Strata's numbers come from `cargo run --release --bin strata-bench`; run this on the same
-machine to report the Strata/PyTorch ratio (MLP, LeNet-5, and the `ddpm_unet` diffusion training
-step). PyTorch is a large install, so it is not part of CI:
+machine to report the Strata/PyTorch ratio (MLP, LeNet-5, the `ddpm_unet` diffusion training
+step, the gpt_char step, and PPO and DQN on CartPole with the environment written in Python:
+`--only-rl` here, `strata-bench --only-rl` there). PyTorch is a large install, so it is not part of CI:
   python3 -m venv /tmp/ptenv && /tmp/ptenv/bin/pip install torch
   /tmp/ptenv/bin/python benches/torch_reference.py [--steps N] [--diffusion-steps N]
 
@@ -11,6 +12,8 @@ Set OMP_NUM_THREADS / torch threads with --threads to compare like for like with
 RAYON_NUM_THREADS on the Strata side.
 """
 import argparse
+import math
+import random
 import sys
 import time
 
@@ -209,17 +212,182 @@ def steps_per_second(model, side, steps):
     return steps / (time.perf_counter() - t)
 
 
+class CartPole:
+    """CartPole-v1 as Strata's `data/envs.rs` has it (Gym's constants, Euler, 500-step limit)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.reset()
+
+    def reset(self):
+        self.s = [self.rng.uniform(-0.05, 0.05) for _ in range(4)]
+        self.steps = 0
+        return list(self.s)
+
+    def step(self, a):
+        x, xd, th, thd = self.s
+        f = 10.0 if a == 1 else -10.0
+        cos, sin = math.cos(th), math.sin(th)
+        temp = (f + 0.05 * thd * thd * sin) / 1.1
+        tha = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos * cos / 1.1))
+        xa = temp - 0.05 * tha * cos / 1.1
+        self.s = [x + 0.02 * xd, xd + 0.02 * xa, th + 0.02 * thd, thd + 0.02 * tha]
+        self.steps += 1
+        done = abs(self.s[0]) > 2.4 or abs(self.s[2]) > 12 * 2 * math.pi / 360
+        trunc = not done and self.steps >= 500
+        return list(self.s), 1.0, done, trunc
+
+
+def mlp64(out, act=nn.Tanh):
+    return nn.Sequential(nn.Linear(4, 64), act(), nn.Linear(64, 64), act(), nn.Linear(64, out))
+
+
+def ppo_iterations_per_second(iters, envs=8, rollout=128, epochs=4, minibatches=4):
+    """ppo_cartpole's step: a rollout of 8 × 128 moves sampled from the policy, GAE, then
+    4 epochs × 4 minibatches of the clipped objective + value loss − entropy bonus (Adam)."""
+    rng = random.Random(1)
+    policy, value = mlp64(2), mlp64(1)
+    opt = torch.optim.Adam(list(policy.parameters()) + list(value.parameters()), lr=2.5e-3)
+    cps = [CartPole(rng) for _ in range(envs)]
+    obs = [c.reset() for c in cps]
+
+    def iteration():
+        nonlocal obs
+        o_buf, a_buf, lp_buf, v_buf, r_buf, d_buf = [], [], [], [], [], []
+        with torch.no_grad():
+            for _ in range(rollout):
+                x = torch.tensor(obs, dtype=torch.float32)
+                p = torch.softmax(policy(x), 1)
+                v = value(x).reshape(-1)
+                acts = torch.multinomial(p, 1).reshape(-1).tolist()
+                o_buf.append(x)
+                a_buf.append(acts)
+                lp_buf.append(torch.log(p[range(envs), acts]))
+                v_buf.append(v)
+                rs, ds, nxt = [], [], []
+                for i, c in enumerate(cps):
+                    o, r, d, t = c.step(acts[i])
+                    if d or t:
+                        o = c.reset()
+                    nxt.append(o)
+                    rs.append(r)
+                    ds.append(d or t)
+                obs = nxt
+                r_buf.append(rs)
+                d_buf.append(ds)
+            last = value(torch.tensor(obs, dtype=torch.float32)).reshape(-1)
+        adv = torch.zeros(rollout, envs)
+        run = torch.zeros(envs)
+        for t in reversed(range(rollout)):
+            alive = 1.0 - torch.tensor(d_buf[t], dtype=torch.float32)
+            nv = last if t == rollout - 1 else v_buf[t + 1]
+            delta = torch.tensor(r_buf[t]) + 0.99 * nv * alive - v_buf[t]
+            run = delta + 0.99 * 0.95 * alive * run
+            adv[t] = run
+        ret = adv + torch.stack(v_buf)
+        O, A = torch.cat(o_buf), torch.tensor(a_buf).reshape(-1)
+        LP, ADV, RET = torch.cat(lp_buf), adv.reshape(-1), ret.reshape(-1)
+        n = O.shape[0]
+        mb = n // minibatches
+        for _ in range(epochs):
+            perm = torch.randperm(n)
+            for k in range(minibatches):
+                idx = perm[k * mb:(k + 1) * mb]
+                logp_all = torch.log_softmax(policy(O[idx]), 1)
+                logp = logp_all.gather(1, A[idx].reshape(-1, 1)).reshape(-1)
+                a = ADV[idx]
+                a = (a - a.mean()) / (a.std() + 1e-8)
+                ratio = torch.exp(logp - LP[idx])
+                pg = -torch.min(ratio * a, ratio.clamp(0.8, 1.2) * a).mean()
+                vl = ((value(O[idx]).reshape(-1) - RET[idx]) ** 2).mean()
+                ent = -(logp_all.exp() * logp_all).sum(1).mean()
+                loss = pg + 0.5 * vl - 0.01 * ent
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+    for _ in range(max(1, iters // 10)):
+        iteration()
+    t = time.perf_counter()
+    for _ in range(iters):
+        iteration()
+    return iters / (time.perf_counter() - t)
+
+
+def dqn_steps_per_second(steps, batch=128, tau=0.01):
+    """dqn_cartpole's step past the warm-up: one ε-greedy move, one double-DQN update of a batch
+    of 128 from the buffer (Huber loss, Adam), the target network following by τ."""
+    rng = random.Random(1)
+    q, target = mlp64(2), mlp64(2)
+    target.load_state_dict(q.state_dict())
+    opt = torch.optim.Adam(q.parameters(), lr=1e-3)
+    env = CartPole(rng)
+    obs = env.reset()
+    buf = []
+
+    def move(eps):
+        nonlocal obs
+        if rng.random() < eps:
+            a = rng.randrange(2)
+        else:
+            with torch.no_grad():
+                a = int(q(torch.tensor([obs], dtype=torch.float32)).argmax(1))
+        o, r, d, t = env.step(a)
+        buf.append((obs, a, r, o, d))
+        obs = env.reset() if d or t else o
+
+    def update():
+        idx = [rng.randrange(len(buf)) for _ in range(batch)]
+        s = torch.tensor([buf[i][0] for i in idx], dtype=torch.float32)
+        a = torch.tensor([buf[i][1] for i in idx])
+        r = torch.tensor([buf[i][2] for i in idx], dtype=torch.float32)
+        s2 = torch.tensor([buf[i][3] for i in idx], dtype=torch.float32)
+        d = torch.tensor([float(buf[i][4]) for i in idx])
+        with torch.no_grad():
+            best = q(s2).argmax(1, keepdim=True)
+            y = r + 0.99 * (1 - d) * target(s2).gather(1, best).reshape(-1)
+        qa = q(s).gather(1, a.reshape(-1, 1)).reshape(-1)
+        loss = nn.functional.smooth_l1_loss(qa, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for p, tp in zip(q.parameters(), target.parameters()):
+                tp.mul_(1 - tau).add_(tau * p)
+
+    for _ in range(1000):
+        move(1.0)
+    for _ in range(max(1, steps // 10)):
+        move(0.1)
+        update()
+    t = time.perf_counter()
+    for _ in range(steps):
+        move(0.1)
+        update()
+    return steps / (time.perf_counter() - t)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--diffusion-steps", type=int, default=60)
     ap.add_argument("--lm-steps", type=int, default=60)
     ap.add_argument("--only-lm", action="store_true", help="only the gpt_char step")
+    ap.add_argument("--rl-steps", type=int, default=0, help="DQN steps (PPO: a twentieth) to time")
+    ap.add_argument("--only-rl", action="store_true", help="only the PPO and DQN steps")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} steps per measurement")
+    if a.rl_steps or a.only_rl:
+        n = a.rl_steps or 2000
+        best = max(ppo_iterations_per_second(max(5, n // 20)) for _ in range(3))
+        print(f"ppo_cartpole {best:>10.2f} steps/s  (PPO iteration: 8 × 128 moves, 4 epochs × 4 minibatches)")
+        best = max(dqn_steps_per_second(n) for _ in range(3))
+        print(f"dqn_cartpole {best:>10.1f} steps/s  (DQN step: 1 move + 1 update of 128)")
+        if a.only_rl:
+            return
     if a.lm_steps:
         params = sum(p.numel() for p in CharGpt().parameters())
         best = max(lm_steps_per_second(a.lm_steps) for _ in range(3))

@@ -8,7 +8,7 @@
 //!   PyTorch (`benches/torch_reference.py`).
 //!
 //! Run: `cargo run --release --bin strata-bench [-- --device cpu|gpu --steps N
-//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm --lm ID,ID… --reference ID,ID…]`.
+//! --diffusion-steps N --only-diffusion --lm-steps N --only-lm --lm ID,ID… --reference ID,ID… --rl-steps N --only-rl]`.
 //! `RAYON_NUM_THREADS=1` is worth trying on 2 cores (it was faster for the MLP).
 
 use burn::module::Module;
@@ -155,8 +155,13 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
             _ => return f64::NAN,
         }
     };
+    recipe_of(&p, steps, d, watch, activity, late)
+}
+
+/// Steps per second of the recipe of project `p` (after a tenth as many warm-up steps).
+fn recipe_of(p: &strata::doc::Project, steps: usize, d: &Device, watch: bool, activity: bool, late: bool) -> f64 {
     let init = RecipeInit {
-        project: &p,
+        project: p,
         device: d,
         seed: 1,
         data_dir: None,
@@ -273,6 +278,7 @@ fn main() {
     let (mut lm_steps, mut only_lm) = (60usize, false);
     let mut lm_presets = vec!["gpt_char".to_owned()];
     let mut references: Vec<String> = Vec::new();
+    let (mut rl_steps, mut only_rl) = (0usize, false);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--diffusion-steps" => {
@@ -281,6 +287,13 @@ fn main() {
             "--only-diffusion" => only_diffusion = true,
             "--lm-steps" => lm_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(lm_steps),
             "--only-lm" => only_lm = true,
+            "--rl-steps" => rl_steps = args.next().and_then(|v| v.parse().ok()).unwrap_or(rl_steps),
+            "--only-rl" => {
+                only_rl = true;
+                if rl_steps == 0 {
+                    rl_steps = 2000;
+                }
+            }
             "--reference" => {
                 references = args
                     .next()
@@ -325,6 +338,26 @@ fn main() {
             }
         }
         return;
+    }
+    if rl_steps > 0 || only_rl {
+        // The RL recipes' whole steps on CartPole: a PPO step is a rollout of 8 × 128 moves and
+        // 16 minibatch updates; a DQN step one move and one update of a batch of 128 (the
+        // buffer already past its first 1 000 moves). Compare with `benches/torch_reference.py`'s
+        // ppo and dqn lines: the same networks, CartPole written in Python.
+        let ppo = (0..3)
+            .map(|_| recipe("ppo_cartpole", (rl_steps / 20).max(5), &d, false, false, true))
+            .fold(0f64, f64::max);
+        println!("ppo_cartpole  PPO iteration (8 × 128 moves, 4 epochs × 4 minibatches): {ppo:.2} steps/s");
+        if let Some(Ok(mut p)) = strata::presets::load("dqn_cartpole") {
+            p.recipe.settings.insert("learning_starts".into(), 128.into());
+            let dqn = (0..3)
+                .map(|_| recipe_of(&p, rl_steps, &d, false, false, true))
+                .fold(0f64, f64::max);
+            println!("dqn_cartpole  DQN step (1 move + 1 update of 128): {dqn:.1} steps/s");
+        }
+        if only_rl {
+            return;
+        }
     }
     if lm_steps > 0 && !only_diffusion {
         // The language-model recipe's whole step on the `gpt_char` preset (batch 16, 64 characters
