@@ -77,6 +77,7 @@ fn measured(id: &str) -> Option<&'static str> {
         "sac_pendulum" => {
             "mean return −159 over 100 episodes (random torques: about −1 200) after 8 000 moves, in 32 s"
         }
+        "mpnn" => "test accuracy 1.000 on 100 unseen graphs (validation 1.000 from step 50) in 8.7 s",
         "karate_gcn" => "test accuracy 0.969 (31 of 32 members) from the two leaders' labels in 0.04 s",
         "rwkv_char" => "validation loss 1.35 nats per character after 600 steps in 6 min 9 s",
         "hyena_char" => "validation loss 1.39 nats per character after 500 steps in 4 min 26 s",
@@ -2815,6 +2816,45 @@ fn sac_pendulum() {
     pre.save(g);
 }
 
+fn mpnn() {
+    let pre = Pre::new(
+        "mpnn",
+        "MPNN on motif graphs",
+        "Message passing neural network",
+        "Graph",
+        "Gilmer et al., Neural Message Passing for Quantum Chemistry, ICML 2017",
+        "graph_classification",
+    )
+    .describe("Tells rings, stars and ladders apart from their structure alone (every node starts as the same 1): three rounds of message passing where an edge network turns each edge's kind into a message matrix and a GRU updates the node, then the mean over each graph's nodes and a classifier. Graphs are batched 32 at a time into one disjoint graph.")
+    .dataset("motifs", &[])
+    .training(|t| {
+        t.optimizer = Optimizer::Adam;
+        t.learning_rate = 3e-3;
+        t.batch_size = 32;
+        t.steps = 300;
+    });
+    let mut g = GraphBuilder::new();
+    let x = input(&mut g, "node features", "N,1", "float", "features");
+    let edges = input(&mut g, "edges", "2,E", "int", "edges");
+    let batch = input(&mut g, "graph of each node", "N", "int", "batch");
+    let attr = input(&mut g, "edge features", "E,2", "float", "edge_features");
+    let mut h = linear(&mut g, x, 32);
+    h = t(&mut g, h, "relu", &[]);
+    for _ in 0..3 {
+        let m = g.then(h, "mpnn_conv", &[("edge_hidden", 16.into())]);
+        g.wire(edges, "y", m, "edges");
+        g.wire(attr, "y", m, "edge_attr");
+        h = m;
+    }
+    let pool = g.then(h, "graph_pool", &[]);
+    g.wire(batch, "y", pool, "batch");
+    let mut h = linear(&mut g, pool, 32);
+    h = t(&mut g, h, "relu", &[]);
+    let o = linear(&mut g, h, 3);
+    output(&mut g, o, "y", "prediction");
+    pre.save(g);
+}
+
 fn main() {
     mlp();
     lenet5();
@@ -2874,6 +2914,7 @@ fn main() {
     gat();
     graphsage();
     karate_gcn();
+    mpnn();
     ppo_cartpole();
     dqn_cartpole();
     a2c_cartpole();

@@ -219,6 +219,32 @@ fn recurrent_graph_and_generative_layers_run_with_the_checked_shapes() {
             g.wire(r, "last", o, "x");
         });
     }
+    build(&|g| {
+        let x = g.node("input", &[("shape", shape("N,5")), ("field", "x".into())]);
+        let e = g.node(
+            "input",
+            &[
+                ("shape", shape("2,E")),
+                ("field", "edges".into()),
+                ("dtype", "int".into()),
+            ],
+        );
+        let a = g.node("input", &[("shape", shape("E,2")), ("field", "attr".into())]);
+        let b = g.node(
+            "input",
+            &[
+                ("shape", shape("N")),
+                ("field", "batch".into()),
+                ("dtype", "int".into()),
+            ],
+        );
+        let m = g.then(x, "mpnn_conv", &[("edge_hidden", 4.into())]);
+        g.wire(e, "y", m, "edges");
+        g.wire(a, "y", m, "edge_attr");
+        let p = g.then(m, "graph_pool", &[]);
+        g.wire(b, "y", p, "batch");
+        g.then(p, "output", &[]);
+    });
     for kind in ["gcn_conv", "sage_conv", "gat_conv"] {
         build(&|g| {
             let x = g.node("input", &[("shape", shape("N,5")), ("field", "x".into())]);

@@ -301,3 +301,75 @@ fn bad_node_classification_setups_are_named() {
     let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("has 1433") && err.contains("N,1433"), "{err}");
 }
+
+/// Graph classification: motif graphs batched into one disjoint graph; GraphPool averages each
+/// graph's nodes; the MPNN preset tells the shapes apart from structure alone.
+#[test]
+fn the_mpnn_classifies_graphs_by_their_structure() {
+    let _serial = serial();
+    let ds = graphs::motifs(60, 3).unwrap();
+    let Target::Graphs(set) = &ds.target else { panic!() };
+    assert_eq!((ds.len(), set.len(), ds.classes.len()), (60, 60, 3));
+    assert_eq!(ds.test_from, Some(50));
+    assert_eq!(
+        set.edge_attr[0].len(),
+        2 * set.edges[0].len(),
+        "two edge features per edge"
+    );
+    // Joining graphs 0 and 1: nodes numbered on, edges both ways, each node's graph index.
+    let d = cpu();
+    let feed = strata::engine::recipes::graph_classification::join(&ds, set, &[0, 1], true, &d);
+    let n0 = set.start[1] - set.start[0];
+    let n = n0 + set.start[2] - set.start[1];
+    let batch: Vec<i64> = match &feed["batch"] {
+        Value::I1(t) => t.clone().into_data().iter::<i64>().collect(),
+        _ => panic!(),
+    };
+    assert_eq!(batch.len(), n);
+    assert!(batch[..n0].iter().all(|&b| b == 0) && batch[n0..].iter().all(|&b| b == 1));
+    let e = 2 * (set.edges[0].len() + set.edges[1].len());
+    assert_eq!(feed["edges"].dims(), vec![2, e]);
+    assert_eq!(feed["edge_features"].dims(), vec![e, 2]);
+    // Mean pooling by hand: graph 0's nodes carry 1, graph 1's carry 3.
+    let mut p = strata::doc::Project::new("pool");
+    let mut g = strata::catalog::GraphBuilder::new();
+    let x = g.node("input", &[("shape", shape("N,1")), ("field", "x".into())]);
+    let b = g.node(
+        "input",
+        &[
+            ("shape", shape("N")),
+            ("field", "batch".into()),
+            ("dtype", "int".into()),
+        ],
+    );
+    let pool = g.then(x, "graph_pool", &[]);
+    g.wire(b, "y", pool, "batch");
+    g.then(pool, "output", &[]);
+    p.graph = g.finish();
+    let model = compile(&p, &d).unwrap();
+    let xs = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0, 3.0, 3.0, 3.0], [5, 1]), &d);
+    let bs = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 0, 1, 1, 1], [5]), &d);
+    let out = model
+        .forward(
+            &HashMap::from([("x".to_owned(), Value::F2(xs)), ("batch".to_owned(), Value::I1(bs))]),
+            false,
+        )
+        .unwrap();
+    assert_eq!(out.outputs["prediction"].to_f32s().unwrap(), vec![1.0, 3.0]);
+    // The preset learns the shapes.
+    let (mut run, losses) = train(&preset("mpnn"), 60);
+    assert!(losses[59] < losses[0] / 4.0, "{losses:?}");
+    let eval = run.evaluate(&AtomicBool::new(false)).unwrap();
+    assert!(eval.scalars["test_accuracy"] > 0.9, "{:?}", eval.scalars);
+    // A node-level graph is not a set of graphs; a prediction per node is named.
+    let mut wrong = preset("mpnn");
+    wrong.dataset.id = "karate".into();
+    let err = start_recipe(&wrong).err().unwrap().to_string();
+    assert!(err.contains("set of graphs") && err.contains("motifs"), "{err}");
+    let mut unpooled = preset("mpnn");
+    let pool = unpooled.graph.nodes.iter().find(|n| n.kind == "graph_pool").unwrap().id;
+    unpooled.graph.node_mut(pool).unwrap().kind = "identity".into();
+    unpooled.graph.wires.retain(|w| !(w.to == pool && w.input == "batch"));
+    let err = start_recipe(&unpooled).err().unwrap().to_string();
+    assert!(err.contains("GraphPool"), "{err}");
+}

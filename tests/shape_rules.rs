@@ -458,6 +458,39 @@ fn graph_layer_rules() {
         ok("gat_conv", &[], &[f("x", "N,1433"), i("edges", "2,E")]),
         ("[N, 64]".into(), 1433 * 64 + 128 + 64)
     );
+    // MPNN (edge network 2 → 16 → 32·32, GRU 32): PyG NNConv's net + GRUCell(32, 32).
+    let edge_net = 2 * 16 + 16 + 16 * 1024 + 1024;
+    let gru = 3 * 32 * 32 * 2 + 3 * 32 * 2;
+    assert_eq!(
+        ok(
+            "mpnn_conv",
+            &[("edge_hidden", 16.into())],
+            &[f("x", "N,32"), i("edges", "2,E"), f("edge_attr", "E,2")]
+        ),
+        ("[N, 32]".into(), edge_net + gru)
+    );
+    assert_eq!(
+        ok("mpnn_conv", &[], &[f("x", "N,32"), i("edges", "2,E")]),
+        ("[N, 32]".into(), 32 * 32 + 32 + gru)
+    );
+    assert!(
+        infer(
+            "mpnn_conv",
+            &[],
+            &[f("x", "N,32"), i("edges", "2,E"), f("edge_attr", "5,2")]
+        )
+        .unwrap_err()
+        .contains("one row per edge")
+    );
+    assert_eq!(
+        ok("graph_pool", &[], &[f("x", "N,32"), i("batch", "N")]),
+        ("[G, 32]".into(), 0)
+    );
+    assert!(
+        infer("graph_pool", &[], &[f("x", "N,32"), i("batch", "B,N")])
+            .unwrap_err()
+            .contains("graph index must be [N]")
+    );
     assert!(
         infer("gcn_conv", &[], &[f("x", "N,8"), i("edges", "3,E")])
             .unwrap_err()

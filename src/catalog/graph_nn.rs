@@ -57,6 +57,66 @@ fn gat_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     })
 }
 
+fn mpnn_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
+    let (n, f, e) = graph_inputs(ctx)?;
+    let h = ctx.uint("edge_hidden");
+    // GRU update (PyTorch's GRUCell count): 3 gates × (input + hidden weights and biases).
+    let gru = cm(6, cs(&[cm(f, f)?, f])?)?;
+    let (edge_net, edge_macs) = match ctx.optional(2) {
+        Some(attr) => {
+            if attr.rank() != 2 || !attr.dims[0].compatible(e) {
+                return Err(RuleError::at(
+                    "edge_attr",
+                    format!(
+                        "edge features must be [E, Fe] with E = {e} (one row per edge of the index) but are {attr}"
+                    ),
+                ));
+            }
+            let fe = known(attr.dims[1], "edge_attr", "edge feature size")?;
+            let net = cs(&[cm(fe, h)?, h, cm(h, cm(f, f)?)?, cm(f, f)?])?;
+            (
+                net,
+                cm(e.cost_size(), cs(&[cm(fe, h)?, cm(h, cm(f, f)?)?, cm(f, f)?])?)?,
+            )
+        }
+        None => (cs(&[cm(f, f)?, f])?, cm(e.cost_size(), f)?),
+    };
+    Ok(Inferred {
+        outputs: vec![TensorType::float(vec![n, Dim::Known(f)])],
+        params: cs(&[edge_net, gru])?,
+        macs: cs(&[edge_macs, cm(n.cost_size(), cm(6, cm(f, f)?)?)?])?,
+    })
+}
+
+fn pool_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
+    let x = ctx.input(0)?;
+    let batch = ctx.input(1)?;
+    if x.rank() != 2 {
+        return Err(RuleError::at("x", format!("node features must be [N, F] but are {x}")));
+    }
+    if batch.rank() != 1 || !batch.dims[0].compatible(x.dims[0]) {
+        return Err(RuleError::at(
+            "batch",
+            format!(
+                "the graph index must be [N] (which graph each node belongs to), N = {}, but is {batch}",
+                x.dims[0]
+            ),
+        ));
+    }
+    Ok(Inferred {
+        outputs: vec![TensorType::float(vec![
+            Dim::Sym {
+                sym: 'G',
+                mul: 1,
+                add: 0,
+            },
+            x.dims[1],
+        ])],
+        params: 0,
+        macs: 0,
+    })
+}
+
 const GRAPH_IN: &[PortDef] = &[port("x"), int_port("edges")];
 
 /// The specs of this family.
@@ -109,5 +169,32 @@ const SPECS: &[LayerSpec] = &[
         inputs: Ports::Fixed(GRAPH_IN),
         outputs: Ports::Fixed(Y),
         infer: gat_rule,
+    },
+    LayerSpec {
+        id: "mpnn_conv",
+        name: "MPNNConv",
+        category: Category::Graph,
+        doc: "Message passing with an edge network and a GRU update: each edge's features become a matrix (a small MLP) that turns the source's state into a message; a node sums its messages and updates its state with a GRU cell. Without edge features one learned matrix serves every edge.",
+        paper: "Gilmer et al., Neural Message Passing for Quantum Chemistry, ICML 2017",
+        params: &[int("edge_hidden", 32, 1, BIG, "Hidden width of the edge network")],
+        inputs: Ports::Fixed(&[port("x"), int_port("edges"), opt_port("edge_attr", Accept::Float)]),
+        outputs: Ports::Fixed(Y),
+        infer: mpnn_rule,
+    },
+    LayerSpec {
+        id: "graph_pool",
+        name: "GraphPool",
+        category: Category::Graph,
+        doc: "Readout for graph classification: the mean (or sum) of the node states of each graph in a batch of graphs, [N, F] → [G, F], by the graph index of every node.",
+        paper: "Gilmer et al., ICML 2017 (readout); Xu et al., How Powerful are Graph Neural Networks?, ICLR 2019 (sum)",
+        params: &[choice(
+            "mode",
+            "mean",
+            &["mean", "sum"],
+            "How a graph's nodes are combined",
+        )],
+        inputs: Ports::Fixed(&[port("x"), int_port("batch")]),
+        outputs: Ports::Fixed(Y),
+        infer: pool_rule,
     },
 ];

@@ -532,3 +532,116 @@ pub fn layout(n: usize, edges: &[[u32; 2]], rounds: usize, seed: u64) -> Vec<[f3
         .map(|q| [(q[0] - lo[0]) / span, (q[1] - lo[1]) / span])
         .collect()
 }
+
+/// Many small graphs, one class each (graph classification): the nodes of every graph in
+/// order, their features in [`Dataset::features`] (`node_features` numbers per node), and per
+/// graph its node range and edges.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphSet {
+    /// First node of each graph (and, last, the total): graph `g` has nodes `start[g]..start[g + 1]`.
+    pub start: Vec<usize>,
+    /// Each graph's undirected edges, node indices local to the graph.
+    pub edges: Vec<Vec<[u32; 2]>>,
+    /// Each graph's edge features, one row of `edge_features` numbers per undirected edge.
+    pub edge_attr: Vec<Vec<f32>>,
+    /// Numbers per node.
+    pub node_features: usize,
+    /// Numbers per edge.
+    pub edge_features: usize,
+}
+
+impl GraphSet {
+    /// Graphs held.
+    pub fn len(&self) -> usize {
+        self.edges.len()
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.edges.is_empty()
+    }
+}
+
+/// Classes of the built-in motif graphs.
+pub const MOTIFS: &[&str] = &["ring", "star", "ladder"];
+
+/// Small graphs of three shapes to tell apart: a ring of 8–16 nodes with one chord, a star (a
+/// hub and 7–15 leaves) with two extra links between leaves, or a ladder of 4–8 rungs with one
+/// extra link. Node features: a single 1 for every node (the shape has to be learned along the
+/// edges); edge features: one-hot, a shape edge (ring, spoke, rail or rung) or an added one. The
+/// last sixth are the test graphs.
+pub fn motifs(n: usize, seed: u64) -> Result<Dataset, String> {
+    if n < 12 {
+        return Err(format!("a motif set needs at least 12 graphs (asked for {n})"));
+    }
+    let mut rng = Mix(seed);
+    let (mut start, mut all_edges, mut all_attr) = (vec![0usize], Vec::new(), Vec::new());
+    let (mut x, mut labels) = (Vec::new(), Vec::new());
+    for g in 0..n {
+        let class = g % 3;
+        let (size, base, extra): (usize, Vec<(usize, usize)>, Vec<(usize, usize)>) = match class {
+            0 => {
+                let k = 8 + rng.below(9);
+                let ring: Vec<(usize, usize)> = (0..k).map(|i| (i, (i + 1) % k)).collect();
+                let a = rng.below(k);
+                (k, ring, vec![(a, (a + k / 2) % k)])
+            }
+            1 => {
+                let leaves = 7 + rng.below(9);
+                let spokes: Vec<(usize, usize)> = (1..=leaves).map(|i| (0, i)).collect();
+                let mut extra = Vec::new();
+                for _ in 0..2 {
+                    let a = 1 + rng.below(leaves);
+                    let b = 1 + rng.below(leaves);
+                    extra.push((a, b));
+                }
+                (leaves + 1, spokes, extra)
+            }
+            _ => {
+                let k = 4 + rng.below(5);
+                let mut ladder: Vec<(usize, usize)> =
+                    (0..k - 1).flat_map(|i| [(i, i + 1), (k + i, k + i + 1)]).collect();
+                ladder.extend((0..k).map(|i| (i, k + i)));
+                let a = rng.below(2 * k);
+                (2 * k, ladder, vec![(a, rng.below(2 * k))])
+            }
+        };
+        // Edges once, each with its kind; a duplicate or self-loop is dropped.
+        let mut seen = HashSet::new();
+        let (mut edges, mut attr) = (Vec::new(), Vec::new());
+        for (kind, list) in [(0usize, &base), (1, &extra)] {
+            for &(a, b) in list.iter() {
+                let e = [a.min(b) as u32, a.max(b) as u32];
+                if a != b && seen.insert(e) {
+                    edges.push(e);
+                    attr.extend(if kind == 0 { [1.0, 0.0] } else { [0.0, 1.0] });
+                }
+            }
+        }
+        let mut degree = vec![0usize; size];
+        for &[a, b] in &edges {
+            degree[a as usize] += 1;
+            degree[b as usize] += 1;
+        }
+        // Every node starts the same: what tells the shapes apart has to come along the edges.
+        x.extend(std::iter::repeat_n(1f32, degree.len()));
+        labels.push(class as u8);
+        all_edges.push(edges);
+        all_attr.push(attr);
+        start.push(start[start.len() - 1] + size);
+    }
+    Ok(Dataset {
+        name: "Motif graphs".into(),
+        shape: vec![1],
+        features: Features::F32(x),
+        labels,
+        classes: MOTIFS.iter().map(|s| (*s).to_owned()).collect(),
+        test_from: Some(n - n / 6),
+        target: Target::Graphs(GraphSet {
+            start,
+            edges: all_edges,
+            edge_attr: all_attr,
+            node_features: 1,
+            edge_features: 2,
+        }),
+    })
+}

@@ -81,6 +81,9 @@ pub enum Target {
     /// The examples are the nodes of one graph, each with a class (in [`Dataset::labels`]):
     /// its edges and which nodes are trained on, validated and tested (node classification).
     Nodes(graphs::NodeSplit),
+    /// Every example is a small graph with a class (in [`Dataset::labels`]); the node features
+    /// of all graphs in order are in [`Dataset::features`] (graph classification).
+    Graphs(graphs::GraphSet),
 }
 
 /// A labelled dataset held in memory.

@@ -401,6 +401,20 @@ pub const SOURCES: &[DatasetSpec] = &[
         },
     },
     DatasetSpec {
+        id: "motifs",
+        name: "Motif graphs (graph set)",
+        doc: "Small graphs to classify by shape: a ring, a star or a ladder (each with a random extra link); every node starts as a 1, edge features say the kind of edge",
+        kind: DataKind::Graphs,
+        options: &[
+            int("graphs", 600, 12, 1_000_000, "Graphs (the last sixth for test)"),
+            int("seed", 7, 0, 1_000_000, "Seed"),
+        ],
+        load: |_, o, _| {
+            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            super::graphs::motifs(n("graphs", 600), n("seed", 7) as u64)
+        },
+    },
+    DatasetSpec {
         id: "graph_csv",
         name: "Graph from CSV files",
         doc: "Your graph: a node CSV (id, numeric features, label) and an edge-list CSV (two node ids per row)",

@@ -10,6 +10,7 @@ pub mod diffusion;
 pub mod dqn;
 pub mod flow;
 pub mod gan;
+pub mod graph_classification;
 pub mod graph_loss;
 pub mod language_model;
 pub mod masked_lm;
@@ -61,6 +62,8 @@ pub enum DataKind {
     Pairs,
     /// One graph with node features, edges and masks.
     Graph,
+    /// Many small graphs, one class each.
+    Graphs,
     /// An environment to act in.
     Env,
 }
@@ -239,6 +242,7 @@ pub fn recipes() -> &'static [RecipeSpec] {
             dqn::SPEC,
             a2c::SPEC,
             sac::SPEC,
+            graph_classification::SPEC,
         ];
         v.extend_from_slice(planned::SPECS);
         v

@@ -204,6 +204,108 @@ fn gat_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     })])
 }
 
+/// Weights of an MPNN layer: the edge network (or one shared message matrix) and the GRU update.
+#[derive(Module, Debug)]
+pub struct Mpnn {
+    /// Edge features → hidden (with edge features).
+    edge_in: Option<Linear>,
+    /// Hidden → an F×F matrix per edge (with edge features).
+    edge_out: Option<Linear>,
+    /// The one message matrix (without edge features).
+    shared: Option<Linear>,
+    /// GRU: input (the summed messages) to the three gates.
+    gru_x: Linear,
+    /// GRU: state to the three gates.
+    gru_h: Linear,
+}
+
+fn mpnn_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let f = ctx.in_dim(0, 1)?;
+    let h = ctx.usize("edge_hidden").max(1);
+    let with_edges = ctx.inputs.get(2).is_some_and(Option::is_some);
+    let (edge_in, edge_out, shared) = if with_edges {
+        let fe = ctx.in_dim(2, 1)?;
+        (
+            Some(LinearConfig::new(fe, h).init(ctx.device)),
+            Some(LinearConfig::new(h, f * f).init(ctx.device)),
+            None,
+        )
+    } else {
+        (None, None, Some(LinearConfig::new(f, f).init(ctx.device)))
+    };
+    Ok(Some(Layer::Mpnn(Mpnn {
+        edge_in,
+        edge_out,
+        shared,
+        gru_x: LinearConfig::new(f, 3 * f).init(ctx.device),
+        gru_h: LinearConfig::new(f, 3 * f).init(ctx.device),
+    })))
+}
+
+fn mpnn_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::Mpnn(m)) = layer else {
+        return Err("MPNN weights missing".into());
+    };
+    let mut it = inputs.into_iter();
+    let (x, edges) = (it.next().ok_or("missing x")?, it.next().ok_or("missing edges")?);
+    let attr = it.next();
+    let (h, src, dst) = inputs2(vec![x, edges])?;
+    let [n, f] = h.dims();
+    let e = src.dims()[0];
+    let from = h.clone().select(0, src);
+    let messages = match (&m.edge_in, &m.edge_out, &m.shared, attr) {
+        (Some(a), Some(b), _, Some(attr)) => {
+            let attr = attr.f2()?;
+            if attr.dims()[0] != e {
+                return Err(format!(
+                    "edge features have {} rows but the edge index has {e} edges",
+                    attr.dims()[0]
+                ));
+            }
+            let theta = b.forward(activation::relu(a.forward(attr))).reshape([e, f, f]);
+            from.reshape([e, 1, f]).matmul(theta).reshape([e, f])
+        }
+        (_, _, Some(w), _) => w.forward(from),
+        _ => return Err("the edge features are not wired".into()),
+    };
+    let agg = scatter_add(messages, dst, n);
+    // GRU cell (PyTorch's gate order: reset, update, new).
+    let gx = m.gru_x.forward(agg);
+    let gh = m.gru_h.forward(h.clone());
+    let gate = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k * f, f);
+    let r = activation::sigmoid(gate(&gx, 0) + gate(&gh, 0));
+    let z = activation::sigmoid(gate(&gx, 1) + gate(&gh, 1));
+    let cand = (gate(&gx, 2) + r * gate(&gh, 2)).tanh();
+    let out = (z.clone().neg().add_scalar(1.0)) * cand + z * h;
+    Ok(vec![Value::F2(out)])
+}
+
+fn pool_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let mut it = inputs.into_iter();
+    let x = it.next().ok_or("missing x")?.f2()?;
+    let batch = match it.next().ok_or("missing batch")? {
+        Value::I1(b) => b,
+        other => return Err(format!("the graph index must be integer [N], not {}", other.describe())),
+    };
+    let [n, f] = x.dims();
+    if batch.dims()[0] != n {
+        return Err(format!("the graph index has {} entries for {n} nodes", batch.dims()[0]));
+    }
+    let ids: Vec<i64> = batch.clone().into_data().iter::<i64>().collect();
+    if let Some(bad) = ids.iter().find(|&&g| g < 0) {
+        return Err(format!("the graph index holds {bad}; graphs are numbered from 0"));
+    }
+    let g = ids.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let sum = Tensor::<2>::zeros([g, f], &x.device()).select_assign(0, batch.clone(), x, IndexingUpdateOp::Add);
+    Ok(vec![Value::F2(if p.text("mode") == "sum" {
+        sum
+    } else {
+        let ones = Tensor::<2>::ones([n, 1], &sum.device());
+        let count = Tensor::<2>::zeros([g, 1], &sum.device()).select_assign(0, batch, ones, IndexingUpdateOp::Add);
+        sum / count.clamp_min(1.0)
+    })])
+}
+
 /// Ops of this family.
 pub const OPS: &[OpSpec] = &[
     OpSpec {
@@ -222,6 +324,18 @@ pub const OPS: &[OpSpec] = &[
         kind: "gat_conv",
         build: gat_build,
         forward: gat_fwd,
+        decode: Decode::Never,
+    },
+    OpSpec {
+        kind: "mpnn_conv",
+        build: mpnn_build,
+        forward: mpnn_fwd,
+        decode: Decode::Never,
+    },
+    OpSpec {
+        kind: "graph_pool",
+        build: super::stateless,
+        forward: pool_fwd,
         decode: Decode::Never,
     },
 ];

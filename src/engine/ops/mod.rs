@@ -73,6 +73,8 @@ pub enum Layer {
     Recurrent(recurrent::Recurrent),
     /// Graph layer weights.
     Graph(graph::GraphLayer),
+    /// An MPNN layer's edge network and GRU.
+    Mpnn(graph::Mpnn),
     /// Mixture of experts.
     Moe(moe::Moe),
     /// An affine coupling's conditioner network.

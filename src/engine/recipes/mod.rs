@@ -9,6 +9,7 @@ pub mod diffusion;
 pub mod dqn;
 pub mod flow;
 pub mod gan;
+pub mod graph_classification;
 pub mod graph_loss;
 pub mod language_model;
 pub mod masked_lm;
@@ -276,6 +277,7 @@ pub fn engines() -> &'static [RecipeEngine] {
         dqn::ENGINE,
         a2c::ENGINE,
         sac::ENGINE,
+        graph_classification::ENGINE,
     ]
 }
 

@@ -273,6 +273,10 @@ impl Supervised {
                 "{} is a graph: train it with the node classification recipe",
                 self.ex.data.name
             ))),
+            Target::Graphs(_) => Err(bad(format!(
+                "{} is a set of graphs: train it with the graph classification recipe",
+                self.ex.data.name
+            ))),
             Target::Masks(_) => {
                 let logits = pred
                     .f4()
