@@ -561,6 +561,9 @@ impl GraphSet {
     }
 }
 
+/// Two node indices.
+type Pair = (usize, usize);
+
 /// Classes of the built-in motif graphs.
 pub const MOTIFS: &[&str] = &["ring", "star", "ladder"];
 
@@ -578,7 +581,7 @@ pub fn motifs(n: usize, seed: u64) -> Result<Dataset, String> {
     let (mut x, mut labels) = (Vec::new(), Vec::new());
     for g in 0..n {
         let class = g % 3;
-        let (size, base, extra): (usize, Vec<(usize, usize)>, Vec<(usize, usize)>) = match class {
+        let (size, base, extra): (usize, Vec<Pair>, Vec<Pair>) = match class {
             0 => {
                 let k = 8 + rng.below(9);
                 let ring: Vec<(usize, usize)> = (0..k).map(|i| (i, (i + 1) % k)).collect();
