@@ -373,3 +373,50 @@ fn the_mpnn_classifies_graphs_by_their_structure() {
     let err = start_recipe(&unpooled).err().unwrap().to_string();
     assert!(err.contains("GraphPool"), "{err}");
 }
+
+/// ST-GCN: a joint's output depends only on the joints its bones reach (one block: one hop), and
+/// the preset learns the four motions.
+#[test]
+fn stgcn_mixes_joints_along_the_bones_and_learns_motions() {
+    let _serial = serial();
+    let d = cpu();
+    let mut p = strata::doc::Project::new("st");
+    let mut g = strata::catalog::GraphBuilder::new();
+    let x = g.node("input", &[("shape", shape("B,2,16,8")), ("field", "x".into())]);
+    let bones = strata::doc::ParamValue::List(vec![0.into(), 1.into(), 1.into(), 2.into()]);
+    let b = g.then(x, "stgcn_block", &[("out_channels", 4.into()), ("bones", bones)]);
+    g.then(b, "output", &[]);
+    p.graph = g.finish();
+    let model = compile(&p, &d).unwrap();
+    let clip = |bump: usize| -> Vec<f32> {
+        let mut v: Vec<f32> = (0..2 * 16 * 8).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
+        for c in 0..2 {
+            for t in 0..16 {
+                v[(c * 16 + t) * 8 + bump] += 1.0;
+            }
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(v, [1, 2, 16, 8]), &d);
+        model
+            .forward(&HashMap::from([("x".to_owned(), Value::F4(x))]), false)
+            .unwrap()
+            .outputs["prediction"]
+            .to_f32s()
+            .unwrap()
+    };
+    let (base, moved2, moved5) = (clip(7), clip(2), clip(5));
+    let joint = |out: &[f32], j: usize| -> Vec<f32> { (0..4 * 16).map(|k| out[k * 8 + j]).collect() };
+    let differs = |a: &[f32], b: &[f32]| a.iter().zip(b).any(|(x, y)| (x - y).abs() > 1e-5);
+    assert!(
+        differs(&joint(&base, 1), &joint(&moved2, 1)),
+        "joint 2 reaches joint 1 along a bone"
+    );
+    assert!(
+        !differs(&joint(&base, 0), &joint(&moved2, 0)),
+        "joint 2 is two bones from joint 0"
+    );
+    assert!(!differs(&joint(&base, 0), &joint(&moved5, 0)), "joint 5 has no bone");
+    let (mut run, losses) = train(&preset("stgcn"), 120);
+    let mean = |r: std::ops::Range<usize>| losses[r.clone()].iter().sum::<f64>() / r.len() as f64;
+    assert!(mean(110..120) < mean(0..10) - 0.2, "{losses:?}");
+    assert!(run.evaluate(&AtomicBool::new(false)).unwrap().scalars["val_accuracy"] > 0.3);
+}

@@ -482,6 +482,30 @@ fn graph_layer_rules() {
         .unwrap_err()
         .contains("one row per edge")
     );
+    // ST-GCN block 2 → 32, temporal kernel 5: 1×1 projection, 5×1 conv, residual projection.
+    assert_eq!(
+        ok("stgcn_block", &[("out_channels", 32.into())], &[f("x", "B,2,16,8")]),
+        (
+            "[B, 32, 16, 8]".into(),
+            (2 * 32 + 32) + (32 * 32 * 5 + 32) + (2 * 32 + 32)
+        )
+    );
+    assert_eq!(
+        ok("stgcn_block", &[("out_channels", 2.into())], &[f("x", "B,2,16,8")]).1,
+        (2 * 2 + 2) + (2 * 2 * 5 + 2),
+        "no projection when the channels stay"
+    );
+    assert!(
+        infer("stgcn_block", &[("temporal_kernel", 4.into())], &[f("x", "B,2,16,8")])
+            .unwrap_err()
+            .contains("odd")
+    );
+    let far = V::List(vec![0.into(), 9.into()]);
+    assert!(
+        infer("stgcn_block", &[("bones", far)], &[f("x", "B,2,16,8")])
+            .unwrap_err()
+            .contains("joint 9 is outside the 8 joints")
+    );
     assert_eq!(
         ok("graph_pool", &[], &[f("x", "N,32"), i("batch", "N")]),
         ("[G, 32]".into(), 0)

@@ -117,6 +117,47 @@ fn pool_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     })
 }
 
+fn stgcn_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
+    let x = ctx.input(0)?;
+    if x.rank() != 4 {
+        return Err(RuleError::at(
+            "x",
+            format!("ST-GCN reads [B, channels, frames, joints] but gets {x}"),
+        ));
+    }
+    let c = known(x.dims[1], "x", "channel count")?;
+    let v = known(x.dims[3], "x", "joint count")?;
+    let (o, k) = (ctx.uint("out_channels"), ctx.uint("temporal_kernel"));
+    if k % 2 == 0 {
+        return Err(RuleError::new(format!(
+            "the temporal kernel must be odd (it is centred on each frame), not {k}"
+        )));
+    }
+    let bones = ctx.ints("bones");
+    if bones.len() % 2 != 0 {
+        return Err(RuleError::new(
+            "bones are joint pairs: give an even number of joint indices (0, 1, 1, 2, …)",
+        ));
+    }
+    if let Some(b) = bones.iter().find(|&&b| b < 0 || b as u64 >= v) {
+        return Err(RuleError::new(format!(
+            "bone joint {b} is outside the {v} joints of the input (0 … {})",
+            v - 1
+        )));
+    }
+    let residual = if ctx.bool("residual") && c != o {
+        cs(&[cm(c, o)?, o])?
+    } else {
+        0
+    };
+    let positions = x.dims[2].cost_size().saturating_mul(v);
+    Ok(Inferred {
+        outputs: vec![TensorType::float(vec![x.dims[0], Dim::Known(o), x.dims[2], x.dims[3]])],
+        params: cs(&[cm(c, o)?, o, cm(cm(o, o)?, k)?, o, residual])?,
+        macs: positions.saturating_mul(cs(&[cm(c, o)?, cm(cm(o, o)?, k)?, cm(2, o)?])?),
+    })
+}
+
 const GRAPH_IN: &[PortDef] = &[port("x"), int_port("edges")];
 
 /// The specs of this family.
@@ -180,6 +221,33 @@ const SPECS: &[LayerSpec] = &[
         inputs: Ports::Fixed(&[port("x"), int_port("edges"), opt_port("edge_attr", Accept::Float)]),
         outputs: Ports::Fixed(Y),
         infer: mpnn_rule,
+    },
+    LayerSpec {
+        id: "stgcn_block",
+        name: "ST-GCN block",
+        category: Category::Graph,
+        doc: "Spatio-temporal graph convolution on [B, channels, frames, joints]: a graph convolution over the skeleton's bones in every frame (1×1 projection, then the symmetric normalised adjacency with self-loops by message passing), ReLU, a convolution over time at every joint, and a residual connection.",
+        paper: "Yan, Xiong & Lin, Spatial Temporal Graph Convolutional Networks for Skeleton-Based Action Recognition, AAAI 2018",
+        params: &[
+            int("out_channels", 64, 1, BIG, "Channels out"),
+            int(
+                "temporal_kernel",
+                5,
+                1,
+                63,
+                "Frames the temporal convolution spans (odd)",
+            ),
+            ParamSpec {
+                name: "bones",
+                kind: ParamKind::Ints,
+                default: ParamDefault::Ints(&[0, 1]),
+                tooltip: "The skeleton as joint pairs: 0, 1, 1, 2, … (each bone links two joints both ways)",
+            },
+            flag("residual", true, "Add the input (projected when the channels change)"),
+        ],
+        inputs: Ports::Fixed(X),
+        outputs: Ports::Fixed(Y),
+        infer: stgcn_rule,
     },
     LayerSpec {
         id: "graph_pool",

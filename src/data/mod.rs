@@ -12,6 +12,7 @@ pub mod loaders;
 pub mod planar;
 pub mod sequences;
 pub mod signals;
+pub mod skeletons;
 pub mod sources;
 pub mod text;
 

@@ -359,6 +359,20 @@ pub const SOURCES: &[DatasetSpec] = &[
         },
     },
     DatasetSpec {
+        id: "skeletons",
+        name: "Skeleton motions (spatio-temporal)",
+        doc: "8-joint stick figures moving for 16 frames — waving, jumping, swaying or walking — as [2, 16, 8] clips (x and y of every joint in every frame)",
+        kind: DataKind::Examples,
+        options: &[
+            int("clips", 2400, 12, 1_000_000, "Clips (the last sixth for test)"),
+            int("seed", 7, 0, 1_000_000, "Seed"),
+        ],
+        load: |_, o, _| {
+            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            Ok(super::skeletons::motions(n("clips", 2400), n("seed", 7) as u64))
+        },
+    },
+    DatasetSpec {
         id: "cora",
         name: "Cora (citation graph)",
         doc: "2 708 papers (1 433 binary word features) in 7 subjects, 5 278 citations; 140 labelled papers, 500 validation, 1 000 test (McCallum et al. 2000; LINQS)",

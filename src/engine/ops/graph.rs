@@ -306,6 +306,67 @@ fn pool_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec
     })])
 }
 
+/// Weights of an ST-GCN block.
+#[derive(Module, Debug)]
+pub struct StGcn {
+    /// Channel projection before the spatial propagation.
+    spatial: Linear,
+    /// Convolution over time (kernel k × 1).
+    temporal: burn::nn::conv::Conv2d,
+    /// Residual projection when the channels change.
+    residual: Option<Linear>,
+}
+
+fn stgcn_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
+    let c = ctx.in_dim(0, 1)?;
+    let (o, k) = (ctx.usize("out_channels"), ctx.usize("temporal_kernel").max(1));
+    let temporal = burn::nn::conv::Conv2dConfig::new([o, o], [k, 1])
+        .with_padding(burn::nn::PaddingConfig2d::Explicit(k / 2, 0, k / 2, 0))
+        .init(ctx.device);
+    Ok(Some(Layer::StGcn(StGcn {
+        spatial: LinearConfig::new(c, o).init(ctx.device),
+        temporal,
+        residual: (ctx.bool("residual") && c != o).then(|| LinearConfig::new(c, o).init(ctx.device)),
+    })))
+}
+
+fn stgcn_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+    let Some(Layer::StGcn(m)) = layer else {
+        return Err("ST-GCN weights missing".into());
+    };
+    let x = super::one(inputs)?.f4()?;
+    let [b, _, t, v] = x.dims();
+    let device = x.device();
+    let bones: Vec<i64> = p.ints("bones");
+    if bones.iter().any(|&j| j < 0 || j as usize >= v) {
+        return Err(format!("a bone names a joint outside the input's {v} joints"));
+    }
+    let (mut src, mut dst) = (Vec::new(), Vec::new());
+    for pair in bones.chunks(2) {
+        if let [a, c] = *pair {
+            src.extend([a, c]);
+            dst.extend([c, a]);
+        }
+    }
+    let e = src.len();
+    let src = Tensor::<1, Int>::from_data(TensorData::new(src, [e]), &device);
+    let dst = Tensor::<1, Int>::from_data(TensorData::new(dst, [e]), &device);
+    let xc = x.clone().permute([0, 2, 3, 1]); // [B, T, V, C]
+    let h = m.spatial.forward(xc.clone()); // [B, T, V, O]
+    let o = h.dims()[3];
+    let nodes = h.permute([2, 0, 1, 3]).reshape([v, b * t * o]);
+    let h = gcn_propagate(nodes, src, dst)
+        .reshape([v, b, t, o])
+        .permute([1, 3, 2, 0]); // [B, O, T, V]
+    let h = m.temporal.forward(activation::relu(h));
+    let res = match &m.residual {
+        Some(r) => r.forward(xc).permute([0, 3, 1, 2]),
+        None if p.bool("residual") => x,
+        None => Tensor::zeros([b, o, t, v], &device),
+    };
+    Ok(vec![Value::F4(activation::relu(h + res))])
+}
+
 /// Ops of this family.
 pub const OPS: &[OpSpec] = &[
     OpSpec {
@@ -330,6 +391,12 @@ pub const OPS: &[OpSpec] = &[
         kind: "mpnn_conv",
         build: mpnn_build,
         forward: mpnn_fwd,
+        decode: Decode::Never,
+    },
+    OpSpec {
+        kind: "stgcn_block",
+        build: stgcn_build,
+        forward: stgcn_fwd,
         decode: Decode::Never,
     },
     OpSpec {

@@ -75,6 +75,8 @@ pub enum Layer {
     Graph(graph::GraphLayer),
     /// An MPNN layer's edge network and GRU.
     Mpnn(graph::Mpnn),
+    /// An ST-GCN block's projections and temporal convolution.
+    StGcn(graph::StGcn),
     /// Mixture of experts.
     Moe(moe::Moe),
     /// An affine coupling's conditioner network.
