@@ -134,7 +134,7 @@ fn stgcn_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
         )));
     }
     let bones = ctx.ints("bones");
-    if bones.len() % 2 != 0 {
+    if !bones.len().is_multiple_of(2) {
         return Err(RuleError::new(
             "bones are joint pairs: give an even number of joint indices (0, 1, 1, 2, …)",
         ));

@@ -51,8 +51,8 @@ pub fn motions(n: usize, seed: u64) -> Dataset {
         let (speed, phase) = (rng.range(0.3, 0.7), rng.range(0.0, std::f32::consts::TAU));
         let amp = rng.range(0.2, 0.4);
         let (scale, dx, dy) = (rng.range(0.8, 1.2), rng.range(-0.3, 0.3), rng.range(-0.3, 0.3));
-        let mut clip = [[[0f32; JOINTS]; FRAMES]; 2];
-        for t in 0..FRAMES {
+        let (mut xs, mut ys) = ([[0f32; JOINTS]; FRAMES], [[0f32; JOINTS]; FRAMES]);
+        for (t, (fx, fy)) in xs.iter_mut().zip(ys.iter_mut()).enumerate() {
             let s = (speed * t as f32 + phase).sin();
             for (j, rest) in REST.iter().enumerate() {
                 let [mut px, mut py] = *rest;
@@ -74,14 +74,12 @@ pub fn motions(n: usize, seed: u64) -> Dataset {
                     },
                     _ => {}
                 }
-                clip[0][t][j] = px * scale + dx + rng.range(-0.03, 0.03);
-                clip[1][t][j] = py * scale + dy + rng.range(-0.03, 0.03);
+                fx[j] = px * scale + dx + rng.range(-0.03, 0.03);
+                fy[j] = py * scale + dy + rng.range(-0.03, 0.03);
             }
         }
-        for c in &clip {
-            for frame in c {
-                x.extend_from_slice(frame);
-            }
+        for frame in xs.iter().chain(&ys) {
+            x.extend_from_slice(frame);
         }
         labels.push(class as u8);
     }
