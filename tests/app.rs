@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use strata::app::StrataApp;
 use strata::engine::trainer::RunState;
+use strata::telemetry::View;
 use strata::workspace::Document;
 
 fn harness(id: &str) -> Harness<'static, StrataApp> {
@@ -876,4 +877,42 @@ fn an_experts_block_is_picked_from_the_projects_blocks_in_the_inspector() {
     h.run_steps(3);
     assert_eq!(moe(&h).params.get("expert"), Some(&"expert_mlp".into()));
     assert_eq!(h.state().report().total_params, 824_395);
+}
+
+/// Training a graph network and an agent in the window: the karate club's graph view and the
+/// cart-pole's environment view arrive on the Samples tab, with the headline metric in the status.
+#[test]
+fn graph_and_environment_views_show_while_training() {
+    for (id, channel, view, headline) in [
+        ("karate_gcn", "graph", "Graph", "test nodes"),
+        ("ppo_cartpole", "environment", "Environment", "evaluation (greedy)"),
+    ] {
+        let mut h = harness(id);
+        h.get_by_label("▶ Train").click();
+        wait(&mut h, |a| !a.dashboard().busy() && a.dashboard().current().is_some());
+        h.run_steps(3);
+        let run = h.state().dashboard().current().unwrap();
+        assert!(
+            run.outcome.as_deref().unwrap_or("").starts_with("finished"),
+            "{id}: {:?}",
+            run.outcome
+        );
+        assert!(
+            h.state()
+                .dashboard()
+                .samples
+                .iter()
+                .any(|(_, c, v)| c == channel && matches!(v, View::Image(p) if p.is_well_formed())),
+            "{id}: the {channel} view arrived"
+        );
+        assert!(
+            h.query_all_by_label_contains(headline).next().is_some(),
+            "{id}: {headline}"
+        );
+        // The Samples tab adds the view's tab (the palette may already show a "Graph" category).
+        let before = h.query_all_by_label(view).count();
+        h.get_by_label("Samples").click();
+        h.run_steps(3);
+        assert!(h.query_all_by_label(view).count() > before, "{id}: the {view} tab");
+    }
 }
