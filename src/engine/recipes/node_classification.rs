@@ -357,8 +357,9 @@ fn draw(pos: &[[f32; 2]], split: &NodeSplit, predicted: &[usize], labels: &[u8],
         let (x0, y0) = at(pos[a as usize]);
         let (x1, y1) = at(pos[b as usize]);
         let w = attention.and_then(|w| w.get(k)).copied();
+        // Attention relative to an even share: brighter and wider (1–4 px) where it is larger.
         let (alpha, width) = match w {
-            Some(w) => ((base * w).clamp(0.05, 0.95), if w > 1.5 { 2 } else { 1 }),
+            Some(w) => ((base * w).clamp(0.05, 0.95), (w.round() as i64).clamp(1, 4)),
             None => (base, 1),
         };
         let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
