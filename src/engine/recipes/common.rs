@@ -618,6 +618,22 @@ impl Trainee {
     }
 }
 
+/// A confusion matrix view from (true class, predicted class) pairs.
+pub fn confusion_view(classes: &[String], pairs: impl Iterator<Item = (usize, usize)>) -> crate::telemetry::View {
+    let c = classes.len().max(1);
+    let mut values = vec![vec![0f64; c]; c];
+    for (truth, predicted) in pairs {
+        values[truth.min(c - 1)][predicted.min(c - 1)] += 1.0;
+    }
+    crate::telemetry::View::Matrix(crate::telemetry::Matrix {
+        rows_are: "true class".into(),
+        cols_are: "predicted class".into(),
+        row_labels: classes.to_vec(),
+        col_labels: classes.to_vec(),
+        values,
+    })
+}
+
 /// An exponential moving average of a network's weights (Polyak averaging), the weights DDPM
 /// samples with (Ho et al. 2020). The decay warms up as min(decay, (1+t)/(10+t)) so early
 /// averages do not hold on to the random start.

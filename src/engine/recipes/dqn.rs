@@ -187,11 +187,7 @@ impl Recipe for Dqn {
             self.acted += 1;
         }
         let mut pending = Pending::new().with("epsilon", eps);
-        let finished = std::mem::take(&mut self.envs.finished);
-        if !finished.is_empty() {
-            let mean = finished.iter().map(|(r, _)| r).sum::<f64>() / finished.len() as f64;
-            pending = pending.with("episode_return", mean);
-        }
+        pending = rl::with_episode_return(pending, &mut self.envs);
         if self.replay.len() < self.learning_starts.max(self.batch) {
             self.t.step += 1;
             return Ok(pending.with("lr", 0.0));
@@ -257,22 +253,16 @@ impl Recipe for Dqn {
 
     fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError> {
         let model = self.t.net.inference()?;
-        let (mean, length) = rl::evaluate_greedy(
+        rl::evaluation(
             &model,
             &self.env_id,
             Q,
             self.eval_episodes,
-            0xE7A1 ^ self.t.settings.seed,
+            self.t.settings.seed,
+            self.t.step,
             cancel,
-        )?;
-        let mut scalars = crate::telemetry::Scalars::new();
-        scalars.insert("mean_return".into(), mean);
-        scalars.insert("mean_episode_length".into(), length);
-        Ok(Evaluation {
-            step: self.t.step,
-            scalars,
-            views: Vec::new(),
-        })
+            &rl::greedy,
+        )
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {

@@ -12,7 +12,7 @@ use crate::data::{Dataset, Features, Target};
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
-use crate::telemetry::{Matrix, View};
+use crate::telemetry::View;
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -281,24 +281,17 @@ impl Recipe for GraphClassification {
             "test_accuracy".into(),
             test_right as f64 / self.test.len().max(1) as f64,
         );
-        let c = self.data.classes.len();
-        let mut confusion = vec![vec![0f64; c]; c];
-        for (&g, &p) in self.test.iter().zip(&predicted) {
-            confusion[usize::from(self.data.labels[g]).min(c - 1)][p.min(c - 1)] += 1.0;
-        }
+        let confusion = super::common::confusion_view(
+            &self.data.classes,
+            self.test
+                .iter()
+                .zip(&predicted)
+                .map(|(&g, &p)| (usize::from(self.data.labels[g]), p)),
+        );
         Ok(Evaluation {
             step: self.t.step,
             scalars,
-            views: vec![(
-                "confusion".into(),
-                View::Matrix(Matrix {
-                    rows_are: "true class".into(),
-                    cols_are: "predicted class".into(),
-                    row_labels: self.data.classes.clone(),
-                    col_labels: self.data.classes.clone(),
-                    values: confusion,
-                }),
-            )],
+            views: vec![("confusion".into(), confusion)],
         })
     }
 

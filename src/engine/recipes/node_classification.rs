@@ -11,7 +11,7 @@ use crate::data::{Dataset, Features, Target};
 use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
-use crate::telemetry::{Matrix, Picture, Table, View};
+use crate::telemetry::{Picture, Table, View};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -438,24 +438,17 @@ impl Recipe for NodeClassification {
         scalars.insert("train_accuracy".into(), self.accuracy(&predicted, &self.split.train));
         scalars.insert("val_accuracy".into(), self.accuracy(&predicted, &self.split.val));
         scalars.insert("test_accuracy".into(), self.accuracy(&predicted, &self.split.test));
-        let c = self.data.classes.len();
-        let mut confusion = vec![vec![0f64; c]; c];
-        for &i in &self.split.test {
-            confusion[usize::from(self.data.labels[i]).min(c - 1)][predicted[i].min(c - 1)] += 1.0;
-        }
+        let confusion = super::common::confusion_view(
+            &self.data.classes,
+            self.split
+                .test
+                .iter()
+                .map(|&i| (usize::from(self.data.labels[i]), predicted[i])),
+        );
         Ok(Evaluation {
             step: self.t.step,
             scalars,
-            views: vec![(
-                "confusion".into(),
-                View::Matrix(Matrix {
-                    rows_are: "true class".into(),
-                    cols_are: "predicted class".into(),
-                    row_labels: self.data.classes.clone(),
-                    col_labels: self.data.classes.clone(),
-                    values: confusion,
-                }),
-            )],
+            views: vec![("confusion".into(), confusion)],
         })
     }
 

@@ -297,32 +297,22 @@ impl Recipe for Ppo {
         if let Some(l) = last_loss {
             pending = pending.with_tensor("loss", l.reshape([1]));
         }
-        let finished = std::mem::take(&mut self.envs.finished);
-        if !finished.is_empty() {
-            let mean = finished.iter().map(|(r, _)| r).sum::<f64>() / finished.len() as f64;
-            pending = pending.with("episode_return", mean);
-        }
+        pending = rl::with_episode_return(pending, &mut self.envs);
         Ok(pending)
     }
 
     fn evaluate(&mut self, cancel: &AtomicBool) -> Result<Evaluation, RunError> {
         let model = self.t.net.inference()?;
-        let (mean, length) = rl::evaluate_greedy(
+        rl::evaluation(
             &model,
             &self.env_id,
             POLICY,
             self.eval_episodes,
-            0xE7A1 ^ self.t.settings.seed,
+            self.t.settings.seed,
+            self.t.step,
             cancel,
-        )?;
-        let mut scalars = crate::telemetry::Scalars::new();
-        scalars.insert("mean_return".into(), mean);
-        scalars.insert("mean_episode_length".into(), length);
-        Ok(Evaluation {
-            step: self.t.step,
-            scalars,
-            views: Vec::new(),
-        })
+            &rl::greedy,
+        )
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {

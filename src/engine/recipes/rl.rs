@@ -280,6 +280,41 @@ fn strip(frames: &[Picture]) -> Picture {
     Picture { width, height: h, rgb }
 }
 
+/// `pending` with the mean return of the episodes the copies finished since last asked (none
+/// finished: unchanged), as the `episode_return` series.
+pub fn with_episode_return(pending: super::Pending, envs: &mut VecEnv) -> super::Pending {
+    let finished = std::mem::take(&mut envs.finished);
+    if finished.is_empty() {
+        return pending;
+    }
+    let mean = finished.iter().map(|(r, _)| r).sum::<f64>() / finished.len() as f64;
+    pending.with("episode_return", mean)
+}
+
+/// An evaluation of `episodes` episodes acting with `act` on the `head` output: the mean return
+/// and episode length, at `step`.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluation(
+    model: &GraphModel,
+    env_id: &str,
+    head: &str,
+    episodes: usize,
+    seed: u64,
+    step: u64,
+    cancel: &AtomicBool,
+    act: Act,
+) -> Result<super::Evaluation, RunError> {
+    let (mean, length) = evaluate_with(model, env_id, head, episodes, 0xE7A1 ^ seed, cancel, act)?;
+    let mut scalars = crate::telemetry::Scalars::new();
+    scalars.insert("mean_return".into(), mean);
+    scalars.insert("mean_episode_length".into(), length);
+    Ok(super::Evaluation {
+        step,
+        scalars,
+        views: Vec::new(),
+    })
+}
+
 /// The action view: for each action, how often it was taken and its mean probability.
 pub fn action_matrix(taken: &[u64], mean_p: &[f64]) -> Matrix {
     let total = taken.iter().sum::<u64>().max(1) as f64;

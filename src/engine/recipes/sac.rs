@@ -153,8 +153,8 @@ impl Sac {
         (squashed.mul_scalar(self.high), logp)
     }
 
-    /// Runs the critics on observations and actions; the smaller of the two Q-values `[B]`.
-    fn min_q(model: &GraphModel, obs: Tensor<2>, act: Tensor<2>) -> Result<Tensor<1>, RunError> {
+    /// Both critics' Q-values `[B]` on observations and actions.
+    fn critics(model: &GraphModel, obs: Tensor<2>, act: Tensor<2>) -> Result<(Tensor<1>, Tensor<1>), RunError> {
         let b = obs.dims()[0];
         let feed = HashMap::from([
             (OBSERVATION.to_owned(), Value::F2(obs)),
@@ -171,33 +171,19 @@ impl Sac {
                 ))),
             }
         };
-        Ok(q(Q1)?.min_pair(q(Q2)?))
+        Ok((q(Q1)?, q(Q2)?))
     }
 
-    /// Both critics' squared errors against `y`.
+    /// The smaller of the two Q-values `[B]`.
+    fn min_q(model: &GraphModel, obs: Tensor<2>, act: Tensor<2>) -> Result<Tensor<1>, RunError> {
+        let (q1, q2) = Sac::critics(model, obs, act)?;
+        Ok(q1.min_pair(q2))
+    }
+
+    /// Both critics' squared errors against `y`, summed.
     fn critic_loss(model: &GraphModel, obs: Tensor<2>, act: Tensor<2>, y: Tensor<1>) -> Result<Tensor<1>, RunError> {
-        let b = obs.dims()[0];
-        let feed = HashMap::from([
-            (OBSERVATION.to_owned(), Value::F2(obs)),
-            (ACTION.to_owned(), Value::F2(act)),
-        ]);
-        let out = model
-            .run(Some(&[Q1, Q2]), &feed, false, None)
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let mut loss: Option<Tensor<1>> = None;
-        for role in [Q1, Q2] {
-            let Some(Ok(Value::F1(q))) = out.outputs.get(role).cloned().map(|v| v.reshape(&[b])) else {
-                return Err(RunError::BadInput(format!(
-                    "the '{role}' output must be one number per example [B, 1]"
-                )));
-            };
-            let l = (q - y.clone()).powi_scalar(2).mean();
-            loss = Some(match loss {
-                Some(a) => a + l,
-                None => l,
-            });
-        }
-        loss.ok_or_else(|| RunError::Failed("no critic ran".into()))
+        let (q1, q2) = Sac::critics(model, obs, act)?;
+        Ok((q1 - y.clone()).powi_scalar(2).mean() + (q2 - y).powi_scalar(2).mean())
     }
 }
 
@@ -254,11 +240,7 @@ impl Recipe for Sac {
         }
         self.at = (self.at + 1) % self.cap;
         let mut pending = Pending::new().with("lr", lr).with("alpha", self.log_alpha.exp());
-        let finished = std::mem::take(&mut self.envs.finished);
-        if !finished.is_empty() {
-            let mean = finished.iter().map(|(r, _)| r).sum::<f64>() / finished.len() as f64;
-            pending = pending.with("episode_return", mean);
-        }
+        pending = rl::with_episode_return(pending, &mut self.envs);
         self.step += 1;
         if self.replay.len() < self.learning_starts.max(self.batch) {
             return Ok(pending);
@@ -368,23 +350,16 @@ impl Recipe for Sac {
         let model = self.nets.model()?.valid();
         let (dim, high) = (self.dim, self.high);
         let act = move |row: &[f32]| mean_action(row, dim, high);
-        let (mean, length) = rl::evaluate_with(
+        rl::evaluation(
             &model,
             &self.env_id,
             POLICY,
             self.eval_episodes,
-            0xE7A1 ^ self.settings.seed,
+            self.settings.seed,
+            self.step,
             cancel,
             &act,
-        )?;
-        let mut scalars = crate::telemetry::Scalars::new();
-        scalars.insert("mean_return".into(), mean);
-        scalars.insert("mean_episode_length".into(), length);
-        Ok(Evaluation {
-            step: self.step,
-            scalars,
-            views: Vec::new(),
-        })
+        )
     }
 
     fn views(&mut self, _cancel: &AtomicBool) -> Result<Vec<(String, View)>, RunError> {
