@@ -17,6 +17,32 @@ use strata::engine::recipes::StepCx;
 use strata::engine::{Value, compile};
 use strata::telemetry::View;
 
+/// Sets `param` of the last node of `kind` (by id) in `p`'s top-level graph.
+fn set_last(p: &mut strata::doc::Project, kind: &str, param: &str, value: i64) {
+    let last = p
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == kind)
+        .map(|n| n.id)
+        .max()
+        .unwrap();
+    p.graph
+        .node_mut(last)
+        .unwrap()
+        .params
+        .insert(param.into(), value.into());
+}
+
+/// Gives the Input bound to 'features' the shape `s`.
+fn set_feature_shape(p: &mut strata::doc::Project, s: &str) {
+    for n in &mut p.graph.nodes {
+        if n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some("features") {
+            n.params.insert("shape".into(), shape(s));
+        }
+    }
+}
+
 fn nodes(ds: &strata::data::Dataset) -> &graphs::NodeSplit {
     match &ds.target {
         Target::Nodes(s) => s,
@@ -209,24 +235,8 @@ fn a_hundred_thousand_node_graph_trains_an_epoch() {
     let mut p = preset("gcn");
     p.dataset.id = "sbm".into();
     p.dataset.options.insert("nodes".into(), 100_000.into());
-    for n in &mut p.graph.nodes {
-        if n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some("features") {
-            n.params.insert("shape".into(), shape("N,16"));
-        }
-    }
-    let last = p
-        .graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == "gcn_conv")
-        .map(|n| n.id)
-        .max()
-        .unwrap();
-    p.graph
-        .node_mut(last)
-        .unwrap()
-        .params
-        .insert("out_features".into(), 4.into());
+    set_feature_shape(&mut p, "N,16");
+    set_last(&mut p, "gcn_conv", "out_features", 4);
     let (mut run, losses) = train(&p, 3);
     assert!(losses.iter().all(|l| l.is_finite()));
     let eval = run.evaluate(&AtomicBool::new(false)).unwrap();
@@ -270,19 +280,7 @@ fn csv_graphs_load_and_their_mistakes_are_named() {
 fn bad_node_classification_setups_are_named() {
     let _serial = serial();
     let mut p = preset("karate_gcn");
-    let last = p
-        .graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == "gcn_conv")
-        .map(|n| n.id)
-        .max()
-        .unwrap();
-    p.graph
-        .node_mut(last)
-        .unwrap()
-        .params
-        .insert("out_features".into(), 3.into());
+    set_last(&mut p, "gcn_conv", "out_features", 3);
     let err = start_recipe(&p).err().unwrap().to_string();
     assert!(
         err.contains("[34, 3]") && err.contains("give the last layer 2 outputs"),
@@ -293,11 +291,7 @@ fn bad_node_classification_setups_are_named() {
     let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("learns from a graph"), "{err}");
     let mut p = preset("gcn");
-    for n in &mut p.graph.nodes {
-        if n.kind == "input" && n.params.get("field").and_then(|v| v.as_text()) == Some("features") {
-            n.params.insert("shape".into(), shape("N,100"));
-        }
-    }
+    set_feature_shape(&mut p, "N,100");
     let err = start_recipe(&p).err().unwrap().to_string();
     assert!(err.contains("has 1433") && err.contains("N,1433"), "{err}");
 }

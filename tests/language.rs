@@ -139,7 +139,7 @@ fn bad_language_model_setups_are_named() {
     let mut p = preset("gpt_char");
     p.dataset.id = "mnist_5k".into();
     let err = start_recipe(&p).err().unwrap().to_string();
-    assert!(err.contains("reads text"), "{err}");
+    assert!(err.contains("learns from text") && err.contains("'austen'"), "{err}");
     // A window longer than the position table: the checker names the positions node.
     let mut p = preset("gpt_char");
     p.recipe.settings.insert("context".into(), 128.into());

@@ -101,6 +101,16 @@ fn opt_int(options: &Params, k: &str) -> Option<i64> {
     options.get(k).and_then(ParamValue::as_int)
 }
 
+/// A non-negative integer option, `default` when missing.
+fn opt_usize(options: &Params, k: &str, default: usize) -> usize {
+    opt_int(options, k).map_or(default, |v| v.max(0) as usize)
+}
+
+/// A real option, `default` when missing.
+fn opt_float(options: &Params, k: &str, default: f64) -> f64 {
+    options.get(k).and_then(ParamValue::as_float).unwrap_or(default)
+}
+
 fn csv(id: &str, o: &Params, base: Option<&Path>) -> Result<Dataset, String> {
     loaders::csv(
         &opt_path(id, o, "path", base)?,
@@ -185,7 +195,7 @@ const fn env(id: &'static str, name: &'static str, doc: &'static str) -> Dataset
         options: &[],
         load: |id, _, _| {
             Err(format!(
-                "'{id}' is an environment to act in, not a dataset: train it with an RL recipe (ppo, dqn)"
+                "'{id}' is an environment to act in, not a dataset: choose a recipe that acts in an environment"
             ))
         },
     }
@@ -306,7 +316,7 @@ pub const SOURCES: &[DatasetSpec] = &[
             int("seed", 1, 0, 1_000_000, "Which series"),
         ],
         load: |_, o, _| {
-            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let n = |k: &str, d: usize| opt_usize(o, k, d);
             let noise = match o.get("noise") {
                 Some(ParamValue::Float(v)) => *v,
                 Some(ParamValue::Int(v)) => *v as f64,
@@ -350,7 +360,7 @@ pub const SOURCES: &[DatasetSpec] = &[
             ),
         ],
         load: |_, o, _| {
-            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let n = |k: &str, d: usize| opt_usize(o, k, d);
             let task = match o.get("task") {
                 Some(ParamValue::Text(t)) => t.clone(),
                 _ => "reverse".to_owned(),
@@ -368,7 +378,7 @@ pub const SOURCES: &[DatasetSpec] = &[
             int("seed", 7, 0, 1_000_000, "Seed"),
         ],
         load: |_, o, _| {
-            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let n = |k: &str, d: usize| opt_usize(o, k, d);
             Ok(super::skeletons::motions(n("clips", 2400), n("seed", 7) as u64))
         },
     },
@@ -402,8 +412,8 @@ pub const SOURCES: &[DatasetSpec] = &[
             int("seed", 7, 0, 1_000_000, "Seed"),
         ],
         load: |_, o, _| {
-            let f = |k: &str, d: f64| o.get(k).and_then(ParamValue::as_float).unwrap_or(d);
-            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let f = |k: &str, d: f64| opt_float(o, k, d);
+            let n = |k: &str, d: usize| opt_usize(o, k, d);
             super::graphs::sbm(
                 n("nodes", 2000),
                 n("communities", 4),
@@ -424,7 +434,7 @@ pub const SOURCES: &[DatasetSpec] = &[
             int("seed", 7, 0, 1_000_000, "Seed"),
         ],
         load: |_, o, _| {
-            let n = |k: &str, d: i64| opt_int(o, k).unwrap_or(d).max(0) as usize;
+            let n = |k: &str, d: usize| opt_usize(o, k, d);
             super::graphs::motifs(n("graphs", 600), n("seed", 7) as u64)
         },
     },

@@ -1,5 +1,6 @@
 //! Advantage actor-critic: the synchronous form of A3C.
 
+use super::ppo::{ENTROPY_COEF, ENVS, EVAL_EPISODES, GAMMA, VALUE_COEF};
 use super::*;
 use crate::catalog::rules::{float, int};
 
@@ -18,7 +19,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         role("value", Some(DType::Float), &[1, 2]),
     ],
     settings: &[
-        float("gamma", 0.99, 0.0, 1.0, "Discount per step"),
+        GAMMA,
         float(
             "gae_lambda",
             1.0,
@@ -26,7 +27,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             1.0,
             "GAE's λ (1: plain n-step returns, as in A2C)",
         ),
-        int("envs", 8, 1, 1024, "Copies of the environment stepped together"),
+        ENVS,
         int(
             "rollout",
             5,
@@ -34,21 +35,9 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             100_000,
             "Steps per copy before each update (n of the n-step return)",
         ),
-        float("value_coef", 0.5, 0.0, 100.0, "Weight of the value loss"),
-        float(
-            "entropy_coef",
-            0.01,
-            0.0,
-            10.0,
-            "Weight of the entropy bonus (exploration)",
-        ),
-        int(
-            "eval_episodes",
-            100,
-            1,
-            10_000,
-            "Episodes per evaluation, acting greedily",
-        ),
+        VALUE_COEF,
+        ENTROPY_COEF,
+        EVAL_EPISODES,
     ],
     data: &[DataKind::Env],
     series: super::ppo::SPEC.series,

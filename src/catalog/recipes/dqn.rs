@@ -1,6 +1,7 @@
 //! Deep Q-learning: Q-values per action learned from a replay buffer against a target network,
 //! acting ε-greedily.
 
+use super::ppo::{EVAL_EPISODES, GAMMA};
 use super::*;
 use crate::catalog::rules::{flag, float, int};
 
@@ -16,7 +17,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
     }],
     roles: &[role("q_values", Some(DType::Float), &[2])],
     settings: &[
-        float("gamma", 0.99, 0.0, 1.0, "Discount per step"),
+        GAMMA,
         int("buffer", 10_000, 100, 10_000_000, "Transitions the replay buffer keeps"),
         int("batch", 128, 1, 65_536, "Transitions per update"),
         int(
@@ -61,13 +62,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             true,
             "Double DQN: the network picks the next action and the target network values it (van Hasselt et al. 2016), against max-overestimation",
         ),
-        int(
-            "eval_episodes",
-            100,
-            1,
-            10_000,
-            "Episodes per evaluation, acting greedily",
-        ),
+        EVAL_EPISODES,
     ],
     data: &[DataKind::Env],
     series: &[

@@ -4,6 +4,29 @@
 use super::*;
 use crate::catalog::rules::{float, int};
 
+/// Settings the reinforcement-learning recipes share: the discount per step.
+pub const GAMMA: ParamSpec = float("gamma", 0.99, 0.0, 1.0, "Discount per step");
+/// Copies of the environment stepped together.
+pub const ENVS: ParamSpec = int("envs", 8, 1, 1024, "Copies of the environment stepped together");
+/// Weight of the value loss.
+pub const VALUE_COEF: ParamSpec = float("value_coef", 0.5, 0.0, 100.0, "Weight of the value loss");
+/// Weight of the entropy bonus.
+pub const ENTROPY_COEF: ParamSpec = float(
+    "entropy_coef",
+    0.01,
+    0.0,
+    10.0,
+    "Weight of the entropy bonus (exploration)",
+);
+/// Greedy evaluation episodes.
+pub const EVAL_EPISODES: ParamSpec = int(
+    "eval_episodes",
+    100,
+    1,
+    10_000,
+    "Episodes per evaluation, acting greedily",
+);
+
 /// The declaration.
 pub const SPEC: RecipeSpec = RecipeSpec {
     id: "ppo",
@@ -19,7 +42,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         role("value", Some(DType::Float), &[1, 2]),
     ],
     settings: &[
-        float("gamma", 0.99, 0.0, 1.0, "Discount per step"),
+        GAMMA,
         float(
             "gae_lambda",
             0.95,
@@ -34,25 +57,13 @@ pub const SPEC: RecipeSpec = RecipeSpec {
             10.0,
             "How far the probability ratio may move before the objective stops rewarding it",
         ),
-        int("envs", 8, 1, 1024, "Copies of the environment stepped together"),
+        ENVS,
         int("rollout", 128, 1, 100_000, "Steps per copy in each rollout"),
         int("epochs", 4, 1, 100, "Passes over each rollout"),
         int("minibatches", 4, 1, 1024, "Minibatches per pass"),
-        float("value_coef", 0.5, 0.0, 100.0, "Weight of the value loss"),
-        float(
-            "entropy_coef",
-            0.01,
-            0.0,
-            10.0,
-            "Weight of the entropy bonus (exploration)",
-        ),
-        int(
-            "eval_episodes",
-            100,
-            1,
-            10_000,
-            "Episodes per evaluation, acting greedily",
-        ),
+        VALUE_COEF,
+        ENTROPY_COEF,
+        EVAL_EPISODES,
     ],
     data: &[DataKind::Env],
     series: &[

@@ -1,6 +1,7 @@
 //! Soft actor-critic: an entropy-regularised actor-critic for continuous actions, off-policy,
 //! with twin Q-networks and a learned temperature.
 
+use super::ppo::GAMMA;
 use super::*;
 use crate::catalog::rules::{float, int};
 
@@ -26,7 +27,7 @@ pub const SPEC: RecipeSpec = RecipeSpec {
         role("q2", Some(DType::Float), &[1, 2]),
     ],
     settings: &[
-        float("gamma", 0.99, 0.0, 1.0, "Discount per step"),
+        GAMMA,
         float(
             "tau",
             0.005,

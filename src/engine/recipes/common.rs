@@ -618,6 +618,30 @@ impl Trainee {
     }
 }
 
+/// Loads the project's dataset when it is of `kind`; otherwise names what the recipe learns from
+/// (`what`, e.g. "a graph") and every source of that kind in the registry.
+pub fn load_data(
+    project: &Project,
+    data_dir: Option<&Path>,
+    kind: crate::catalog::DataKind,
+    recipe: &str,
+    what: &str,
+) -> Result<Dataset, RunError> {
+    let id = project.dataset.id.as_str();
+    let Some(spec) = data::sources::source(id).filter(|s| s.kind == kind) else {
+        let ids: Vec<String> = data::sources::SOURCES
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| format!("'{}'", s.id))
+            .collect();
+        return Err(RunError::BadInput(format!(
+            "the {recipe} recipe learns from {what}: choose {} as the dataset (the project's dataset is '{id}')",
+            ids.join(" or ")
+        )));
+    };
+    (spec.load)(id, &project.dataset.options, data_dir).map_err(RunError::BadInput)
+}
+
 /// A confusion matrix view from (true class, predicted class) pairs.
 pub fn confusion_view(classes: &[String], pairs: impl Iterator<Item = (usize, usize)>) -> crate::telemetry::View {
     let c = classes.len().max(1);

@@ -3,7 +3,7 @@
 //! repeated for both directions, each node's graph index), cross-entropy on the prediction of
 //! each graph; accuracy on validation and test graphs.
 
-use super::common::Trainee;
+use super::common::{Trainee, load_data};
 use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx};
 use crate::catalog::recipes::graph_classification::SPEC;
 use crate::catalog::{DType, DataKind};
@@ -107,13 +107,13 @@ impl GraphClassification {
     /// Loads the graphs and compiles the project.
     pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
         let project = init.project;
-        let id = project.dataset.id.as_str();
-        let Some(spec) = crate::data::sources::source(id).filter(|s| s.kind == DataKind::Graphs) else {
-            return Err(RunError::BadInput(format!(
-                "the graph-classification recipe learns from a set of graphs: choose 'motifs' as the dataset (the project's dataset is '{id}')"
-            )));
-        };
-        let data = (spec.load)(id, &project.dataset.options, init.data_dir).map_err(RunError::BadInput)?;
+        let data = load_data(
+            project,
+            init.data_dir,
+            DataKind::Graphs,
+            "graph-classification",
+            "a set of graphs",
+        )?;
         let Target::Graphs(set) = &data.target else {
             return Err(RunError::BadInput(format!("'{}' is not a set of graphs", data.name)));
         };

@@ -2,7 +2,7 @@
 //! `[2, E]`), cross-entropy on the training nodes' predictions only, accuracy on the validation
 //! and test nodes; the graph view draws the data graph coloured by the predicted classes.
 
-use super::common::Trainee;
+use super::common::{Trainee, load_data};
 use super::{Evaluation, Pending, Recipe, RecipeEngine, RecipeInit, StepCx};
 use crate::catalog::recipes::node_classification::SPEC;
 use crate::catalog::{DType, DataKind};
@@ -72,13 +72,13 @@ impl NodeClassification {
     /// Loads the graph and compiles the project.
     pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
         let project = init.project;
-        let id = project.dataset.id.as_str();
-        let Some(spec) = crate::data::sources::source(id).filter(|s| s.kind == DataKind::Graph) else {
-            return Err(RunError::BadInput(format!(
-                "the node-classification recipe learns from a graph: choose 'cora', 'karate', 'sbm' or 'graph_csv' as the dataset (the project's dataset is '{id}')"
-            )));
-        };
-        let data = (spec.load)(id, &project.dataset.options, init.data_dir).map_err(RunError::BadInput)?;
+        let data = load_data(
+            project,
+            init.data_dir,
+            DataKind::Graph,
+            "node-classification",
+            "a graph",
+        )?;
         let Target::Nodes(split) = &data.target else {
             return Err(RunError::BadInput(format!("'{}' is not a graph", data.name)));
         };

@@ -153,6 +153,24 @@ impl Sac {
         (squashed.mul_scalar(self.high), logp)
     }
 
+    /// The policy output `[B, 2·dim]` (means, then log standard deviations) for observations.
+    fn policy(model: &GraphModel, obs: Tensor<2>) -> Result<Tensor<2>, RunError> {
+        let out = model
+            .run(
+                Some(&[POLICY]),
+                &HashMap::from([(OBSERVATION.to_owned(), Value::F2(obs))]),
+                false,
+                None,
+            )
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        out.outputs
+            .get(POLICY)
+            .cloned()
+            .ok_or_else(|| RunError::Failed("no policy ran".into()))?
+            .f2()
+            .map_err(RunError::BadInput)
+    }
+
     /// Both critics' Q-values `[B]` on observations and actions.
     fn critics(model: &GraphModel, obs: Tensor<2>, act: Tensor<2>) -> Result<(Tensor<1>, Tensor<1>), RunError> {
         let b = obs.dims()[0];
@@ -220,13 +238,10 @@ impl Recipe for Sac {
         } else {
             use burn::module::Module;
             let plain = self.nets.model()?.valid();
-            let out = rl::run(&plain, std::slice::from_ref(&obs), &[POLICY], &rl::model_device(&plain))?;
-            let p = out
-                .get(POLICY)
-                .cloned()
-                .ok_or_else(|| RunError::Failed("no policy ran".into()))?
-                .f2()
-                .map_err(RunError::BadInput)?;
+            let p = Sac::policy(
+                &plain,
+                rl::obs_tensor(std::slice::from_ref(&obs), &rl::model_device(&plain)),
+            )?;
             let eps = gaussian(&mut self.rng, self.dim);
             let (a, _) = self.sample(p, eps);
             a.into_data().iter::<f32>().collect()
@@ -267,21 +282,7 @@ impl Recipe for Sac {
             let target = self.target.model().cloned().unwrap_or_else(|| plain_model.clone());
             let pd = rl::model_device(&plain_model);
             let next = rows_tensor(&pick(3), &pd);
-            let out = plain_model
-                .run(
-                    Some(&[POLICY]),
-                    &HashMap::from([(OBSERVATION.to_owned(), Value::F2(next.clone()))]),
-                    false,
-                    None,
-                )
-                .map_err(|e| RunError::Failed(e.to_string()))?;
-            let p = out
-                .outputs
-                .get(POLICY)
-                .cloned()
-                .ok_or_else(|| RunError::Failed("no policy ran".into()))?
-                .f2()
-                .map_err(RunError::BadInput)?;
+            let p = Sac::policy(&plain_model, next.clone())?;
             let eps = gaussian(&mut self.rng, b * self.dim);
             let (a_next, logp_next) = self.sample(p, eps);
             let q_next = Sac::min_q(&target, next, a_next)?;
@@ -305,21 +306,7 @@ impl Recipe for Sac {
         self.nets.descend(1, critic_loss.reshape([1]), lr)?;
         // 3. The actor: min Q of its own reparameterised actions, less α·log π.
         let model = self.nets.model()?;
-        let out = model
-            .run(
-                Some(&[POLICY]),
-                &HashMap::from([(OBSERVATION.to_owned(), Value::F2(obs_t.clone()))]),
-                false,
-                None,
-            )
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let p = out
-            .outputs
-            .get(POLICY)
-            .cloned()
-            .ok_or_else(|| RunError::Failed("no policy ran".into()))?
-            .f2()
-            .map_err(RunError::BadInput)?;
+        let p = Sac::policy(model, obs_t.clone())?;
         let eps = gaussian(&mut self.rng, b * self.dim);
         let (a_new, logp) = self.sample(p, eps);
         let q = Sac::min_q(model, obs_t, a_new)?;

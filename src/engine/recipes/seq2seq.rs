@@ -53,13 +53,7 @@ impl Seq2Seq {
     /// Compiles the project and makes its pairs.
     pub fn new(init: &RecipeInit) -> Result<Self, RunError> {
         let project = init.project;
-        let id = project.dataset.id.as_str();
-        let Some(spec) = crate::data::sources::source(id).filter(|s| s.kind == DataKind::Pairs) else {
-            return Err(RunError::BadInput(format!(
-                "the seq2seq recipe learns from sequence pairs: choose the 'seq_task' dataset (the project's dataset is '{id}')"
-            )));
-        };
-        let data = (spec.load)(id, &project.dataset.options, init.data_dir).map_err(RunError::BadInput)?;
+        let data = super::common::load_data(project, init.data_dir, DataKind::Pairs, "seq2seq", "sequence pairs")?;
         let (
             Target::Sequences {
                 len: t_len,

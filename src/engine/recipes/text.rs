@@ -19,13 +19,7 @@ pub const LOGITS: &str = "logits";
 /// Reads the project's text (the 'austen' or a 'text_file' dataset) as a corpus; `recipe` names
 /// the recipe in the message when the dataset is not text.
 pub fn read_corpus(project: &Project, data_dir: Option<&Path>, recipe: &str) -> Result<Corpus, RunError> {
-    let id = project.dataset.id.as_str();
-    let Some(spec) = crate::data::sources::source(id).filter(|s| s.kind == DataKind::Corpus) else {
-        return Err(RunError::BadInput(format!(
-            "the {recipe} recipe reads text: choose the 'austen' dataset or a 'text_file' (the project's dataset is '{id}')"
-        )));
-    };
-    let ds = (spec.load)(id, &project.dataset.options, data_dir).map_err(RunError::BadInput)?;
+    let ds = super::common::load_data(project, data_dir, DataKind::Corpus, recipe, "text")?;
     Corpus::from_dataset(&ds).map_err(RunError::BadInput)
 }
 
