@@ -24,6 +24,9 @@ pub mod app;
 #[cfg(feature = "engine")]
 pub mod engine;
 
+#[cfg(feature = "engine")]
+pub mod interop;
+
 use std::path::Path;
 
 /// Parses project text and checks every parameter value against the catalog: the full loader

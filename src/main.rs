@@ -60,6 +60,10 @@ enum Command {
     /// read them: how many it reads with confidence, and as the class asked for.
     #[cfg(feature = "engine")]
     EvalSamples(cli_eval::EvalArgs),
+    /// Export a project file or preset to PyTorch (a folder: model.py, train.py, weights) or
+    /// ONNX. Exit 0 written, 2 bad input.
+    #[cfg(feature = "engine")]
+    Export(cli_export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,12 +81,16 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => cli_train::run(args),
         #[cfg(feature = "engine")]
         Some(Command::EvalSamples(args)) => cli_eval::run(args),
+        #[cfg(feature = "engine")]
+        Some(Command::Export(args)) => cli_export::run(args),
         None => open_app(cli.file.as_deref()),
     }
 }
 
 #[cfg(feature = "engine")]
 mod cli_eval;
+#[cfg(feature = "engine")]
+mod cli_export;
 #[cfg(feature = "engine")]
 mod cli_train;
 

@@ -5,7 +5,7 @@ pub mod device;
 pub mod eval_samples;
 mod invert;
 mod model;
-mod ops;
+pub mod ops;
 pub mod profile;
 pub mod recipes;
 pub mod trainer;

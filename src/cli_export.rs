@@ -1,0 +1,74 @@
+//! `strata export`: a project as PyTorch source + weights, or as ONNX.
+
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use strata::interop::{self, Weights};
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// A folder with model.py (an nn.Module), train.py and weights.safetensors.
+    Pytorch,
+}
+
+/// `strata export` arguments.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A .strata file or a preset id.
+    target: String,
+    /// What to write.
+    #[arg(long, value_enum)]
+    format: Format,
+    /// Where to write (a folder for PyTorch).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Weights from this checkpoint folder (default: the newest run beside the project file).
+    #[arg(long, conflicts_with = "init_seed")]
+    checkpoint: Option<PathBuf>,
+    /// Export freshly initialised weights from this seed (to check an export without training).
+    #[arg(long)]
+    init_seed: Option<u64>,
+    /// Also write reference.safetensors: seeded inputs and Strata's outputs for them.
+    #[arg(long)]
+    reference: bool,
+}
+
+/// Runs the command.
+pub fn run(args: ExportArgs) -> ExitCode {
+    let project = match crate::resolve(&args.target) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = Path::new(&args.target);
+    let project_path = path.exists().then_some(path);
+    let weights = match (&args.checkpoint, args.init_seed) {
+        (Some(d), _) => Weights::Checkpoint(d.clone()),
+        (None, Some(s)) => Weights::Initial(s),
+        (None, None) => Weights::Latest,
+    };
+    let result = match args.format {
+        Format::Pytorch => {
+            interop::export_pytorch(&project, project_path, &args.output, &weights, args.reference, &|_| {})
+        }
+    };
+    match result {
+        Ok(s) => {
+            for f in &s.files {
+                println!("wrote {}", f.display());
+            }
+            println!("{} parameters", s.params);
+            for n in &s.notes {
+                println!("note: {n}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", args.target);
+            ExitCode::from(2)
+        }
+    }
+}

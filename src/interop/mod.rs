@@ -1,0 +1,239 @@
+//! Taking a model elsewhere and bringing one in: PyTorch source with safetensors weights, ONNX.
+//!
+//! Exporters are a registry keyed by layer kind, one [`ExportSpec`] per kind in its family's file
+//! under `kinds/` (the same families as the catalog): nothing here matches on kind ids. The
+//! writers walk the project (blocks become PyTorch classes) and ask each node's entry for its
+//! code and its weights; the weights come from the compiled Burn model, so an export holds exactly
+//! what Strata trains.
+
+mod kinds;
+pub mod reference;
+pub mod safetensors;
+pub mod torch;
+pub mod weights;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// What one layer kind becomes in each export format.
+#[derive(Clone, Copy)]
+pub struct ExportSpec {
+    /// Catalog kind id.
+    pub kind: &'static str,
+    /// PyTorch code and weights (`None`: not exportable to PyTorch yet).
+    pub torch: Option<torch::TorchFn>,
+}
+
+/// Every exporter, by kind id.
+pub fn exporters() -> &'static HashMap<&'static str, ExportSpec> {
+    static EXPORTERS: OnceLock<HashMap<&'static str, ExportSpec>> = OnceLock::new();
+    EXPORTERS.get_or_init(|| {
+        let mut m = HashMap::new();
+        for family in kinds::FAMILIES {
+            for e in *family {
+                debug_assert!(
+                    crate::catalog::catalog().get(e.kind).is_some(),
+                    "exporter for unknown kind {}",
+                    e.kind
+                );
+                m.insert(e.kind, *e);
+            }
+        }
+        m
+    })
+}
+
+/// A Python identifier made from a node title: lower case, words joined by `_`, never a keyword
+/// or a leading digit.
+pub fn py_name(title: &str) -> String {
+    let mut s = String::new();
+    let mut gap = false;
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            if gap && !s.is_empty() {
+                s.push('_');
+            }
+            gap = false;
+            s.push(c.to_ascii_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    if s.is_empty() {
+        s.push_str("node");
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, 'n');
+    }
+    const KEYWORDS: &[&str] = &[
+        "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
+        "false", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "none", "nonlocal", "not",
+        "or", "pass", "raise", "return", "true", "try", "while", "with", "yield", "self", "torch", "nn", "math", "blk",
+    ];
+    if KEYWORDS.contains(&s.as_str()) {
+        s.push('_');
+    }
+    s
+}
+
+/// Hands out names unique within one Python scope.
+#[derive(Default)]
+pub struct Names(std::collections::HashSet<String>);
+
+impl Names {
+    /// `base`, or `base_2`, `base_3`, … when taken.
+    pub fn fresh(&mut self, base: &str) -> String {
+        if self.0.insert(base.to_owned()) {
+            return base.to_owned();
+        }
+        (2..)
+            .map(|i| format!("{base}_{i}"))
+            .find(|n| self.0.insert(n.clone()))
+            .unwrap_or_default()
+    }
+}
+
+use crate::doc::Project;
+use std::path::{Path, PathBuf};
+
+/// Which weights an export carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Weights {
+    /// The newest checkpoint beside the project file, if there is one; none otherwise.
+    Latest,
+    /// This checkpoint folder (a run folder holding `nodes/`).
+    Checkpoint(PathBuf),
+    /// Freshly initialised weights from this seed (for checking an export).
+    Initial(u64),
+    /// No weights file.
+    None,
+}
+
+/// What an export wrote.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// Learned scalars in the model.
+    pub params: usize,
+    /// Things the user should know (where the weights came from, what was left out).
+    pub notes: Vec<String>,
+}
+
+/// The newest run folder under `<project>.checkpoints/`.
+pub fn latest_checkpoint(project_path: &Path) -> Option<PathBuf> {
+    let root = project_path.with_extension("checkpoints");
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&root)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join("nodes").is_dir())
+        .map(|e| {
+            let t = e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            (t, e.path())
+        })
+        .collect();
+    runs.sort();
+    runs.pop().map(|(_, p)| p)
+}
+
+/// Compiles `project` on the CPU with the weights asked for. Returns the model and a note on
+/// where its weights came from (`None` when it has no weights worth exporting).
+pub fn compiled(
+    project: &Project,
+    project_path: Option<&Path>,
+    weights: &Weights,
+) -> Result<(crate::engine::GraphModel, Option<String>), String> {
+    let device = burn::tensor::Device::flex();
+    if let Weights::Initial(seed) = weights {
+        device.seed(*seed);
+    }
+    let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
+    let dir = match weights {
+        Weights::Latest => project_path.and_then(latest_checkpoint),
+        Weights::Checkpoint(d) => Some(d.clone()),
+        Weights::Initial(seed) => return Ok((model, Some(format!("freshly initialised weights (seed {seed})")))),
+        Weights::None => None,
+    };
+    let Some(dir) = dir else {
+        return Ok((model, None));
+    };
+    if !dir.join("nodes").is_dir() {
+        return Err(format!(
+            "{} is not a checkpoint folder (it has no nodes/ folder) — pick a run folder under the project's .checkpoints",
+            dir.display()
+        ));
+    }
+    let (model, restored, fresh) = model.load_nodes(&dir);
+    if restored.is_empty() && !fresh.is_empty() {
+        return Err(format!(
+            "{} holds no weights for this graph (was it saved from another project?)",
+            dir.display()
+        ));
+    }
+    let mut note = format!("trained weights from {}", dir.display());
+    if !fresh.is_empty() {
+        note.push_str(&format!(
+            "; {} node(s) added since that run start fresh: {}",
+            fresh.len(),
+            fresh.join(", ")
+        ));
+    }
+    Ok((model, Some(note)))
+}
+
+/// Writes `model.py` (and `weights.safetensors` when there are weights, `reference.safetensors`
+/// when asked: seeded inputs and Strata's outputs for them) into `out`.
+pub fn export_pytorch(
+    project: &Project,
+    project_path: Option<&Path>,
+    out: &Path,
+    weights: &Weights,
+    reference: bool,
+    progress: &dyn Fn(&str),
+) -> Result<Summary, String> {
+    progress("compiling the model");
+    let (model, note) = compiled(project, project_path, weights)?;
+    progress("writing model.py");
+    let ex = torch::export(project, &model)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut summary = Summary {
+        params: model.param_count(),
+        ..Summary::default()
+    };
+    let py = out.join("model.py");
+    crate::doc::write_atomic(&py, ex.source.as_bytes()).map_err(|e| format!("cannot write {}: {e}", py.display()))?;
+    summary.files.push(py);
+    let meta = [
+        ("format", "pt".to_owned()),
+        ("producer", format!("strata {}", env!("CARGO_PKG_VERSION"))),
+        ("model", project.name.clone()),
+    ];
+    match &note {
+        Some(n) => {
+            progress("writing weights.safetensors");
+            let path = out.join("weights.safetensors");
+            safetensors::write(&path, &ex.weights, &[], &meta)?;
+            summary.files.push(path);
+            summary.notes.push(n.clone());
+        }
+        None => summary.notes.push(
+            "no trained weights (train the project first, or pass a checkpoint): model.py starts from PyTorch's initialisation"
+                .into(),
+        ),
+    }
+    if reference {
+        progress("running the reference batch");
+        let (floats, ints) = reference::run(
+            &model,
+            &ex.inputs,
+            &ex.outputs,
+            reference::Sizes::default(),
+            7,
+            &burn::tensor::Device::flex(),
+        )?;
+        let path = out.join("reference.safetensors");
+        safetensors::write(&path, &floats, &ints, &meta)?;
+        summary.files.push(path);
+    }
+    Ok(summary)
+}

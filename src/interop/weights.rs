@@ -1,0 +1,97 @@
+//! A layer's learned tensors as plain row-major `f32` arrays.
+
+use crate::engine::ops::Layer;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+
+/// One tensor: its name (PyTorch's once an exporter renamed it), shape and values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// Name.
+    pub name: String,
+    /// Shape.
+    pub dims: Vec<usize>,
+    /// Row-major values.
+    pub data: Vec<f32>,
+}
+
+impl NamedTensor {
+    /// A tensor from a Burn tensor.
+    pub fn of<const D: usize>(name: &str, t: &Tensor<D>) -> NamedTensor {
+        let dims = t.dims().to_vec();
+        let data = t.to_data().iter::<f32>().collect();
+        NamedTensor {
+            name: name.to_owned(),
+            dims,
+            data,
+        }
+    }
+
+    /// The same values as a 2-D matrix transposed (`[a, b]` → `[b, a]`); other ranks unchanged.
+    pub fn transposed(mut self) -> NamedTensor {
+        if let [a, b] = self.dims[..] {
+            let mut out = vec![0.0; self.data.len()];
+            for i in 0..a {
+                for j in 0..b {
+                    out[j * a + i] = self.data[i * b + j];
+                }
+            }
+            self.data = out;
+            self.dims = vec![b, a];
+        }
+        self
+    }
+
+    /// Renamed.
+    pub fn named(mut self, name: &str) -> NamedTensor {
+        name.clone_into(&mut self.name);
+        self
+    }
+
+    /// Reshaped (same number of values).
+    pub fn reshaped(mut self, dims: &[usize]) -> NamedTensor {
+        if dims.iter().product::<usize>() == self.data.len() {
+            self.dims = dims.to_vec();
+        }
+        self
+    }
+}
+
+/// Every learned tensor of `layer` by Burn's field path (`weight`, `bias`, `query.weight`, …),
+/// in the order the module declares them. Running statistics (batch norm) are not parameters
+/// and are read by the kinds that have them.
+pub fn burn_tensors(layer: &Layer) -> Vec<NamedTensor> {
+    struct Collect {
+        path: Vec<String>,
+        out: Vec<NamedTensor>,
+    }
+    impl ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, container_type: &str) {
+            // The enum's variant is not part of a field path.
+            if !container_type.starts_with("Enum:") {
+                self.path.push(name.to_owned());
+            } else {
+                self.path.push(String::new());
+            }
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let name = self
+                .path
+                .iter()
+                .filter(|p| !p.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(".");
+            self.out.push(NamedTensor::of(&name, &param.val()));
+        }
+    }
+    let mut c = Collect {
+        path: Vec::new(),
+        out: Vec::new(),
+    };
+    layer.visit(&mut c);
+    c.out
+}
