@@ -6,7 +6,7 @@
 //! code and its weights; the weights come from the compiled Burn model, so an export holds exactly
 //! what Strata trains.
 
-mod kinds;
+pub mod kinds;
 pub mod reference;
 pub mod safetensors;
 pub mod torch;

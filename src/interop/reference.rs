@@ -50,7 +50,7 @@ impl Rng {
 }
 
 /// Runs `model` (no autodiff: dropout off, batch norm on its running statistics) on seeded
-/// inputs. `inputs` are (name in the file, dataset field, integer?, checked dims). Returns the
+/// inputs. Outputs that come out differently in a second run (they draw noise) are left out. `inputs` are (name in the file, dataset field, integer?, checked dims). Returns the
 /// inputs and, for each `(name, step)` in `outputs`, that step's output.
 pub fn run(
     model: &GraphModel,
@@ -104,6 +104,8 @@ pub fn run(
         }
     }
     let fwd = model.forward(&feed, false).map_err(|e| e.to_string())?;
+    // Outputs that draw noise (a VAE's sample) differ between two runs: they are left out.
+    let again = model.forward(&feed, false).map_err(|e| e.to_string())?;
     for (role, step) in outputs {
         let Some((_, _, v)) = fwd.every.iter().find(|(s, ..)| s == step) else {
             continue;
@@ -111,6 +113,15 @@ pub fn run(
         let data = v
             .to_f32s()
             .ok_or_else(|| format!("output {role} is not a float tensor"))?;
+        let same = again
+            .every
+            .iter()
+            .find(|(s, ..)| s == step)
+            .and_then(|(_, _, w)| w.to_f32s())
+            .is_some_and(|w| w == data);
+        if !same {
+            continue;
+        }
         floats.push(NamedTensor {
             name: format!("output.{role}"),
             dims: v.dims(),

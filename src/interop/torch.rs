@@ -279,6 +279,9 @@ impl Gen<'_> {
     fn scope(&mut self, g: &Graph, prefix: Option<&str>, wprefix: &str) -> Result<Scope, String> {
         let mut sc = Scope::default();
         let mut names = Names::default();
+        for h in super::kinds::HELPERS {
+            names.fresh(h.name);
+        }
         // Values by (node, output port).
         let mut values: HashMap<(NodeId, String), String> = HashMap::new();
         let (order, _) = g.topological_order();
@@ -406,6 +409,11 @@ impl Gen<'_> {
             };
             let made = exporter(&ctx).map_err(|e| format!("node '{title}' ({}): {e}", step.kind))?;
             for h in made.helpers {
+                debug_assert!(
+                    super::kinds::HELPERS.iter().any(|k| k.name == h.name),
+                    "helper {} is not listed in kinds::HELPERS",
+                    h.name
+                );
                 if !self.helpers.iter().any(|k| k.name == h.name) {
                     self.helpers.push(h);
                 }
@@ -419,7 +427,11 @@ impl Gen<'_> {
             if let Some(m) = made.module {
                 sc.init.push(format!("self.{name} = {m}  # {title}"));
                 for w in made.weights {
-                    let full = format!("{wprefix}{name}.{}", w.name);
+                    let full = if w.name.is_empty() {
+                        format!("{wprefix}{name}")
+                    } else {
+                        format!("{wprefix}{name}.{}", w.name)
+                    };
                     self.weights.push(w.named(&full));
                 }
             }

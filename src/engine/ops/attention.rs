@@ -43,6 +43,13 @@ pub struct Attention {
     dropout: Dropout,
 }
 
+impl Attention {
+    /// The q, k, v and output projections (for exporters).
+    pub fn parts(&self) -> (&Linear, &Linear, &Linear, &Linear) {
+        (&self.q, &self.k, &self.v, &self.o)
+    }
+}
+
 fn build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let d = ctx.in_dim(0, 2)?;
     let dkv = if ctx.inputs.get(1).is_some_and(Option::is_some) {
@@ -171,6 +178,13 @@ pub struct Additive {
     wq: Linear,
     wk: Linear,
     v: Linear,
+}
+
+impl Additive {
+    /// The query and key projections and the scoring vector (for exporters).
+    pub fn parts(&self) -> (&Linear, &Linear, &Linear) {
+        (&self.wq, &self.wk, &self.v)
+    }
 }
 
 fn additive_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {

@@ -19,6 +19,14 @@ pub struct Recurrent {
     cells: Vec<Cell>,
 }
 
+impl Recurrent {
+    /// Every cell's (input, hidden) projections, layer by layer, forward direction first (for
+    /// exporters).
+    pub fn cells(&self) -> impl Iterator<Item = (&Linear, &Linear)> {
+        self.cells.iter().map(|c| (&c.input, &c.hidden))
+    }
+}
+
 fn gates(kind: &str) -> usize {
     match kind {
         "lstm" => 4,

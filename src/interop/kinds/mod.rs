@@ -1,9 +1,14 @@
 //! One file per catalog family: what each kind becomes in each export format.
 
+mod attention;
 mod conv;
 mod dense;
+mod embedding;
+mod generative;
 mod io;
+mod loss;
 mod norm;
+mod recurrent;
 mod shape;
 
 use super::ExportSpec;
@@ -17,6 +22,23 @@ pub const FAMILIES: &[&[ExportSpec]] = &[
     conv::EXPORTS,
     norm::EXPORTS,
     shape::EXPORTS,
+    embedding::EXPORTS,
+    attention::EXPORTS,
+    generative::EXPORTS,
+    loss::EXPORTS,
+    recurrent::EXPORTS,
+];
+
+/// Every helper an exporter may add to `model.py`: their names are never used for local values.
+pub const HELPERS: &[&super::torch::Helper] = &[
+    &shape::BROADCAST,
+    &shape::CROP,
+    &embedding::SINUSOID,
+    &embedding::RELATIVE,
+    &embedding::TIMESTEP,
+    &attention::ATTENTION,
+    &attention::ADDITIVE,
+    &recurrent::SEQ_AND_LAST,
 ];
 
 /// A float as Python writes it (`1e-05`, `0.1`, `2.0`).

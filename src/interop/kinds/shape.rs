@@ -5,7 +5,7 @@ use crate::interop::ExportSpec;
 use crate::interop::torch::{Helper, TorchCtx, TorchNode};
 
 /// Broadcasting as Strata does it: a `[B, C]` vector meets a `[B, C, H, W]` map per channel.
-static BROADCAST: Helper = Helper {
+pub static BROADCAST: Helper = Helper {
     name: "per_channel",
     code: r#"
 def per_channel(a, b):
@@ -143,7 +143,7 @@ fn matmul(ctx: &TorchCtx) -> Result<TorchNode, String> {
     }))
 }
 
-static CROP: Helper = Helper {
+pub static CROP: Helper = Helper {
     name: "crop_to",
     code: r#"
 def crop_to(x, like):
