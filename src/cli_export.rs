@@ -10,6 +10,8 @@ use strata::interop::{self, Weights};
 pub enum Format {
     /// A folder with model.py (an nn.Module), train.py and weights.safetensors.
     Pytorch,
+    /// One .onnx file (opset 17).
+    Onnx,
 }
 
 /// `strata export` arguments.
@@ -20,7 +22,7 @@ pub struct ExportArgs {
     /// What to write.
     #[arg(long, value_enum)]
     format: Format,
-    /// Where to write (a folder for PyTorch).
+    /// Where to write (a folder for PyTorch, a .onnx file for ONNX).
     #[arg(short, long)]
     output: PathBuf,
     /// Weights from this checkpoint folder (default: the newest run beside the project file).
@@ -29,7 +31,8 @@ pub struct ExportArgs {
     /// Export freshly initialised weights from this seed (to check an export without training).
     #[arg(long)]
     init_seed: Option<u64>,
-    /// Also write reference.safetensors: seeded inputs and Strata's outputs for them.
+    /// Also write seeded inputs and Strata's outputs for them (PyTorch: reference.safetensors in
+    /// the folder; ONNX: NAME.reference.safetensors beside the file).
     #[arg(long)]
     reference: bool,
 }
@@ -53,6 +56,19 @@ pub fn run(args: ExportArgs) -> ExitCode {
     let result = match args.format {
         Format::Pytorch => {
             interop::export_pytorch(&project, project_path, &args.output, &weights, args.reference, &|_| {})
+        }
+        Format::Onnx => {
+            let reference = args
+                .reference
+                .then(|| args.output.with_extension("reference.safetensors"));
+            interop::export_onnx(
+                &project,
+                project_path,
+                &args.output,
+                &weights,
+                reference.as_deref(),
+                &|_| {},
+            )
         }
     };
     match result {

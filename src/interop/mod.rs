@@ -7,6 +7,7 @@
 //! what Strata trains.
 
 pub mod kinds;
+pub mod onnx;
 pub mod reference;
 pub mod safetensors;
 pub mod torch;
@@ -22,6 +23,10 @@ pub struct ExportSpec {
     pub kind: &'static str,
     /// PyTorch code and weights (`None`: not exportable to PyTorch yet).
     pub torch: Option<torch::TorchFn>,
+    /// ONNX operators (`None`: ONNX cannot express it, or not yet — see [`ExportSpec::no_onnx`]).
+    pub onnx: Option<onnx::OnnxFn>,
+    /// Why a kind without ONNX operators has none (shown to the user).
+    pub no_onnx: &'static str,
 }
 
 /// Every exporter, by kind id.
@@ -197,7 +202,7 @@ pub fn export_pytorch(
     let ex = torch::export(project, &model)?;
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut summary = Summary {
-        params: model.param_count(),
+        params: crate::shape::check(project).total_params as usize,
         ..Summary::default()
     };
     let py = out.join("model.py");
@@ -234,6 +239,61 @@ pub fn export_pytorch(
         let path = out.join("reference.safetensors");
         safetensors::write(&path, &floats, &ints, &meta)?;
         summary.files.push(path);
+    }
+    Ok(summary)
+}
+
+/// Writes `path` as an ONNX model (and, when asked, `reference` beside it: seeded inputs and
+/// Strata's outputs under the ONNX graph's input and output names).
+pub fn export_onnx(
+    project: &Project,
+    project_path: Option<&Path>,
+    path: &Path,
+    weights: &Weights,
+    reference: Option<&Path>,
+    progress: &dyn Fn(&str),
+) -> Result<Summary, String> {
+    progress("compiling the model");
+    let weights = if *weights == Weights::None {
+        Weights::Latest
+    } else {
+        weights.clone()
+    };
+    let (model, note) = compiled(project, project_path, &weights)?;
+    progress("writing the ONNX graph");
+    let ex = onnx::export(project, &model)?;
+    let expected = crate::shape::check(project).total_params as usize;
+    if ex.param_count != expected {
+        return Err(format!(
+            "the ONNX graph holds {} learned values but the model has {expected} (an exporter lost some: please report this)",
+            ex.param_count
+        ));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    crate::doc::write_atomic(path, &ex.bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut summary = Summary {
+        files: vec![path.to_owned()],
+        params: ex.param_count,
+        notes: vec![note.unwrap_or_else(|| {
+            "no trained weights: the initializers hold Strata's fresh initialisation (train first, or pass a checkpoint)"
+                .into()
+        })],
+    };
+    if let Some(r) = reference {
+        progress("running the reference batch");
+        let inputs: Vec<_> = ex.inputs.clone();
+        let (floats, ints) = reference::run(
+            &model,
+            &inputs,
+            &ex.outputs,
+            reference::Sizes::default(),
+            7,
+            &burn::tensor::Device::flex(),
+        )?;
+        safetensors::write(r, &floats, &ints, &[("format", "onnx-reference".into())])?;
+        summary.files.push(r.to_owned());
     }
     Ok(summary)
 }

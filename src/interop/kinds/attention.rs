@@ -151,9 +151,13 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "multi_head_attention",
         torch: Some(mha),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "additive_attention",
         torch: Some(additive),
+        onnx: None,
+        no_onnx: "",
     },
 ];

@@ -184,37 +184,55 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "embedding",
         torch: Some(embedding),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "tied_embedding",
         torch: Some(tied),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "positional_learned",
         torch: Some(pos_learned),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "positional_sinusoidal",
         torch: Some(pos_sin),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "class_token",
         torch: Some(class_token),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "patch_embed",
         torch: Some(patch_embed),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "parameter",
         torch: Some(parameter),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "relative_position_bias",
         torch: Some(relative_bias),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "timestep_embedding",
         torch: Some(timestep),
+        onnx: None,
+        no_onnx: "",
     },
 ];

@@ -40,17 +40,25 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "reparameterize",
         torch: Some(reparameterize),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "modulate",
         torch: Some(modulate),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "gate",
         torch: Some(gate),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "unpatchify",
         torch: Some(unpatchify),
+        onnx: None,
+        no_onnx: "",
     },
 ];

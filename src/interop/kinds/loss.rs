@@ -56,21 +56,31 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "cross_entropy",
         torch: Some(cross_entropy),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "nll",
         torch: Some(nll),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "mse",
         torch: Some(mse),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "bce",
         torch: Some(bce),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "kl_divergence",
         torch: Some(kl),
+        onnx: None,
+        no_onnx: "",
     },
 ];

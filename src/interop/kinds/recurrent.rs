@@ -64,13 +64,19 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "rnn",
         torch: Some(rnn),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "lstm",
         torch: Some(lstm),
+        onnx: None,
+        no_onnx: "",
     },
     ExportSpec {
         kind: "gru",
         torch: Some(gru),
+        onnx: None,
+        no_onnx: "",
     },
 ];

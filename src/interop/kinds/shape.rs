@@ -2,6 +2,7 @@
 
 use super::{axis, shape_expr};
 use crate::interop::ExportSpec;
+use crate::interop::onnx::{Attr, OnnxCtx, OnnxGraph};
 use crate::interop::torch::{Helper, TorchCtx, TorchNode};
 
 /// Broadcasting as Strata does it: a `[B, C]` vector meets a `[B, C, H, W]` map per channel.
@@ -158,66 +159,242 @@ fn crop_to(ctx: &TorchCtx) -> Result<TorchNode, String> {
     Ok(TorchNode::expr(format!("crop_to({}, {})", ctx.x(0)?, ctx.x(1)?)).with(&CROP))
 }
 
+fn elementwise_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph, op: &str) -> Result<Vec<String>, String> {
+    let r0 = ctx.in_rank(0)?;
+    let mut acc = ctx.x(0)?;
+    for i in 1..ctx.inputs.len() {
+        let mut x = ctx.x(i)?;
+        if r0 == 4 && ctx.in_rank(i)? == 2 {
+            x = g.unsqueeze(&x, &[2, 3]);
+        }
+        acc = g.op1(op, &[&acc, &x], vec![]);
+    }
+    Ok(vec![acc])
+}
+
+fn add_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    elementwise_onnx(ctx, g, "Add")
+}
+
+fn mul_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    elementwise_onnx(ctx, g, "Mul")
+}
+
+fn concat_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let xs = all_inputs_onnx(ctx)?;
+    let refs: Vec<&str> = xs.iter().map(String::as_str).collect();
+    Ok(vec![g.op1(
+        "Concat",
+        &refs,
+        vec![("axis", Attr::Int(ctx.p().int("dim")))],
+    )])
+}
+
+fn all_inputs_onnx(ctx: &OnnxCtx) -> Result<Vec<String>, String> {
+    (0..ctx.inputs.len()).map(|i| ctx.x(i)).collect()
+}
+
+fn mean_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    Ok(vec![g.op1(
+        "ReduceMean",
+        &[&ctx.x(0)?],
+        vec![
+            ("axes", Attr::Ints(vec![ctx.p().int("dim")])),
+            ("keepdims", Attr::Int(i64::from(ctx.p().bool("keepdim")))),
+        ],
+    )])
+}
+
+fn reshape_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let target = ctx.reshape_target(0)?;
+    Ok(vec![g.reshape(&ctx.x(0)?, &target)])
+}
+
+fn flatten_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let r = ctx.in_rank(0)? as i64;
+    let (s, e) = (
+        axis(ctx.p().int("start_dim"), r as usize),
+        axis(ctx.p().int("end_dim"), r as usize),
+    );
+    if s == 1 && e == r - 1 {
+        return Ok(vec![g.op1("Flatten", &[&ctx.x(0)?], vec![("axis", Attr::Int(1))])]);
+    }
+    reshape_onnx(ctx, g)
+}
+
+fn transpose_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let r = ctx.in_rank(0)?;
+    let (a, b) = (axis(ctx.p().int("dim0"), r), axis(ctx.p().int("dim1"), r));
+    let mut perm: Vec<i64> = (0..r as i64).collect();
+    perm.swap(a as usize, b as usize);
+    Ok(vec![g.op1(
+        "Transpose",
+        &[&ctx.x(0)?],
+        vec![("perm", Attr::Ints(perm))],
+    )])
+}
+
+fn permute_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let r = ctx.in_rank(0)?;
+    let perm: Vec<i64> = ctx.p().ints("dims").iter().map(|&d| axis(d, r)).collect();
+    Ok(vec![g.op1(
+        "Transpose",
+        &[&ctx.x(0)?],
+        vec![("perm", Attr::Ints(perm))],
+    )])
+}
+
+fn squeeze_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let a = g.const_i64(&[ctx.p().int("dim")]);
+    Ok(vec![g.op1("Squeeze", &[&ctx.x(0)?, &a], vec![])])
+}
+
+fn unsqueeze_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    Ok(vec![g.unsqueeze(&ctx.x(0)?, &[ctx.p().int("dim")])])
+}
+
+fn select_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let i = g.scalar_i64(ctx.p().int("index"));
+    Ok(vec![g.op1(
+        "Gather",
+        &[&ctx.x(0)?, &i],
+        vec![("axis", Attr::Int(ctx.p().int("dim")))],
+    )])
+}
+
+fn slice_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let (s, l) = (ctx.p().int("start"), ctx.p().int("length"));
+    let starts = g.const_i64(&[s]);
+    let ends = g.const_i64(&[s + l]);
+    let axes = g.const_i64(&[ctx.p().int("dim")]);
+    Ok(vec![g.op1("Slice", &[&ctx.x(0)?, &starts, &ends, &axes], vec![])])
+}
+
+fn split_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let r = ctx.in_rank(0)?;
+    let a = axis(ctx.p().int("dim"), r);
+    let parts = ctx.p().int("parts").max(1) as usize;
+    let n = ctx.in_dim(0, a as usize)?;
+    // Burn's chunk: equal parts of ceil(n / parts), the last one shorter.
+    let size = n.div_ceil(parts);
+    let sizes: Vec<i64> = (0..parts)
+        .map(|k| (n.saturating_sub(k * size)).min(size) as i64)
+        .collect();
+    let sizes_c = g.const_i64(&sizes);
+    Ok(g.op("Split", &[&ctx.x(0)?, &sizes_c], parts, vec![("axis", Attr::Int(a))]))
+}
+
+fn matmul_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let (a, mut b) = (ctx.x(0)?, ctx.x(1)?);
+    if ctx.p().bool("transpose_b") {
+        let r = ctx.in_rank(1)?;
+        let mut perm: Vec<i64> = (0..r as i64).collect();
+        perm.swap(r - 1, r - 2);
+        b = g.op1("Transpose", &[&b], vec![("perm", Attr::Ints(perm))]);
+    }
+    Ok(vec![g.op1("MatMul", &[&a, &b], vec![])])
+}
+
+fn crop_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let (h, w) = (ctx.in_dim(0, 2)? as i64, ctx.in_dim(0, 3)? as i64);
+    let (th, tw) = (ctx.in_dim(1, 2)? as i64, ctx.in_dim(1, 3)? as i64);
+    let (top, left) = ((h - th) / 2, (w - tw) / 2);
+    let starts = g.const_i64(&[top, left]);
+    let ends = g.const_i64(&[top + th, left + tw]);
+    let axes = g.const_i64(&[2, 3]);
+    Ok(vec![g.op1("Slice", &[&ctx.x(0)?, &starts, &ends, &axes], vec![])])
+}
+
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "add",
         torch: Some(add),
+        onnx: Some(add_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "multiply",
         torch: Some(multiply),
+        onnx: Some(mul_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "concat",
         torch: Some(concat),
+        onnx: Some(concat_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "mean",
         torch: Some(mean),
+        onnx: Some(mean_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "flatten",
         torch: Some(flatten),
+        onnx: Some(flatten_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "reshape",
         torch: Some(reshape),
+        onnx: Some(reshape_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "transpose",
         torch: Some(transpose),
+        onnx: Some(transpose_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "permute",
         torch: Some(permute),
+        onnx: Some(permute_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "squeeze",
         torch: Some(squeeze),
+        onnx: Some(squeeze_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "unsqueeze",
         torch: Some(unsqueeze),
+        onnx: Some(unsqueeze_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "select",
         torch: Some(select),
+        onnx: Some(select_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "slice",
         torch: Some(slice),
+        onnx: Some(slice_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "split",
         torch: Some(split),
+        onnx: Some(split_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "matmul",
         torch: Some(matmul),
+        onnx: Some(matmul_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "crop_to",
         torch: Some(crop_to),
+        onnx: Some(crop_onnx),
+        no_onnx: "",
     },
 ];

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Checks Strata's ONNX export with the real consumers, preset by preset.
+
+For each preset: `strata export ID --format onnx --init-seed 1 --reference`, then
+  - onnx.checker.check_model(full_check=True) (with shape inference),
+  - the initializers hold exactly Strata's parameter count,
+  - onnxruntime runs it on the reference inputs and its outputs equal Strata's within 1e-4
+    (relative to each output's scale).
+Presets whose layers ONNX cannot express are listed with the reason Strata gives.
+
+    python scripts/check_onnx.py [IDS...] [--strata target/release/strata] [--max-params N]
+
+Needs `onnx`, `onnxruntime` and `numpy` (pip install onnx onnxruntime numpy: small, fine for CI).
+Exit status 0 when every preset either passes or is refused with a reason; 1 when any export
+is wrong.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+TOL = 1e-4
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ids", nargs="*", help="preset ids (default: all)")
+    ap.add_argument("--strata", default=os.path.join("target", "release", "strata"))
+    ap.add_argument("--max-params", type=int, default=30_000_000,
+                    help="skip presets larger than this (their files run to hundreds of MB)")
+    a = ap.parse_args()
+    try:
+        import numpy as np
+        import onnx
+        import onnxruntime as ort
+        from safetensors.numpy import load_file
+    except ImportError as e:
+        print(f"this check needs onnx, onnxruntime, numpy and safetensors ({e})")
+        return 2
+    presets = {p["id"]: p for p in json.loads(
+        subprocess.run([a.strata, "presets", "--json"], check=True, capture_output=True, text=True).stdout)}
+    ids = a.ids or sorted(presets)
+    wrong, refused, passed, skipped = [], [], [], []
+    with tempfile.TemporaryDirectory() as work:
+        for pid in ids:
+            p = presets[pid]
+            if p["params"] > a.max_params:
+                skipped.append(pid)
+                print(f"{pid:20} skipped          {p['params']} parameters (over --max-params)", flush=True)
+                continue
+            path = os.path.join(work, pid + ".onnx")
+            r = subprocess.run([a.strata, "export", pid, "--format", "onnx", "-o", path,
+                                "--init-seed", "1", "--reference"], capture_output=True, text=True)
+            if r.returncode != 0:
+                msg = (r.stderr or r.stdout).strip().splitlines()[-1]
+                if "ONNX" in msg:
+                    refused.append(pid)
+                    print(f"{pid:20} not expressible   {msg[len(pid) + 2:][:150]}", flush=True)
+                else:
+                    wrong.append(pid)
+                    print(f"{pid:20} export failed    {msg[:150]}", flush=True)
+                continue
+            try:
+                model = onnx.load(path)
+                onnx.checker.check_model(model, full_check=True)
+                n = sum(int(np.prod(t.dims)) for t in model.graph.initializer)
+                if n != p["params"]:
+                    raise AssertionError(f"initializers hold {n}, Strata counts {p['params']}")
+                ref = load_file(path[:-len(".onnx")] + ".reference.safetensors")
+                sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+                feed = {i.name: ref["input." + i.name] for i in sess.get_inputs()}
+                names = [o.name for o in sess.get_outputs()]
+                got = dict(zip(names, sess.run(names, feed)))
+                worst = 0.0
+                for k, want in ref.items():
+                    if not k.startswith("output."):
+                        continue
+                    g = got[k[len("output."):]].reshape(want.shape)
+                    scale = max(1.0, float(np.abs(want).max()))
+                    worst = max(worst, float(np.abs(g - want).max()) / scale)
+                if worst > TOL:
+                    raise AssertionError(f"outputs differ by {worst:.2e}")
+                passed.append(pid)
+                print(f"{pid:20} ok               {n} parameters, max difference {worst:.1e}", flush=True)
+            except Exception as e:  # noqa: BLE001 - any failure of a real consumer is a wrong export
+                wrong.append(pid)
+                print(f"{pid:20} WRONG            {type(e).__name__}: {str(e)[:200]}", flush=True)
+    print(f"{len(passed)} passed, {len(refused)} not expressible in ONNX, {len(skipped)} skipped, {len(wrong)} wrong")
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
