@@ -40,6 +40,7 @@ def main():
     except ImportError as e:
         print(f"this check needs onnx, onnxruntime, numpy and safetensors ({e})")
         return 2
+    ort.set_default_logger_severity(3)
     presets = {p["id"]: p for p in json.loads(
         subprocess.run([a.strata, "presets", "--json"], check=True, capture_output=True, text=True).stdout)}
     ids = a.ids or sorted(presets)

@@ -387,7 +387,11 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, Strin
                 node.output = vec![name.clone()];
             }
             let t = step.params.in_types.first().cloned().flatten();
-            let (dtype, dims) = t.map(|t| (t.dtype, t.dims)).unwrap_or((DType::Float, Vec::new()));
+            let (dtype, mut dims) = t.map(|t| (t.dtype, t.dims)).unwrap_or((DType::Float, Vec::new()));
+            if dims.is_empty() {
+                // Strata's scalars (losses) are one-element tensors.
+                dims.push(Dim::Known(1));
+            }
             graph.output.push(value_info(&name, dtype, &dims));
             outputs.push((name, i));
         }

@@ -2,6 +2,7 @@
 
 use crate::engine::ops::Layer;
 use crate::interop::ExportSpec;
+use crate::interop::onnx::{Attr, OnnxCtx, OnnxGraph};
 use crate::interop::torch::{Helper, TorchCtx, TorchNode};
 use crate::interop::weights::NamedTensor;
 
@@ -146,18 +147,105 @@ fn additive(ctx: &TorchCtx) -> Result<TorchNode, String> {
     .with(&ADDITIVE))
 }
 
+fn mha_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let Some(Layer::Attention(a)) = ctx.layer else {
+        return Err("its attention layer is missing".into());
+    };
+    let p = ctx.p();
+    if p.bool("rotary") {
+        return Err("rotary position embeddings are not in the ONNX export yet".into());
+    }
+    let heads = p.int("heads").max(1);
+    let (q, k, v, o) = a.parts();
+    let inner = q.weight.val().dims()[1] as i64;
+    let hd = inner / heads;
+    let x = ctx.x(0)?;
+    let kv = ctx.opt(1).unwrap_or_else(|| x.clone());
+    let n = &ctx.name;
+    let qp = g.linear(&x, &format!("{n}.q"), q);
+    let kp = g.linear(&kv, &format!("{n}.k"), k);
+    let vp = g.linear(&kv, &format!("{n}.v"), v);
+    let qh = g.reshape(&qp, &[0, 0, heads, hd]);
+    let qh = g.op1("Transpose", &[&qh], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+    let kh = g.reshape(&kp, &[0, 0, heads, hd]);
+    let kt = g.op1("Transpose", &[&kh], vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))]);
+    let vh = g.reshape(&vp, &[0, 0, heads, hd]);
+    let vh = g.op1("Transpose", &[&vh], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+    let mut scores = g.op1("MatMul", &[&qh, &kt], vec![]);
+    if p.bool("scaled") {
+        let s = g.scalar(1.0 / (hd as f32).sqrt());
+        scores = g.op1("Mul", &[&scores, &s], vec![]);
+    }
+    if let Some(bias) = ctx.opt(3) {
+        scores = g.op1("Add", &[&scores, &bias], vec![]);
+    }
+    if p.bool("causal") {
+        let big = g.scalar(-1e9);
+        let ts = g.shape_slice(&scores, 2, 4);
+        let one = g.scalar(1.0);
+        let ones = g.op1("Expand", &[&one, &ts], vec![]);
+        let k1 = g.scalar_i64(1);
+        let later = g.op1("Trilu", &[&ones, &k1], vec![("upper", Attr::Int(1))]);
+        let m = g.op1("Mul", &[&later, &big], vec![]);
+        scores = g.op1("Add", &[&scores, &m], vec![]);
+    }
+    if let Some(mask) = ctx.opt(2) {
+        let keep = g.op1("Cast", &[&mask], vec![("to", Attr::Int(1))]);
+        let keep = g.reshape(&keep, &[0, 1, 1, -1]);
+        let one = g.scalar(1.0);
+        let drop = g.op1("Sub", &[&one, &keep], vec![]);
+        let big = g.scalar(-1e9);
+        let m = g.op1("Mul", &[&drop, &big], vec![]);
+        scores = g.op1("Add", &[&scores, &m], vec![]);
+    }
+    let attn = g.op1("Softmax", &[&scores], vec![("axis", Attr::Int(3))]);
+    let out = g.op1("MatMul", &[&attn, &vh], vec![]);
+    let out = g.op1("Transpose", &[&out], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+    let out = g.reshape(&out, &[0, 0, inner]);
+    Ok(vec![g.linear(&out, &format!("{n}.o"), o)])
+}
+
+fn additive_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let Some(Layer::Additive(a)) = ctx.layer else {
+        return Err("its attention layer is missing".into());
+    };
+    let (wq, wk, v) = a.parts();
+    let n = &ctx.name;
+    let (q, k) = (ctx.x(0)?, ctx.x(1)?);
+    let pq = g.linear(&q, &format!("{n}.wq"), wq);
+    let pq = g.unsqueeze(&pq, &[2]);
+    let pk = g.linear(&k, &format!("{n}.wk"), wk);
+    let pk = g.unsqueeze(&pk, &[1]);
+    let sum = g.op1("Add", &[&pq, &pk], vec![]);
+    let t = g.op1("Tanh", &[&sum], vec![]);
+    let s = g.linear(&t, &format!("{n}.v"), v);
+    let three = g.const_i64(&[3]);
+    let mut scores = g.op1("Squeeze", &[&s, &three], vec![]);
+    if let Some(mask) = ctx.opt(2) {
+        let keep = g.op1("Cast", &[&mask], vec![("to", Attr::Int(1))]);
+        let keep = g.unsqueeze(&keep, &[1]);
+        let one = g.scalar(1.0);
+        let drop = g.op1("Sub", &[&one, &keep], vec![]);
+        let big = g.scalar(-1e9);
+        let m = g.op1("Mul", &[&drop, &big], vec![]);
+        scores = g.op1("Add", &[&scores, &m], vec![]);
+    }
+    let w = g.op1("Softmax", &[&scores], vec![("axis", Attr::Int(2))]);
+    Ok(vec![g.op1("MatMul", &[&w, &k], vec![])])
+}
+
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "multi_head_attention",
         torch: Some(mha),
-        onnx: None,
+        onnx: Some(mha_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "additive_attention",
         torch: Some(additive),
-        onnx: None,
+        onnx: Some(additive_onnx),
         no_onnx: "",
     },
 ];

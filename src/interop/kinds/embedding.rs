@@ -1,6 +1,7 @@
 //! Embeddings, positional encodings, class tokens, patches and learned tensors.
 
 use crate::interop::ExportSpec;
+use crate::interop::onnx::{Attr, OnnxCtx, OnnxGraph};
 use crate::interop::torch::{Helper, TorchCtx, TorchNode};
 
 fn embedding(ctx: &TorchCtx) -> Result<TorchNode, String> {
@@ -179,60 +180,198 @@ fn timestep(ctx: &TorchCtx) -> Result<TorchNode, String> {
     .with(&TIMESTEP))
 }
 
+fn embedding_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let table = g.param(&format!("{}.weight", ctx.name), &ctx.tensor("weight")?);
+    let y = g.op1("Gather", &[&table, &ctx.x(0)?], vec![("axis", Attr::Int(0))]);
+    Ok(vec![y, table])
+}
+
+fn tied_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    Ok(vec![g.op1(
+        "Gather",
+        &[&ctx.x(1)?, &ctx.x(0)?],
+        vec![("axis", Attr::Int(0))],
+    )])
+}
+
+fn pos_learned_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let table = g.param(&ctx.name, &ctx.tensor("value")?);
+    let t = g.shape_slice(&x, 1, 2);
+    let zero = g.const_i64(&[0]);
+    let rows = g.op1("Slice", &[&table, &zero, &t], vec![]);
+    Ok(vec![g.op1("Add", &[&x, &rows], vec![])])
+}
+
+fn pos_sin_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let d = ctx.in_dim(0, 2)?;
+    let grid = ctx.p().text("layout") == "2d";
+    if let Ok(t) = ctx.in_dim(0, 1) {
+        // A known length: the table itself.
+        let table = sinusoid_table(t, d, grid);
+        let c = g.const_f32(&[t, d], table);
+        return Ok(vec![g.op1("Add", &[&x, &c], vec![])]);
+    }
+    if grid || d % 2 != 0 {
+        return Err("a 2-D or odd-width position table needs a known sequence length".into());
+    }
+    // pos [T, 1] × freq [1, D/2] → interleaved sin, cos → [T, D].
+    let t = g.shape_slice(&x, 1, 2);
+    let t0 = g.op1("Squeeze", &[&t], vec![]);
+    let zero = g.scalar_i64(0);
+    let one = g.scalar_i64(1);
+    let range = g.op1("Range", &[&zero, &t0, &one], vec![]);
+    let pos = g.op1("Cast", &[&range], vec![("to", Attr::Int(1))]);
+    let pos = g.unsqueeze(&pos, &[1]);
+    let freqs: Vec<f32> = (0..d / 2)
+        .map(|i| (1.0 / 10000f64.powf(2.0 * i as f64 / d as f64)) as f32)
+        .collect();
+    let f = g.const_f32(&[1, d / 2], freqs);
+    let args = g.op1("Mul", &[&pos, &f], vec![]);
+    let s = g.op1("Sin", &[&args], vec![]);
+    let c = g.op1("Cos", &[&args], vec![]);
+    let s = g.unsqueeze(&s, &[2]);
+    let c = g.unsqueeze(&c, &[2]);
+    let both = g.op1("Concat", &[&s, &c], vec![("axis", Attr::Int(2))]);
+    let table = g.reshape(&both, &[-1, d as i64]);
+    Ok(vec![g.op1("Add", &[&x, &table], vec![])])
+}
+
+/// The sine/cosine table as the engine builds it.
+fn sinusoid_table(n: usize, d: usize, grid: bool) -> Vec<f32> {
+    let mut out = vec![0f32; n * d];
+    let fill = |row: &mut [f32], pos: f64, width: usize| {
+        for i in 0..width / 2 {
+            let freq = 1.0 / 10000f64.powf(2.0 * i as f64 / width as f64);
+            row[2 * i] = (pos * freq).sin() as f32;
+            row[2 * i + 1] = (pos * freq).cos() as f32;
+        }
+    };
+    let side = (n as f64).sqrt().round() as usize;
+    for p in 0..n {
+        let row = &mut out[p * d..(p + 1) * d];
+        if grid && side * side == n {
+            let half = d / 2;
+            fill(&mut row[..half], (p / side) as f64, half);
+            fill(&mut row[half..], (p % side) as f64, d - half);
+        } else {
+            fill(row, p as f64, d);
+        }
+    }
+    out
+}
+
+fn class_token_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let d = ctx.in_dim(0, 2)?;
+    let tok = g.param(&ctx.name, &ctx.tensor("value")?.reshaped(&[1, 1, d]));
+    let b = g.shape_slice(&x, 0, 1);
+    let rest = g.const_i64(&[1, d as i64]);
+    let shape = g.op1("Concat", &[&b, &rest], vec![("axis", Attr::Int(0))]);
+    let toks = g.op1("Expand", &[&tok, &shape], vec![]);
+    Ok(vec![g.op1("Concat", &[&toks, &x], vec![("axis", Attr::Int(1))])])
+}
+
+fn patch_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let p = ctx.p().int("patch");
+    let d = ctx.p().int("dim");
+    let w = g.param(&format!("{}.weight", ctx.name), &ctx.tensor("weight")?);
+    let b = g.param(&format!("{}.bias", ctx.name), &ctx.tensor("bias")?);
+    let y = g.op1(
+        "Conv",
+        &[&ctx.x(0)?, &w, &b],
+        vec![
+            ("kernel_shape", Attr::Ints(vec![p, p])),
+            ("strides", Attr::Ints(vec![p, p])),
+        ],
+    );
+    let flat = g.reshape(&y, &[0, d, -1]);
+    Ok(vec![g.op1(
+        "Transpose",
+        &[&flat],
+        vec![("perm", Attr::Ints(vec![0, 2, 1]))],
+    )])
+}
+
+fn parameter_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let dims: Vec<usize> = ctx
+        .p()
+        .runtime_dims(0, &[])
+        .into_iter()
+        .map(|d| d.unwrap_or(1))
+        .collect();
+    Ok(vec![g.param(&ctx.name, &ctx.tensor("value")?.reshaped(&dims))])
+}
+
+fn timestep_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let half = (ctx.p().int("dim").max(2) / 2) as usize;
+    let t = g.op1("Cast", &[&ctx.x(0)?], vec![("to", Attr::Int(1))]);
+    let t = g.unsqueeze(&t, &[1]);
+    let freqs: Vec<f32> = (0..half)
+        .map(|i| (-(10000f64.ln()) * i as f64 / half as f64).exp() as f32)
+        .collect();
+    let f = g.const_f32(&[1, half], freqs);
+    let args = g.op1("MatMul", &[&t, &f], vec![]);
+    let c = g.op1("Cos", &[&args], vec![]);
+    let s = g.op1("Sin", &[&args], vec![]);
+    Ok(vec![g.op1("Concat", &[&c, &s], vec![("axis", Attr::Int(1))])])
+}
+
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "embedding",
         torch: Some(embedding),
-        onnx: None,
+        onnx: Some(embedding_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "tied_embedding",
         torch: Some(tied),
-        onnx: None,
+        onnx: Some(tied_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "positional_learned",
         torch: Some(pos_learned),
-        onnx: None,
+        onnx: Some(pos_learned_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "positional_sinusoidal",
         torch: Some(pos_sin),
-        onnx: None,
+        onnx: Some(pos_sin_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "class_token",
         torch: Some(class_token),
-        onnx: None,
+        onnx: Some(class_token_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "patch_embed",
         torch: Some(patch_embed),
-        onnx: None,
+        onnx: Some(patch_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "parameter",
         torch: Some(parameter),
-        onnx: None,
+        onnx: Some(parameter_onnx),
         no_onnx: "",
     },
     ExportSpec {
         kind: "relative_position_bias",
         torch: Some(relative_bias),
         onnx: None,
-        no_onnx: "",
+        no_onnx: "T5 buckets relative distances with a logarithm per pair of positions; the table would have to be fixed to one sequence length",
     },
     ExportSpec {
         kind: "timestep_embedding",
         torch: Some(timestep),
-        onnx: None,
+        onnx: Some(timestep_onnx),
         no_onnx: "",
     },
 ];
