@@ -349,14 +349,17 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, Strin
             values.push(vec![name]);
             continue;
         }
-        let exporter = exporters()
-            .get(step.kind.as_str())
+        let entry = exporters().get(step.kind.as_str());
+        let exporter = entry
             .and_then(|e| e.onnx)
-            .ok_or_else(|| {
-                format!(
-                    "node '{title}' ({}): ONNX export does not cover this kind yet",
+            .ok_or_else(|| match entry.map(|e| e.no_onnx) {
+                Some(why) if !why.is_empty() => {
+                    format!("node '{title}' ({}): ONNX cannot express it: {why}", step.kind)
+                }
+                _ => format!(
+                    "node '{title}' ({}): the ONNX export does not cover this kind yet",
                     step.kind
-                )
+                ),
             })?;
         let ins: Vec<Option<String>> = step
             .inputs
