@@ -41,4 +41,20 @@ set -e
 # One closing line over every test binary (cargo prints one per binary, the last being doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
+
+# The ONNX export checked by its real consumers: onnx's checker and onnxruntime, from PyPI into a
+# virtual environment kept beside the target directory (about 60 MB, installed once).
+echo "== ONNX export: onnx.checker + onnxruntime (scripts/check_onnx.py)"
+target="${CARGO_TARGET_DIR:-target}"
+pyenv="${STRATA_PYENV:-$HOME/.cache/strata/pyenv}"
+onnx_status=0
+if [ ! -x "$pyenv/bin/python" ] || ! "$pyenv/bin/python" -c 'import onnx, onnxruntime, numpy, safetensors' 2>/dev/null; then
+  python3 -m venv "$pyenv" && "$pyenv/bin/pip" install -q --disable-pip-version-check onnx onnxruntime numpy safetensors ||
+    { echo "scripts/test.sh: could not install onnx and onnxruntime into $pyenv (needs python3 with venv and PyPI)" >&2; onnx_status=2; }
+fi
+if [ "$onnx_status" = 0 ]; then
+  cargo build --release --locked --bin strata
+  "$pyenv/bin/python" scripts/check_onnx.py --strata "$target/release/strata" || onnx_status=$?
+fi
+if [ "$status" = 0 ]; then status=$onnx_status; fi
 exit "$status"

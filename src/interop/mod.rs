@@ -8,9 +8,11 @@
 
 pub mod kinds;
 pub mod onnx;
+pub mod recipes;
 pub mod reference;
 pub mod safetensors;
 pub mod torch;
+pub mod train_py;
 pub mod weights;
 
 use std::collections::HashMap;
@@ -186,8 +188,9 @@ pub fn compiled(
     Ok((model, Some(note)))
 }
 
-/// Writes `model.py` (and `weights.safetensors` when there are weights, `reference.safetensors`
-/// when asked: seeded inputs and Strata's outputs for them) into `out`.
+/// Writes `model.py`, `train.py` with `data.safetensors` (for the recipes it covers; a note
+/// otherwise), `weights.safetensors` when there are weights and `reference.safetensors` when
+/// asked (seeded inputs and Strata's outputs for them) into `out`.
 pub fn export_pytorch(
     project: &Project,
     project_path: Option<&Path>,
@@ -225,6 +228,12 @@ pub fn export_pytorch(
             "no trained weights (train the project first, or pass a checkpoint): model.py starts from PyTorch's initialisation"
                 .into(),
         ),
+    }
+    progress("writing train.py and the data");
+    let args: Vec<String> = ex.inputs.iter().map(|(a, ..)| a.clone()).collect();
+    match train_py::write(project, project_path, &model, &args, out) {
+        Ok(files) => summary.files.extend(files),
+        Err(e) => summary.notes.push(e),
     }
     if reference {
         progress("running the reference batch");
