@@ -1,4 +1,5 @@
-//! `strata export`: a project as PyTorch source + weights, or as ONNX.
+//! `strata export`: a project as PyTorch source + weights, or as ONNX; `strata import`: an ONNX
+//! model as a project.
 
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -84,6 +85,37 @@ pub fn run(args: ExportArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{}: {e}", args.target);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `strata import` arguments.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The .onnx file.
+    file: PathBuf,
+    /// The project to write (default: beside the file, NAME.strata).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// Runs `strata import`.
+pub fn import(args: ImportArgs) -> ExitCode {
+    let out = args.output.unwrap_or_else(|| args.file.with_extension("strata"));
+    match interop::import_onnx(&args.file, &out, &|_| {}) {
+        Ok(s) => {
+            for f in &s.files {
+                println!("wrote {}", f.display());
+            }
+            println!("{} parameters", s.params);
+            for n in &s.notes {
+                println!("note: {n}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
             ExitCode::from(2)
         }
     }

@@ -64,6 +64,10 @@ enum Command {
     /// ONNX. Exit 0 written, 2 bad input.
     #[cfg(feature = "engine")]
     Export(cli_export::ExportArgs),
+    /// Open an ONNX model as a Strata project (weights as a checkpoint beside it; operators with
+    /// no Strata layer kept as ONNX nodes). Exit 0 written, 2 bad input.
+    #[cfg(feature = "engine")]
+    Import(cli_export::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,8 @@ fn main() -> ExitCode {
         Some(Command::EvalSamples(args)) => cli_eval::run(args),
         #[cfg(feature = "engine")]
         Some(Command::Export(args)) => cli_export::run(args),
+        #[cfg(feature = "engine")]
+        Some(Command::Import(args)) => cli_export::import(args),
         None => open_app(cli.file.as_deref()),
     }
 }

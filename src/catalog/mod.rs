@@ -8,6 +8,7 @@ mod conv;
 mod core;
 mod embedding;
 pub mod flow;
+mod foreign;
 mod generative;
 mod graph_nn;
 mod io;
@@ -106,6 +107,7 @@ impl Catalog {
             generative::specs,
             flow::specs,
             loss::specs,
+            foreign::specs,
         ] {
             v.extend(family());
         }

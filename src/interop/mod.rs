@@ -6,6 +6,7 @@
 //! code and its weights; the weights come from the compiled Burn model, so an export holds exactly
 //! what Strata trains.
 
+pub mod import;
 pub mod kinds;
 pub mod onnx;
 pub mod recipes;
@@ -304,5 +305,44 @@ pub fn export_onnx(
         safetensors::write(r, &floats, &ints, &[("format", "onnx-reference".into())])?;
         summary.files.push(r.to_owned());
     }
+    Ok(summary)
+}
+
+/// Imports `onnx` as the project `out` (a `.strata` file) with its weights as a checkpoint
+/// beside it (`<out>.checkpoints/imported/`), so exports and training start from them.
+pub fn import_onnx(onnx: &Path, out: &Path, progress: &dyn Fn(&str)) -> Result<Summary, String> {
+    progress("reading the ONNX graph");
+    let imported = import::import_file(onnx)?;
+    write_imported(imported, out, progress)
+}
+
+/// Writes an imported model as the project `out` and its weights beside it.
+pub fn write_imported(imported: import::Imported, out: &Path, progress: &dyn Fn(&str)) -> Result<Summary, String> {
+    let import::Imported {
+        project,
+        weights,
+        mut notes,
+    } = imported;
+    progress("writing the project");
+    crate::doc::save_file(&project, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let mut summary = Summary {
+        files: vec![out.to_owned()],
+        params: crate::shape::check(&project).total_params as usize,
+        ..Summary::default()
+    };
+    if !weights.is_empty() {
+        progress("writing the weights");
+        let dir = out.with_extension("checkpoints").join("imported");
+        match import::save_weights(&project, &weights, &dir) {
+            Ok(n) => {
+                summary.files.push(dir.clone());
+                notes.push(format!("weights of {n} node(s) saved in {}", dir.display()));
+            }
+            Err(e) => notes.push(format!(
+                "the weights were not saved ({e}); the graph opens with fresh weights once it checks"
+            )),
+        }
+    }
+    summary.notes = notes;
     Ok(summary)
 }

@@ -1,0 +1,1164 @@
+//! Opening an ONNX file as an editable Strata graph.
+//!
+//! Operators map to catalog kinds through [`MAPPERS`] (keyed by ONNX op type); weights become
+//! the nodes' learned tensors (trainable, written as a checkpoint beside the project); an
+//! operator with no mapping stays as an `onnx_op` node with its attributes, and the checker says
+//! what to do about it. Nothing is dropped. Bad files (truncated, random bytes, an opset from the
+//! future, a cycle, external data that is not there) are errors naming the place.
+
+use super::weights::NamedTensor;
+use crate::catalog;
+use crate::doc::{Node, NodeId, ParamValue, Params, Project, Wire};
+use onnx_ir::{Message, ModelProto, NodeProto, TensorProto};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Opsets the importer reads (default domain).
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=24;
+
+/// An imported model.
+#[derive(Debug)]
+pub struct Imported {
+    /// The graph as a project (no recipe or dataset chosen yet).
+    pub project: Project,
+    /// Learned tensors per node, by Burn field path (`weight`, `bias`, `running_mean`, …).
+    pub weights: HashMap<NodeId, Vec<NamedTensor>>,
+    /// What the user should know: operators kept as ONNX nodes, constants made parameters.
+    pub notes: Vec<String>,
+}
+
+/// A tensor read from the file.
+#[derive(Clone, Debug)]
+pub struct Const {
+    /// Shape.
+    pub dims: Vec<usize>,
+    /// Values as floats (integers converted exactly where they fit).
+    pub data: Vec<f64>,
+    /// Whether the file stores integers.
+    pub int: bool,
+}
+
+impl Const {
+    fn ints(&self) -> Vec<i64> {
+        self.data.iter().map(|v| *v as i64).collect()
+    }
+    fn tensor(&self, name: &str) -> NamedTensor {
+        NamedTensor {
+            name: name.into(),
+            dims: self.dims.clone(),
+            data: self.data.iter().map(|v| *v as f32).collect(),
+        }
+    }
+}
+
+/// Reads `path` (external data resolves against its folder).
+pub fn import_file(path: &Path) -> Result<Imported, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("imported")
+        .to_owned();
+    import_bytes(&bytes, &name, path.parent()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses an ONNX model from memory.
+pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Imported, String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let model = ModelProto::parse_from_bytes(bytes)
+        .map_err(|e| format!("not an ONNX model, or a truncated one (protobuf: {e})"))?;
+    let Some(graph) = model.graph.as_ref() else {
+        return Err("the file holds no graph (is it an ONNX model?)".into());
+    };
+    if model.opset_import.is_empty() && model.ir_version == 0 {
+        return Err("not an ONNX model: it names no IR version and no operator set".into());
+    }
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .unwrap_or(1);
+    if !OPSETS.contains(&opset) {
+        return Err(format!(
+            "operator set {opset} is outside what Strata reads ({}–{}); re-export the model with an opset in that range",
+            OPSETS.start(),
+            OPSETS.end()
+        ));
+    }
+    if graph.node.is_empty() {
+        return Err("the graph has no operators".into());
+    }
+    // Constants: initializers and Constant nodes.
+    let mut consts: HashMap<String, Const> = HashMap::new();
+    for t in &graph.initializer {
+        consts.insert(t.name.clone(), read_tensor(t, dir)?);
+    }
+    let order = topological(
+        &graph.node,
+        &consts,
+        graph.input.iter().map(|i| i.name.clone()).collect(),
+    )?;
+    let mut b = Builder {
+        project: Project::new(name),
+        values: HashMap::new(),
+        consts,
+        weights: HashMap::new(),
+        notes: Vec::new(),
+        uses: HashMap::new(),
+        opset,
+    };
+    if !graph.doc_string.is_empty() {
+        b.project.description = graph.doc_string.clone();
+    } else if !model.doc_string.is_empty() {
+        b.project.description = model.doc_string.clone();
+    }
+    for n in &graph.node {
+        for i in &n.input {
+            *b.uses.entry(i.clone()).or_default() += 1;
+        }
+    }
+    // Inputs that are not initializers.
+    let mut symbols = ['B', 'T', 'N', 'S', 'L', 'H', 'W'].into_iter();
+    let mut seen_symbols: HashMap<String, char> = HashMap::new();
+    for (k, input) in graph.input.iter().enumerate() {
+        if b.consts.contains_key(&input.name) {
+            continue;
+        }
+        let tt = input
+            .type_
+            .as_ref()
+            .filter(|t| t.has_tensor_type())
+            .map(|t| t.tensor_type());
+        let (elem, dims) = match tt {
+            Some(t) => (
+                t.elem_type,
+                t.shape
+                    .as_ref()
+                    .map(|s| {
+                        s.dim
+                            .iter()
+                            .enumerate()
+                            .map(|(i, d)| {
+                                if d.has_dim_value() && d.dim_value() > 0 {
+                                    ParamValue::Int(d.dim_value())
+                                } else {
+                                    let key = if d.has_dim_param() {
+                                        d.dim_param().to_owned()
+                                    } else {
+                                        format!("#{k}.{i}")
+                                    };
+                                    let sym = *seen_symbols.entry(key).or_insert_with(|| symbols.next().unwrap_or('T'));
+                                    ParamValue::Text(sym.to_string())
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            ),
+            None => (1, Vec::new()),
+        };
+        let int = matches!(elem, 6 | 7);
+        let mut dims = dims;
+        if dims.is_empty() {
+            dims = vec![ParamValue::Text("B".into())];
+        }
+        let mut p = Params::new();
+        p.insert("shape".into(), ParamValue::List(dims));
+        p.insert(
+            "dtype".into(),
+            ParamValue::Text(if int { "int" } else { "float" }.into()),
+        );
+        p.insert("source".into(), ParamValue::Text("dataset".into()));
+        p.insert("field".into(), ParamValue::Text(input.name.clone()));
+        let id = b.node("input", &input.name, p);
+        b.values.insert(input.name.clone(), (id, "y".into()));
+    }
+    for &i in &order {
+        let n = &graph.node[i];
+        b.operator(n)?;
+    }
+    // Outputs.
+    for out in &graph.output {
+        let Some(src) = b.source(&out.name)? else {
+            return Err(format!("graph output '{}' is not produced by any operator", out.name));
+        };
+        let role = if catalog::recipes::ROLES.contains(&out.name.as_str()) {
+            out.name.as_str()
+        } else {
+            "prediction"
+        };
+        let mut p = Params::new();
+        p.insert("role".into(), ParamValue::Text(role.into()));
+        let id = b.node("output", &out.name, p);
+        b.project.graph.add_wire(Wire::new(src.0, &src.1, id, "x"));
+    }
+    crate::shape::layout_project(&mut b.project, &crate::doc::LayoutOptions::default());
+    Ok(Imported {
+        project: b.project,
+        weights: b.weights,
+        notes: b.notes,
+    })
+}
+
+/// Node order with every input produced first; a cycle is an error naming a node on it.
+fn topological(
+    nodes: &[NodeProto],
+    consts: &HashMap<String, Const>,
+    inputs: HashSet<String>,
+) -> Result<Vec<usize>, String> {
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        for o in &n.output {
+            if !o.is_empty() && producer.insert(o.as_str(), i).is_some() {
+                return Err(format!(
+                    "value '{o}' is produced twice (by '{}' and another operator)",
+                    node_name(n)
+                ));
+            }
+        }
+    }
+    let mut indeg = vec![0usize; nodes.len()];
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for inp in n.input.iter().filter(|s| !s.is_empty()) {
+            match producer.get(inp.as_str()) {
+                Some(&p) => {
+                    indeg[i] += 1;
+                    succ[p].push(i);
+                }
+                None if consts.contains_key(inp) || inputs.contains(inp) => {}
+                None => {
+                    return Err(format!(
+                        "operator '{}' ({}) reads '{inp}', which no operator, input or initializer provides",
+                        node_name(n),
+                        n.op_type
+                    ));
+                }
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| indeg[i] == 0).collect();
+    ready.reverse();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &s in succ[i].iter().rev() {
+            indeg[s] -= 1;
+            if indeg[s] == 0 {
+                ready.push(s);
+            }
+        }
+    }
+    if order.len() < nodes.len() {
+        let stuck = (0..nodes.len()).find(|&i| indeg[i] > 0).unwrap_or(0);
+        return Err(format!(
+            "the graph has a cycle through operator '{}' ({}); ONNX graphs must be acyclic",
+            node_name(&nodes[stuck]),
+            nodes[stuck].op_type
+        ));
+    }
+    Ok(order)
+}
+
+fn node_name(n: &NodeProto) -> String {
+    if n.name.is_empty() {
+        n.output.first().cloned().unwrap_or_default()
+    } else {
+        n.name.clone()
+    }
+}
+
+/// Reads a tensor's values (inline or external data).
+pub fn read_tensor(t: &TensorProto, dir: Option<&Path>) -> Result<Const, String> {
+    let mut dims = Vec::with_capacity(t.dims.len());
+    for &d in &t.dims {
+        if d < 0 {
+            return Err(format!("tensor '{}' has a negative size {d}", t.name));
+        }
+        dims.push(d as usize);
+    }
+    let n = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("tensor '{}' is too large", t.name))?;
+    let external;
+    let raw: &[u8] = if t.data_location.value() == 1 {
+        let get = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.clone());
+        let location = get("location")
+            .ok_or_else(|| format!("tensor '{}' is stored outside the file but names no location", t.name))?;
+        let path = dir
+            .map(|d| d.join(&location))
+            .unwrap_or_else(|| location.clone().into());
+        let offset: u64 = get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: Option<u64> = get("length").and_then(|v| v.parse().ok());
+        if !path.exists() {
+            return Err(format!(
+                "tensor '{}' is stored in the external file {} which does not exist — keep that file beside the .onnx",
+                t.name,
+                path.display()
+            ));
+        }
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let want = length.unwrap_or_else(|| size.saturating_sub(offset));
+        if offset.saturating_add(want) > size {
+            return Err(format!(
+                "tensor '{}' reads bytes {offset}..{} of {}, which has only {size}",
+                t.name,
+                offset + want,
+                path.display()
+            ));
+        }
+        f.seek(SeekFrom::Start(offset)).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; want as usize];
+        f.read_exact(&mut buf)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        external = buf;
+        &external
+    } else {
+        &t.raw_data
+    };
+    let (width, int) = match t.data_type {
+        1 => (4, false),
+        11 => (8, false),
+        10 => (2, false),
+        7 => (8, true),
+        6 => (4, true),
+        9 => (1, true),
+        other => {
+            return Err(format!(
+                "tensor '{}' has element type {other}, which Strata does not read",
+                t.name
+            ));
+        }
+    };
+    let data: Vec<f64> = if !raw.is_empty() {
+        if raw.len() != n * width {
+            return Err(format!(
+                "tensor '{}' should hold {n} values ({} bytes) but has {} bytes",
+                t.name,
+                n * width,
+                raw.len()
+            ));
+        }
+        raw.chunks_exact(width)
+            .map(|c| match (t.data_type, c.len()) {
+                (1, 4) => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                (11, 8) => f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+                (10, 2) => f64::from(half_to_f32(u16::from_le_bytes([c[0], c[1]]))),
+                (7, 8) => i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64,
+                (6, 4) => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                _ => f64::from(c[0]),
+            })
+            .collect()
+    } else {
+        match t.data_type {
+            1 => t.float_data.iter().map(|&v| f64::from(v)).collect(),
+            11 => t.double_data.clone(),
+            7 => t.int64_data.iter().map(|&v| v as f64).collect(),
+            6 | 9 | 10 => t.int32_data.iter().map(|&v| f64::from(v)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    if data.len() != n {
+        return Err(format!(
+            "tensor '{}' should hold {n} values but holds {}",
+            t.name,
+            data.len()
+        ));
+    }
+    Ok(Const { dims, data, int })
+}
+
+fn half_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let frac = u32::from(h & 0x3ff);
+    let bits = match exp {
+        0 => return f32::from_bits(sign) + (frac as f32) * 2f32.powi(-24) * if sign != 0 { -1.0 } else { 1.0 },
+        0x1f => sign | 0x7f80_0000 | (frac << 13),
+        e => sign | ((e + 112) << 23) | (frac << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// What an operator becomes.
+pub enum Mapped {
+    /// A Strata node of `kind` with these parameters, inputs (port, ONNX value) and learned
+    /// tensors (Burn paths); its outputs are the operator's outputs in port order.
+    Node {
+        /// Kind id.
+        kind: &'static str,
+        /// Parameters.
+        params: Params,
+        /// (port, value name) for each wired input.
+        inputs: Vec<(String, String)>,
+        /// Learned tensors.
+        weights: Vec<NamedTensor>,
+    },
+    /// The operator passes its first input through (Identity, Dropout at inference).
+    Alias(String),
+    /// The operator computes a constant (folded at import).
+    Constant(Const),
+}
+
+/// What a mapper sees.
+pub struct OpCtx<'a> {
+    /// The operator.
+    pub node: &'a NodeProto,
+    /// Constants known so far (initializers, Constant outputs, folded values).
+    pub consts: &'a HashMap<String, Const>,
+    /// The default-domain opset.
+    pub opset: i64,
+}
+
+impl OpCtx<'_> {
+    /// Input `i`'s value name (empty names are open optional inputs).
+    pub fn input(&self, i: usize) -> Option<&str> {
+        self.node.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
+    }
+    /// Input `i` when it is a constant.
+    pub fn constant(&self, i: usize) -> Option<&Const> {
+        self.input(i).and_then(|n| self.consts.get(n))
+    }
+    /// An integer attribute.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.attr(name).map(|a| a.i)
+    }
+    /// An integer-list attribute.
+    pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        self.attr(name).map(|a| a.ints.clone())
+    }
+    /// A float attribute.
+    pub fn float(&self, name: &str) -> Option<f32> {
+        self.attr(name).map(|a| a.f)
+    }
+    /// A string attribute.
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.attr(name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+    fn attr(&self, name: &str) -> Option<&onnx_ir::AttributeProto> {
+        self.node.attribute.iter().find(|a| a.name == name)
+    }
+    /// A plain node of `kind` on the first input.
+    pub fn unary(&self, kind: &'static str, params: Params) -> Option<Mapped> {
+        Some(Mapped::Node {
+            kind,
+            params,
+            inputs: vec![("x".into(), self.input(0)?.to_owned())],
+            weights: Vec::new(),
+        })
+    }
+}
+
+/// Maps one operator (`None`: keep it as an `onnx_op` node).
+pub type MapFn = fn(&OpCtx) -> Option<Mapped>;
+
+fn params(list: &[(&str, ParamValue)]) -> Params {
+    list.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+}
+
+struct Builder {
+    project: Project,
+    /// ONNX value → (node, output port).
+    values: HashMap<String, (NodeId, String)>,
+    consts: HashMap<String, Const>,
+    weights: HashMap<NodeId, Vec<NamedTensor>>,
+    notes: Vec<String>,
+    uses: HashMap<String, usize>,
+    opset: i64,
+}
+
+impl Builder {
+    fn node(&mut self, kind: &str, title: &str, p: Params) -> NodeId {
+        let mut n = catalog::default_node(kind).unwrap_or_else(|| Node::new(kind));
+        n.params.extend(p);
+        n.title = title.to_owned();
+        self.project.graph.add(n)
+    }
+
+    /// Where value `name` comes from; constants used as data become parameter nodes.
+    fn source(&mut self, name: &str) -> Result<Option<(NodeId, String)>, String> {
+        if let Some(s) = self.values.get(name) {
+            return Ok(Some(s.clone()));
+        }
+        let Some(c) = self.consts.get(name).cloned() else {
+            return Ok(None);
+        };
+        if c.dims.is_empty() || c.dims.iter().product::<usize>() == 0 {
+            return Err(format!(
+                "the scalar constant '{name}' feeds an operator as data, which Strata cannot hold as a node"
+            ));
+        }
+        let shape = c.dims.iter().map(|&d| ParamValue::Int(d as i64)).collect();
+        let id = self.node("parameter", name, params(&[("shape", ParamValue::List(shape))]));
+        let rows = c.data.len() / c.dims.last().copied().unwrap_or(1).max(1);
+        let cols = c.dims.last().copied().unwrap_or(1);
+        self.weights.insert(id, vec![c.tensor("value").reshaped(&[rows, cols])]);
+        self.notes
+            .push(format!("the constant '{name}' became a learned Parameter node"));
+        self.values.insert(name.to_owned(), (id, "y".into()));
+        Ok(Some((id, "y".into())))
+    }
+
+    fn operator(&mut self, n: &NodeProto) -> Result<(), String> {
+        let title = node_name(n);
+        if n.op_type == "Constant" {
+            let t = n
+                .attribute
+                .iter()
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref())
+                .ok_or_else(|| format!("Constant '{title}' has no tensor value"))?;
+            let c = read_tensor(t, None)?;
+            if let Some(o) = n.output.first() {
+                self.consts.insert(o.clone(), c);
+            }
+            return Ok(());
+        }
+        let known = n.domain.is_empty() || n.domain == "ai.onnx";
+        if known && n.op_type == "Add" && self.fold_bias(n) {
+            return Ok(());
+        }
+        let mapped = if known {
+            MAPPERS.iter().find(|(op, _)| *op == n.op_type).and_then(|(_, f)| {
+                f(&OpCtx {
+                    node: n,
+                    consts: &self.consts,
+                    opset: self.opset,
+                })
+            })
+        } else {
+            None
+        };
+        match mapped {
+            Some(Mapped::Alias(v)) => {
+                let src = self
+                    .source(&v)?
+                    .ok_or_else(|| format!("'{title}' reads '{v}', which is not produced"))?;
+                if let Some(o) = n.output.first() {
+                    self.values.insert(o.clone(), src);
+                }
+            }
+            Some(Mapped::Constant(c)) => {
+                if let Some(o) = n.output.first() {
+                    self.consts.insert(o.clone(), c);
+                }
+            }
+            // A scalar constant as data (x + 1) has no node to come from: keep the operator.
+            Some(Mapped::Node { ref inputs, .. })
+                if inputs.iter().any(|(_, v)| {
+                    self.consts
+                        .get(v)
+                        .is_some_and(|c| c.dims.iter().product::<usize>() <= 1)
+                        && !self.values.contains_key(v)
+                }) =>
+            {
+                self.opaque(n, &title)?
+            }
+            Some(Mapped::Node {
+                kind,
+                params,
+                inputs,
+                weights,
+            }) => {
+                let id = self.node(kind, &title, params);
+                for (port, v) in inputs {
+                    let src = self
+                        .source(&v)?
+                        .ok_or_else(|| format!("'{title}' reads '{v}', which is not produced"))?;
+                    self.project.graph.add_wire(Wire::new(src.0, &src.1, id, &port));
+                }
+                if !weights.is_empty() {
+                    self.weights.insert(id, weights);
+                }
+                let outs = catalog::catalog()
+                    .get(kind)
+                    .map(|s| {
+                        s.output_ports(
+                            &self
+                                .project
+                                .graph
+                                .node(id)
+                                .map(|n| n.params.clone())
+                                .unwrap_or_default(),
+                        )
+                        .to_vec()
+                    })
+                    .unwrap_or_default();
+                for (o, port) in n.output.iter().zip(outs.iter()) {
+                    if !o.is_empty() {
+                        self.values.insert(o.clone(), (id, port.name.to_string()));
+                    }
+                }
+            }
+            None => self.opaque(n, &title)?,
+        }
+        Ok(())
+    }
+
+    /// `MatMul` then `Add` of a vector (how a Linear layer is often written): the vector becomes
+    /// the Linear's bias. Returns whether it folded.
+    fn fold_bias(&mut self, n: &NodeProto) -> bool {
+        let (Some(a), Some(b), Some(out)) = (n.input.first(), n.input.get(1), n.output.first()) else {
+            return false;
+        };
+        for (x, k) in [(a, b), (b, a)] {
+            let Some(c) = self
+                .consts
+                .get(k)
+                .filter(|c| c.dims.len() == 1 && !self.values.contains_key(k))
+            else {
+                continue;
+            };
+            let Some((id, port)) = self.values.get(x).cloned() else {
+                continue;
+            };
+            if self.uses.get(x).copied().unwrap_or(0) != 1 {
+                continue;
+            }
+            let Some(node) = self.project.graph.node(id) else {
+                continue;
+            };
+            let out_features = node.params.get("out_features").and_then(ParamValue::as_int);
+            if node.kind != "linear"
+                || node.params.get("bias").and_then(ParamValue::as_bool) != Some(false)
+                || out_features != Some(c.dims[0] as i64)
+            {
+                continue;
+            }
+            let bias = c.tensor("bias");
+            if let Some(i) = self.project.graph.index_of(id) {
+                self.project.graph.nodes[i]
+                    .params
+                    .insert("bias".into(), ParamValue::Bool(true));
+            }
+            self.weights.entry(id).or_default().push(bias);
+            self.values.insert(out.clone(), (id, port));
+            return true;
+        }
+        false
+    }
+
+    /// Keeps an operator Strata has no layer for.
+    fn opaque(&mut self, n: &NodeProto, title: &str) -> Result<(), String> {
+        let mut attrs = serde_json::Map::new();
+        for a in &n.attribute {
+            let v = match a.type_.value() {
+                1 => serde_json::json!(a.f),
+                2 => serde_json::json!(a.i),
+                3 => serde_json::json!(String::from_utf8_lossy(&a.s)),
+                6 => serde_json::json!(a.floats),
+                7 => serde_json::json!(a.ints),
+                _ => serde_json::json!("(not shown)"),
+            };
+            attrs.insert(a.name.clone(), v);
+        }
+        let ins: Vec<&String> = n.input.iter().filter(|s| !s.is_empty()).collect();
+        let p = params(&[
+            ("op_type", ParamValue::Text(n.op_type.clone())),
+            ("domain", ParamValue::Text(n.domain.clone())),
+            (
+                "attributes",
+                ParamValue::Text(serde_json::Value::Object(attrs).to_string()),
+            ),
+            ("inputs", ParamValue::Int(ins.len().max(1) as i64)),
+            ("outputs", ParamValue::Int(n.output.len().max(1) as i64)),
+        ]);
+        let id = self.node("onnx_op", title, p);
+        let mut consumed = Vec::new();
+        for (k, v) in ins.iter().enumerate() {
+            // Constant inputs of an unknown op (shapes, axes) stay visible as parameters only
+            // when they hold more than a handful of values; small ones are recorded in the note.
+            if let Some(c) = self.consts.get(v.as_str())
+                && c.data.len() <= 16
+                && !self.values.contains_key(v.as_str())
+            {
+                consumed.push(format!("{v} = {:?}", c.data));
+                continue;
+            }
+            if let Some(src) = self.source(v)? {
+                self.project
+                    .graph
+                    .add_wire(Wire::new(src.0, &src.1, id, &format!("in{k}")));
+            }
+        }
+        for (k, o) in n.output.iter().enumerate() {
+            self.values.insert(o.clone(), (id, format!("out{k}")));
+        }
+        let extra = if consumed.is_empty() {
+            String::new()
+        } else {
+            format!(" (constant inputs: {})", consumed.join(", "))
+        };
+        self.notes.push(format!(
+            "'{title}' ({}) has no Strata layer: kept as an ONNX operator node{extra}",
+            n.op_type
+        ));
+        Ok(())
+    }
+}
+
+/// Imported weights onto a compiled model, then saved as a checkpoint folder `dir` (the layout a
+/// run writes: `nodes/<key>.bpk`, so exports and training find it). Returns the nodes written.
+pub fn save_weights(
+    project: &Project,
+    weights: &HashMap<NodeId, Vec<NamedTensor>>,
+    dir: &Path,
+) -> Result<usize, String> {
+    let device = burn::tensor::Device::flex();
+    let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
+    let crate::engine::GraphModel { mut layers, plan } = model;
+    let mut done = 0;
+    for s in &plan.steps {
+        // Imported projects have no blocks: a node's key is its id.
+        let id = s.key.parse().ok().map(NodeId);
+        let (Some(li), Some(ts)) = (s.layer, id.and_then(|id| weights.get(&id))) else {
+            continue;
+        };
+        let layer = layers.remove(li);
+        let (layer, missing) = super::weights::assign(layer, ts);
+        layers.insert(li, layer);
+        if !missing.is_empty() {
+            return Err(format!(
+                "node '{}': the file has no values for {}",
+                s.title,
+                missing.join(", ")
+            ));
+        }
+        done += 1;
+    }
+    let model = crate::engine::GraphModel { layers, plan };
+    model.save_nodes(dir)?;
+    Ok(done)
+}
+
+/// ONNX op type → mapping, one entry per operator family.
+pub const MAPPERS: &[(&str, MapFn)] = &[
+    ("Identity", alias),
+    ("Dropout", alias),
+    ("Relu", |c| c.unary("relu", Params::new())),
+    ("Sigmoid", |c| c.unary("sigmoid", Params::new())),
+    ("Tanh", |c| c.unary("tanh", Params::new())),
+    ("Elu", |c| {
+        (c.float("alpha").unwrap_or(1.0) == 1.0)
+            .then(|| c.unary("elu", Params::new()))
+            .flatten()
+    }),
+    ("LeakyRelu", |c| {
+        c.unary(
+            "leaky_relu",
+            params(&[("slope", ParamValue::Float(f64::from(c.float("alpha").unwrap_or(0.01))))]),
+        )
+    }),
+    ("Gelu", |c| {
+        let tanh = c.string("approximate").as_deref() == Some("tanh");
+        c.unary(
+            "gelu",
+            params(&[(
+                "approximate",
+                ParamValue::Text(if tanh { "tanh" } else { "none" }.into()),
+            )]),
+        )
+    }),
+    ("Softmax", |c| {
+        (c.opset >= 13)
+            .then(|| {
+                c.unary(
+                    "softmax",
+                    params(&[("dim", ParamValue::Int(c.int("axis").unwrap_or(-1)))]),
+                )
+            })
+            .flatten()
+    }),
+    ("Gemm", gemm),
+    ("MatMul", matmul),
+    ("Add", add),
+    ("Mul", mul),
+    ("Div", div),
+    ("Conv", conv),
+    ("ConvTranspose", conv_transpose),
+    ("BatchNormalization", batch_norm),
+    ("LayerNormalization", layer_norm),
+    ("MaxPool", |c| pool(c, "max_pool2d")),
+    ("AveragePool", |c| pool(c, "avg_pool2d")),
+    ("GlobalAveragePool", |c| {
+        c.unary(
+            "adaptive_avg_pool2d",
+            params(&[("out_h", ParamValue::Int(1)), ("out_w", ParamValue::Int(1))]),
+        )
+    }),
+    ("Flatten", |c| {
+        let a = c.int("axis").unwrap_or(1);
+        (a >= 1)
+            .then(|| {
+                c.unary(
+                    "flatten",
+                    params(&[("start_dim", ParamValue::Int(a)), ("end_dim", ParamValue::Int(-1))]),
+                )
+            })
+            .flatten()
+    }),
+    ("Reshape", reshape),
+    ("Transpose", transpose),
+    ("Concat", concat),
+    ("Gather", gather),
+    ("Squeeze", |c| one_axis(c, "squeeze")),
+    ("Unsqueeze", |c| one_axis(c, "unsqueeze")),
+    ("ReduceMean", reduce_mean),
+];
+
+fn alias(c: &OpCtx) -> Option<Mapped> {
+    Some(Mapped::Alias(c.input(0)?.to_owned()))
+}
+
+fn binary(c: &OpCtx, kind: &'static str) -> Option<Mapped> {
+    Some(Mapped::Node {
+        kind,
+        params: params(&[("inputs", ParamValue::Int(2))]),
+        inputs: vec![
+            ("x0".into(), c.input(0)?.to_owned()),
+            ("x1".into(), c.input(1)?.to_owned()),
+        ],
+        weights: Vec::new(),
+    })
+}
+
+/// A scalar constant among the two inputs: (the other input, the value).
+fn add(c: &OpCtx) -> Option<Mapped> {
+    binary(c, "add")
+}
+
+fn scalar_operand(c: &OpCtx) -> Option<(String, f64)> {
+    for (x, k) in [(0, 1), (1, 0)] {
+        if let Some(k) = c.constant(k).filter(|k| k.data.len() == 1 && !k.int) {
+            return Some((c.input(x)?.to_owned(), k.data[0]));
+        }
+    }
+    None
+}
+
+fn mul(c: &OpCtx) -> Option<Mapped> {
+    if let Some((x, v)) = scalar_operand(c) {
+        return Some(Mapped::Node {
+            kind: "scale",
+            params: params(&[("factor", ParamValue::Float(v))]),
+            inputs: vec![("x".into(), x)],
+            weights: Vec::new(),
+        });
+    }
+    binary(c, "multiply")
+}
+
+fn div(c: &OpCtx) -> Option<Mapped> {
+    let k = c
+        .constant(1)
+        .filter(|k| k.data.len() == 1 && k.data[0] != 0.0 && !k.int)?;
+    Some(Mapped::Node {
+        kind: "scale",
+        params: params(&[("factor", ParamValue::Float(1.0 / k.data[0]))]),
+        inputs: vec![("x".into(), c.input(0)?.to_owned())],
+        weights: Vec::new(),
+    })
+}
+
+fn linear(x: &str, w: NamedTensor, b: Option<NamedTensor>) -> Option<Mapped> {
+    let out = *w.dims.get(1)?;
+    let mut weights = vec![w.named("weight")];
+    let has_bias = b.is_some();
+    weights.extend(b.map(|b| b.named("bias")));
+    Some(Mapped::Node {
+        kind: "linear",
+        params: params(&[
+            ("out_features", ParamValue::Int(out as i64)),
+            ("bias", ParamValue::Bool(has_bias)),
+        ]),
+        inputs: vec![("x".into(), x.to_owned())],
+        weights,
+    })
+}
+
+fn gemm(c: &OpCtx) -> Option<Mapped> {
+    if c.int("transA").unwrap_or(0) != 0
+        || c.float("alpha").unwrap_or(1.0) != 1.0
+        || c.float("beta").unwrap_or(1.0) != 1.0
+    {
+        return None;
+    }
+    let w = c.constant(1)?;
+    if w.dims.len() != 2 {
+        return None;
+    }
+    // Burn keeps [in, out]; Gemm with transB holds [out, in].
+    let w = if c.int("transB").unwrap_or(0) != 0 {
+        w.tensor("weight").transposed()
+    } else {
+        w.tensor("weight")
+    };
+    let b = match c.input(2) {
+        Some(_) => {
+            let b = c.constant(2)?;
+            (b.data.len() == w.dims[1]).then(|| b.tensor("bias").reshaped(&[w.dims[1]]))?
+        }
+        None => None?,
+    };
+    linear(c.input(0)?, w, Some(b))
+}
+
+fn matmul(c: &OpCtx) -> Option<Mapped> {
+    if let Some(w) = c.constant(1).filter(|w| w.dims.len() == 2) {
+        return linear(c.input(0)?, w.tensor("weight"), None);
+    }
+    if c.constant(0).is_some() || c.constant(1).is_some() {
+        return None;
+    }
+    Some(Mapped::Node {
+        kind: "matmul",
+        params: Params::new(),
+        inputs: vec![
+            ("a".into(), c.input(0)?.to_owned()),
+            ("b".into(), c.input(1)?.to_owned()),
+        ],
+        weights: Vec::new(),
+    })
+}
+
+/// One square size from a per-axis list (`None` when they differ).
+fn square(v: &[i64]) -> Option<i64> {
+    let first = *v.first()?;
+    v.iter().all(|&x| x == first).then_some(first)
+}
+
+fn conv(c: &OpCtx) -> Option<Mapped> {
+    let w = c.constant(1)?;
+    let spatial = w.dims.len().checked_sub(2)?;
+    if !(1..=2).contains(&spatial) || c.string("auto_pad").is_some_and(|p| p != "NOTSET") {
+        return None;
+    }
+    let k = square(&w.dims[2..].iter().map(|&d| d as i64).collect::<Vec<_>>())?;
+    let stride = square(&c.ints("strides").unwrap_or_else(|| vec![1; spatial]))?;
+    let pad = square(&c.ints("pads").unwrap_or_else(|| vec![0; 2 * spatial]))?;
+    let dilation = square(&c.ints("dilations").unwrap_or_else(|| vec![1; spatial]))?;
+    let mut weights = vec![w.tensor("weight")];
+    let bias = c.input(2).is_some();
+    if bias {
+        weights.push(c.constant(2)?.tensor("bias"));
+    }
+    Some(Mapped::Node {
+        kind: if spatial == 2 { "conv2d" } else { "conv1d" },
+        params: params(&[
+            ("out_channels", ParamValue::Int(w.dims[0] as i64)),
+            ("kernel_size", ParamValue::Int(k)),
+            ("stride", ParamValue::Int(stride)),
+            ("padding", ParamValue::Int(pad)),
+            ("dilation", ParamValue::Int(dilation)),
+            ("groups", ParamValue::Int(c.int("group").unwrap_or(1))),
+            ("bias", ParamValue::Bool(bias)),
+        ]),
+        inputs: vec![("x".into(), c.input(0)?.to_owned())],
+        weights,
+    })
+}
+
+fn conv_transpose(c: &OpCtx) -> Option<Mapped> {
+    let w = c.constant(1)?;
+    if w.dims.len() != 4 || c.int("group").unwrap_or(1) != 1 || c.ints("output_shape").is_some() {
+        return None;
+    }
+    let k = square(&[w.dims[2] as i64, w.dims[3] as i64])?;
+    let stride = square(&c.ints("strides").unwrap_or_else(|| vec![1; 2]))?;
+    let pad = square(&c.ints("pads").unwrap_or_else(|| vec![0; 4]))?;
+    let op = square(&c.ints("output_padding").unwrap_or_else(|| vec![0; 2]))?;
+    if square(&c.ints("dilations").unwrap_or_else(|| vec![1; 2]))? != 1 {
+        return None;
+    }
+    let mut weights = vec![w.tensor("weight")];
+    let bias = c.input(2).is_some();
+    if bias {
+        weights.push(c.constant(2)?.tensor("bias"));
+    }
+    Some(Mapped::Node {
+        kind: "conv_transpose2d",
+        params: params(&[
+            ("out_channels", ParamValue::Int(w.dims[1] as i64)),
+            ("kernel_size", ParamValue::Int(k)),
+            ("stride", ParamValue::Int(stride)),
+            ("padding", ParamValue::Int(pad)),
+            ("output_padding", ParamValue::Int(op)),
+            ("bias", ParamValue::Bool(bias)),
+        ]),
+        inputs: vec![("x".into(), c.input(0)?.to_owned())],
+        weights,
+    })
+}
+
+fn batch_norm(c: &OpCtx) -> Option<Mapped> {
+    let (s, b, m, v) = (c.constant(1)?, c.constant(2)?, c.constant(3)?, c.constant(4)?);
+    Some(Mapped::Node {
+        kind: "batch_norm",
+        params: params(&[
+            ("eps", ParamValue::Float(f64::from(c.float("epsilon").unwrap_or(1e-5)))),
+            (
+                "momentum",
+                ParamValue::Float(1.0 - f64::from(c.float("momentum").unwrap_or(0.9))),
+            ),
+        ]),
+        inputs: vec![("x".into(), c.input(0)?.to_owned())],
+        weights: vec![
+            s.tensor("gamma"),
+            b.tensor("beta"),
+            m.tensor("running_mean"),
+            v.tensor("running_var"),
+        ],
+    })
+}
+
+fn layer_norm(c: &OpCtx) -> Option<Mapped> {
+    if c.int("axis").unwrap_or(-1) != -1 {
+        return None;
+    }
+    let s = c.constant(1)?;
+    let mut weights = vec![s.tensor("gamma")];
+    let bias = c.input(2).is_some();
+    if bias {
+        weights.push(c.constant(2)?.tensor("beta"));
+    }
+    Some(Mapped::Node {
+        kind: "layer_norm",
+        params: params(&[
+            ("eps", ParamValue::Float(f64::from(c.float("epsilon").unwrap_or(1e-5)))),
+            ("affine", ParamValue::Bool(true)),
+            ("bias", ParamValue::Bool(bias)),
+        ]),
+        inputs: vec![("x".into(), c.input(0)?.to_owned())],
+        weights,
+    })
+}
+
+fn pool(c: &OpCtx, kind: &'static str) -> Option<Mapped> {
+    let k = square(&c.ints("kernel_shape")?)?;
+    let stride = square(&c.ints("strides").unwrap_or_else(|| vec![1; 2]))?;
+    let pad = square(&c.ints("pads").unwrap_or_else(|| vec![0; 4]))?;
+    if c.string("auto_pad").is_some_and(|p| p != "NOTSET")
+        || c.ints("dilations").is_some_and(|d| d.iter().any(|&x| x != 1))
+        || (kind == "avg_pool2d" && pad > 0 && c.int("count_include_pad").unwrap_or(0) == 0)
+        || c.node.output.len() > 1
+    {
+        return None;
+    }
+    c.unary(
+        kind,
+        params(&[
+            ("kernel_size", ParamValue::Int(k)),
+            ("stride", ParamValue::Int(stride)),
+            ("padding", ParamValue::Int(pad)),
+            ("ceil_mode", ParamValue::Bool(c.int("ceil_mode").unwrap_or(0) != 0)),
+        ]),
+    )
+}
+
+fn reshape(c: &OpCtx) -> Option<Mapped> {
+    let shape = c.constant(1)?.ints();
+    // 0 keeps the input's size: the batch at the front; elsewhere it needs the input's shape,
+    // which the importer does not know before checking — those stay ONNX nodes.
+    let mut out = Vec::with_capacity(shape.len());
+    for (i, &d) in shape.iter().enumerate() {
+        out.push(match d {
+            0 if i == 0 => ParamValue::Text("B".into()),
+            0 => return None,
+            -1 => ParamValue::Int(-1),
+            n if n > 0 => ParamValue::Int(n),
+            _ => return None,
+        });
+    }
+    if c.int("allowzero").unwrap_or(0) != 0 {
+        return None;
+    }
+    c.unary("reshape", params(&[("shape", ParamValue::List(out))]))
+}
+
+fn transpose(c: &OpCtx) -> Option<Mapped> {
+    let perm = c.ints("perm")?;
+    let moved: Vec<usize> = (0..perm.len()).filter(|&i| perm[i] != i as i64).collect();
+    if let [a, b] = moved[..] {
+        return c.unary(
+            "transpose",
+            params(&[("dim0", ParamValue::Int(a as i64)), ("dim1", ParamValue::Int(b as i64))]),
+        );
+    }
+    c.unary(
+        "permute",
+        params(&[(
+            "dims",
+            ParamValue::List(perm.into_iter().map(ParamValue::Int).collect()),
+        )]),
+    )
+}
+
+fn concat(c: &OpCtx) -> Option<Mapped> {
+    let ins: Vec<String> = c.node.input.iter().filter(|s| !s.is_empty()).cloned().collect();
+    if ins.len() < 2 || ins.iter().any(|i| c.consts.contains_key(i)) {
+        return None;
+    }
+    Some(Mapped::Node {
+        kind: "concat",
+        params: params(&[
+            ("dim", ParamValue::Int(c.int("axis")?)),
+            ("inputs", ParamValue::Int(ins.len() as i64)),
+        ]),
+        inputs: ins.into_iter().enumerate().map(|(k, v)| (format!("x{k}"), v)).collect(),
+        weights: Vec::new(),
+    })
+}
+
+fn gather(c: &OpCtx) -> Option<Mapped> {
+    let axis = c.int("axis").unwrap_or(0);
+    if let Some(table) = c.constant(0).filter(|t| t.dims.len() == 2 && !t.int)
+        && axis == 0
+        && c.constant(1).is_none()
+    {
+        return Some(Mapped::Node {
+            kind: "embedding",
+            params: params(&[
+                ("num_embeddings", ParamValue::Int(table.dims[0] as i64)),
+                ("dim", ParamValue::Int(table.dims[1] as i64)),
+            ]),
+            inputs: vec![("ids".into(), c.input(1)?.to_owned())],
+            weights: vec![table.tensor("weight")],
+        });
+    }
+    let idx = c.constant(1).filter(|i| i.dims.is_empty() && i.data.len() == 1)?;
+    let index = idx.data[0] as i64;
+    if index < 0 || c.constant(0).is_some() {
+        return None;
+    }
+    c.unary(
+        "select",
+        params(&[("dim", ParamValue::Int(axis)), ("index", ParamValue::Int(index))]),
+    )
+}
+
+fn one_axis(c: &OpCtx, kind: &'static str) -> Option<Mapped> {
+    let axes = match c.constant(1) {
+        Some(a) => a.ints(),
+        None => c.ints("axes")?,
+    };
+    let [a] = axes[..] else { return None };
+    c.unary(kind, params(&[("dim", ParamValue::Int(a))]))
+}
+
+fn reduce_mean(c: &OpCtx) -> Option<Mapped> {
+    let axes = c.ints("axes").or_else(|| c.constant(1).map(Const::ints))?;
+    let [a] = axes[..] else { return None };
+    c.unary(
+        "mean",
+        params(&[
+            ("dim", ParamValue::Int(a)),
+            ("keepdim", ParamValue::Bool(c.int("keepdims").unwrap_or(1) != 0)),
+        ]),
+    )
+}
