@@ -103,7 +103,33 @@ pub struct ImportArgs {
 /// Runs `strata import`.
 pub fn import(args: ImportArgs) -> ExitCode {
     let out = args.output.unwrap_or_else(|| args.file.with_extension("strata"));
-    match interop::import_onnx(&args.file, &out, &|_| {}) {
+    report(interop::import_onnx(&args.file, &out, &|_| {}))
+}
+
+/// `strata weights` arguments.
+#[derive(Args)]
+pub struct WeightsArgs {
+    /// The .strata project.
+    project: PathBuf,
+    /// The .safetensors file.
+    #[arg(long)]
+    from: PathBuf,
+    /// The checkpoint folder to write (default: PROJECT.checkpoints/from-FILE).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// Runs `strata weights`.
+pub fn weights(args: WeightsArgs) -> ExitCode {
+    report(interop::import_weights(
+        &args.project,
+        &args.from,
+        args.output.as_deref(),
+    ))
+}
+
+fn report(result: Result<interop::Summary, String>) -> ExitCode {
+    match result {
         Ok(s) => {
             for f in &s.files {
                 println!("wrote {}", f.display());

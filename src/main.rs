@@ -68,6 +68,11 @@ enum Command {
     /// no Strata layer kept as ONNX nodes). Exit 0 written, 2 bad input.
     #[cfg(feature = "engine")]
     Import(cli_export::ImportArgs),
+    /// Load weights from a .safetensors file into a project, by the PyTorch names of its export
+    /// (what train.py saves) or by `node title.field`; written as a checkpoint beside the
+    /// project. Exit 0 written, 2 bad input.
+    #[cfg(feature = "engine")]
+    Weights(cli_export::WeightsArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +94,8 @@ fn main() -> ExitCode {
         Some(Command::Export(args)) => cli_export::run(args),
         #[cfg(feature = "engine")]
         Some(Command::Import(args)) => cli_export::import(args),
+        #[cfg(feature = "engine")]
+        Some(Command::Weights(args)) => cli_export::weights(args),
         None => open_app(cli.file.as_deref()),
     }
 }

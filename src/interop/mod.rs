@@ -8,6 +8,7 @@
 
 pub mod import;
 pub mod kinds;
+pub mod names;
 pub mod onnx;
 pub mod recipes;
 pub mod reference;
@@ -338,11 +339,38 @@ pub fn write_imported(imported: import::Imported, out: &Path, progress: &dyn Fn(
                 summary.files.push(dir.clone());
                 notes.push(format!("weights of {n} node(s) saved in {}", dir.display()));
             }
-            Err(e) => notes.push(format!(
-                "the weights were not saved ({e}); the graph opens with fresh weights once it checks"
-            )),
+            Err(e) => {
+                // The graph does not compile yet (ONNX operators to replace): keep the weights
+                // under `node title.field` names, for `strata weights` once it does.
+                let path = out.with_extension("weights.safetensors");
+                let mut all = Vec::new();
+                for (id, ts) in &weights {
+                    let title = project.graph.node(*id).map(|n| n.title.clone()).unwrap_or_default();
+                    all.extend(ts.iter().map(|t| t.clone().named(&format!("{title}.{}", t.name))));
+                }
+                safetensors::write(&path, &all, &[], &[("format", "strata-node-weights".into())])?;
+                summary.files.push(path.clone());
+                notes.push(format!(
+                    "the graph does not train yet ({e}); its weights are kept in {} — load them with `strata weights {} --from {}` once it checks",
+                    path.display(),
+                    out.display(),
+                    path.display()
+                ));
+            }
         }
     }
     summary.notes = notes;
     Ok(summary)
+}
+
+/// Loads weights saved under PyTorch's names (a `train.py` result) or `node title.field` names
+/// into the project at `project_path`, as the checkpoint folder `out` (default: beside the
+/// project, `<project>.checkpoints/from-<file>`).
+pub fn import_weights(project_path: &Path, file: &Path, out: Option<&Path>) -> Result<Summary, String> {
+    let project = crate::open_project(project_path).map_err(|e| format!("{}: {e}", project_path.display()))?;
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("weights");
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| project_path.with_extension("checkpoints").join(format!("from-{stem}")));
+    names::load_weights(&project, file, &dir)
 }

@@ -1,0 +1,210 @@
+//! Loading weights saved under PyTorch's names (by `train.py`, or any state dict of the exported
+//! `model.py`) or under `node title.field` names back into a project.
+//!
+//! The inverse of the PyTorch export is found, not written per kind: every learned value of the
+//! compiled model is set to a distinct number, the model is exported, and each exported element
+//! is traced back to the element it came from. Any exporter that copies, transposes or reorders
+//! weights is thereby inverted exactly.
+
+use super::weights::{NamedTensor, assign, burn_tensors};
+use super::{Summary, torch};
+use crate::doc::Project;
+use crate::engine::GraphModel;
+use crate::engine::ops::Layer;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Where one exported tensor's elements live in the compiled model.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    /// Plan step.
+    pub step: usize,
+    /// Burn field path (or `running_mean` / `running_var`).
+    pub path: String,
+    /// Its size in the model.
+    pub len: usize,
+    /// Element `i` of the exported tensor is element `perm[i]` of the model's.
+    pub perm: Vec<usize>,
+}
+
+/// Every tensor of a layer, running statistics included.
+fn all_tensors(layer: &Layer) -> Vec<NamedTensor> {
+    let mut v = burn_tensors(layer);
+    if let Layer::BatchNorm(bn) = layer {
+        v.push(NamedTensor::of("running_mean", &bn.running_mean.value()));
+        v.push(NamedTensor::of("running_var", &bn.running_var.value()));
+    }
+    v
+}
+
+/// The PyTorch name of every tensor of `project`'s export, with where it lives in the model.
+pub fn torch_slots(project: &Project) -> Result<HashMap<String, Slot>, String> {
+    let device = burn::tensor::Device::flex();
+    let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
+    let GraphModel { mut layers, plan } = model;
+    // Distinct values: consecutive positive normal floats.
+    let mut next: u32 = 0x0080_0000;
+    let mut origin: HashMap<u32, (usize, usize, usize)> = HashMap::new(); // bits → (step, tensor, element)
+    let mut tensors_of: Vec<Vec<NamedTensor>> = vec![Vec::new(); plan.steps.len()];
+    for (si, s) in plan.steps.iter().enumerate() {
+        let Some(li) = s.layer else { continue };
+        let mut ts = all_tensors(&layers[li]);
+        for (ti, t) in ts.iter_mut().enumerate() {
+            for (e, v) in t.data.iter_mut().enumerate() {
+                if next >= 0x7f00_0000 {
+                    return Err("the model is too large to trace its weights' names".into());
+                }
+                *v = f32::from_bits(next);
+                origin.insert(next, (si, ti, e));
+                next += 1;
+            }
+        }
+        let layer = layers.remove(li);
+        let (layer, _) = assign(layer, &ts);
+        layers.insert(li, layer);
+        tensors_of[si] = ts;
+    }
+    let model = GraphModel { layers, plan };
+    let ex = torch::export(project, &model)?;
+    let mut slots = HashMap::new();
+    for w in ex.weights {
+        let mut perm = Vec::with_capacity(w.data.len());
+        let mut at: Option<(usize, usize)> = None;
+        for v in &w.data {
+            let Some(&(s, t, e)) = origin.get(&v.to_bits()) else {
+                return Err(format!("cannot trace the exported tensor {} back to the model", w.name));
+            };
+            if *at.get_or_insert((s, t)) != (s, t) {
+                return Err(format!(
+                    "the exported tensor {} mixes several of the model's tensors",
+                    w.name
+                ));
+            }
+            perm.push(e);
+        }
+        let Some((s, t)) = at else { continue };
+        let src = &tensors_of[s][t];
+        slots.insert(
+            w.name.clone(),
+            Slot {
+                step: s,
+                path: src.name.clone(),
+                len: src.data.len(),
+                perm,
+            },
+        );
+    }
+    Ok(slots)
+}
+
+/// Loads the tensors of a `.safetensors` file into `project`'s model — by the PyTorch names of
+/// its export, or by `node title.field` — and saves them as the checkpoint folder `out`.
+pub fn load_weights(project: &Project, file: &Path, out: &Path) -> Result<Summary, String> {
+    let contents = super::safetensors::read(file)?;
+    let slots = torch_slots(project)?;
+    let device = burn::tensor::Device::flex();
+    let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
+    let GraphModel { mut layers, plan } = model;
+    // Per step: the tensors to assign (Burn paths), starting from the model's own values.
+    let mut per_step: HashMap<usize, Vec<NamedTensor>> = HashMap::new();
+    let mut used = 0usize;
+    let mut unknown = Vec::new();
+    for t in &contents.floats {
+        let (step, path, values) = if let Some(slot) = slots.get(&t.name) {
+            if t.data.len() != slot.perm.len() {
+                return Err(format!(
+                    "{}: {} holds {} values, the model's needs {}",
+                    file.display(),
+                    t.name,
+                    t.data.len(),
+                    slot.perm.len()
+                ));
+            }
+            let mut data = vec![0f32; slot.len];
+            for (i, &p) in slot.perm.iter().enumerate() {
+                data[p] = t.data[i];
+            }
+            (slot.step, slot.path.clone(), data)
+        } else if let Some((step, path)) = by_title(&plan, &t.name) {
+            (step, path, t.data.clone())
+        } else {
+            unknown.push(t.name.clone());
+            continue;
+        };
+        let Some(li) = plan.steps[step].layer else { continue };
+        let list = per_step.entry(step).or_insert_with(|| all_tensors(&layers[li]));
+        match list.iter_mut().find(|x| x.name == path) {
+            Some(x) if x.data.len() == values.len() => {
+                x.data = values;
+                used += 1;
+            }
+            Some(x) => {
+                return Err(format!(
+                    "{}: {} holds {} values, node '{}' needs {} for {path}",
+                    file.display(),
+                    t.name,
+                    values.len(),
+                    plan.steps[step].title,
+                    x.data.len()
+                ));
+            }
+            None => unknown.push(t.name.clone()),
+        }
+    }
+    if used == 0 {
+        return Err(format!(
+            "{}: none of its {} tensors names a weight of this project (expected names like {})",
+            file.display(),
+            contents.floats.len(),
+            slots.keys().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for (step, ts) in &per_step {
+        let Some(li) = plan.steps[*step].layer else { continue };
+        let layer = layers.remove(li);
+        let (layer, missing) = assign(layer, ts);
+        layers.insert(li, layer);
+        if !missing.is_empty() {
+            return Err(format!("node '{}': {}", plan.steps[*step].title, missing.join(", ")));
+        }
+    }
+    let model = GraphModel { layers, plan };
+    model.save_nodes(out)?;
+    let mut notes = vec![format!("{used} tensors loaded into {} node(s)", per_step.len())];
+    let untouched = model
+        .plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| s.layer.is_some() && !per_step.contains_key(i))
+        .count();
+    if untouched > 0 {
+        notes.push(format!(
+            "{untouched} node(s) with weights got none from the file and keep fresh ones"
+        ));
+    }
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "{} tensor(s) in the file match no weight: {}",
+            unknown.len(),
+            unknown.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Summary {
+        files: vec![out.to_owned()],
+        params: crate::shape::check(project).total_params as usize,
+        notes,
+    })
+}
+
+/// `title.field.path` → (step, Burn path) for a top-level node with that title.
+fn by_title(plan: &crate::engine::Plan, name: &str) -> Option<(usize, String)> {
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.layer.is_some())
+        .find_map(|(i, s)| {
+            name.strip_prefix(&format!("{}.", s.title))
+                .map(|rest| (i, rest.to_owned()))
+        })
+}
