@@ -646,6 +646,20 @@ fn io_rules() {
 }
 
 #[test]
+fn foreign_operators_say_what_to_do() {
+    // An imported ONNX operator with no Strata layer: kept, never typed, and the message names
+    // the operator and the way out.
+    let e = infer(
+        "onnx_op",
+        &[("op_type", "Trilu".into()), ("inputs", 2.into())],
+        &[f("in0", "B,4,4"), f("in1", "1")],
+    )
+    .unwrap_err();
+    assert!(e.contains("ONNX operator Trilu has no Strata layer"), "{e}");
+    assert!(e.contains("replace the node"), "{e}");
+}
+
+#[test]
 fn every_kind_is_covered_by_this_file() {
     let src = include_str!("shape_rules.rs");
     for spec in catalog::catalog().all() {

@@ -14,6 +14,12 @@ pub enum Purpose {
     SaveAs,
     /// Export a picture of the shown graph (PNG or SVG).
     Picture,
+    /// Export to PyTorch (a folder).
+    ExportPytorch,
+    /// Export to ONNX (a file).
+    ExportOnnx,
+    /// Import an ONNX file.
+    ImportOnnx,
 }
 
 /// A file dialog running on its own thread (rfd blocks; the UI must not).
@@ -38,6 +44,10 @@ impl Dialog {
                     Purpose::Picture => rfd::FileDialog::new()
                         .add_filter("PNG picture", &["png"])
                         .add_filter("SVG drawing", &["svg"]),
+                    Purpose::ExportOnnx | Purpose::ImportOnnx => {
+                        rfd::FileDialog::new().add_filter("ONNX model", &["onnx"])
+                    }
+                    Purpose::ExportPytorch => rfd::FileDialog::new(),
                     _ => rfd::FileDialog::new().add_filter("Strata project", &["strata"]),
                 };
                 if let Some(p) = &suggested {
@@ -49,8 +59,9 @@ impl Dialog {
                     }
                 }
                 let picked = match purpose {
-                    Purpose::Open => d.pick_file(),
-                    Purpose::SaveAs | Purpose::Picture => d.save_file(),
+                    Purpose::Open | Purpose::ImportOnnx => d.pick_file(),
+                    Purpose::ExportPytorch => d.pick_folder(),
+                    Purpose::SaveAs | Purpose::Picture | Purpose::ExportOnnx => d.save_file(),
                 };
                 let _ = tx.send(picked);
                 wake();

@@ -9,6 +9,7 @@ mod icons;
 mod inside;
 mod inspector;
 mod settings;
+mod transfer;
 mod views;
 
 pub use dashboard::{Dashboard, Run, Tab};
@@ -59,6 +60,8 @@ pub struct StrataApp {
     status: String,
     shown_title: String,
     dialog: Option<files::Dialog>,
+    /// An export or import running on a helper thread.
+    transfer: Option<transfer::Transfer>,
     confirm: Option<Pending>,
     allow_close: bool,
     recovery: Option<Recovery>,
@@ -95,6 +98,7 @@ impl StrataApp {
             status: String::new(),
             shown_title: String::new(),
             dialog: None,
+            transfer: None,
             confirm: None,
             allow_close: false,
             recovery: None,
@@ -477,11 +481,17 @@ impl StrataApp {
                     .unwrap_or_else(|| PathBuf::from(files::file_name_for(&self.document.project.name))),
             ),
             files::Purpose::Open => self.prefs.recent.files.first().cloned(),
-            files::Purpose::Picture => {
+            files::Purpose::Picture | files::Purpose::ExportOnnx | files::Purpose::ExportPytorch => {
                 let name = files::file_name_for(&self.document.project.name);
                 let dir = self.document.path.as_ref().and_then(|p| p.parent().map(PathBuf::from));
-                Some(dir.unwrap_or_default().join(PathBuf::from(name).with_extension("png")))
+                let ext = match purpose {
+                    files::Purpose::Picture => "png",
+                    files::Purpose::ExportOnnx => "onnx",
+                    _ => "",
+                };
+                Some(dir.unwrap_or_default().join(PathBuf::from(name).with_extension(ext)))
             }
+            files::Purpose::ImportOnnx => self.document.path.as_ref().and_then(|p| p.parent().map(PathBuf::from)),
         };
         let ctx = self.ctx.clone();
         match files::Dialog::spawn(purpose, suggested, move || {
@@ -508,11 +518,72 @@ impl StrataApp {
                     }
                     files::Purpose::SaveAs => "not saved — no file chosen; your changes are still here".into(),
                     files::Purpose::Picture => "no picture written — no file chosen".into(),
+                    files::Purpose::ExportPytorch | files::Purpose::ExportOnnx => "nothing exported — no place chosen".into(),
+                    files::Purpose::ImportOnnx => {
+                        "nothing imported — no file chosen; you can also drop a .onnx file on the window or run `strata import FILE`".into()
+                    }
                 };
             }
             (files::Purpose::Open, Some(p)) => self.open_path(&p),
             (files::Purpose::SaveAs, Some(p)) => self.save_as(&p),
             (files::Purpose::Picture, Some(p)) => self.export_picture(&p),
+            (files::Purpose::ExportPytorch, Some(p)) => self.start_transfer(transfer::Kind::ExportPytorch, p),
+            (files::Purpose::ExportOnnx, Some(p)) => {
+                let p = if p.extension().is_none() {
+                    p.with_extension("onnx")
+                } else {
+                    p
+                };
+                self.start_transfer(transfer::Kind::ExportOnnx, p)
+            }
+            (files::Purpose::ImportOnnx, Some(p)) => self.start_transfer(transfer::Kind::ImportOnnx, p),
+        }
+    }
+
+    /// Starts an export of the open project, or an import of an `.onnx` file, on a helper
+    /// thread (one at a time).
+    pub fn start_transfer(&mut self, kind: transfer::Kind, target: PathBuf) {
+        if let Some(t) = &self.transfer {
+            self.status = format!("{} — wait for it to finish", t.status());
+            return;
+        }
+        let ctx = self.ctx.clone();
+        match transfer::Transfer::start(
+            kind,
+            self.document.project.clone(),
+            self.document.path.clone(),
+            target,
+            move || {
+                if let Some(c) = &ctx {
+                    c.request_repaint();
+                }
+            },
+        ) {
+            Ok(t) => {
+                self.status = t.status();
+                self.transfer = Some(t);
+            }
+            Err(e) => self.status = e,
+        }
+    }
+
+    fn poll_transfer(&mut self) {
+        let Some(t) = &self.transfer else { return };
+        match t.poll() {
+            None => self.status = t.status(),
+            Some(done) => {
+                self.transfer = None;
+                self.status = transfer::describe(&done);
+                if let (transfer::Kind::ImportOnnx, Ok(s)) = (done.kind, &done.result)
+                    && let Some(p) = s.files.first().cloned()
+                {
+                    let status = self.status.clone();
+                    self.request(Pending::Open(p));
+                    if self.confirm.is_none() {
+                        self.status = status;
+                    }
+                }
+            }
         }
     }
 
@@ -866,6 +937,31 @@ impl StrataApp {
                     .clicked()
                 {
                     self.start_dialog(files::Purpose::Picture);
+                }
+                ui.menu_button("Export", |ui| {
+                    if ui
+                        .button("PyTorch…")
+                        .on_hover_text(
+                            "A folder with model.py (an nn.Module), train.py (this recipe, runs under torchrun) and the trained weights",
+                        )
+                        .clicked()
+                    {
+                        self.start_dialog(files::Purpose::ExportPytorch);
+                    }
+                    if ui
+                        .button("ONNX…")
+                        .on_hover_text("One .onnx file (opset 17) with the trained weights, for onnxruntime and other runtimes")
+                        .clicked()
+                    {
+                        self.start_dialog(files::Purpose::ExportOnnx);
+                    }
+                });
+                if ui
+                    .button("Import ONNX…")
+                    .on_hover_text("Open an .onnx model as an editable graph with its weights")
+                    .clicked()
+                {
+                    self.start_dialog(files::Purpose::ImportOnnx);
                 }
                 ui.separator();
                 if ui.button("Quit").clicked() {
@@ -1296,11 +1392,17 @@ impl eframe::App for StrataApp {
             self.save_history();
         }
         self.poll_dialog();
+        self.poll_transfer();
         self.autosave(&ctx);
-        // Files dropped on the window open (asking first if there are unsaved changes).
+        // Files dropped on the window open (asking first if there are unsaved changes); an
+        // .onnx file is imported as a new project first.
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         if let Some(p) = dropped.into_iter().next() {
-            self.request(Pending::Open(p));
+            if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+                self.start_transfer(transfer::Kind::ImportOnnx, p);
+            } else {
+                self.request(Pending::Open(p));
+            }
         }
         if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close {
             if self.document.is_dirty() {

@@ -195,6 +195,27 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         let id = b.node("output", &out.name, p);
         b.project.graph.add_wire(Wire::new(src.0, &src.1, id, "x"));
     }
+    // The first recipe whose networks' roles the outputs provide (a classifier: supervised; a
+    // model with logits: a language model, …).
+    let roles: Vec<String> = graph
+        .output
+        .iter()
+        .map(|o| {
+            if catalog::recipes::ROLES.contains(&o.name.as_str()) {
+                o.name.clone()
+            } else {
+                "prediction".into()
+            }
+        })
+        .collect();
+    if let Some(r) = catalog::recipes().iter().find(|r| {
+        !r.networks.is_empty()
+            && r.networks
+                .iter()
+                .all(|n| n.roles.iter().all(|role| roles.iter().any(|x| x == role)))
+    }) {
+        b.project.recipe.id = r.id.to_owned();
+    }
     crate::shape::layout_project(&mut b.project, &crate::doc::LayoutOptions::default());
     Ok(Imported {
         project: b.project,
@@ -536,6 +557,12 @@ impl Builder {
             None
         };
         match mapped {
+            Some(Mapped::Alias(v)) if !self.values.contains_key(&v) && self.consts.contains_key(&v) => {
+                // A constant passed through (exporters dedupe initializers with Identity).
+                if let (Some(o), Some(c)) = (n.output.first(), self.consts.get(&v).cloned()) {
+                    self.consts.insert(o.clone(), c);
+                }
+            }
             Some(Mapped::Alias(v)) => {
                 let src = self
                     .source(&v)?
@@ -658,7 +685,18 @@ impl Builder {
             };
             attrs.insert(a.name.clone(), v);
         }
-        let ins: Vec<&String> = n.input.iter().filter(|s| !s.is_empty()).collect();
+        // Small constant inputs (shapes, axes, scalars) go into the attributes; the others are wires.
+        let mut wired = Vec::new();
+        let mut consumed = Vec::new();
+        for v in n.input.iter().filter(|s| !s.is_empty()) {
+            match self.consts.get(v.as_str()) {
+                Some(c) if c.data.len() <= 16 && !self.values.contains_key(v.as_str()) => {
+                    consumed.push(format!("{v} = {:?}", c.data));
+                    attrs.insert(format!("input:{v}"), serde_json::json!(c.data));
+                }
+                _ => wired.push(v.clone()),
+            }
+        }
         let p = params(&[
             ("op_type", ParamValue::Text(n.op_type.clone())),
             ("domain", ParamValue::Text(n.domain.clone())),
@@ -666,21 +704,11 @@ impl Builder {
                 "attributes",
                 ParamValue::Text(serde_json::Value::Object(attrs).to_string()),
             ),
-            ("inputs", ParamValue::Int(ins.len().max(1) as i64)),
+            ("inputs", ParamValue::Int(wired.len().max(1) as i64)),
             ("outputs", ParamValue::Int(n.output.len().max(1) as i64)),
         ]);
         let id = self.node("onnx_op", title, p);
-        let mut consumed = Vec::new();
-        for (k, v) in ins.iter().enumerate() {
-            // Constant inputs of an unknown op (shapes, axes) stay visible as parameters only
-            // when they hold more than a handful of values; small ones are recorded in the note.
-            if let Some(c) = self.consts.get(v.as_str())
-                && c.data.len() <= 16
-                && !self.values.contains_key(v.as_str())
-            {
-                consumed.push(format!("{v} = {:?}", c.data));
-                continue;
-            }
+        for (k, v) in wired.iter().enumerate() {
             if let Some(src) = self.source(v)? {
                 self.project
                     .graph

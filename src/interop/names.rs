@@ -152,11 +152,18 @@ pub fn load_weights(project: &Project, file: &Path, out: &Path) -> Result<Summar
         }
     }
     if used == 0 {
+        let mut expected: Vec<&String> = slots.keys().filter(|k| k.ends_with(".weight")).collect();
+        expected.sort();
         return Err(format!(
             "{}: none of its {} tensors names a weight of this project (expected names like {})",
             file.display(),
             contents.floats.len(),
-            slots.keys().take(3).cloned().collect::<Vec<_>>().join(", ")
+            expected
+                .iter()
+                .take(3)
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     for (step, ts) in &per_step {

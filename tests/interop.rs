@@ -1,0 +1,359 @@
+//! Taking models elsewhere and bringing them in: the PyTorch export (names, blocks as classes,
+//! weights), the ONNX export (read back by the ONNX protobuf schema; the real consumers —
+//! onnx.checker and onnxruntime — run in `scripts/check_onnx.py`, which CI runs), ONNX import
+//! (round trip, bad files), weights by PyTorch names, and the window's drop-to-import.
+
+#![cfg(feature = "engine")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use onnx_ir::{Message, ModelProto};
+use std::path::Path;
+use strata::interop::{self, Weights, import, safetensors};
+
+fn no_progress(_: &str) {}
+
+fn export_onnx(project: &strata::doc::Project, path: &Path, seed: u64) -> interop::Summary {
+    let reference = path.with_extension("reference.safetensors");
+    interop::export_onnx(
+        project,
+        None,
+        path,
+        &Weights::Initial(seed),
+        Some(&reference),
+        &no_progress,
+    )
+    .unwrap()
+}
+
+fn outputs(reference: &Path) -> Vec<Vec<f32>> {
+    let c = safetensors::read(reference).unwrap();
+    c.floats
+        .into_iter()
+        .filter(|t| t.name.starts_with("output."))
+        .map(|t| t.data)
+        .collect()
+}
+
+#[test]
+fn pytorch_export_names_modules_after_titles_and_writes_blocks_as_classes() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::preset("resnet_mini");
+    let s = interop::export_pytorch(&p, None, dir.path(), &Weights::Initial(1), true, &no_progress).unwrap();
+    let py = std::fs::read_to_string(dir.path().join("model.py")).unwrap();
+    assert!(py.contains("class BasicBlock16(nn.Module):"), "{py}");
+    assert!(py.contains("self.stage_1 = BasicBlock16()"), "{py}");
+    assert!(py.contains("# [B, 16, 14, 14]"), "shapes in comments");
+    assert!(py.contains("def forward(self, image):"), "{py}");
+    let w = safetensors::read(&dir.path().join("weights.safetensors")).unwrap();
+    let names: Vec<&str> = w.floats.iter().map(|t| t.name.as_str()).collect();
+    assert!(names.contains(&"stage_1.conv2d.weight"), "{names:?}");
+    assert!(names.contains(&"linear.weight"), "{names:?}");
+    // Learned values (running statistics aside) are exactly the model's parameters.
+    let learned: usize = w
+        .floats
+        .iter()
+        .filter(|t| !t.name.contains("running_"))
+        .map(|t| t.data.len())
+        .sum();
+    assert_eq!(learned, s.params);
+    assert_eq!(s.params, 77_754);
+    // Linear weights are stored as PyTorch has them: [out, in].
+    let lin = w.floats.iter().find(|t| t.name == "linear.weight").unwrap();
+    assert_eq!(lin.dims, [10, 64]);
+    for f in ["train.py", "data.safetensors", "reference.safetensors"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn a_block_used_with_different_sizes_is_one_class_with_the_sizes_as_arguments() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::preset("densenet121");
+    interop::export_pytorch(&p, None, dir.path(), &Weights::None, false, &no_progress).unwrap();
+    let py = std::fs::read_to_string(dir.path().join("model.py")).unwrap();
+    let classes = py.matches("\nclass ").count();
+    assert!(classes <= 6, "{classes} classes for DenseNet-121");
+    // 58 dense layers, one class: their input widths are constructor arguments.
+    let dense = py
+        .lines()
+        .find(|l| l.starts_with("class Dense"))
+        .expect("a dense-layer class");
+    let name = dense.trim_start_matches("class ").split('(').next().unwrap();
+    assert!(
+        py.matches(&format!("{name}(")).count() > 50,
+        "{name} instantiated per layer"
+    );
+    assert!(py.contains(&format!("{name}(batchnorm_0=")), "sizes passed by name");
+}
+
+#[test]
+fn onnx_export_holds_exactly_the_parameters_and_is_a_valid_model_proto() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    for (id, ops) in [
+        ("mlp", &["MatMul", "Relu", "Flatten"][..]),
+        ("lenet5", &["Conv", "MaxPool"][..]),
+    ] {
+        let path = dir.path().join(format!("{id}.onnx"));
+        let s = export_onnx(&common::preset(id), &path, 1);
+        let m = ModelProto::parse_from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(m.opset_import[0].version, interop::onnx::OPSET);
+        let g = m.graph.as_ref().unwrap();
+        let n: usize = g
+            .initializer
+            .iter()
+            .map(|t| t.dims.iter().product::<i64>() as usize)
+            .sum();
+        assert_eq!(n, s.params, "{id}");
+        for op in ops {
+            assert!(g.node.iter().any(|n| n.op_type == *op), "{id} has no {op}");
+        }
+        assert_eq!(g.output[0].name, "prediction");
+    }
+}
+
+#[test]
+fn kinds_onnx_cannot_express_are_refused_with_the_reason() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let e = interop::export_onnx(
+        &common::preset("t5_tiny"),
+        None,
+        &dir.path().join("t5.onnx"),
+        &Weights::Initial(1),
+        None,
+        &no_progress,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("Relative position bias") && e.contains("ONNX cannot express it"),
+        "{e}"
+    );
+    assert!(!dir.path().join("t5.onnx").exists(), "nothing half-written");
+}
+
+#[test]
+fn export_import_export_keeps_the_graph_and_the_outputs() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["lenet5", "resnet_mini", "mlp"] {
+        let first = dir.path().join(format!("{id}.onnx"));
+        let s1 = export_onnx(&common::preset(id), &first, 5);
+        let project_path = dir.path().join(format!("{id}.strata"));
+        let imported = interop::import_onnx(&first, &project_path, &no_progress).unwrap();
+        assert_eq!(imported.params, s1.params, "{id}: parameters kept");
+        let project = strata::open_project(&project_path).unwrap();
+        let report = strata::shape::check(&project);
+        assert!(report.is_valid(), "{id}: {:?}", report.diagnostics);
+        // Same layers (by kind) as the original, top level and blocks flattened.
+        let kinds = |p: &strata::doc::Project| {
+            let flat = strata::shape::expand(p).unwrap().project;
+            let mut k: Vec<String> = flat
+                .graph
+                .nodes
+                .iter()
+                .map(|n| n.kind.clone())
+                .filter(|k| k != "dropout")
+                .collect();
+            k.sort();
+            k
+        };
+        let mut original = kinds(&common::preset(id));
+        original.retain(|k| k != "global_avg_pool" && k != "flatten");
+        let mut again = kinds(&project);
+        again.retain(|k| k != "adaptive_avg_pool2d" && k != "flatten");
+        assert_eq!(again, original, "{id}: the same layers");
+        // Its weights came along: exporting again gives Strata's outputs of the first model.
+        let second = dir.path().join(format!("{id}-again.onnx"));
+        let reference = second.with_extension("reference.safetensors");
+        interop::export_onnx(
+            &project,
+            Some(&project_path),
+            &second,
+            &Weights::Latest,
+            Some(&reference),
+            &no_progress,
+        )
+        .unwrap();
+        let (a, b) = (
+            outputs(&first.with_extension("reference.safetensors")),
+            outputs(&reference),
+        );
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{id}: outputs differ by {worst}");
+        }
+    }
+}
+
+#[test]
+fn unknown_operators_are_kept_as_onnx_nodes_with_a_diagnostic() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gpt.onnx");
+    export_onnx(&common::preset("gpt_char"), &path, 1);
+    let out = dir.path().join("gpt.strata");
+    let s = interop::import_onnx(&path, &out, &no_progress).unwrap();
+    let project = strata::open_project(&out).unwrap();
+    assert!(
+        !strata::shape::check(&project)
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("is not connected")),
+        "every wire kept"
+    );
+    let foreign: Vec<_> = project.graph.nodes.iter().filter(|n| n.kind == "onnx_op").collect();
+    assert!(
+        foreign
+            .iter()
+            .any(|n| n.params.get("op_type").and_then(|v| v.as_text()) == Some("Trilu"))
+    );
+    assert!(s.notes.iter().any(|n| n.contains("has no Strata layer")));
+    let report = strata::shape::check(&project);
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("has no Strata layer") && d.message.contains("replace the node")),
+        "{:?}",
+        report.diagnostics
+    );
+    // The weights are not lost: kept under node names until the graph trains.
+    let w = safetensors::read(&out.with_extension("weights.safetensors")).unwrap();
+    let kept: usize = w.floats.iter().map(|t| t.data.len()).sum();
+    assert!(kept > 800_000, "{kept}");
+}
+
+#[test]
+fn bad_onnx_files_are_clear_errors_naming_the_problem() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("mlp.onnx");
+    export_onnx(&common::preset("mlp"), &good, 1);
+    let bytes = std::fs::read(&good).unwrap();
+    let check = |name: &str, data: &[u8], want: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        let e = import::import_file(&p).unwrap_err();
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+    };
+    check("empty.onnx", &[], "empty");
+    check("truncated.onnx", &bytes[..bytes.len() / 2], "truncated");
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    check("noise.onnx", &noise, "ONNX");
+    // An operator set from the future.
+    let mut m = ModelProto::parse_from_bytes(&bytes).unwrap();
+    m.opset_import[0].version = 99;
+    check("future.onnx", &m.write_to_bytes().unwrap(), "operator set 99");
+    // A cycle: the first operator reads the last one's output.
+    let mut m = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let last = g.node.last().unwrap().output[0].clone();
+    g.node[0].input[0] = last;
+    check("cycle.onnx", &m.write_to_bytes().unwrap(), "cycle");
+    // Weights in a 2 GB external file that is not there.
+    let mut m = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let t = &mut m.graph.as_mut().unwrap().initializer[0];
+    t.float_data.clear();
+    t.data_location = protobuf::EnumOrUnknown::from_i32(1); // EXTERNAL
+    let mut loc = onnx_ir::TensorProto::new().external_data;
+    loc.push(Default::default());
+    loc[0].key = "location".into();
+    loc[0].value = "weights.bin".into();
+    loc.push(Default::default());
+    loc[1].key = "length".into();
+    loc[1].value = "2147483648".into();
+    t.external_data = loc;
+    check(
+        "external.onnx",
+        &m.write_to_bytes().unwrap(),
+        "weights.bin which does not exist",
+    );
+}
+
+#[test]
+fn weights_saved_under_pytorch_names_load_back_exactly() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let project_path = dir.path().join("lenet.strata");
+    strata::doc::save_file(&common::preset("lenet5"), &project_path).unwrap();
+    let first = dir.path().join("first");
+    interop::export_pytorch(
+        &common::preset("lenet5"),
+        None,
+        &first,
+        &Weights::Initial(9),
+        false,
+        &no_progress,
+    )
+    .unwrap();
+    let s = interop::import_weights(&project_path, &first.join("weights.safetensors"), None).unwrap();
+    assert!(
+        s.notes[0].starts_with("10 tensors loaded into 5 node(s)"),
+        "{:?}",
+        s.notes
+    );
+    let second = dir.path().join("second");
+    let project = strata::open_project(&project_path).unwrap();
+    interop::export_pytorch(
+        &project,
+        Some(&project_path),
+        &second,
+        &Weights::Latest,
+        false,
+        &no_progress,
+    )
+    .unwrap();
+    let a = safetensors::read(&first.join("weights.safetensors")).unwrap();
+    let b = safetensors::read(&second.join("weights.safetensors")).unwrap();
+    assert_eq!(a.floats, b.floats);
+    // A file that names nothing of the project says what names it expects.
+    let other = dir.path().join("other.safetensors");
+    safetensors::write(
+        &other,
+        &[interop::weights::NamedTensor {
+            name: "encoder.w".into(),
+            dims: vec![2],
+            data: vec![1.0, 2.0],
+        }],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let e = interop::import_weights(&project_path, &other, None).unwrap_err();
+    assert!(
+        e.contains("none of its 1 tensors names a weight") && e.contains(".weight"),
+        "{e}"
+    );
+}
+
+#[test]
+fn safetensors_round_trip_floats_and_integers() {
+    let f = vec![interop::weights::NamedTensor {
+        name: "a".into(),
+        dims: vec![2, 3],
+        data: vec![1.0, -2.5, 3.0, 0.0, 1e-9, 7.0],
+    }];
+    let i = vec![safetensors::IntTensor {
+        name: "ids".into(),
+        dims: vec![3],
+        data: vec![0, 5, -1],
+    }];
+    let bytes = safetensors::to_bytes(&f, &i, &[("k", "v".into())]).unwrap();
+    let back = safetensors::from_bytes(&bytes).unwrap();
+    assert_eq!(back.floats, f);
+    assert_eq!(back.ints, i);
+    assert!(safetensors::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+    assert!(
+        safetensors::from_bytes(b"junk")
+            .unwrap_err()
+            .contains("not a safetensors file")
+    );
+}
