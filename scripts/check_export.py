@@ -10,12 +10,17 @@ reference inputs must equal Strata's within 1e-4 (relative to the output's scale
 Needs `torch` and `safetensors` (`pip install torch safetensors`; torch from PyPI is a ~3 GB
 download with its CUDA stack, so this is a local check, not part of CI). Presets with more than
 --max-params parameters get the parameter-count check only (their weights run to gigabytes).
+With --import-models it also makes ONNX files with PyTorch's own exporter (torchvision's
+ResNet-18, a small Transformer encoder written with separate q/k/v projections, and
+nn.TransformerEncoder), opens each with `strata import`, and compares Strata's outputs on the
+imported graph and weights with PyTorch's.
 Exit status 0 when every preset checked passes.
 """
 
 import argparse
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -87,11 +92,104 @@ def check(strata, pid, params, max_params, work):
     return "ok", f"{n} parameters, max difference {worst:.1e}"
 
 
+def import_models(strata, work):
+    """PyTorch → ONNX → Strata: does the imported graph compute what PyTorch computes?"""
+    import torch
+    import torchvision
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+
+    class Attention(torch.nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+            self.heads = heads
+
+        def forward(self, x):
+            b, t, d = x.shape
+            h = self.heads
+
+            def split(y):
+                return y.reshape(b, t, h, d // h).transpose(1, 2)
+
+            a = torch.softmax(split(self.q(x)) @ split(self.k(x)).transpose(2, 3) / math.sqrt(d // h), dim=3)
+            return self.o((a @ split(self.v(x))).transpose(1, 2).reshape(b, t, d))
+
+    class Layer(torch.nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.attn, self.n1, self.n2 = Attention(d, heads), torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+            self.ff1, self.ff2 = torch.nn.Linear(d, 4 * d), torch.nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            x = self.n1(x + self.attn(x))
+            return self.n2(x + self.ff2(torch.relu(self.ff1(x))))
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Linear(16, 32)
+            self.layers = torch.nn.Sequential(Layer(32, 4), Layer(32, 4))
+            self.head = torch.nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.layers(self.emb(x)))
+
+    class TorchEncoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Linear(16, 32)
+            layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+            self.enc = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = torch.nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.enc(self.emb(x)))
+
+    models = [
+        ("resnet18", torchvision.models.resnet18(weights=None), (1, 3, 224, 224), "image"),
+        ("encoder", Encoder(), (2, 10, 16), "x"),
+        ("torch_encoder", TorchEncoder(), (2, 10, 16), "x"),
+    ]
+    failed = 0
+    for name, model, shape, arg in models:
+        model.eval()
+        path = os.path.join(work, name + ".onnx")
+        torch.onnx.export(model, (torch.randn(*shape),), path, input_names=[arg], output_names=["prediction"],
+                          opset_version=17, dynamo=False)
+        project = os.path.join(work, name + ".strata")
+        r = subprocess.run([strata, "import", path, "-o", project], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"{name:20} import failed     {r.stderr.strip()[:160]}")
+            failed += 1
+            continue
+        kept = sum(1 for line in r.stdout.splitlines() if "has no Strata layer" in line)
+        params = next((line.split()[0] for line in r.stdout.splitlines() if line.endswith("parameters")), "?")
+        out = os.path.join(work, name + "-strata.onnx")
+        e = subprocess.run([strata, "export", project, "--format", "onnx", "-o", out, "--reference"],
+                           capture_output=True, text=True)
+        if e.returncode != 0:
+            print(f"{name:20} imported         {params} parameters, {kept} operator(s) kept as ONNX nodes; "
+                  f"does not run in Strata: {e.stderr.strip().split(': ', 1)[-1][:120]}")
+            continue
+        ref = load_file(out[:-len(".onnx")] + ".reference.safetensors")
+        with torch.no_grad():
+            want = model(ref["input." + arg])
+        diff = (want - ref["output.prediction"].reshape(want.shape)).abs().max().item() / max(1.0, want.abs().max().item())
+        status = "ok" if diff <= TOL else "outputs differ"
+        failed += status != "ok"
+        print(f"{name:20} {status:16} {params} parameters, {kept} operator(s) kept as ONNX nodes, "
+              f"max difference to PyTorch {diff:.1e}")
+    return failed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ids", nargs="*", help="preset ids (default: all)")
     ap.add_argument("--strata", default=os.path.join("target", "release", "strata"))
     ap.add_argument("--max-params", type=int, default=30_000_000)
+    ap.add_argument("--import-models", action="store_true", help="also check ONNX import on PyTorch's exports")
     a = ap.parse_args()
     try:
         import torch  # noqa: F401
@@ -103,6 +201,10 @@ def main():
     ids = a.ids or sorted(presets)
     failed = 0
     with tempfile.TemporaryDirectory() as work:
+        if a.import_models:
+            failed += import_models(a.strata, work)
+            if not a.ids:
+                ids = []
         for pid in ids:
             p = presets.get(pid)
             if p is None:
@@ -113,7 +215,8 @@ def main():
             if not status.startswith("ok"):
                 failed += 1
             print(f"{pid:20} {status:16} {detail}", flush=True)
-    print(f"{len(ids) - failed} of {len(ids)} passed")
+    if ids:
+        print(f"{len(ids) - failed} of {len(ids)} presets passed")
     return 1 if failed else 0
 
 

@@ -365,3 +365,56 @@ fn a_file_that_will_not_open_from_the_command_line_opens_the_start_screen_saying
     // The presets are there to go on with.
     h.get_by_label("Empty project");
 }
+
+#[test]
+fn dropping_an_onnx_file_imports_it_as_a_new_project_and_opens_it() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("lenet.onnx");
+    strata::interop::export_onnx(
+        &common::preset("lenet5"),
+        None,
+        &onnx,
+        &strata::interop::Weights::Initial(1),
+        None,
+        &|_| {},
+    )
+    .unwrap();
+    let mut h = harness(StrataApp::new(Some(Document::new(common::preset("mlp"), None))));
+    h.input_mut().dropped_files.push(Arc::new(Dropped(onnx.clone())));
+    // The import runs on a helper thread; the window keeps drawing meanwhile.
+    let started = std::time::Instant::now();
+    while h.state().document().path.as_deref() != Some(dir.path().join("lenet.strata").as_path()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "status: {}",
+            h.state().status()
+        );
+        h.run_steps(2);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let doc = h.state().document();
+    assert_eq!(doc.project.name, "lenet");
+    assert!(doc.project.graph.nodes.iter().any(|n| n.kind == "conv2d"));
+    assert!(h.state().status().contains("imported as"), "{}", h.state().status());
+    assert!(
+        dir.path().join("lenet.checkpoints/imported/nodes").is_dir(),
+        "weights kept"
+    );
+    // A broken .onnx is reported; the open project stays.
+    let broken = dir.path().join("broken.onnx");
+    std::fs::write(&broken, b"not a model").unwrap();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(broken)));
+    let started = std::time::Instant::now();
+    while !h.state().status().contains("importing ONNX failed") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "status: {}",
+            h.state().status()
+        );
+        h.run_steps(2);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.state().status().contains("broken.onnx"), "{}", h.state().status());
+    assert_eq!(h.state().document().project.name, "lenet");
+}

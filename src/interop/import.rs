@@ -545,6 +545,12 @@ impl Builder {
         if known && n.op_type == "Add" && self.fold_bias(n) {
             return Ok(());
         }
+        if known && let Some(c) = self.fold(n) {
+            if let Some(o) = n.output.first() {
+                self.consts.insert(o.clone(), c);
+            }
+            return Ok(());
+        }
         let mapped = if known {
             MAPPERS.iter().find(|(op, _)| *op == n.op_type).and_then(|(_, f)| {
                 f(&OpCtx {
@@ -626,6 +632,183 @@ impl Builder {
             None => self.opaque(n, &title)?,
         }
         Ok(())
+    }
+
+    /// The shape of a value the graph computes, when the checker knows every size.
+    fn known_shape(&self, v: &str) -> Option<Vec<usize>> {
+        let (id, port) = self.values.get(v)?;
+        let report = crate::shape::check(&self.project);
+        let t = report.output_type(*id, port)?;
+        t.dims
+            .iter()
+            .map(|d| d.known().and_then(|k| usize::try_from(k).ok()))
+            .collect()
+    }
+
+    /// Evaluates an operator on constants (shape arithmetic exporters write out: Shape, Gather,
+    /// Concat, Unsqueeze, Cast, element-wise maths); `None` when it is not constant.
+    fn fold(&self, n: &NodeProto) -> Option<Const> {
+        let attr_i = |name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| a.i);
+        let attr_is = |name: &str| n.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
+        if n.op_type == "Shape" {
+            let shape = self.known_shape(n.input.first()?)?;
+            let r = shape.len() as i64;
+            let norm = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
+            let (a, b) = (norm(attr_i("start").unwrap_or(0)), norm(attr_i("end").unwrap_or(r)));
+            let data: Vec<f64> = shape.get(a..b.max(a))?.iter().map(|&d| d as f64).collect();
+            return Some(Const {
+                dims: vec![data.len()],
+                data,
+                int: true,
+            });
+        }
+        let ins: Vec<&Const> = n
+            .input
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|i| self.consts.get(i))
+            .collect::<Option<_>>()?;
+        if ins.is_empty() || self.values.keys().any(|k| n.input.contains(k)) {
+            return None;
+        }
+        let first = ins[0];
+        let elementwise = |f: fn(f64, f64) -> f64| -> Option<Const> {
+            let (a, b) = (ins.first()?, ins.get(1)?);
+            let (long, dims) = if a.data.len() >= b.data.len() {
+                (a, a.dims.clone())
+            } else {
+                (b, b.dims.clone())
+            };
+            if a.data.len() != b.data.len() && a.data.len() != 1 && b.data.len() != 1 {
+                return None;
+            }
+            let data = (0..long.data.len())
+                .map(|i| {
+                    f(
+                        a.data[if a.data.len() == 1 { 0 } else { i }],
+                        b.data[if b.data.len() == 1 { 0 } else { i }],
+                    )
+                })
+                .collect();
+            Some(Const {
+                dims,
+                data,
+                int: a.int && b.int,
+            })
+        };
+        let int_div = |a: f64, b: f64| if b == 0.0 { 0.0 } else { a / b };
+        match n.op_type.as_str() {
+            "Add" => elementwise(|a, b| a + b),
+            "Sub" => elementwise(|a, b| a - b),
+            "Mul" => elementwise(|a, b| a * b),
+            "Div" => {
+                let mut c = elementwise(int_div)?;
+                if c.int {
+                    c.data.iter_mut().for_each(|v| *v = v.trunc());
+                }
+                Some(c)
+            }
+            "Mod" => elementwise(|a, b| if b == 0.0 { 0.0 } else { a.rem_euclid(b) }),
+            "Sqrt" => Some(Const {
+                data: first.data.iter().map(|v| v.sqrt()).collect(),
+                ..first.clone()
+            }),
+            "Cast" => {
+                let to = attr_i("to")?;
+                let int = matches!(to, 6 | 7);
+                let data = first.data.iter().map(|&v| if int { v.trunc() } else { v }).collect();
+                Some(Const {
+                    dims: first.dims.clone(),
+                    data,
+                    int,
+                })
+            }
+            "Unsqueeze" | "Squeeze" => {
+                let axes = match ins.get(1) {
+                    Some(a) => a.ints(),
+                    None => attr_is("axes").unwrap_or_default(),
+                };
+                let mut dims = first.dims.clone();
+                if n.op_type == "Unsqueeze" {
+                    let r = (dims.len() + axes.len()) as i64;
+                    let mut axes: Vec<usize> = axes.iter().map(|&a| if a < 0 { a + r } else { a } as usize).collect();
+                    axes.sort_unstable();
+                    for a in axes {
+                        dims.insert(a.min(dims.len()), 1);
+                    }
+                } else if axes.is_empty() {
+                    dims.retain(|&d| d != 1);
+                } else {
+                    let r = dims.len() as i64;
+                    let axes: Vec<usize> = axes.iter().map(|&a| if a < 0 { a + r } else { a } as usize).collect();
+                    dims = dims
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !axes.contains(i))
+                        .map(|(_, &d)| d)
+                        .collect();
+                }
+                Some(Const { dims, ..first.clone() })
+            }
+            "Concat" => {
+                if ins.iter().any(|c| c.dims.len() != 1) {
+                    return None;
+                }
+                let data: Vec<f64> = ins.iter().flat_map(|c| c.data.iter().copied()).collect();
+                Some(Const {
+                    dims: vec![data.len()],
+                    data,
+                    int: first.int,
+                })
+            }
+            "Gather" => {
+                let idx = ins.get(1)?;
+                if first.dims.len() != 1 || attr_i("axis").unwrap_or(0) != 0 {
+                    return None;
+                }
+                let len = first.data.len() as i64;
+                let data = idx
+                    .ints()
+                    .iter()
+                    .map(|&i| first.data.get(if i < 0 { i + len } else { i } as usize).copied())
+                    .collect::<Option<Vec<f64>>>()?;
+                Some(Const {
+                    dims: idx.dims.clone(),
+                    data,
+                    int: first.int,
+                })
+            }
+            "Reshape" => {
+                let target = ins.get(1)?.ints();
+                let n_all = first.data.len();
+                let mut dims: Vec<usize> = Vec::with_capacity(target.len());
+                for (i, &d) in target.iter().enumerate() {
+                    dims.push(match d {
+                        0 => *first.dims.get(i)?,
+                        -1 => 0,
+                        d if d > 0 => d as usize,
+                        _ => return None,
+                    });
+                }
+                let known: usize = dims.iter().filter(|&&d| d > 0).product();
+                for d in dims.iter_mut().filter(|d| **d == 0) {
+                    *d = n_all / known.max(1);
+                }
+                (dims.iter().product::<usize>() == n_all).then(|| Const { dims, ..first.clone() })
+            }
+            "Slice" if first.dims.len() == 1 => {
+                let len = first.data.len() as i64;
+                let clamp = |v: i64| if v < 0 { (v + len).max(0) } else { v.min(len) } as usize;
+                let (start, end) = (clamp(*ins.get(1)?.ints().first()?), clamp(*ins.get(2)?.ints().first()?));
+                let data = first.data.get(start..end.max(start))?.to_vec();
+                Some(Const {
+                    dims: vec![data.len()],
+                    data,
+                    int: first.int,
+                })
+            }
+            _ => None,
+        }
     }
 
     /// `MatMul` then `Add` of a vector (how a Linear layer is often written): the vector becomes
