@@ -195,6 +195,51 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         let id = b.node("output", &out.name, p);
         b.project.graph.add_wire(Wire::new(src.0, &src.1, id, "x"));
     }
+    // A batch written as a number (exported with one example) becomes the batch symbol B when
+    // the graph still checks with it, so the model trains on batches of any size.
+    let errors = |p: &Project| {
+        crate::shape::check_graph(p)
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::shape::Severity::Error)
+            .count()
+    };
+    let before = errors(&b.project);
+    let inputs: Vec<NodeId> = b
+        .project
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "input")
+        .map(|n| n.id)
+        .collect();
+    for id in inputs {
+        let Some(i) = b.project.graph.index_of(id) else {
+            continue;
+        };
+        let old = b.project.graph.nodes[i].params.get("shape").cloned();
+        let Some(ParamValue::List(mut dims)) = old.clone() else {
+            continue;
+        };
+        if !matches!(dims.first(), Some(ParamValue::Int(_))) || dims.iter().any(|d| *d == ParamValue::Text("B".into()))
+        {
+            continue;
+        }
+        dims[0] = ParamValue::Text("B".into());
+        b.project.graph.nodes[i]
+            .params
+            .insert("shape".into(), ParamValue::List(dims));
+        if errors(&b.project) > before {
+            if let Some(o) = old {
+                b.project.graph.nodes[i].params.insert("shape".into(), o);
+            }
+        } else {
+            b.notes.push(format!(
+                "input '{}' takes batches of any size (B)",
+                b.project.graph.nodes[i].title
+            ));
+        }
+    }
     // The first recipe whose networks' roles the outputs provide (a classifier: supervised; a
     // model with logits: a language model, …).
     let roles: Vec<String> = graph

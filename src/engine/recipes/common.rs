@@ -152,6 +152,10 @@ impl Network {
         let model = self.model.take().ok_or_else(|| bad("no model".into()))?;
         let (model, _restored, fresh) = model.load_nodes(&dir);
         self.model = Some(model);
+        // Weights alone (an import, weights brought back from PyTorch) start a fresh optimizer.
+        if !dir.join("optimizer.bpk").exists() && !dir.join("checkpoint.json").exists() {
+            return Ok(fresh);
+        }
         let record = burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk"))
             .map_err(|e| bad(format!("optimizer.bpk: {e:?}")))?;
         let optim = std::mem::replace(&mut self.optim, optimizer(&self.settings));
@@ -390,6 +394,11 @@ fn save_single(net: &Network, batches: &Batches, step: u64, seed: u64, dir: &Pat
 
 /// Restores what [`save_single`] wrote; returns (step, fresh node keys).
 fn resume_single(net: &mut Network, batches: &mut Batches, dir: &Path) -> Result<(u64, Vec<String>), RunError> {
+    if !dir.join("checkpoint.json").exists() && dir.join("nodes").is_dir() {
+        // A folder of weights only (`strata import`, `strata weights`): train on from them, at step 0.
+        let fresh = net.load(dir, true)?;
+        return Ok((0, fresh));
+    }
     let m = Manifest::load(dir)?;
     let fresh = net.load(dir, true)?;
     batches.restore(m.epoch, m.cursor);
