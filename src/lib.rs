@@ -24,7 +24,7 @@ pub mod app;
 #[cfg(feature = "engine")]
 pub mod engine;
 
-#[cfg(feature = "engine")]
+#[cfg(feature = "onnx")]
 pub mod interop;
 
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! what to do about it. Nothing is dropped. Bad files (truncated, random bytes, an opset from the
 //! future, a cycle, external data that is not there) are errors naming the place.
 
-use super::weights::NamedTensor;
+use super::tensor::NamedTensor;
 use crate::catalog;
 use crate::doc::{Node, NodeId, ParamValue, Params, Project, Wire};
 use onnx_ir::{Message, ModelProto, NodeProto, TensorProto};
@@ -959,6 +959,7 @@ impl Builder {
     }
 }
 
+#[cfg(feature = "engine")]
 /// Imported weights onto a compiled model, then saved as a checkpoint folder `dir` (the layout a
 /// run writes: `nodes/<key>.bpk`, so exports and training find it). Returns the nodes written.
 pub fn save_weights(

@@ -7,19 +7,31 @@
 //! what Strata trains.
 
 pub mod import;
+#[cfg(feature = "engine")]
 pub mod kinds;
+#[cfg(feature = "engine")]
 pub mod names;
+#[cfg(feature = "engine")]
 pub mod onnx;
+#[cfg(feature = "engine")]
 pub mod recipes;
+#[cfg(feature = "engine")]
 pub mod reference;
 pub mod safetensors;
+pub mod tensor;
+#[cfg(feature = "engine")]
 pub mod torch;
+#[cfg(feature = "engine")]
 pub mod train_py;
+#[cfg(feature = "engine")]
 pub mod weights;
 
+#[cfg(feature = "engine")]
 use std::collections::HashMap;
+#[cfg(feature = "engine")]
 use std::sync::OnceLock;
 
+#[cfg(feature = "engine")]
 /// What one layer kind becomes in each export format.
 #[derive(Clone, Copy)]
 pub struct ExportSpec {
@@ -33,6 +45,7 @@ pub struct ExportSpec {
     pub no_onnx: &'static str,
 }
 
+#[cfg(feature = "engine")]
 /// Every exporter, by kind id.
 pub fn exporters() -> &'static HashMap<&'static str, ExportSpec> {
     static EXPORTERS: OnceLock<HashMap<&'static str, ExportSpec>> = OnceLock::new();
@@ -102,9 +115,12 @@ impl Names {
     }
 }
 
+#[cfg(feature = "engine")]
 use crate::doc::Project;
+#[cfg(feature = "engine")]
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "engine")]
 /// Which weights an export carries.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Weights {
@@ -129,6 +145,7 @@ pub struct Summary {
     pub notes: Vec<String>,
 }
 
+#[cfg(feature = "engine")]
 /// The newest run folder under `<project>.checkpoints/`.
 pub fn latest_checkpoint(project_path: &Path) -> Option<PathBuf> {
     let root = project_path.with_extension("checkpoints");
@@ -145,6 +162,7 @@ pub fn latest_checkpoint(project_path: &Path) -> Option<PathBuf> {
     runs.pop().map(|(_, p)| p)
 }
 
+#[cfg(feature = "engine")]
 /// Compiles `project` on the CPU with the weights asked for. Returns the model and a note on
 /// where its weights came from (`None` when it has no weights worth exporting).
 pub fn compiled(
@@ -190,6 +208,7 @@ pub fn compiled(
     Ok((model, Some(note)))
 }
 
+#[cfg(feature = "engine")]
 /// Writes `model.py`, `train.py` with `data.safetensors` (for the recipes it covers; a note
 /// otherwise), `weights.safetensors` when there are weights and `reference.safetensors` when
 /// asked (seeded inputs and Strata's outputs for them) into `out`.
@@ -254,6 +273,7 @@ pub fn export_pytorch(
     Ok(summary)
 }
 
+#[cfg(feature = "engine")]
 /// Writes `path` as an ONNX model (and, when asked, `reference` beside it: seeded inputs and
 /// Strata's outputs under the ONNX graph's input and output names).
 pub fn export_onnx(
@@ -309,6 +329,7 @@ pub fn export_onnx(
     Ok(summary)
 }
 
+#[cfg(feature = "engine")]
 /// Imports `onnx` as the project `out` (a `.strata` file) with its weights as a checkpoint
 /// beside it (`<out>.checkpoints/imported/`), so exports and training start from them.
 pub fn import_onnx(onnx: &Path, out: &Path, progress: &dyn Fn(&str)) -> Result<Summary, String> {
@@ -317,6 +338,7 @@ pub fn import_onnx(onnx: &Path, out: &Path, progress: &dyn Fn(&str)) -> Result<S
     write_imported(imported, out, progress)
 }
 
+#[cfg(feature = "engine")]
 /// Writes an imported model as the project `out` and its weights beside it.
 pub fn write_imported(imported: import::Imported, out: &Path, progress: &dyn Fn(&str)) -> Result<Summary, String> {
     let import::Imported {
@@ -363,6 +385,7 @@ pub fn write_imported(imported: import::Imported, out: &Path, progress: &dyn Fn(
     Ok(summary)
 }
 
+#[cfg(feature = "engine")]
 /// Loads weights saved under PyTorch's names (a `train.py` result) or `node title.field` names
 /// into the project at `project_path`, as the checkpoint folder `out` (default: beside the
 /// project, `<project>.checkpoints/from-<file>`).

@@ -1,6 +1,6 @@
 //! Reading and writing `.safetensors` files (the format PyTorch, JAX and Hugging Face share).
 
-use super::weights::NamedTensor;
+use super::tensor::NamedTensor;
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
