@@ -64,11 +64,32 @@ pub fn run(
     let mut feed: HashMap<String, Value> = HashMap::new();
     let (mut floats, mut ints) = (Vec::new(), Vec::new());
     for (name, field, is_int, dims) in inputs {
-        let dims: Vec<usize> = dims
+        // Sizes from the checked type, so one symbol (E: edges, N: nodes) is one size everywhere.
+        let checked = model
+            .plan
+            .inputs
             .iter()
-            .enumerate()
-            .map(|(i, d)| d.unwrap_or(if i == 0 { sizes.batch } else { sizes.open }))
-            .collect();
+            .find(|s| s.field == *field)
+            .and_then(|s| model.plan.steps[s.step].params.out_types.first().cloned().flatten());
+        let symbol = |sym: char| if sym == 'B' { sizes.batch } else { sizes.open };
+        let dims: Vec<usize> = match checked {
+            Some(t) if t.dims.len() == dims.len() => t
+                .dims
+                .iter()
+                .map(|d| match *d {
+                    crate::catalog::Dim::Known(n) => n.max(1) as usize,
+                    crate::catalog::Dim::Sym { sym, mul, add } => {
+                        (mul as i64 * symbol(sym) as i64 + add as i64).max(1) as usize
+                    }
+                    crate::catalog::Dim::Any => sizes.open,
+                })
+                .collect(),
+            _ => dims
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.unwrap_or(if i == 0 { sizes.batch } else { sizes.open }))
+                .collect(),
+        };
         let n: usize = dims.iter().product();
         if *is_int {
             let data: Vec<i64> = (0..n)

@@ -96,6 +96,17 @@ pub struct Helper {
     pub code: &'static str,
 }
 
+impl Helper {
+    /// The names the helper defines at module level (`def NAME`, `class NAME`): never used for
+    /// local values.
+    pub fn defines(&self) -> impl Iterator<Item = &'static str> {
+        self.code.lines().filter_map(|l| {
+            let rest = l.strip_prefix("def ").or_else(|| l.strip_prefix("class "))?;
+            rest.split(['(', ':']).next().map(str::trim)
+        })
+    }
+}
+
 /// What one node becomes.
 #[derive(Default)]
 pub struct TorchNode {
@@ -280,7 +291,9 @@ impl Gen<'_> {
         let mut sc = Scope::default();
         let mut names = Names::default();
         for h in super::kinds::HELPERS {
-            names.fresh(h.name);
+            for name in h.defines() {
+                names.fresh(name);
+            }
         }
         // Values by (node, output port).
         let mut values: HashMap<(NodeId, String), String> = HashMap::new();

@@ -5,6 +5,7 @@ mod conv;
 mod dense;
 mod embedding;
 mod generative;
+mod graph_nn;
 mod io;
 mod loss;
 mod norm;
@@ -27,6 +28,7 @@ pub const FAMILIES: &[&[ExportSpec]] = &[
     generative::EXPORTS,
     loss::EXPORTS,
     recurrent::EXPORTS,
+    graph_nn::EXPORTS,
 ];
 
 /// Every helper an exporter may add to `model.py`: their names are never used for local values.
@@ -39,6 +41,7 @@ pub const HELPERS: &[&super::torch::Helper] = &[
     &attention::ATTENTION,
     &attention::ADDITIVE,
     &recurrent::SEQ_AND_LAST,
+    &graph_nn::GRAPH,
 ];
 
 /// A float as Python writes it (`1e-05`, `0.1`, `2.0`).
