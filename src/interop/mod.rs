@@ -138,7 +138,7 @@ pub enum Weights {
 #[derive(Debug, Default)]
 pub struct Summary {
     /// Files written.
-    pub files: Vec<PathBuf>,
+    pub files: Vec<std::path::PathBuf>,
     /// Learned scalars in the model.
     pub params: usize,
     /// Things the user should know (where the weights came from, what was left out).
