@@ -110,6 +110,37 @@ class MPNNConv(nn.Module):
         return (1 - z) * cand + z * x
 
 
+class STGCNBlock(nn.Module):
+    """ST-GCN block (Yan et al.): a graph convolution over the bones in every frame, then a
+    temporal convolution, plus the input (projected when the channels change). x: [B, C, T, V]."""
+
+    def __init__(self, c, o, k, bones, residual=True):
+        super().__init__()
+        self.spatial = nn.Linear(c, o)
+        self.temporal = nn.Conv2d(o, o, (k, 1), padding=(k // 2, 0))
+        self.residual = nn.Linear(c, o) if residual and c != o else None
+        self.keep_input = residual
+        pairs = [bones[i:i + 2] for i in range(0, len(bones) - 1, 2)]
+        self.src = [j for a, c2 in pairs for j in (a, c2)]
+        self.dst = [j for a, c2 in pairs for j in (c2, a)]
+
+    def forward(self, x):
+        b, _, t, v = x.shape
+        edges = torch.tensor([self.src, self.dst], dtype=torch.long, device=x.device)
+        xc = x.permute(0, 2, 3, 1)
+        h = self.spatial(xc)
+        o = h.shape[3]
+        h = gcn_propagate(h.permute(2, 0, 1, 3).reshape(v, b * t * o), edges)
+        h = self.temporal(torch.relu(h.reshape(v, b, t, o).permute(1, 3, 2, 0)))
+        if self.residual is not None:
+            res = self.residual(xc).permute(0, 3, 1, 2)
+        elif self.keep_input:
+            res = x
+        else:
+            res = torch.zeros_like(h)
+        return torch.relu(h + res)
+
+
 def graph_pool(x, batch, mode="mean"):
     """One row per graph: the sum or mean of its nodes (batch: each node's graph index)."""
     g = int(batch.max()) + 1 if batch.numel() else 0
@@ -221,6 +252,35 @@ fn mpnn(ctx: &TorchCtx) -> Result<TorchNode, String> {
     Ok(TorchNode::module(ctor, call, w).with(&GRAPH))
 }
 
+fn stgcn(ctx: &TorchCtx) -> Result<TorchNode, String> {
+    let p = ctx.p();
+    let c = ctx.in_dim(0, 1)?;
+    let o = p.int("out_channels");
+    let residual = p.bool("residual");
+    let mut w = vec![
+        ctx.tensor("spatial.weight")?.transposed(),
+        ctx.tensor("spatial.bias")?,
+        ctx.tensor("temporal.weight")?,
+        ctx.tensor("temporal.bias")?,
+    ];
+    if residual && c as i64 != o {
+        w.push(ctx.tensor("residual.weight")?.transposed());
+        w.push(ctx.tensor("residual.bias")?);
+    }
+    let bones: Vec<String> = p.ints("bones").iter().map(i64::to_string).collect();
+    Ok(TorchNode::module(
+        format!(
+            "STGCNBlock({c}, {o}, {}, [{}], residual={})",
+            p.int("temporal_kernel").max(1),
+            bones.join(", "),
+            flag(residual)
+        ),
+        format!("{}({})", ctx.module, ctx.x(0)?),
+        w,
+    )
+    .with(&GRAPH))
+}
+
 fn pool(ctx: &TorchCtx) -> Result<TorchNode, String> {
     let mode = if ctx.p().text("mode") == "sum" { "sum" } else { "mean" };
     Ok(TorchNode::expr(format!("graph_pool({}, {}, \"{mode}\")", ctx.x(0)?, ctx.x(1)?)).with(&GRAPH))
@@ -253,6 +313,12 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "mpnn_conv",
         torch: Some(mpnn),
+        onnx: None,
+        no_onnx: NO_ONNX,
+    },
+    ExportSpec {
+        kind: "stgcn_block",
+        torch: Some(stgcn),
         onnx: None,
         no_onnx: NO_ONNX,
     },
