@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks Strata's PyTorch export in real PyTorch, preset by preset.
 
-For each preset: `strata export ID --format pytorch --init-seed 1 --reference`, then in PyTorch:
+For each preset: `strata export ID --format pytorch --perturbed-seed 1 --reference`, then in PyTorch:
 the module's parameter count must equal Strata's, and after `load_weights` its outputs on the
 reference inputs must equal Strata's within 1e-4 (relative to the output's scale).
 
@@ -49,7 +49,7 @@ def check(strata, pid, params, max_params, work):
     full = params <= max_params
     cmd = [strata, "export", pid, "--format", "pytorch", "-o", out]
     if full:
-        cmd += ["--init-seed", "1", "--reference"]
+        cmd += ["--perturbed-seed", "1", "--reference"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return "export failed", (r.stderr or r.stdout).strip().splitlines()[-1][:160]

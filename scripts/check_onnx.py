@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks Strata's ONNX export with the real consumers, preset by preset.
 
-For each preset: `strata export ID --format onnx --init-seed 1 --reference`, then
+For each preset: `strata export ID --format onnx --perturbed-seed 1 --reference`, then
   - onnx.checker.check_model(full_check=True) (with shape inference),
   - the initializers hold exactly Strata's parameter count,
   - onnxruntime runs it on the reference inputs and its outputs equal Strata's within 1e-4
@@ -54,7 +54,7 @@ def main():
                 continue
             path = os.path.join(work, pid + ".onnx")
             r = subprocess.run([a.strata, "export", pid, "--format", "onnx", "-o", path,
-                                "--init-seed", "1", "--reference"], capture_output=True, text=True)
+                                "--perturbed-seed", "1", "--reference"], capture_output=True, text=True)
             if r.returncode != 0:
                 msg = (r.stderr or r.stdout).strip().splitlines()[-1]
                 if "ONNX" in msg:

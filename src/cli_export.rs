@@ -30,8 +30,12 @@ pub struct ExportArgs {
     #[arg(long, conflicts_with = "init_seed")]
     checkpoint: Option<PathBuf>,
     /// Export freshly initialised weights from this seed (to check an export without training).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "perturbed_seed")]
     init_seed: Option<u64>,
+    /// Like --init-seed, with seeded noise on every learned value (checks layers that start at
+    /// zero or one too).
+    #[arg(long)]
+    perturbed_seed: Option<u64>,
     /// Also write seeded inputs and Strata's outputs for them (PyTorch: reference.safetensors in
     /// the folder; ONNX: NAME.reference.safetensors beside the file).
     #[arg(long)]
@@ -49,10 +53,11 @@ pub fn run(args: ExportArgs) -> ExitCode {
     };
     let path = Path::new(&args.target);
     let project_path = path.exists().then_some(path);
-    let weights = match (&args.checkpoint, args.init_seed) {
-        (Some(d), _) => Weights::Checkpoint(d.clone()),
-        (None, Some(s)) => Weights::Initial(s),
-        (None, None) => Weights::Latest,
+    let weights = match (&args.checkpoint, args.init_seed, args.perturbed_seed) {
+        (Some(d), ..) => Weights::Checkpoint(d.clone()),
+        (None, Some(s), _) => Weights::Initial(s),
+        (None, None, Some(s)) => Weights::Perturbed(s),
+        (None, None, None) => Weights::Latest,
     };
     let result = match args.format {
         Format::Pytorch => {

@@ -130,6 +130,9 @@ pub enum Weights {
     Checkpoint(PathBuf),
     /// Freshly initialised weights from this seed (for checking an export).
     Initial(u64),
+    /// Freshly initialised weights with seeded noise on every learned value (and the batch-norm
+    /// statistics), so layers that start at zero or one are checked too.
+    Perturbed(u64),
     /// No weights file.
     None,
 }
@@ -171,14 +174,21 @@ pub fn compiled(
     weights: &Weights,
 ) -> Result<(crate::engine::GraphModel, Option<String>), String> {
     let device = burn::tensor::Device::flex();
-    if let Weights::Initial(seed) = weights {
+    if let Weights::Initial(seed) | Weights::Perturbed(seed) = weights {
         device.seed(*seed);
     }
     let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
+    if let Weights::Perturbed(seed) = weights {
+        return Ok((
+            perturbed(model, *seed),
+            Some(format!("initialised weights with noise (seed {seed})")),
+        ));
+    }
     let dir = match weights {
         Weights::Latest => project_path.and_then(latest_checkpoint),
         Weights::Checkpoint(d) => Some(d.clone()),
         Weights::Initial(seed) => return Ok((model, Some(format!("freshly initialised weights (seed {seed})")))),
+        Weights::Perturbed(_) => None,
         Weights::None => None,
     };
     let Some(dir) = dir else {
@@ -209,6 +219,38 @@ pub fn compiled(
 }
 
 #[cfg(feature = "engine")]
+/// Every learned value plus seeded noise (σ 0.05; batch-norm variances stay positive).
+#[cfg(feature = "engine")]
+fn perturbed(model: crate::engine::GraphModel, seed: u64) -> crate::engine::GraphModel {
+    let crate::engine::GraphModel { layers, plan } = model;
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let u = ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        ((u - 0.5) * 0.1732) as f32 // uniform with σ = 0.05
+    };
+    let layers = layers
+        .into_iter()
+        .map(|layer| {
+            let mut ts = weights::burn_tensors(&layer);
+            if let crate::engine::ops::Layer::BatchNorm(bn) = &layer {
+                ts.push(weights::NamedTensor::of("running_mean", &bn.running_mean.value()));
+                ts.push(weights::NamedTensor::of("running_var", &bn.running_var.value()));
+            }
+            for t in &mut ts {
+                let var = t.name == "running_var";
+                for v in &mut t.data {
+                    *v = if var { *v + noise().abs() } else { *v + noise() };
+                }
+            }
+            weights::assign(layer, &ts).0
+        })
+        .collect();
+    crate::engine::GraphModel { layers, plan }
+}
+
 /// Writes `model.py`, `train.py` with `data.safetensors` (for the recipes it covers; a note
 /// otherwise), `weights.safetensors` when there are weights and `reference.safetensors` when
 /// asked (seeded inputs and Strata's outputs for them) into `out`.

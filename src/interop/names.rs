@@ -70,6 +70,10 @@ pub fn torch_slots(project: &Project) -> Result<HashMap<String, Slot>, String> {
     for w in ex.weights {
         let mut perm = Vec::with_capacity(w.data.len());
         let mut at: Option<(usize, usize)> = None;
+        // A buffer that is not learned (a flow's fixed permutation) traces to nothing: skip it.
+        if !w.data.iter().any(|v| origin.contains_key(&v.to_bits())) {
+            continue;
+        }
         for v in &w.data {
             let Some(&(s, t, e)) = origin.get(&v.to_bits()) else {
                 return Err(format!("cannot trace the exported tensor {} back to the model", w.name));

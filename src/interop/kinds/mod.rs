@@ -4,6 +4,7 @@ mod attention;
 mod conv;
 mod dense;
 mod embedding;
+mod flow;
 mod generative;
 mod graph_nn;
 mod io;
@@ -29,6 +30,7 @@ pub const FAMILIES: &[&[ExportSpec]] = &[
     loss::EXPORTS,
     recurrent::EXPORTS,
     graph_nn::EXPORTS,
+    flow::EXPORTS,
 ];
 
 /// Every helper an exporter may add to `model.py`: their names are never used for local values.
@@ -42,6 +44,7 @@ pub const HELPERS: &[&super::torch::Helper] = &[
     &attention::ADDITIVE,
     &recurrent::SEQ_AND_LAST,
     &graph_nn::GRAPH,
+    &flow::FLOW,
 ];
 
 /// A float as Python writes it (`1e-05`, `0.1`, `2.0`).
