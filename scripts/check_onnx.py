@@ -59,7 +59,7 @@ def main():
                 msg = (r.stderr or r.stdout).strip().splitlines()[-1]
                 if "ONNX" in msg:
                     refused.append(pid)
-                    print(f"{pid:20} not expressible   {msg[len(pid) + 2:][:150]}", flush=True)
+                    print(f"{pid:20} not exported yet {msg[len(pid) + 2:][:150]}", flush=True)
                 else:
                     wrong.append(pid)
                     print(f"{pid:20} export failed    {msg[:150]}", flush=True)
@@ -89,7 +89,7 @@ def main():
             except Exception as e:  # noqa: BLE001 - any failure of a real consumer is a wrong export
                 wrong.append(pid)
                 print(f"{pid:20} WRONG            {type(e).__name__}: {str(e)[:200]}", flush=True)
-    print(f"{len(passed)} passed, {len(refused)} not expressible in ONNX, {len(skipped)} skipped, {len(wrong)} wrong")
+    print(f"{len(passed)} passed, {len(refused)} not in the ONNX export yet (reason given), {len(skipped)} skipped, {len(wrong)} wrong")
     return 1 if wrong else 0
 
 

@@ -109,6 +109,7 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         notes: Vec::new(),
         uses: HashMap::new(),
         opset,
+        titles: super::Names::default(),
     };
     if !graph.doc_string.is_empty() {
         b.project.description = graph.doc_string.clone();
@@ -337,6 +338,28 @@ fn node_name(n: &NodeProto) -> String {
     }
 }
 
+/// A readable title from an exporter's scoped name: `/layer1/layer1.0/conv1/Conv` →
+/// `layer1.0.conv1` (the op type at the end and repeated scope prefixes dropped).
+fn node_title(n: &NodeProto) -> String {
+    let name = node_name(n);
+    if !name.contains('/') {
+        return name;
+    }
+    let mut parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.len() > 1 && parts.last().is_some_and(|l| l.starts_with(n.op_type.as_str())) {
+        parts.pop();
+    }
+    let kept: Vec<&str> = (0..parts.len())
+        .filter(|&i| {
+            !parts
+                .get(i + 1)
+                .is_some_and(|next| next.starts_with(&format!("{}.", parts[i])))
+        })
+        .map(|i| parts[i])
+        .collect();
+    if kept.is_empty() { name } else { kept.join(".") }
+}
+
 /// Reads a tensor's values (inline or external data).
 pub fn read_tensor(t: &TensorProto, dir: Option<&Path>) -> Result<Const, String> {
     let mut dims = Vec::with_capacity(t.dims.len());
@@ -537,13 +560,15 @@ struct Builder {
     notes: Vec<String>,
     uses: HashMap<String, usize>,
     opset: i64,
+    titles: super::Names,
 }
 
 impl Builder {
     fn node(&mut self, kind: &str, title: &str, p: Params) -> NodeId {
         let mut n = catalog::default_node(kind).unwrap_or_else(|| Node::new(kind));
         n.params.extend(p);
-        n.title = title.to_owned();
+        // Titles are unique: weights kept under node names must not collide.
+        n.title = self.titles.fresh(title);
         self.project.graph.add(n)
     }
 
@@ -572,7 +597,7 @@ impl Builder {
     }
 
     fn operator(&mut self, n: &NodeProto) -> Result<(), String> {
-        let title = node_name(n);
+        let title = node_title(n);
         if n.op_type == "Constant" {
             let t = n
                 .attribute

@@ -354,7 +354,7 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, Strin
             .and_then(|e| e.onnx)
             .ok_or_else(|| match entry.map(|e| e.no_onnx) {
                 Some(why) if !why.is_empty() => {
-                    format!("node '{title}' ({}): ONNX cannot express it: {why}", step.kind)
+                    format!("node '{title}' ({}): not in the ONNX export: {why}", step.kind)
                 }
                 _ => format!(
                     "node '{title}' ({}): the ONNX export does not cover this kind yet",

@@ -366,7 +366,7 @@ pub const EXPORTS: &[ExportSpec] = &[
         kind: "relative_position_bias",
         torch: Some(relative_bias),
         onnx: None,
-        no_onnx: "T5 buckets relative distances with a logarithm per pair of positions; the table would have to be fixed to one sequence length",
+        no_onnx: "T5's bucketing of relative distances (a logarithm per pair of positions) is not written as ONNX operators yet",
     },
     ExportSpec {
         kind: "timestep_embedding",

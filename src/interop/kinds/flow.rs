@@ -161,7 +161,7 @@ fn squeeze(ctx: &TorchCtx) -> Result<TorchNode, String> {
 }
 
 /// Why ONNX export leaves these out for now.
-const NO_ONNX: &str = "the flow layers are not in the ONNX export yet";
+const NO_ONNX: &str = "the flow layers are not written as ONNX operators yet";
 
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[

@@ -288,7 +288,7 @@ fn pool(ctx: &TorchCtx) -> Result<TorchNode, String> {
 
 /// Why ONNX export leaves these out for now.
 const NO_ONNX: &str =
-    "scatter-adds over a variable edge list (ScatterElements with reduction) are not in the ONNX export yet";
+    "its scatter-adds over the edge list (ScatterElements with reduction=add, opset 16) are not written yet";
 
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
