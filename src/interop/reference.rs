@@ -79,7 +79,7 @@ pub fn run(
                 .map(|d| match *d {
                     crate::catalog::Dim::Known(n) => n.max(1) as usize,
                     crate::catalog::Dim::Sym { sym, mul, add } => {
-                        (mul as i64 * symbol(sym) as i64 + add as i64).max(1) as usize
+                        (mul as i64 * symbol(sym) as i64 + add).max(1) as usize
                     }
                     crate::catalog::Dim::Any => sizes.open,
                 })
