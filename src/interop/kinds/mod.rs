@@ -9,6 +9,7 @@ mod generative;
 mod graph_nn;
 mod io;
 mod loss;
+mod mixers;
 mod norm;
 mod recurrent;
 mod shape;
@@ -31,6 +32,7 @@ pub const FAMILIES: &[&[ExportSpec]] = &[
     recurrent::EXPORTS,
     graph_nn::EXPORTS,
     flow::EXPORTS,
+    mixers::EXPORTS,
 ];
 
 /// Every helper an exporter may add to `model.py`: their names are never used for local values.
@@ -45,6 +47,7 @@ pub const HELPERS: &[&super::torch::Helper] = &[
     &recurrent::SEQ_AND_LAST,
     &graph_nn::GRAPH,
     &flow::FLOW,
+    &mixers::MIXERS,
 ];
 
 /// A float as Python writes it (`1e-05`, `0.1`, `2.0`).
