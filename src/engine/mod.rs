@@ -14,7 +14,7 @@ pub mod watch;
 
 pub use device::{DeviceChoice, DeviceError, SelectedDevice};
 pub use invert::Chain;
-pub use model::{CompileError, Forward, ForwardError, GraphModel, InputSlot, Plan, Step, compile};
+pub use model::{CompileError, Forward, ForwardError, GraphModel, InputSlot, Plan, Step, block_as_project, compile};
 pub use ops::attention::{record_attention, rope};
 pub use ops::decode;
 pub use ops::flow::initial_rotation as flow_init_rotation;

@@ -302,6 +302,25 @@ pub fn compile(project: &Project, device: &Device) -> Result<GraphModel, Compile
 /// `[tokens, dim]` (fed as field `x`) to output role `prediction`: what a layer that runs a block
 /// inside itself (a block expert) holds. Every layer inside must act on each token alone.
 pub fn compile_block(project: &Project, block_id: &str, dim: usize, device: &Device) -> Result<GraphModel, String> {
+    let mini = block_as_project(project, block_id, dim)?;
+    let def_name = project.block(block_id).map(|d| d.name.clone()).unwrap_or_default();
+    let model = compile(&mini, device).map_err(|e| format!("block '{def_name}': {e}"))?;
+    if let Some(s) = model.plan.steps.iter().find(|s| {
+        ops::ops()
+            .get(s.kind.as_str())
+            .is_none_or(|o| o.decode != ops::Decode::Alone)
+    }) {
+        return Err(format!(
+            "'{}' inside block '{}' mixes positions; a block run token by token (an expert) may hold only layers that act on each token alone",
+            s.title, def_name
+        ));
+    }
+    Ok(model)
+}
+
+/// Block `block_id` of `project` as a project of its own: its input port fed `[B, dim]` as field
+/// `x`, its output port the role `prediction` (what [`compile_block`] compiles).
+pub fn block_as_project(project: &Project, block_id: &str, dim: usize) -> Result<Project, String> {
     use crate::doc::{PORT_IN_KIND, PORT_OUT_KIND, ParamValue};
     let def = project
         .block(block_id)
@@ -323,18 +342,9 @@ pub fn compile_block(project: &Project, block_id: &str, dim: usize, device: &Dev
             n.params.insert("role".into(), ParamValue::Text("prediction".into()));
         }
     }
-    let model = compile(&mini, device).map_err(|e| format!("block '{}': {e}", def.name))?;
-    if let Some(s) = model.plan.steps.iter().find(|s| {
-        ops::ops()
-            .get(s.kind.as_str())
-            .is_none_or(|o| o.decode != ops::Decode::Alone)
-    }) {
-        return Err(format!(
-            "'{}' inside block '{}' mixes positions; a block run token by token (an expert) may hold only layers that act on each token alone",
-            s.title, def.name
-        ));
-    }
-    Ok(model)
+    mini.name = def.name.clone();
+    mini.description = def.description.clone();
+    Ok(mini)
 }
 
 /// Collects the ids of every float parameter a module holds.

@@ -24,6 +24,8 @@ pub struct TorchCtx<'a> {
     pub inputs: Vec<Option<String>>,
     /// How the forward pass refers to the node's module (`self.conv1`).
     pub module: String,
+    /// The project (its blocks: layers that run a block inside, e.g. block experts).
+    pub project: &'a Project,
 }
 
 impl TorchCtx<'_> {
@@ -118,6 +120,8 @@ pub struct TorchNode {
     pub weights: Vec<NamedTensor>,
     /// Helpers the code uses.
     pub helpers: Vec<&'static Helper>,
+    /// Classes the code uses that are written for this model (a block run as an expert).
+    pub classes: Vec<String>,
 }
 
 impl TorchNode {
@@ -135,6 +139,7 @@ impl TorchNode {
             expr: expr.into(),
             weights,
             helpers: Vec::new(),
+            classes: Vec::new(),
         }
     }
     /// Uses a helper.
@@ -161,6 +166,54 @@ pub struct TorchExport {
 
 /// Python for the whole model.
 pub fn export(project: &Project, model: &GraphModel) -> Result<TorchExport, String> {
+    let parts = export_parts(project, model, "Model")?;
+    let mut src = String::new();
+    let _ = writeln!(src, "\"\"\"{} — exported from Strata.", project.name.replace('"', "'"));
+    if !project.description.trim().is_empty() {
+        let _ = writeln!(src, "\n{}", project.description.trim().replace("\"\"\"", "'''"));
+    }
+    src.push_str(
+        "\nShapes in comments: B is the batch, T a sequence length, N a node count.\n\
+         Load trained weights with `load_weights(model, \"weights.safetensors\")`.\n\"\"\"\n\n\
+         import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n",
+    );
+    for h in &parts.helpers {
+        src.push_str(h.code.trim());
+        src.push_str("\n\n\n");
+    }
+    for c in &parts.classes {
+        src.push_str(c);
+        src.push_str("\n\n");
+    }
+    src.push_str(&parts.model_class);
+    src.push_str(LOAD_WEIGHTS);
+    Ok(TorchExport {
+        source: src,
+        weights: parts.weights,
+        inputs: parts.inputs,
+        outputs: parts.outputs,
+    })
+}
+
+/// A model's code in pieces, for [`export`] and for a model nested in a layer (a block run as
+/// an expert).
+pub struct Parts {
+    /// Helpers used.
+    pub helpers: Vec<&'static Helper>,
+    /// Classes it needs, in order (nested models, blocks).
+    pub classes: Vec<String>,
+    /// The model's own class.
+    pub model_class: String,
+    /// Its state dict.
+    pub weights: Vec<NamedTensor>,
+    /// Its forward pass's arguments: (Python name, dataset field, integer?, checked dims).
+    pub inputs: Vec<(String, String, bool, Vec<Option<usize>>)>,
+    /// The keys of the dictionary it returns, with the step of each.
+    pub outputs: Vec<(String, usize)>,
+}
+
+/// The pieces of `model`'s code, its class named `name`.
+pub fn export_parts(project: &Project, model: &GraphModel, name: &str) -> Result<Parts, String> {
     let by_key: HashMap<&str, usize> = model
         .plan
         .steps
@@ -175,39 +228,19 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<TorchExport, Stri
         helpers: Vec::new(),
         instances: Vec::new(),
         weights: Vec::new(),
+        extra_classes: Vec::new(),
     };
     let top = g.scope(&project.graph, None, "")?;
-    let classes = g.classes()?;
-
-    let mut src = String::new();
-    let _ = writeln!(src, "\"\"\"{} — exported from Strata.", project.name.replace('"', "'"));
-    if !project.description.trim().is_empty() {
-        let _ = writeln!(src, "\n{}", project.description.trim().replace("\"\"\"", "'''"));
-    }
-    src.push_str(
-        "\nShapes in comments: B is the batch, T a sequence length, N a node count.\n\
-         Load trained weights with `load_weights(model, \"weights.safetensors\")`.\n\"\"\"\n\n\
-         import math\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n",
-    );
-    for h in &g.helpers {
-        src.push_str(h.code.trim());
-        src.push_str("\n\n\n");
-    }
-    for c in &classes {
-        src.push_str(c);
-        src.push_str("\n\n");
-    }
-    let name = "Model";
+    let mut classes = std::mem::take(&mut g.extra_classes);
+    classes.extend(g.classes(name)?);
     let mut inputs = Vec::new();
     for slot in &model.plan.inputs {
-        let step = &model.plan.steps[slot.step];
         let arg = top
             .input_args
             .iter()
             .find(|(s, _)| *s == slot.step)
             .map(|(_, a)| a.clone())
             .unwrap_or_else(|| py_name(&slot.field));
-        let _ = step;
         inputs.push((
             arg,
             slot.field.clone(),
@@ -215,6 +248,7 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<TorchExport, Stri
             slot.dims.clone(),
         ));
     }
+    let mut src = String::new();
     let _ = writeln!(src, "class {name}(nn.Module):");
     let _ = writeln!(src, "    \"\"\"{}.\"\"\"\n", project.name.replace('"', "'"));
     let _ = writeln!(src, "    def __init__(self):\n        super().__init__()");
@@ -231,12 +265,13 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<TorchExport, Stri
     }
     let outs: Vec<String> = top.outputs.iter().map(|(r, v, _)| format!("\"{r}\": {v}")).collect();
     let _ = writeln!(src, "        return {{{}}}\n", outs.join(", "));
-    src.push_str(LOAD_WEIGHTS);
     let outputs = top.outputs.iter().map(|(r, _, s)| (r.clone(), *s)).collect();
     let mut weights = std::mem::take(&mut g.weights);
     weights.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(TorchExport {
-        source: src,
+    Ok(Parts {
+        helpers: g.helpers,
+        classes,
+        model_class: src,
         weights,
         inputs,
         outputs,
@@ -263,6 +298,8 @@ struct Gen<'a> {
     /// Every block instance copy met: (block id, its body); resolved into constructor calls.
     instances: Vec<(String, Scope, Option<String>)>,
     weights: Vec<NamedTensor>,
+    /// Classes nodes brought (nested models), each once.
+    extra_classes: Vec<String>,
 }
 
 /// The code of one scope (the top level or one copy of a block).
@@ -419,8 +456,14 @@ impl Gen<'_> {
                 layer,
                 inputs,
                 module: format!("self.{name}"),
+                project: self.project,
             };
             let made = exporter(&ctx).map_err(|e| format!("node '{title}' ({}): {e}", step.kind))?;
+            for c in made.classes {
+                if !self.extra_classes.contains(&c) {
+                    self.extra_classes.push(c);
+                }
+            }
             for h in made.helpers {
                 debug_assert!(
                     super::kinds::HELPERS.iter().any(|k| k.name == h.name),
@@ -483,10 +526,11 @@ impl Gen<'_> {
     /// Writes one class per block definition (or per differently shaped use of it), resolving
     /// every instance placeholder into a constructor call. Blocks nested deepest go first, so a
     /// body's placeholders are constructor calls by the time its class is written.
-    fn classes(&mut self) -> Result<Vec<String>, String> {
+    fn classes(&mut self, model_name: &str) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
         let mut class_names = Names::default();
         class_names.fresh("Model");
+        class_names.fresh(model_name);
         let n = self.instances.len();
         let mut depth_of: HashMap<String, usize> = HashMap::new();
         for (b, ..) in &self.instances {
@@ -750,7 +794,7 @@ fn block_depth(project: &Project, id: &str, guard: usize) -> usize {
 }
 
 /// A Python class name from a block's name ("ResNet basic block" → `ResnetBasicBlock`).
-fn class_name(name: &str) -> String {
+pub fn class_name(name: &str) -> String {
     let s: String = py_name(name)
         .split('_')
         .filter(|w| !w.is_empty())

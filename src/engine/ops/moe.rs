@@ -48,6 +48,12 @@ pub struct Moe {
 }
 
 impl Moe {
+    /// The router, the built-in experts' up and down projections, and the block experts (for
+    /// exporters).
+    pub fn parts(&self) -> (&Linear, &[Linear], &[Linear], &[GraphModel]) {
+        (&self.router, &self.up, &self.down, &self.blocks)
+    }
+
     fn experts(&self) -> usize {
         self.up.len().max(self.blocks.len())
     }

@@ -234,6 +234,114 @@ fn additive_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String
     Ok(vec![g.op1("MatMul", &[&w, &k], vec![])])
 }
 
+/// Mixture of experts.
+pub static MOE: Helper = Helper {
+    name: "MoE",
+    code: r#"
+class MLPExpert(nn.Module):
+    """The built-in expert: Linear, activation, Linear."""
+
+    def __init__(self, d, hidden, activation="gelu"):
+        super().__init__()
+        self.up, self.down = nn.Linear(d, hidden), nn.Linear(hidden, d)
+        self.act = {"relu": F.relu, "silu": F.silu}.get(activation, F.gelu)
+
+    def forward(self, x):
+        return {"prediction": self.down(self.act(self.up(x)))}
+
+
+class MoE(nn.Module):
+    """Top-k mixture of experts (Shazeer et al.; Switch Transformer): each token goes to its k
+    most probable experts, weighted by their probabilities renormalised over those experts.
+    While training, an expert takes at most its capacity of tokens (in token order); the rest
+    pass it by. Strata also adds Switch's load-balancing loss while training (not here)."""
+
+    def __init__(self, d, experts, top_k, capacity_factor=0.0):
+        super().__init__()
+        self.router = nn.Linear(d, len(experts), bias=False)
+        self.experts = nn.ModuleList(experts)
+        self.top_k, self.capacity_factor = top_k, capacity_factor
+
+    def forward(self, x):
+        shape = x.shape
+        flat = x.reshape(-1, shape[-1])
+        rows, e = flat.shape[0], len(self.experts)
+        k = min(self.top_k, e)
+        probs = torch.softmax(self.router(flat), 1)
+        top = probs.topk(k, dim=1).indices
+        keep = torch.zeros_like(probs)
+        if self.training and self.capacity_factor > 0:
+            capacity = max(math.ceil(self.capacity_factor * rows * k / e), 1)
+            counts = [0] * e
+            for r, choices in enumerate(top.tolist()):
+                for j in choices:
+                    if counts[j] < capacity:
+                        keep[r, j], counts[j] = 1.0, counts[j] + 1
+        else:
+            keep.scatter_(1, top, 1.0)
+        w = probs * keep
+        w = w / w.sum(1, keepdim=True).clamp_min(1e-9)
+        out = torch.zeros_like(flat)
+        for i, expert in enumerate(self.experts):
+            idx = keep[:, i].nonzero().flatten()
+            if idx.numel():
+                out = out.index_add(0, idx, expert(flat[idx])["prediction"] * w[idx, i:i + 1])
+        return out.reshape(shape)"#,
+};
+
+fn moe(ctx: &TorchCtx) -> Result<TorchNode, String> {
+    let Some(Layer::Moe(m)) = ctx.layer else {
+        return Err("its experts are missing".into());
+    };
+    let p = ctx.p();
+    let d = ctx.in_dim(0, usize::MAX)?;
+    let (router, up, down, blocks) = m.parts();
+    let mut w = linear_weights("router", router);
+    let mut node = TorchNode::default();
+    let experts: Vec<String> = if blocks.is_empty() {
+        let act = p.text("activation");
+        for (i, (u, dn)) in up.iter().zip(down).enumerate() {
+            w.extend(linear_weights(&format!("experts.{i}.up"), u));
+            w.extend(linear_weights(&format!("experts.{i}.down"), dn));
+        }
+        let h = up.first().map(|l| l.weight.val().dims()[1]).unwrap_or(1);
+        (0..up.len())
+            .map(|_| format!("MLPExpert({d}, {h}, \"{act}\")"))
+            .collect()
+    } else {
+        let block = p.text("expert");
+        let mini = crate::engine::block_as_project(ctx.project, block.trim(), d)?;
+        let class = format!("{}Expert", crate::interop::torch::class_name(&mini.name));
+        for (i, b) in blocks.iter().enumerate() {
+            let parts = crate::interop::torch::export_parts(&mini, b, &class)?;
+            for t in parts.weights {
+                let name = format!("experts.{i}.{}", t.name);
+                w.push(t.named(&name));
+            }
+            for c in parts.classes.into_iter().chain([parts.model_class]) {
+                if !node.classes.contains(&c) {
+                    node.classes.push(c);
+                }
+            }
+            for h in parts.helpers {
+                if !node.helpers.iter().any(|k| k.name == h.name) {
+                    node.helpers.push(h);
+                }
+            }
+        }
+        (0..blocks.len()).map(|_| format!("{class}()")).collect()
+    };
+    node.module = Some(format!(
+        "MoE({d}, [{}], top_k={}, capacity_factor={})",
+        experts.join(", "),
+        p.int("top_k").max(1),
+        super::py_float(p.float("capacity_factor"))
+    ));
+    node.expr = format!("{}({})", ctx.module, ctx.x(0)?);
+    node.weights = w;
+    Ok(node.with(&MOE))
+}
+
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
@@ -241,6 +349,12 @@ pub const EXPORTS: &[ExportSpec] = &[
         torch: Some(mha),
         onnx: Some(mha_onnx),
         no_onnx: "",
+    },
+    ExportSpec {
+        kind: "moe",
+        torch: Some(moe),
+        onnx: None,
+        no_onnx: "its routing sends each token to its top-k experts with a data-dependent gather (TopK, ScatterND), which is not written as ONNX operators yet",
     },
     ExportSpec {
         kind: "additive_attention",

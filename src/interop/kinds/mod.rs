@@ -44,6 +44,7 @@ pub const HELPERS: &[&super::torch::Helper] = &[
     &embedding::TIMESTEP,
     &attention::ATTENTION,
     &attention::ADDITIVE,
+    &attention::MOE,
     &recurrent::SEQ_AND_LAST,
     &graph_nn::GRAPH,
     &flow::FLOW,
