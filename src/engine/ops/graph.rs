@@ -223,6 +223,28 @@ pub struct Mpnn {
     gru_h: Linear,
 }
 
+impl Mpnn {
+    /// The edge network (with edge features), the shared message weight (without), and the GRU's
+    /// input and hidden projections (for exporters).
+    pub fn parts(&self) -> (Option<&Linear>, Option<&Linear>, Option<&Linear>, &Linear, &Linear) {
+        (
+            self.edge_in.as_ref(),
+            self.edge_out.as_ref(),
+            self.shared.as_ref(),
+            &self.gru_x,
+            &self.gru_h,
+        )
+    }
+}
+
+impl StGcn {
+    /// The spatial projection, the temporal convolution and the residual projection (for
+    /// exporters).
+    pub fn parts(&self) -> (&Linear, &burn::nn::conv::Conv2d, Option<&Linear>) {
+        (&self.spatial, &self.temporal, self.residual.as_ref())
+    }
+}
+
 fn mpnn_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let f = ctx.in_dim(0, 1)?;
     let h = ctx.usize("edge_hidden").max(1);

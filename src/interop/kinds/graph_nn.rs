@@ -2,8 +2,11 @@
 //! with `index_add_` so `model.py` needs no graph library.
 
 use super::py_float;
+use crate::engine::ops::Layer;
 use crate::interop::ExportSpec;
+use crate::interop::onnx::{Attr, OnnxCtx, OnnxGraph};
 use crate::interop::torch::{Helper, TorchCtx, TorchNode};
+use crate::interop::weights::NamedTensor;
 
 /// The graph layers' PyTorch classes.
 pub static GRAPH: Helper = Helper {
@@ -286,46 +289,323 @@ fn pool(ctx: &TorchCtx) -> Result<TorchNode, String> {
     Ok(TorchNode::expr(format!("graph_pool({}, {}, \"{mode}\")", ctx.x(0)?, ctx.x(1)?)).with(&GRAPH))
 }
 
-/// Why ONNX export leaves these out for now.
-const NO_ONNX: &str =
-    "its scatter-adds over the edge list (ScatterElements with reduction=add, opset 16) are not written yet";
+/// The edge index's sources and destinations, `[E]` each.
+fn ends(g: &mut OnnxGraph, edges: &str) -> (String, String) {
+    let (zero, one) = (g.scalar_i64(0), g.scalar_i64(1));
+    let src = g.op1("Gather", &[edges, &zero], vec![("axis", Attr::Int(0))]);
+    let dst = g.op1("Gather", &[edges, &one], vec![("axis", Attr::Int(0))]);
+    (src, dst)
+}
+
+/// Rows of `messages` `[E, F]` summed into `rows` rows by `dst` `[E]` (ScatterElements with
+/// reduction add, opset 16).
+fn scatter_add(g: &mut OnnxGraph, messages: &str, dst: &str, rows: &str) -> String {
+    let width = g.shape_slice(messages, 1, 2);
+    let shape = g.op1("Concat", &[rows, &width], vec![("axis", Attr::Int(0))]);
+    let zeros = g.op1("ConstantOfShape", &[&shape], vec![]);
+    let idx = g.unsqueeze(dst, &[1]);
+    let full = g.op1("Shape", &[messages], vec![]);
+    let idx = g.op1("Expand", &[&idx, &full], vec![]);
+    g.op1(
+        "ScatterElements",
+        &[&zeros, &idx, messages],
+        vec![("axis", Attr::Int(0)), ("reduction", Attr::Str("add".into()))],
+    )
+}
+
+/// `[N, 1]`: how many edges end at each node.
+fn in_degree(g: &mut OnnxGraph, dst: &str, rows: &str) -> String {
+    let d = g.unsqueeze(dst, &[1]);
+    let f = g.op1("Cast", &[&d], vec![("to", Attr::Int(1))]);
+    let zero = g.scalar(0.0);
+    let one = g.scalar(1.0);
+    let z = g.op1("Mul", &[&f, &zero], vec![]);
+    let ones = g.op1("Add", &[&z, &one], vec![]);
+    scatter_add(g, &ones, dst, rows)
+}
+
+fn gcn_propagate_onnx(g: &mut OnnxGraph, h: &str, src: &str, dst: &str, rows: &str) -> String {
+    let deg0 = in_degree(g, dst, rows);
+    let one = g.scalar(1.0);
+    let deg = g.op1("Add", &[&deg0, &one], vec![]);
+    let p = g.scalar(-0.5);
+    let inv = g.op1("Pow", &[&deg, &p], vec![]);
+    let a = g.op1("Gather", &[&inv, src], vec![("axis", Attr::Int(0))]);
+    let b = g.op1("Gather", &[&inv, dst], vec![("axis", Attr::Int(0))]);
+    let scale = g.op1("Mul", &[&a, &b], vec![]);
+    let hs = g.op1("Gather", &[h, src], vec![("axis", Attr::Int(0))]);
+    let msg = g.op1("Mul", &[&hs, &scale], vec![]);
+    let agg = scatter_add(g, &msg, dst, rows);
+    let selfloop = g.op1("Div", &[h, &deg], vec![]);
+    g.op1("Add", &[&agg, &selfloop], vec![])
+}
+
+fn plain_linear(g: &mut OnnxGraph, x: &str, name: &str, t: &NamedTensor) -> String {
+    let w = g.param(name, t);
+    g.op1("MatMul", &[x, &w], vec![])
+}
+
+fn gcn_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let (src, dst) = ends(g, &ctx.x(1)?);
+    let rows = g.shape_slice(&x, 0, 1);
+    let h = plain_linear(g, &x, &format!("{}.lin.weight", ctx.name), &ctx.tensor("lin.weight")?);
+    let mut out = gcn_propagate_onnx(g, &h, &src, &dst, &rows);
+    if ctx.p().bool("bias") {
+        let b = g.param(&format!("{}.bias", ctx.name), &ctx.tensor("bias.value")?);
+        out = g.op1("Add", &[&out, &b], vec![]);
+    }
+    Ok(vec![out])
+}
+
+fn sage_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let Some(Layer::Graph(_)) = ctx.layer else {
+        return Err("its weights are missing".into());
+    };
+    let x = ctx.x(0)?;
+    let (src, dst) = ends(g, &ctx.x(1)?);
+    let rows = g.shape_slice(&x, 0, 1);
+    let deg = in_degree(g, &dst, &rows);
+    let one = g.scalar(1.0);
+    let deg = g.op1("Max", &[&deg, &one], vec![]);
+    let xs = g.op1("Gather", &[&x, &src], vec![("axis", Attr::Int(0))]);
+    let sum = scatter_add(g, &xs, &dst, &rows);
+    let mean = g.op1("Div", &[&sum, &deg], vec![]);
+    let mut a = plain_linear(
+        g,
+        &mean,
+        &format!("{}.lin.weight", ctx.name),
+        &ctx.tensor("lin.weight")?,
+    );
+    if ctx.p().bool("bias") {
+        let b = g.param(&format!("{}.lin.bias", ctx.name), &ctx.tensor("lin.bias")?);
+        a = g.op1("Add", &[&a, &b], vec![]);
+    }
+    let r = plain_linear(g, &x, &format!("{}.root.weight", ctx.name), &ctx.tensor("root.weight")?);
+    Ok(vec![g.op1("Add", &[&a, &r], vec![])])
+}
+
+fn gat_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let p = ctx.p();
+    let heads = p.int("heads").max(1);
+    let o = p.int("out_features");
+    let x = ctx.x(0)?;
+    let (src0, dst0) = ends(g, &ctx.x(1)?);
+    let rows = g.shape_slice(&x, 0, 1);
+    // Every node also attends to itself.
+    let n = g.op1("Squeeze", &[&rows], vec![]);
+    let (zero, one) = (g.scalar_i64(0), g.scalar_i64(1));
+    let me = g.op1("Range", &[&zero, &n, &one], vec![]);
+    let src = g.op1("Concat", &[&src0, &me], vec![("axis", Attr::Int(0))]);
+    let dst = g.op1("Concat", &[&dst0, &me], vec![("axis", Attr::Int(0))]);
+    let hx = plain_linear(g, &x, &format!("{}.lin.weight", ctx.name), &ctx.tensor("lin.weight")?);
+    let hx = g.reshape(&hx, &[-1, heads, o]);
+    let att = g.param(&format!("{}.att", ctx.name), &ctx.tensor("att.value")?);
+    let (h0, h1, h2) = (g.const_i64(&[0]), g.const_i64(&[heads]), g.const_i64(&[2 * heads]));
+    let a_src = g.op1("Slice", &[&att, &h0, &h1], vec![]);
+    let a_dst = g.op1("Slice", &[&att, &h1, &h2], vec![]);
+    let a_src = g.reshape(&a_src, &[1, heads, o]);
+    let a_dst = g.reshape(&a_dst, &[1, heads, o]);
+    let axes2 = g.const_i64(&[2]);
+    let ms = g.op1("Mul", &[&hx, &a_src], vec![]);
+    let s_src = g.op1("ReduceSum", &[&ms, &axes2], vec![("keepdims", Attr::Int(0))]);
+    let md = g.op1("Mul", &[&hx, &a_dst], vec![]);
+    let s_dst = g.op1("ReduceSum", &[&md, &axes2], vec![("keepdims", Attr::Int(0))]);
+    let es = g.op1("Gather", &[&s_src, &src], vec![("axis", Attr::Int(0))]);
+    let ed = g.op1("Gather", &[&s_dst, &dst], vec![("axis", Attr::Int(0))]);
+    let sum = g.op1("Add", &[&es, &ed], vec![]);
+    let e = g.op1("LeakyRelu", &[&sum], vec![("alpha", Attr::Float(0.2))]);
+    // The softmax over each destination's edges, shifted by each head's largest score (the
+    // shift cancels in the ratio; Strata shifts per destination).
+    let top = g.op1(
+        "ReduceMax",
+        &[&e],
+        vec![("axes", Attr::Ints(vec![0])), ("keepdims", Attr::Int(1))],
+    );
+    let shifted = g.op1("Sub", &[&e, &top], vec![]);
+    let w = g.op1("Exp", &[&shifted], vec![]);
+    let total = scatter_add(g, &w, &dst, &rows);
+    let tot = g.op1("Gather", &[&total, &dst], vec![("axis", Attr::Int(0))]);
+    let tiny = g.scalar(1e-16);
+    let tot = g.op1("Max", &[&tot, &tiny], vec![]);
+    let alpha = g.op1("Div", &[&w, &tot], vec![]);
+    let alpha = g.unsqueeze(&alpha, &[2]);
+    let hs = g.op1("Gather", &[&hx, &src], vec![("axis", Attr::Int(0))]);
+    let msg = g.op1("Mul", &[&hs, &alpha], vec![]);
+    let msg = g.reshape(&msg, &[-1, heads * o]);
+    let mut out = scatter_add(g, &msg, &dst, &rows);
+    if !p.bool("concat") {
+        let r = g.reshape(&out, &[-1, heads, o]);
+        out = g.op1(
+            "ReduceMean",
+            &[&r],
+            vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(0))],
+        );
+    }
+    if p.bool("bias") {
+        let b = g.param(&format!("{}.bias", ctx.name), &ctx.tensor("bias.value")?);
+        out = g.op1("Add", &[&out, &b], vec![]);
+    }
+    Ok(vec![out])
+}
+
+fn mpnn_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let Some(Layer::Mpnn(m)) = ctx.layer else {
+        return Err("its weights are missing".into());
+    };
+    let f = ctx.in_dim(0, 1)? as i64;
+    let x = ctx.x(0)?;
+    let (src, dst) = ends(g, &ctx.x(1)?);
+    let rows = g.shape_slice(&x, 0, 1);
+    let from = g.op1("Gather", &[&x, &src], vec![("axis", Attr::Int(0))]);
+    let (edge_in, edge_out, shared, gru_x, gru_h) = m.parts();
+    let n = &ctx.name;
+    let messages = match (edge_in, edge_out, shared, ctx.opt(2)) {
+        (Some(a), Some(b), _, Some(attr)) => {
+            let h = g.linear(&attr, &format!("{n}.edge_in"), a);
+            let h = g.op1("Relu", &[&h], vec![]);
+            let theta = g.linear(&h, &format!("{n}.edge_out"), b);
+            let theta = g.reshape(&theta, &[-1, f, f]);
+            let row = g.unsqueeze(&from, &[1]);
+            let prod = g.op1("MatMul", &[&row, &theta], vec![]);
+            g.reshape(&prod, &[-1, f])
+        }
+        (_, _, Some(w), _) => g.linear(&from, &format!("{n}.shared"), w),
+        _ => return Err("the edge features are not wired".into()),
+    };
+    let agg = scatter_add(g, &messages, &dst, &rows);
+    let gx = g.linear(&agg, &format!("{n}.gru_x"), gru_x);
+    let gh = g.linear(&x, &format!("{n}.gru_h"), gru_h);
+    let axis = g.const_i64(&[1]);
+    let part = |g: &mut OnnxGraph, t: &str, k: i64| {
+        let (a, b) = (g.const_i64(&[k * f]), g.const_i64(&[(k + 1) * f]));
+        g.op1("Slice", &[t, &a, &b, &axis], vec![])
+    };
+    let (x0, h0) = (part(g, &gx, 0), part(g, &gh, 0));
+    let r0 = g.op1("Add", &[&x0, &h0], vec![]);
+    let r = g.op1("Sigmoid", &[&r0], vec![]);
+    let (x1, h1) = (part(g, &gx, 1), part(g, &gh, 1));
+    let z0 = g.op1("Add", &[&x1, &h1], vec![]);
+    let z = g.op1("Sigmoid", &[&z0], vec![]);
+    let (x2, h2) = (part(g, &gx, 2), part(g, &gh, 2));
+    let rh = g.op1("Mul", &[&r, &h2], vec![]);
+    let c0 = g.op1("Add", &[&x2, &rh], vec![]);
+    let cand = g.op1("Tanh", &[&c0], vec![]);
+    let one = g.scalar(1.0);
+    let keep = g.op1("Sub", &[&one, &z], vec![]);
+    let a = g.op1("Mul", &[&keep, &cand], vec![]);
+    let b = g.op1("Mul", &[&z, &x], vec![]);
+    Ok(vec![g.op1("Add", &[&a, &b], vec![])])
+}
+
+fn pool_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let batch = ctx.x(1)?;
+    let top = g.op1("ReduceMax", &[&batch], vec![("keepdims", Attr::Int(1))]);
+    let one = g.const_i64(&[1]);
+    let graphs = g.op1("Add", &[&top, &one], vec![]);
+    let sum = scatter_add(g, &x, &batch, &graphs);
+    if ctx.p().text("mode") == "sum" {
+        return Ok(vec![sum]);
+    }
+    let count = in_degree(g, &batch, &graphs);
+    let onef = g.scalar(1.0);
+    let count = g.op1("Max", &[&count, &onef], vec![]);
+    Ok(vec![g.op1("Div", &[&sum, &count], vec![])])
+}
+
+fn stgcn_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let Some(Layer::StGcn(m)) = ctx.layer else {
+        return Err("its weights are missing".into());
+    };
+    let p = ctx.p();
+    let (c, t, v) = (ctx.in_dim(0, 1)?, ctx.in_dim(0, 2)? as i64, ctx.in_dim(0, 3)? as i64);
+    let o = p.int("out_channels");
+    let (mut srcs, mut dsts) = (Vec::new(), Vec::new());
+    for pair in p.ints("bones").chunks(2) {
+        if let [a, b] = *pair {
+            srcs.extend([a, b]);
+            dsts.extend([b, a]);
+        }
+    }
+    let src = g.const_i64(&srcs);
+    let dst = g.const_i64(&dsts);
+    let (spatial, temporal, residual) = m.parts();
+    let n = &ctx.name;
+    let x = ctx.x(0)?;
+    let xc = g.op1("Transpose", &[&x], vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))]); // [B, T, V, C]
+    let h = g.linear(&xc, &format!("{n}.spatial"), spatial); // [B, T, V, O]
+    let nodes = g.op1("Transpose", &[&h], vec![("perm", Attr::Ints(vec![2, 0, 1, 3]))]);
+    let nodes = g.reshape(&nodes, &[v, -1]);
+    let rows = g.const_i64(&[v]);
+    let prop = gcn_propagate_onnx(g, &nodes, &src, &dst, &rows);
+    let prop = g.reshape(&prop, &[v, -1, t, o]);
+    let prop = g.op1("Transpose", &[&prop], vec![("perm", Attr::Ints(vec![1, 3, 2, 0]))]); // [B, O, T, V]
+    let act = g.op1("Relu", &[&prop], vec![]);
+    let wt = NamedTensor::of("w", &temporal.weight.val());
+    let k = wt.dims[2] as i64;
+    let w = g.param(&format!("{n}.temporal.weight"), &wt);
+    let mut ins = vec![act, w];
+    if let Some(b) = &temporal.bias {
+        ins.push(g.param(&format!("{n}.temporal.bias"), &NamedTensor::of("b", &b.val())));
+    }
+    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+    let conv = g.op1(
+        "Conv",
+        &refs,
+        vec![
+            ("kernel_shape", Attr::Ints(vec![k, 1])),
+            ("pads", Attr::Ints(vec![k / 2, 0, k / 2, 0])),
+        ],
+    );
+    let out = match residual {
+        Some(r) => {
+            let res = g.linear(&xc, &format!("{n}.residual"), r);
+            let res = g.op1("Transpose", &[&res], vec![("perm", Attr::Ints(vec![0, 3, 1, 2]))]);
+            g.op1("Add", &[&conv, &res], vec![])
+        }
+        None if p.bool("residual") && c as i64 == o => g.op1("Add", &[&conv, &x], vec![]),
+        None => conv,
+    };
+    Ok(vec![g.op1("Relu", &[&out], vec![])])
+}
 
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "gcn_conv",
         torch: Some(gcn),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(gcn_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "sage_conv",
         torch: Some(sage),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(sage_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "gat_conv",
         torch: Some(gat),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(gat_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "mpnn_conv",
         torch: Some(mpnn),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(mpnn_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "stgcn_block",
         torch: Some(stgcn),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(stgcn_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "graph_pool",
         torch: Some(pool),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(pool_onnx),
+        no_onnx: "",
     },
 ];
