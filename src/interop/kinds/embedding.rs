@@ -318,6 +318,56 @@ fn timestep_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String
     Ok(vec![g.op1("Concat", &[&c, &s], vec![("axis", Attr::Int(1))])])
 }
 
+fn relative_bias_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let p = ctx.p();
+    let (mut n, maxd, bi) = (p.int("buckets"), p.int("max_distance"), p.bool("bidirectional"));
+    let table = g.param(&ctx.name, &ctx.tensor("value")?);
+    // rel[q][k] = k − q for every pair of positions of the input's length.
+    let x = ctx.x(0)?;
+    let t = g.shape_slice(&x, 1, 2);
+    let t = g.op1("Squeeze", &[&t], vec![]);
+    let (zero, one) = (g.scalar_i64(0), g.scalar_i64(1));
+    let pos = g.op1("Range", &[&zero, &t, &one], vec![]);
+    let row = g.unsqueeze(&pos, &[1]);
+    let col = g.unsqueeze(&pos, &[0]);
+    let rel = g.op1("Sub", &[&col, &row], vec![]);
+    // T5's buckets: exact below n/2, logarithmic up to max_distance.
+    let (ret, r) = if bi {
+        n /= 2;
+        let pos_side = g.op1("Greater", &[&rel, &zero], vec![]);
+        let side = g.op1("Cast", &[&pos_side], vec![("to", Attr::Int(7))]);
+        let nn = g.scalar_i64(n);
+        (Some(g.op1("Mul", &[&side, &nn], vec![])), g.op1("Abs", &[&rel], vec![]))
+    } else {
+        let neg = g.op1("Neg", &[&rel], vec![]);
+        (None, g.op1("Max", &[&neg, &zero], vec![]))
+    };
+    let exact = n / 2;
+    let ex = g.scalar_i64(exact);
+    let small = g.op1("Less", &[&r, &ex], vec![]);
+    let rf = g.op1("Cast", &[&r], vec![("to", Attr::Int(1))]);
+    let onef = g.scalar(1.0);
+    let rf = g.op1("Max", &[&rf, &onef], vec![]);
+    let exf = g.scalar(exact.max(1) as f32);
+    let ratio = g.op1("Div", &[&rf, &exf], vec![]);
+    let lg = g.op1("Log", &[&ratio], vec![]);
+    let k = ((n - exact) as f64 / ((maxd as f64) / exact.max(1) as f64).ln()) as f32;
+    let kc = g.scalar(k);
+    let scaled = g.op1("Mul", &[&lg, &kc], vec![]);
+    let fl = g.op1("Floor", &[&scaled], vec![]);
+    let li = g.op1("Cast", &[&fl], vec![("to", Attr::Int(7))]);
+    let large = g.op1("Add", &[&li, &ex], vec![]);
+    let cap = g.scalar_i64(n - 1);
+    let large = g.op1("Min", &[&large, &cap], vec![]);
+    let mut bucket = g.op1("Where", &[&small, &r, &large], vec![]);
+    if let Some(ret) = ret {
+        bucket = g.op1("Add", &[&bucket, &ret], vec![]);
+    }
+    let vals = g.op1("Gather", &[&table, &bucket], vec![("axis", Attr::Int(0))]); // [T, T, H]
+    let vals = g.op1("Transpose", &[&vals], vec![("perm", Attr::Ints(vec![2, 0, 1]))]);
+    Ok(vec![g.unsqueeze(&vals, &[0])])
+}
+
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
@@ -365,8 +415,8 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "relative_position_bias",
         torch: Some(relative_bias),
-        onnx: None,
-        no_onnx: "T5's bucketing of relative distances (a logarithm per pair of positions) is not written as ONNX operators yet",
+        onnx: Some(relative_bias_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "timestep_embedding",
