@@ -25,6 +25,34 @@ import tempfile
 TOL = 1e-4
 
 
+def round_trip(strata, path, ref, work):
+    """Imports `path`, exports it again, and compares the outputs with the first export's."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    project = path[:-len(".onnx")] + "-imported.strata"
+    r = subprocess.run([strata, "import", path, "-o", project], capture_output=True, text=True)
+    if r.returncode != 0:
+        return "import failed: " + (r.stderr.strip().splitlines() or [""])[-1][:100]
+    kept = sum(1 for line in r.stdout.splitlines() if "has no Strata layer" in line)
+    again = path[:-len(".onnx")] + "-again.onnx"
+    e = subprocess.run([strata, "export", project, "--format", "onnx", "-o", again, "--reference"],
+                       capture_output=True, text=True)
+    if e.returncode != 0:
+        return f"{kept} operator(s) kept as ONNX nodes; does not export again"
+    ref2 = load_file(again[:-len(".onnx")] + ".reference.safetensors")
+    outs1 = [v for k, v in sorted(ref.items()) if k.startswith("output.")]
+    outs2 = [v for k, v in sorted(ref2.items()) if k.startswith("output.")]
+    ins1 = [v for k, v in sorted(ref.items()) if k.startswith("input.")]
+    ins2 = [v for k, v in sorted(ref2.items()) if k.startswith("input.")]
+    if len(outs1) != len(outs2) or any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(ins1, ins2)):
+        return "outputs not comparable (different inputs)"
+    worst = max((float(np.abs(a - b.reshape(a.shape)).max()) for a, b in zip(outs1, outs2)), default=0.0)
+    if worst > 1e-5:
+        return f"outputs differ by {worst:.1e}"
+    return f"kept the outputs ({worst:.0e})"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ids", nargs="*", help="preset ids (default: all)")
@@ -45,6 +73,7 @@ def main():
         subprocess.run([a.strata, "presets", "--json"], check=True, capture_output=True, text=True).stdout)}
     ids = a.ids or sorted(presets)
     wrong, refused, passed, skipped = [], [], [], []
+    trips, trip_fail = 0, []
     with tempfile.TemporaryDirectory() as work:
         for pid in ids:
             p = presets[pid]
@@ -85,10 +114,17 @@ def main():
                 if worst > TOL:
                     raise AssertionError(f"outputs differ by {worst:.2e}")
                 passed.append(pid)
-                print(f"{pid:20} ok               {n} parameters, max difference {worst:.1e}", flush=True)
+                trip = round_trip(a.strata, path, ref, work)
+                if trip.startswith("kept"):
+                    trips += 1
+                else:
+                    trip_fail.append(pid)
+                print(f"{pid:20} ok               {n} parameters, max difference {worst:.1e}; round trip: {trip}", flush=True)
             except Exception as e:  # noqa: BLE001 - any failure of a real consumer is a wrong export
                 wrong.append(pid)
                 print(f"{pid:20} WRONG            {type(e).__name__}: {str(e)[:200]}", flush=True)
+    print(f"round trip (export → import → export): {trips} of {len(passed)} keep the outputs"
+          + (f"; not yet: {', '.join(trip_fail)}" if trip_fail else ""))
     print(f"{len(passed)} passed, {len(refused)} not in the ONNX export yet (reason given), {len(skipped)} skipped, {len(wrong)} wrong")
     return 1 if wrong else 0
 

@@ -394,7 +394,7 @@ fn dropping_an_onnx_file_imports_it_as_a_new_project_and_opens_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let doc = h.state().document();
-    assert_eq!(doc.project.name, "lenet");
+    assert_eq!(doc.project.name, "LeNet-5", "a Strata export reopens as its project");
     assert!(doc.project.graph.nodes.iter().any(|n| n.kind == "conv2d"));
     assert!(h.state().status().contains("imported as"), "{}", h.state().status());
     assert!(
@@ -416,5 +416,5 @@ fn dropping_an_onnx_file_imports_it_as_a_new_project_and_opens_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(h.state().status().contains("broken.onnx"), "{}", h.state().status());
-    assert_eq!(h.state().document().project.name, "lenet");
+    assert_eq!(h.state().document().project.name, "LeNet-5");
 }

@@ -27,6 +27,13 @@ fn export_onnx(project: &strata::doc::Project, path: &Path, seed: u64) -> intero
     .unwrap()
 }
 
+/// The file without the project Strata embeds: what an ONNX file from another tool looks like.
+fn foreign(path: &Path) {
+    let mut m = ModelProto::parse_from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    m.metadata_props.clear();
+    std::fs::write(path, m.write_to_bytes().unwrap()).unwrap();
+}
+
 fn outputs(reference: &Path) -> Vec<Vec<f32>> {
     let c = safetensors::read(reference).unwrap();
     c.floats
@@ -143,6 +150,7 @@ fn export_import_export_keeps_the_graph_and_the_outputs() {
     for id in ["lenet5", "resnet_mini", "mlp"] {
         let first = dir.path().join(format!("{id}.onnx"));
         let s1 = export_onnx(&common::preset(id), &first, 5);
+        foreign(&first);
         let project_path = dir.path().join(format!("{id}.strata"));
         let imported = interop::import_onnx(&first, &project_path, &no_progress).unwrap();
         assert_eq!(imported.params, s1.params, "{id}: parameters kept");
@@ -192,11 +200,44 @@ fn export_import_export_keeps_the_graph_and_the_outputs() {
 }
 
 #[test]
+fn a_strata_export_reopens_as_the_same_project_with_its_weights() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["gpt_char", "resnet_mini", "lstm_rows"] {
+        let first = dir.path().join(format!("{id}.onnx"));
+        export_onnx(&common::preset(id), &first, 3);
+        let project_path = dir.path().join(format!("{id}.strata"));
+        interop::import_onnx(&first, &project_path, &no_progress).unwrap();
+        let project = strata::open_project(&project_path).unwrap();
+        let original = common::preset(id);
+        assert_eq!(project.graph, original.graph, "{id}: the same graph");
+        assert_eq!(project.blocks, original.blocks, "{id}: the same blocks");
+        let second = dir.path().join(format!("{id}-again.onnx"));
+        let reference = second.with_extension("reference.safetensors");
+        interop::export_onnx(
+            &project,
+            Some(&project_path),
+            &second,
+            &Weights::Latest,
+            Some(&reference),
+            &no_progress,
+        )
+        .unwrap();
+        assert_eq!(
+            outputs(&first.with_extension("reference.safetensors")),
+            outputs(&reference),
+            "{id}"
+        );
+    }
+}
+
+#[test]
 fn unknown_operators_are_kept_as_onnx_nodes_with_a_diagnostic() {
     let _g = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gpt.onnx");
     export_onnx(&common::preset("gpt_char"), &path, 1);
+    foreign(&path);
     let out = dir.path().join("gpt.strata");
     let s = interop::import_onnx(&path, &out, &no_progress).unwrap();
     let project = strata::open_project(&out).unwrap();
@@ -235,6 +276,7 @@ fn bad_onnx_files_are_clear_errors_naming_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("mlp.onnx");
     export_onnx(&common::preset("mlp"), &good, 1);
+    foreign(&good);
     let bytes = std::fs::read(&good).unwrap();
     let check = |name: &str, data: &[u8], want: &str| {
         let p = dir.path().join(name);

@@ -25,6 +25,9 @@ pub struct Imported {
     pub weights: HashMap<NodeId, Vec<NamedTensor>>,
     /// What the user should know: operators kept as ONNX nodes, constants made parameters.
     pub notes: Vec<String>,
+    /// For a file Strata exported (it carries its project): the initializers by name, to be
+    /// traced back onto the project's layers (`names::load_onnx_initializers`).
+    pub initializers: Option<Vec<NamedTensor>>,
 }
 
 /// A tensor read from the file.
@@ -90,6 +93,48 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
     }
     if graph.node.is_empty() {
         return Err("the graph has no operators".into());
+    }
+    // Strata's own export carries its project: reopen it exactly (blocks included).
+    let embedded = model
+        .metadata_props
+        .iter()
+        .find(|e| e.key == "strata.project")
+        .map(|e| crate::parse_project(&e.value));
+    let mut fallback_note = None;
+    match embedded {
+        Some(Ok(project)) => {
+            let mut initializers = Vec::with_capacity(graph.initializer.len());
+            for t in &graph.initializer {
+                initializers.push(read_tensor(t, dir)?.tensor(&t.name));
+            }
+            // Buffers (batch-norm statistics) travel as Constant nodes.
+            for n in graph.node.iter().filter(|n| n.op_type == "Constant") {
+                if let (Some(out), Some(t)) = (
+                    n.output.first(),
+                    n.attribute
+                        .iter()
+                        .find(|a| a.name == "value")
+                        .and_then(|a| a.t.as_ref()),
+                ) {
+                    let c = read_tensor(t, dir)?;
+                    if !c.int {
+                        initializers.push(c.tensor(out));
+                    }
+                }
+            }
+            return Ok(Imported {
+                project,
+                weights: HashMap::new(),
+                notes: vec!["a Strata export: its project (blocks, titles, settings) reopened as it was".into()],
+                initializers: Some(initializers),
+            });
+        }
+        Some(Err(e)) => {
+            fallback_note = Some(format!(
+                "its embedded Strata project did not load ({e}); the operators were mapped instead"
+            ))
+        }
+        None => {}
     }
     // Constants: initializers and Constant nodes.
     let mut consts: HashMap<String, Const> = HashMap::new();
@@ -263,10 +308,13 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         b.project.recipe.id = r.id.to_owned();
     }
     crate::shape::layout_project(&mut b.project, &crate::doc::LayoutOptions::default());
+    let mut notes = b.notes;
+    notes.extend(fallback_note);
     Ok(Imported {
         project: b.project,
         weights: b.weights,
-        notes: b.notes,
+        notes,
+        initializers: None,
     })
 }
 

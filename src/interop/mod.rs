@@ -387,6 +387,7 @@ pub fn write_imported(imported: import::Imported, out: &Path, progress: &dyn Fn(
         project,
         weights,
         mut notes,
+        initializers,
     } = imported;
     progress("writing the project");
     crate::doc::save_file(&project, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
@@ -395,7 +396,13 @@ pub fn write_imported(imported: import::Imported, out: &Path, progress: &dyn Fn(
         params: crate::shape::check(&project).total_params as usize,
         ..Summary::default()
     };
-    if !weights.is_empty() {
+    if let Some(tensors) = initializers {
+        progress("writing the weights");
+        let dir = out.with_extension("checkpoints").join("imported");
+        let s = names::load_onnx_initializers(&project, &tensors, &dir)?;
+        summary.files.push(dir);
+        notes.extend(s.notes);
+    } else if !weights.is_empty() {
         progress("writing the weights");
         let dir = out.with_extension("checkpoints").join("imported");
         match import::save_weights(&project, &weights, &dir) {

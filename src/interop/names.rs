@@ -19,12 +19,10 @@ use std::path::Path;
 pub struct Slot {
     /// Plan step.
     pub step: usize,
-    /// Burn field path (or `running_mean` / `running_var`).
-    pub path: String,
-    /// Its size in the model.
-    pub len: usize,
-    /// Element `i` of the exported tensor is element `perm[i]` of the model's.
-    pub perm: Vec<usize>,
+    /// The model's tensors it draws on (Burn field paths, or `running_mean` / `running_var`).
+    pub paths: Vec<String>,
+    /// Element `i` of the exported tensor is element `perm[i].1` of tensor `paths[perm[i].0]`.
+    pub perm: Vec<(usize, usize)>,
 }
 
 /// Every tensor of a layer, running statistics included.
@@ -39,6 +37,41 @@ fn all_tensors(layer: &Layer) -> Vec<NamedTensor> {
 
 /// The PyTorch name of every tensor of `project`'s export, with where it lives in the model.
 pub fn torch_slots(project: &Project) -> Result<HashMap<String, Slot>, String> {
+    trace(project, |p, m| Ok(torch::export(p, m)?.weights))
+}
+
+/// The name of every initializer of `project`'s ONNX export, with where it lives in the model.
+pub fn onnx_slots(project: &Project) -> Result<HashMap<String, Slot>, String> {
+    use onnx_ir::{Message, ModelProto};
+    trace(project, |p, m| {
+        let ex = super::onnx::export(p, m)?;
+        let model = ModelProto::parse_from_bytes(&ex.bytes).map_err(|e| e.to_string())?;
+        let g = model.graph.as_ref().ok_or("no graph")?;
+        // Initializers (parameters) and Constant nodes (buffers such as batch-norm statistics).
+        let constants = g.node.iter().filter(|n| n.op_type == "Constant").filter_map(|n| {
+            let t = n.attribute.iter().find(|a| a.name == "value")?.t.as_ref()?;
+            Some((n.output.first()?.clone(), t))
+        });
+        Ok(g.initializer
+            .iter()
+            .map(|t| (t.name.clone(), t))
+            .chain(constants)
+            .filter(|(_, t)| t.data_type == 1)
+            .map(|(name, t)| NamedTensor {
+                name,
+                dims: t.dims.iter().map(|&d| d as usize).collect(),
+                data: t.float_data.clone(),
+            })
+            .collect())
+    })
+}
+
+/// Sets every learned value of `project`'s model to a distinct number, exports it with `export`,
+/// and traces each exported tensor's elements back to the model's.
+fn trace(
+    project: &Project,
+    export: impl Fn(&Project, &GraphModel) -> Result<Vec<NamedTensor>, String>,
+) -> Result<HashMap<String, Slot>, String> {
     let device = burn::tensor::Device::flex();
     let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
     let GraphModel { mut layers, plan } = model;
@@ -65,38 +98,34 @@ pub fn torch_slots(project: &Project) -> Result<HashMap<String, Slot>, String> {
         tensors_of[si] = ts;
     }
     let model = GraphModel { layers, plan };
-    let ex = torch::export(project, &model)?;
     let mut slots = HashMap::new();
-    for w in ex.weights {
-        let mut perm = Vec::with_capacity(w.data.len());
-        let mut at: Option<(usize, usize)> = None;
+    for w in export(project, &model)? {
         // A buffer that is not learned (a flow's fixed permutation) traces to nothing: skip it.
         if !w.data.iter().any(|v| origin.contains_key(&v.to_bits())) {
             continue;
         }
+        let mut step = None;
+        let mut paths: Vec<String> = Vec::new();
+        let mut perm = Vec::with_capacity(w.data.len());
         for v in &w.data {
             let Some(&(s, t, e)) = origin.get(&v.to_bits()) else {
                 return Err(format!("cannot trace the exported tensor {} back to the model", w.name));
             };
-            if *at.get_or_insert((s, t)) != (s, t) {
-                return Err(format!(
-                    "the exported tensor {} mixes several of the model's tensors",
-                    w.name
-                ));
+            if *step.get_or_insert(s) != s {
+                return Err(format!("the exported tensor {} mixes several nodes' weights", w.name));
             }
-            perm.push(e);
+            let name = &tensors_of[s][t].name;
+            let local = match paths.iter().position(|p| p == name) {
+                Some(i) => i,
+                None => {
+                    paths.push(name.clone());
+                    paths.len() - 1
+                }
+            };
+            perm.push((local, e));
         }
-        let Some((s, t)) = at else { continue };
-        let src = &tensors_of[s][t];
-        slots.insert(
-            w.name.clone(),
-            Slot {
-                step: s,
-                path: src.name.clone(),
-                len: src.data.len(),
-                perm,
-            },
-        );
+        let Some(step) = step else { continue };
+        slots.insert(w.name.clone(), Slot { step, paths, perm });
     }
     Ok(slots)
 }
@@ -106,6 +135,23 @@ pub fn torch_slots(project: &Project) -> Result<HashMap<String, Slot>, String> {
 pub fn load_weights(project: &Project, file: &Path, out: &Path) -> Result<Summary, String> {
     let contents = super::safetensors::read(file)?;
     let slots = torch_slots(project)?;
+    load_into(project, &contents.floats, &slots, &file.display().to_string(), out)
+}
+
+/// Loads the initializers of a Strata ONNX export back onto `project`'s layers (traced through
+/// the ONNX exporter) and saves them as the checkpoint folder `out`.
+pub fn load_onnx_initializers(project: &Project, tensors: &[NamedTensor], out: &Path) -> Result<Summary, String> {
+    let slots = onnx_slots(project)?;
+    load_into(project, tensors, &slots, "the ONNX file", out)
+}
+
+fn load_into(
+    project: &Project,
+    floats: &[NamedTensor],
+    slots: &HashMap<String, Slot>,
+    file: &str,
+    out: &Path,
+) -> Result<Summary, String> {
     let device = burn::tensor::Device::flex();
     let model = crate::engine::compile(project, &device).map_err(|e| e.to_string())?;
     let GraphModel { mut layers, plan } = model;
@@ -113,28 +159,41 @@ pub fn load_weights(project: &Project, file: &Path, out: &Path) -> Result<Summar
     let mut per_step: HashMap<usize, Vec<NamedTensor>> = HashMap::new();
     let mut used = 0usize;
     let mut unknown = Vec::new();
-    for t in &contents.floats {
-        let (step, path, values) = if let Some(slot) = slots.get(&t.name) {
+    for t in floats {
+        if let Some(slot) = slots.get(&t.name) {
             if t.data.len() != slot.perm.len() {
                 return Err(format!(
                     "{}: {} holds {} values, the model's needs {}",
-                    file.display(),
+                    file,
                     t.name,
                     t.data.len(),
                     slot.perm.len()
                 ));
             }
-            let mut data = vec![0f32; slot.len];
-            for (i, &p) in slot.perm.iter().enumerate() {
-                data[p] = t.data[i];
+            let Some(li) = plan.steps[slot.step].layer else {
+                continue;
+            };
+            let list = per_step.entry(slot.step).or_insert_with(|| all_tensors(&layers[li]));
+            let targets: Vec<Option<usize>> = slot
+                .paths
+                .iter()
+                .map(|p| list.iter().position(|x| &x.name == p))
+                .collect();
+            for (i, &(ti, e)) in slot.perm.iter().enumerate() {
+                if let Some(x) = targets[ti].and_then(|k| list.get_mut(k))
+                    && let Some(v) = x.data.get_mut(e)
+                {
+                    *v = t.data[i];
+                }
             }
-            (slot.step, slot.path.clone(), data)
-        } else if let Some((step, path)) = by_title(&plan, &t.name) {
-            (step, path, t.data.clone())
-        } else {
+            used += 1;
+            continue;
+        }
+        let Some((step, path)) = by_title(&plan, &t.name) else {
             unknown.push(t.name.clone());
             continue;
         };
+        let values = t.data.clone();
         let Some(li) = plan.steps[step].layer else { continue };
         let list = per_step.entry(step).or_insert_with(|| all_tensors(&layers[li]));
         match list.iter_mut().find(|x| x.name == path) {
@@ -145,7 +204,7 @@ pub fn load_weights(project: &Project, file: &Path, out: &Path) -> Result<Summar
             Some(x) => {
                 return Err(format!(
                     "{}: {} holds {} values, node '{}' needs {} for {path}",
-                    file.display(),
+                    file,
                     t.name,
                     values.len(),
                     plan.steps[step].title,
@@ -160,8 +219,8 @@ pub fn load_weights(project: &Project, file: &Path, out: &Path) -> Result<Summar
         expected.sort();
         return Err(format!(
             "{}: none of its {} tensors names a weight of this project (expected names like {})",
-            file.display(),
-            contents.floats.len(),
+            file,
+            floats.len(),
             expected
                 .iter()
                 .take(3)

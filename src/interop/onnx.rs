@@ -15,6 +15,9 @@ use onnx_ir::{AttributeProto, AttributeType, GraphProto, Message, ModelProto, No
 /// The opset the exporter writes.
 pub const OPSET: i64 = 17;
 
+/// Metadata key under which the exporter stores the project (see [`super::import`]).
+pub const PROJECT_KEY: &str = "strata.project";
+
 /// ONNX element types (TensorProto.DataType).
 const FLOAT: i32 = 1;
 const INT64: i32 = 7;
@@ -411,6 +414,13 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, Strin
     if let Some(o) = m.opset_import.last_mut() {
         o.domain = String::new();
         o.version = OPSET;
+    }
+    // The project itself, so Strata reopens its own export exactly (blocks, titles, settings);
+    // other tools ignore metadata.
+    m.metadata_props.push(Default::default());
+    if let Some(e) = m.metadata_props.last_mut() {
+        e.key = PROJECT_KEY.into();
+        e.value = crate::doc::to_json_string(project);
     }
     m.graph = Some(graph).into();
     let bytes = m
