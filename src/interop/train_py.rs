@@ -25,8 +25,9 @@ pub fn write(
         ));
     };
     let dir = project_path.and_then(Path::parent);
-    let examples = crate::engine::recipes::common::Examples::load(project, dir, project.training.seed)
-        .map_err(|e| format!("cannot load the data for train.py: {e}"))?;
+    // Recipes over labelled examples get them split as a run would; text recipes read their own.
+    let examples =
+        crate::engine::recipes::common::Examples::load(project, dir, project.training.seed).map_err(|e| e.to_string());
     let inputs: Vec<PyInput> = model
         .plan
         .inputs
@@ -41,9 +42,11 @@ pub fn write(
         .collect();
     let part = part(&TrainCtx {
         project,
-        examples: &examples,
+        examples: examples.as_ref().map_err(Clone::clone),
+        data_dir: dir,
         inputs: &inputs,
-    })?;
+    })
+    .map_err(|e| format!("cannot write train.py: {e}"))?;
     let data = out.join("data.safetensors");
     super::safetensors::write(
         &data,
@@ -186,6 +189,8 @@ def main():
     optimizer = make_optimizer(net.parameters())
 
     data = load_file(args.data)
+    if "prepare" in globals():
+        prepare(data, device)
     x_train, y_train, x_val, y_val = data["x_train"], data["y_train"], data["x_val"], data["y_val"]
     n = x_train.shape[0]
     per_rank = max(SETTINGS["batch_size"] // world, 1)

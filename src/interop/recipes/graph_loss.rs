@@ -8,7 +8,10 @@ pub const ID: &str = "graph_loss";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx.examples;
+    let ex = ctx
+        .examples
+        .as_ref()
+        .map_err(|e| format!("cannot load the data: {e}"))?;
     let (train, val) = (&ex.split.train, &ex.split.val);
     let normalize = crate::engine::recipes::setting(ctx.project, "normalize_inputs")
         .and_then(|v| v.as_bool())

@@ -3,6 +3,7 @@
 //! model's inputs and what it minimises) and the data it trains on.
 
 mod graph_loss;
+mod language_model;
 mod supervised;
 
 use super::safetensors::IntTensor;
@@ -26,8 +27,11 @@ pub struct PyInput {
 pub struct TrainCtx<'a> {
     /// The project.
     pub project: &'a Project,
-    /// Its data, loaded and split as a Strata run would (same seed).
-    pub examples: &'a Examples,
+    /// Its data, loaded and split as a Strata run would (same seed); `None` for recipes that
+    /// read another kind of data (a text).
+    pub examples: Result<&'a Examples, String>,
+    /// Folder that relative data paths resolve against.
+    pub data_dir: Option<&'a std::path::Path>,
     /// The model's inputs.
     pub inputs: &'a [PyInput],
 }
@@ -35,9 +39,10 @@ pub struct TrainCtx<'a> {
 /// The recipe's part of `train.py` and its data.
 pub struct TrainPart {
     /// Python defining `inputs_of(x, y)` (the forward pass's keyword arguments for a batch),
-    /// `objective(out, y)` (the loss and, for classes, the count of right answers) and `TASK`.
+    /// `objective(out, y)` (the loss and, for classes, the count of right answers), `TASK`, and
+    /// optionally `prepare(data, device)` (called once with the loaded data).
     pub code: String,
-    /// `x_train`, `y_train`, `x_val`, `y_val` as float tensors…
+    /// `x_train`, `y_train`, `x_val`, `y_val` (and whatever `prepare` reads) as float tensors…
     pub floats: Vec<NamedTensor>,
     /// …or integer tensors.
     pub ints: Vec<IntTensor>,
@@ -47,7 +52,11 @@ pub struct TrainPart {
 pub type TrainFn = fn(&TrainCtx) -> Result<TrainPart, String>;
 
 /// Recipes `train.py` can run, by id.
-pub const TRAINERS: &[(&str, TrainFn)] = &[(supervised::ID, supervised::part), (graph_loss::ID, graph_loss::part)];
+pub const TRAINERS: &[(&str, TrainFn)] = &[
+    (supervised::ID, supervised::part),
+    (graph_loss::ID, graph_loss::part),
+    (language_model::ID, language_model::part),
+];
 
 /// Features of examples `idx` as the engine feeds them (padding, standardisation).
 fn features(ex: &Examples, idx: &[usize], normalize: bool, name: &str) -> Result<NamedTensor, String> {

@@ -11,7 +11,10 @@ pub const ID: &str = "supervised";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx.examples;
+    let ex = ctx
+        .examples
+        .as_ref()
+        .map_err(|e| format!("cannot load the data: {e}"))?;
     let (train, val) = (&ex.split.train, &ex.split.val);
     let mut floats = vec![features(ex, train, true, "x_train")?, features(ex, val, true, "x_val")?];
     let mut ints = Vec::new();
