@@ -137,7 +137,7 @@ fn kinds_not_in_the_onnx_export_are_refused_with_the_reason() {
     )
     .unwrap_err();
     assert!(
-        e.contains("(mamba)") && e.contains("not in the ONNX export") && e.contains("scans"),
+        e.contains("(mamba)") && e.contains("not in the ONNX export") && e.contains("selective scan"),
         "{e}"
     );
     assert!(!dir.path().join("mamba.onnx").exists(), "nothing half-written");

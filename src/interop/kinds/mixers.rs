@@ -2,6 +2,7 @@
 //! by step here; Strata's chunked scan is the same recurrence).
 
 use crate::interop::ExportSpec;
+use crate::interop::onnx::{Attr, OnnxCtx, OnnxGraph};
 use crate::interop::torch::{Helper, TorchCtx, TorchNode};
 
 /// The mixers' PyTorch classes.
@@ -244,6 +245,249 @@ fn hyena(ctx: &TorchCtx) -> Result<TorchNode, String> {
     .with(&MIXERS))
 }
 
+/// `x` `[B, T, D]` shifted one step later in time (zeros first).
+fn shift_onnx(g: &mut OnnxGraph, x: &str) -> String {
+    let (s0, s1, e1, axis) = (
+        g.const_i64(&[0]),
+        g.const_i64(&[1]),
+        g.const_i64(&[-1]),
+        g.const_i64(&[1]),
+    );
+    let first = g.op1("Slice", &[x, &s0, &s1, &axis], vec![]);
+    let zero = g.scalar(0.0);
+    let zeros = g.op1("Mul", &[&first, &zero], vec![]);
+    let rest = g.op1("Slice", &[x, &s0, &e1, &axis], vec![]);
+    g.op1("Concat", &[&zeros, &rest], vec![("axis", Attr::Int(1))])
+}
+
+/// `x·μ + xx·(1 − μ)` with the learned μ.
+fn mixed_onnx(g: &mut OnnxGraph, x: &str, xx: &str, mu: &str) -> String {
+    let one = g.scalar(1.0);
+    let inv = g.op1("Sub", &[&one, mu], vec![]);
+    let a = g.op1("Mul", &[x, mu], vec![]);
+    let b = g.op1("Mul", &[xx, &inv], vec![]);
+    g.op1("Add", &[&a, &b], vec![])
+}
+
+fn plain(g: &mut OnnxGraph, ctx: &OnnxCtx, x: &str, name: &str) -> Result<String, String> {
+    let w = g.param(
+        &format!("{}.{name}.weight", ctx.name),
+        &ctx.tensor(&format!("{name}.weight"))?,
+    );
+    Ok(g.op1("MatMul", &[x, &w], vec![]))
+}
+
+fn with_bias(g: &mut OnnxGraph, ctx: &OnnxCtx, x: &str, name: &str) -> Result<String, String> {
+    let y = plain(g, ctx, x, name)?;
+    let b = g.param(
+        &format!("{}.{name}.bias", ctx.name),
+        &ctx.tensor(&format!("{name}.bias"))?,
+    );
+    Ok(g.op1("Add", &[&y, &b], vec![]))
+}
+
+fn channel_mix_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let xx = shift_onnx(g, &x);
+    let mk = g.param(&format!("{}.mix_k", ctx.name), &ctx.tensor("mix_k")?);
+    let mr = g.param(&format!("{}.mix_r", ctx.name), &ctx.tensor("mix_r")?);
+    let xk = mixed_onnx(g, &x, &xx, &mk);
+    let xr = mixed_onnx(g, &x, &xx, &mr);
+    let k = plain(g, ctx, &xk, "key")?;
+    let k = g.op1("Relu", &[&k], vec![]);
+    let k2 = g.op1("Mul", &[&k, &k], vec![]);
+    let v = plain(g, ctx, &k2, "value")?;
+    let r = plain(g, ctx, &xr, "receptance")?;
+    let r = g.op1("Sigmoid", &[&r], vec![]);
+    Ok(vec![g.op1("Mul", &[&r, &v], vec![])])
+}
+
+/// Positions 0..T of `x`'s axis 1: (int64 `[T]`, float `[T]`).
+fn positions(g: &mut OnnxGraph, x: &str) -> (String, String, String) {
+    let t = g.shape_slice(x, 1, 2);
+    let t = g.op1("Squeeze", &[&t], vec![]);
+    let (zero, one) = (g.scalar_i64(0), g.scalar_i64(1));
+    let q = g.op1("Range", &[&zero, &t, &one], vec![]);
+    let qf = g.op1("Cast", &[&q], vec![("to", Attr::Int(1))]);
+    (q, qf, t)
+}
+
+fn time_mix_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let x = ctx.x(0)?;
+    let xx = shift_onnx(g, &x);
+    let mix = |g: &mut OnnxGraph, name: &str| -> Result<String, String> {
+        let mu = g.param(&format!("{}.{name}", ctx.name), &ctx.tensor(name)?);
+        Ok(mixed_onnx(g, &x, &xx, &mu))
+    };
+    let (xk, xv, xr) = (mix(g, "mix_k")?, mix(g, "mix_v")?, mix(g, "mix_r")?);
+    let k = plain(g, ctx, &xk, "key")?;
+    let v = plain(g, ctx, &xv, "value")?;
+    let r = plain(g, ctx, &xr, "receptance")?;
+    let r = g.op1("Sigmoid", &[&r], vec![]);
+    let decay = g.param(&format!("{}.decay", ctx.name), &ctx.tensor("decay")?);
+    let u = g.param(&format!("{}.first", ctx.name), &ctx.tensor("first")?);
+    let w = g.op1("Exp", &[&decay], vec![]);
+    // decay[d, q, i] = exp(−(q − 1 − i)·w_d) for i < q, else 0.
+    let (q, qf, _) = positions(g, &x);
+    let row = g.unsqueeze(&q, &[1]);
+    let col = g.unsqueeze(&q, &[0]);
+    let earlier = g.op1("Less", &[&col, &row], vec![]);
+    let strict = g.op1("Cast", &[&earlier], vec![("to", Attr::Int(1))]);
+    let rowf = g.unsqueeze(&qf, &[1]);
+    let colf = g.unsqueeze(&qf, &[0]);
+    let diff = g.op1("Sub", &[&rowf, &colf], vec![]);
+    let one = g.scalar(1.0);
+    let dist = g.op1("Sub", &[&diff, &one], vec![]);
+    let dist = g.op1("Mul", &[&dist, &strict], vec![]);
+    let dist = g.unsqueeze(&dist, &[0]);
+    let wd = g.unsqueeze(&w, &[1, 2]);
+    let a = g.op1("Mul", &[&dist, &wd], vec![]);
+    let na = g.op1("Neg", &[&a], vec![]);
+    let ea = g.op1("Exp", &[&na], vec![]);
+    let strict3 = g.unsqueeze(&strict, &[0]);
+    let decay = g.op1("Mul", &[&ea, &strict3], vec![]);
+    let decay4 = g.unsqueeze(&decay, &[0]); // [1, D, T, T]
+    let kd = g.op1("Transpose", &[&k], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let vd = g.op1("Transpose", &[&v], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let top = g.op1(
+        "ReduceMax",
+        &[&kd],
+        vec![("axes", Attr::Ints(vec![2])), ("keepdims", Attr::Int(1))],
+    );
+    let centred = g.op1("Sub", &[&kd, &top], vec![]);
+    let lo = g.scalar(-60.0);
+    let hi = g.scalar(60.0);
+    let c1 = g.op1("Max", &[&centred, &lo], vec![]);
+    let ek = g.op1("Exp", &[&c1], vec![]);
+    let ub = g.unsqueeze(&u, &[0, 2]);
+    let bonus = g.op1("Add", &[&centred, &ub], vec![]);
+    let bonus = g.op1("Clip", &[&bonus, &lo, &hi], vec![]);
+    let now = g.op1("Exp", &[&bonus], vec![]);
+    let past = |g: &mut OnnxGraph, t: &str| {
+        let col = g.unsqueeze(t, &[3]);
+        let m = g.op1("MatMul", &[&decay4, &col], vec![]);
+        let three = g.const_i64(&[3]);
+        g.op1("Squeeze", &[&m, &three], vec![])
+    };
+    let ekv = g.op1("Mul", &[&ek, &vd], vec![]);
+    let nv = g.op1("Mul", &[&now, &vd], vec![]);
+    let p1 = past(g, &ekv);
+    let num = g.op1("Add", &[&p1, &nv], vec![]);
+    let p2 = past(g, &ek);
+    let den = g.op1("Add", &[&p2, &now], vec![]);
+    let tiny = g.scalar(1e-30);
+    let den = g.op1("Max", &[&den, &tiny], vec![]);
+    let y = g.op1("Div", &[&num, &den], vec![]);
+    let y = g.op1("Transpose", &[&y], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let ry = g.op1("Mul", &[&r, &y], vec![]);
+    Ok(vec![plain(g, ctx, &ry, "output")?])
+}
+
+fn hyena_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let p = ctx.p();
+    let d = ctx.in_dim(0, 2)? as i64;
+    let order = p.int("order").max(1);
+    let x = ctx.x(0)?;
+    let z = with_bias(g, ctx, &x, "in_proj")?; // [B, T, (order+1)·D]
+    // The causal depthwise convolution (kernel 3) over time.
+    let lanes = (order + 1) * d;
+    let cw = g.param(&format!("{}.conv_w", ctx.name), &ctx.tensor("conv_w")?);
+    let k = ctx.tensor("conv_w")?.dims[1] as i64;
+    let cw = g.reshape(&cw, &[lanes, 1, k]);
+    let cb = g.param(&format!("{}.conv_b", ctx.name), &ctx.tensor("conv_b")?);
+    let zt = g.op1("Transpose", &[&z], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let conv = g.op1(
+        "Conv",
+        &[&zt, &cw, &cb],
+        vec![
+            ("group", Attr::Int(lanes)),
+            ("kernel_shape", Attr::Ints(vec![k])),
+            ("pads", Attr::Ints(vec![k - 1, 0])),
+        ],
+    );
+    let z = g.op1("Transpose", &[&conv], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    // The implicit filters from position features, with decaying windows.
+    let (q, qf, t) = positions(g, &x);
+    let tf = g.op1("Cast", &[&t], vec![("to", Attr::Int(1))]);
+    let one = g.scalar(1.0);
+    let tf = g.op1("Max", &[&tf, &one], vec![]);
+    let pos = g.op1("Div", &[&qf, &tf], vec![]);
+    let pos = g.unsqueeze(&pos, &[1]); // [T, 1]
+    let bands = crate::catalog::mixers::HYENA_BANDS as usize;
+    let freqs: Vec<f32> = (1..=bands)
+        .map(|k| (2.0 * std::f64::consts::PI * k as f64) as f32)
+        .collect();
+    let fr = g.const_f32(&[1, bands], freqs);
+    let ang = g.op1("Mul", &[&pos, &fr], vec![]);
+    let sn = g.op1("Sin", &[&ang], vec![]);
+    let cs = g.op1("Cos", &[&ang], vec![]);
+    let sn = g.unsqueeze(&sn, &[2]);
+    let cs = g.unsqueeze(&cs, &[2]);
+    let sc = g.op1("Concat", &[&sn, &cs], vec![("axis", Attr::Int(2))]);
+    let sc = g.reshape(&sc, &[-1, 2 * bands as i64]);
+    let feats = g.op1("Concat", &[&pos, &sc], vec![("axis", Attr::Int(1))]);
+    let channels = (order * d) as usize;
+    let rates: Vec<f32> = (0..channels)
+        .map(|c| {
+            let f = if channels > 1 {
+                c as f64 / (channels - 1) as f64
+            } else {
+                0.5
+            };
+            (0.3f64.ln() + f * (0.003f64.ln() - 0.3f64.ln())).exp() as f32
+        })
+        .collect();
+    let rate = g.const_f32(&[1, channels], rates);
+    let qcol = g.unsqueeze(&qf, &[1]);
+    let decay = g.op1("Mul", &[&qcol, &rate], vec![]);
+    let decay = g.op1("Neg", &[&decay], vec![]);
+    let window = g.op1("Exp", &[&decay], vec![]);
+    let h1 = with_bias(g, ctx, &feats, "filter1")?;
+    let h1 = g.op1("Sin", &[&h1], vec![]);
+    let h2 = with_bias(g, ctx, &h1, "filter2")?;
+    let h2 = g.op1("Sin", &[&h2], vec![]);
+    let h3 = with_bias(g, ctx, &h2, "filter3")?;
+    let filters = g.op1("Mul", &[&h3, &window], vec![]); // [T, order·D]
+    // Toeplitz indices (q − i, clamped) and the causal mask.
+    let row = g.unsqueeze(&q, &[1]);
+    let col = g.unsqueeze(&q, &[0]);
+    let lag = g.op1("Sub", &[&row, &col], vec![]);
+    let zero = g.scalar_i64(0);
+    let lag = g.op1("Max", &[&lag, &zero], vec![]);
+    let later = g.op1("Greater", &[&col, &row], vec![]);
+    let keep = g.op1("Not", &[&later], vec![]);
+    let lower = g.op1("Cast", &[&keep], vec![("to", Attr::Int(1))]);
+    let lower = g.unsqueeze(&lower, &[0]);
+    let skip = g.param(&format!("{}.skip", ctx.name), &ctx.tensor("skip")?);
+    let axis2 = g.const_i64(&[2]);
+    let axis1 = g.const_i64(&[1]);
+    let axis0 = g.const_i64(&[0]);
+    let slice = |g: &mut OnnxGraph, t: &str, a: i64, b: i64, axis: &str| {
+        let (s, e) = (g.const_i64(&[a]), g.const_i64(&[b]));
+        g.op1("Slice", &[t, &s, &e, axis], vec![])
+    };
+    let mut y = slice(g, &z, 0, d, &axis2);
+    for i in 0..order {
+        let f = slice(g, &filters, i * d, (i + 1) * d, &axis1);
+        let h = g.op1("Transpose", &[&f], vec![("perm", Attr::Ints(vec![1, 0]))]); // [D, T]
+        let toe = g.op1("Gather", &[&h, &lag], vec![("axis", Attr::Int(1))]); // [D, T, T]
+        let toe = g.op1("Mul", &[&toe, &lower], vec![]);
+        let toe = g.unsqueeze(&toe, &[0]);
+        let yt = g.op1("Transpose", &[&y], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+        let ycol = g.unsqueeze(&yt, &[3]);
+        let lc = g.op1("MatMul", &[&toe, &ycol], vec![]);
+        let three = g.const_i64(&[3]);
+        let lc = g.op1("Squeeze", &[&lc, &three], vec![]);
+        let lc = g.op1("Transpose", &[&lc], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+        let sk = slice(g, &skip, i, i + 1, &axis0);
+        let ys = g.op1("Mul", &[&y, &sk], vec![]);
+        let conv = g.op1("Add", &[&lc, &ys], vec![]);
+        let zi = slice(g, &z, (i + 1) * d, (i + 2) * d, &axis2);
+        y = g.op1("Mul", &[&zi, &conv], vec![]);
+    }
+    Ok(vec![with_bias(g, ctx, &y, "out_proj")?])
+}
+
 /// Why ONNX export leaves these out for now.
 const NO_ONNX: &str =
     "the scans and long convolutions of state-space and RWKV mixers are not written as ONNX operators yet";
@@ -259,19 +503,19 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "rwkv_time_mix",
         torch: Some(time_mix),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(time_mix_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "rwkv_channel_mix",
         torch: Some(channel_mix),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(channel_mix_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "hyena",
         torch: Some(hyena),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(hyena_onnx),
+        no_onnx: "",
     },
 ];
