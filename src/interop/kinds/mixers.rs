@@ -488,9 +488,9 @@ fn hyena_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
     Ok(vec![with_bias(g, ctx, &y, "out_proj")?])
 }
 
-/// Why ONNX export leaves these out for now.
+/// Why ONNX export leaves Mamba out for now.
 const NO_ONNX: &str =
-    "the scans and long convolutions of state-space and RWKV mixers are not written as ONNX operators yet";
+    "its selective scan (a recurrence over time: an ONNX Loop or Scan) is not written as ONNX operators yet";
 
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
