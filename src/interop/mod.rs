@@ -12,6 +12,8 @@ pub mod kinds;
 #[cfg(feature = "engine")]
 pub mod names;
 #[cfg(feature = "engine")]
+pub mod node;
+#[cfg(feature = "engine")]
 pub mod onnx;
 #[cfg(feature = "engine")]
 pub mod recipes;

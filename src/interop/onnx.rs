@@ -6,10 +6,9 @@
 
 use super::weights::NamedTensor;
 use super::{Names, exporters};
-use crate::catalog::{DType, Dim, TensorType};
+use crate::catalog::{DType, Dim};
 use crate::doc::Project;
-use crate::engine::ops::{Layer, StepParams};
-use crate::engine::{GraphModel, Step};
+use crate::engine::GraphModel;
 use onnx_ir::{AttributeProto, AttributeType, GraphProto, Message, ModelProto, NodeProto, TensorProto, ValueInfoProto};
 
 /// The opset the exporter writes.
@@ -197,74 +196,23 @@ fn attribute(name: &str, a: Attr) -> AttributeProto {
     p
 }
 
-/// What a node's exporter sees.
+/// What a node's ONNX exporter sees: the node (see [`super::node::NodeCtx`]; its inputs are
+/// value names) and a readable prefix for its initializers.
 pub struct OnnxCtx<'a> {
-    /// The node as compiled.
-    pub step: &'a Step,
-    /// Its learned layer.
-    pub layer: Option<&'a Layer>,
-    /// Value names of its inputs, in port order (`None`: an open optional port).
-    pub inputs: Vec<Option<String>>,
+    /// The node, its layer and its inputs.
+    pub node: super::node::NodeCtx<'a>,
     /// A readable prefix for its initializers (`stage1/0/conv1`).
     pub name: String,
 }
 
+impl<'a> std::ops::Deref for OnnxCtx<'a> {
+    type Target = super::node::NodeCtx<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.node
+    }
+}
+
 impl OnnxCtx<'_> {
-    /// Parameters and checked types.
-    pub fn p(&self) -> &StepParams {
-        &self.step.params
-    }
-    /// Input `i`'s value name.
-    pub fn x(&self, i: usize) -> Result<String, String> {
-        self.inputs
-            .get(i)
-            .cloned()
-            .flatten()
-            .ok_or_else(|| format!("input {i} is not connected"))
-    }
-    /// Input `i`'s value name when connected.
-    pub fn opt(&self, i: usize) -> Option<String> {
-        self.inputs.get(i).cloned().flatten()
-    }
-    /// The checked type of input `i`.
-    pub fn in_type(&self, i: usize) -> Result<&TensorType, String> {
-        self.step
-            .params
-            .in_types
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| format!("input {i} has no checked type"))
-    }
-    /// Rank of input `i`.
-    pub fn in_rank(&self, i: usize) -> Result<usize, String> {
-        Ok(self.in_type(i)?.rank())
-    }
-    /// Known size of dim `d` of input `i` (`usize::MAX`: the last).
-    pub fn in_dim(&self, i: usize, d: usize) -> Result<usize, String> {
-        let t = self.in_type(i)?;
-        let dim = if d == usize::MAX { t.dims.last() } else { t.dims.get(d) };
-        dim.and_then(|d| d.known())
-            .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| format!("input size of {t} must be known"))
-    }
-    /// The checked type of output `i`.
-    pub fn out_type(&self, i: usize) -> Result<&TensorType, String> {
-        self.step
-            .params
-            .out_types
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| format!("output {i} has no checked type"))
-    }
-    /// A learned tensor of the layer by Burn's field path.
-    pub fn tensor(&self, path: &str) -> Result<NamedTensor, String> {
-        self.layer
-            .map(super::weights::burn_tensors)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|t| t.name == path)
-            .ok_or_else(|| format!("{} has no learned tensor '{path}'", self.step.kind))
-    }
     /// A reshape target for output `out`: known sizes as numbers, a size the same as the
     /// input's at the same place as 0, at most one -1.
     pub fn reshape_target(&self, out: usize) -> Result<Vec<i64>, String> {
@@ -370,9 +318,11 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, Strin
             .map(|s| s.and_then(|(st, o)| values.get(st).and_then(|v| v.get(o)).cloned()))
             .collect();
         let ctx = OnnxCtx {
-            step,
-            layer: step.layer.and_then(|l| model.layers.get(l)),
-            inputs: ins,
+            node: super::node::NodeCtx {
+                step,
+                layer: step.layer.and_then(|l| model.layers.get(l)),
+                inputs: ins,
+            },
             name: format!("{}{}", super::py_name(&title), key_suffix(&step.key)),
         };
         let outs = exporter(&ctx, &mut g).map_err(|e| format!("node '{title}' ({}): {e}", step.kind))?;

@@ -7,84 +7,27 @@
 
 use super::weights::NamedTensor;
 use super::{Names, exporters, py_name};
-use crate::catalog::{self, TensorType};
+use crate::catalog;
 use crate::doc::{self, Graph, NodeId, Project};
-use crate::engine::ops::{Layer, StepParams};
-use crate::engine::{GraphModel, Step};
+use crate::engine::GraphModel;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-/// What a node's exporter sees.
+/// What a node's PyTorch exporter sees: the node (see [`super::node::NodeCtx`]; its inputs are
+/// Python expressions), how the forward pass refers to its module, and the project.
 pub struct TorchCtx<'a> {
-    /// The node as compiled (kind, title, parameters, checked types).
-    pub step: &'a Step,
-    /// Its learned layer, if it has one.
-    pub layer: Option<&'a Layer>,
-    /// Python expressions for its inputs, in port order (`None`: an optional port left open).
-    pub inputs: Vec<Option<String>>,
+    /// The node, its layer and its inputs.
+    pub node: super::node::NodeCtx<'a>,
     /// How the forward pass refers to the node's module (`self.conv1`).
     pub module: String,
     /// The project (its blocks: layers that run a block inside, e.g. block experts).
     pub project: &'a Project,
 }
 
-impl TorchCtx<'_> {
-    /// The parameters and checked types.
-    pub fn p(&self) -> &StepParams {
-        &self.step.params
-    }
-    /// Input `i`'s expression.
-    pub fn x(&self, i: usize) -> Result<String, String> {
-        self.inputs
-            .get(i)
-            .cloned()
-            .flatten()
-            .ok_or_else(|| format!("input {i} is not connected"))
-    }
-    /// Input `i`'s expression, or `None` when the optional port is open.
-    pub fn opt(&self, i: usize) -> Option<String> {
-        self.inputs.get(i).cloned().flatten()
-    }
-    /// The checked type of input `i`.
-    pub fn in_type(&self, i: usize) -> Result<&TensorType, String> {
-        self.step
-            .params
-            .in_types
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| format!("input {i} has no checked type"))
-    }
-    /// Rank of input `i`.
-    pub fn in_rank(&self, i: usize) -> Result<usize, String> {
-        Ok(self.in_type(i)?.rank())
-    }
-    /// Known size of dim `d` of input `i` (`usize::MAX`: the last).
-    pub fn in_dim(&self, i: usize, d: usize) -> Result<usize, String> {
-        let t = self.in_type(i)?;
-        let dim = if d == usize::MAX { t.dims.last() } else { t.dims.get(d) };
-        dim.and_then(|d| d.known())
-            .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| format!("input size of {t} must be known"))
-    }
-    /// The checked type of output `i`.
-    pub fn out_type(&self, i: usize) -> Result<&TensorType, String> {
-        self.step
-            .params
-            .out_types
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| format!("output {i} has no checked type"))
-    }
-    /// The learned tensors of the node's layer by Burn's field path.
-    pub fn burn_tensors(&self) -> Vec<NamedTensor> {
-        self.layer.map(super::weights::burn_tensors).unwrap_or_default()
-    }
-    /// One of them by path; an error names the node's kind when it is missing.
-    pub fn tensor(&self, path: &str) -> Result<NamedTensor, String> {
-        self.burn_tensors()
-            .into_iter()
-            .find(|t| t.name == path)
-            .ok_or_else(|| format!("{} has no learned tensor '{path}'", self.step.kind))
+impl<'a> std::ops::Deref for TorchCtx<'a> {
+    type Target = super::node::NodeCtx<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.node
     }
 }
 
@@ -452,9 +395,7 @@ impl Gen<'_> {
                 continue;
             }
             let ctx = TorchCtx {
-                step,
-                layer,
-                inputs,
+                node: super::node::NodeCtx { step, layer, inputs },
                 module: format!("self.{name}"),
                 project: self.project,
             };
