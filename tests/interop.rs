@@ -420,6 +420,13 @@ fn train_py_covers_the_language_model_recipe_and_names_the_ones_it_does_not() {
     let data = safetensors::read(&gpt.join("data.safetensors")).unwrap();
     let tokens = data.ints.iter().find(|t| t.name == "tokens").unwrap();
     assert_eq!(tokens.data.len(), 684_767, "the whole novel, as character ids");
+    // Node classification: the whole graph in every step.
+    let gcn = dir.path().join("gcn");
+    interop::export_pytorch(&common::preset("gcn"), None, &gcn, &Weights::None, false, &no_progress).unwrap();
+    let script = std::fs::read_to_string(gcn.join("train.py")).unwrap();
+    assert!(script.contains("# Recipe: node classification"), "{script}");
+    let data = safetensors::read(&gcn.join("data.safetensors")).unwrap();
+    assert_eq!(data.floats[0].dims, [2708, 1433], "Cora's features");
     // A recipe train.py does not cover yet is said, and model.py is still written.
     let gan = dir.path().join("gan");
     let s = interop::export_pytorch(

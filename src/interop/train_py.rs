@@ -35,6 +35,7 @@ pub fn write(
         .zip(args)
         .map(|(slot, arg)| PyInput {
             arg: arg.clone(),
+            field: slot.field.clone(),
             int: slot.dtype == crate::catalog::DType::Int,
             source: slot.source.clone(),
             dims: slot.dims.clone(),

@@ -4,6 +4,7 @@
 
 mod graph_loss;
 mod language_model;
+mod node_classification;
 mod supervised;
 
 use super::safetensors::IntTensor;
@@ -15,6 +16,8 @@ use crate::engine::recipes::common::Examples;
 pub struct PyInput {
     /// The forward pass's argument name.
     pub arg: String,
+    /// The dataset field it is bound to.
+    pub field: String,
     /// Integer input?
     pub int: bool,
     /// Where its values come from (`dataset`, `noise`, …).
@@ -56,6 +59,7 @@ pub const TRAINERS: &[(&str, TrainFn)] = &[
     (supervised::ID, supervised::part),
     (graph_loss::ID, graph_loss::part),
     (language_model::ID, language_model::part),
+    (node_classification::ID, node_classification::part),
 ];
 
 /// Features of examples `idx` as the engine feeds them (padding, standardisation).
