@@ -77,22 +77,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
             )
         }
     };
-    match result {
-        Ok(s) => {
-            for f in &s.files {
-                println!("wrote {}", f.display());
-            }
-            println!("{} parameters", s.params);
-            for n in &s.notes {
-                println!("note: {n}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{}: {e}", args.target);
-            ExitCode::from(2)
-        }
-    }
+    report(result.map_err(|e| format!("{}: {e}", args.target)))
 }
 
 /// `strata import` arguments.

@@ -27,29 +27,30 @@ pub fn write(path: &Path, floats: &[NamedTensor], ints: &[IntTensor], meta: &[(&
 pub fn to_bytes(floats: &[NamedTensor], ints: &[IntTensor], meta: &[(&str, String)]) -> Result<Vec<u8>, String> {
     let mut names = std::collections::HashSet::new();
     let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for t in floats {
-        if t.dims.iter().product::<usize>() != t.data.len() {
-            return Err(format!(
-                "tensor {}: {:?} does not hold {} values",
-                t.name,
-                t.dims,
-                t.data.len()
-            ));
+    let sized = |name: &str, dims: &[usize], n: usize| {
+        if dims.iter().product::<usize>() == n {
+            Ok(())
+        } else {
+            Err(format!("tensor {name}: {dims:?} does not hold {n} values"))
         }
-        let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        buffers.push((t.name.clone(), Dtype::F32, t.dims.clone(), bytes));
+    };
+    for t in floats {
+        sized(&t.name, &t.dims, t.data.len())?;
+        buffers.push((
+            t.name.clone(),
+            Dtype::F32,
+            t.dims.clone(),
+            t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
     }
     for t in ints {
-        if t.dims.iter().product::<usize>() != t.data.len() {
-            return Err(format!(
-                "tensor {}: {:?} does not hold {} values",
-                t.name,
-                t.dims,
-                t.data.len()
-            ));
-        }
-        let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        buffers.push((t.name.clone(), Dtype::I64, t.dims.clone(), bytes));
+        sized(&t.name, &t.dims, t.data.len())?;
+        buffers.push((
+            t.name.clone(),
+            Dtype::I64,
+            t.dims.clone(),
+            t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
     }
     for (name, ..) in &buffers {
         if !names.insert(name.clone()) {

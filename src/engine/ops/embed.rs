@@ -81,7 +81,7 @@ fn pos_learned_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) ->
 }
 
 /// Sine/cosine table `[n, d]` (1-D positions, or a √n×√n grid with half the dims per axis).
-fn sinusoid(n: usize, d: usize, grid: bool) -> Vec<f32> {
+pub fn sinusoid(n: usize, d: usize, grid: bool) -> Vec<f32> {
     let mut out = vec![0f32; n * d];
     let fill = |row: &mut [f32], pos: f64, width: usize| {
         for i in 0..width / 2 {

@@ -7,7 +7,7 @@ pub(crate) mod attention;
 mod conv;
 pub mod decode;
 mod dense;
-mod embed;
+pub mod embed;
 pub mod flow;
 mod generative;
 pub mod graph;

@@ -6,12 +6,14 @@ use crate::interop::onnx::{Attr, OnnxCtx, OnnxGraph};
 use crate::interop::torch::{TorchCtx, TorchNode};
 use crate::interop::weights::NamedTensor;
 
-fn conv(ctx: &TorchCtx, dims: usize) -> Result<TorchNode, String> {
+/// A convolution module `class` with the node's sizes; `options` are the keyword parameters
+/// (with PyTorch's defaults, left out when the node has them).
+fn conv_module(ctx: &TorchCtx, class: &str, options: &[(&str, i64)]) -> Result<TorchNode, String> {
     let p = ctx.p();
     let c = ctx.in_dim(0, 1)?;
     let bias = p.bool("bias");
     let mut args = format!("{c}, {}, {}", p.int("out_channels"), p.int("kernel_size"));
-    for (name, default) in [("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)] {
+    for &(name, default) in options {
         if p.int(name) != default {
             args.push_str(&format!(", {name}={}", p.int(name)));
         }
@@ -24,42 +26,28 @@ fn conv(ctx: &TorchCtx, dims: usize) -> Result<TorchNode, String> {
         w.push(ctx.tensor("bias")?);
     }
     Ok(TorchNode::module(
-        format!("nn.Conv{dims}d({args})"),
+        format!("nn.{class}({args})"),
         format!("{}({})", ctx.module, ctx.x(0)?),
         w,
     ))
 }
 
+const CONV_OPTIONS: &[(&str, i64)] = &[("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)];
+
 fn conv1d(ctx: &TorchCtx) -> Result<TorchNode, String> {
-    conv(ctx, 1)
+    conv_module(ctx, "Conv1d", CONV_OPTIONS)
 }
 
 fn conv2d(ctx: &TorchCtx) -> Result<TorchNode, String> {
-    conv(ctx, 2)
+    conv_module(ctx, "Conv2d", CONV_OPTIONS)
 }
 
 fn conv_t(ctx: &TorchCtx) -> Result<TorchNode, String> {
-    let p = ctx.p();
-    let c = ctx.in_dim(0, 1)?;
-    let bias = p.bool("bias");
-    let mut args = format!("{c}, {}, {}", p.int("out_channels"), p.int("kernel_size"));
-    for (name, default) in [("stride", 1), ("padding", 0), ("output_padding", 0)] {
-        if p.int(name) != default {
-            args.push_str(&format!(", {name}={}", p.int(name)));
-        }
-    }
-    if !bias {
-        args.push_str(", bias=False");
-    }
-    let mut w = vec![ctx.tensor("weight")?];
-    if bias {
-        w.push(ctx.tensor("bias")?);
-    }
-    Ok(TorchNode::module(
-        format!("nn.ConvTranspose2d({args})"),
-        format!("{}({})", ctx.module, ctx.x(0)?),
-        w,
-    ))
+    conv_module(
+        ctx,
+        "ConvTranspose2d",
+        &[("stride", 1), ("padding", 0), ("output_padding", 0)],
+    )
 }
 
 fn upsample(ctx: &TorchCtx) -> Result<TorchNode, String> {

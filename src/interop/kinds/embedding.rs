@@ -209,7 +209,7 @@ fn pos_sin_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String>
     let grid = ctx.p().text("layout") == "2d";
     if let Ok(t) = ctx.in_dim(0, 1) {
         // A known length: the table itself.
-        let table = sinusoid_table(t, d, grid);
+        let table = crate::engine::ops::embed::sinusoid(t, d, grid);
         let c = g.const_f32(&[t, d], table);
         return Ok(vec![g.op1("Add", &[&x, &c], vec![])]);
     }
@@ -236,30 +236,6 @@ fn pos_sin_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String>
     let both = g.op1("Concat", &[&s, &c], vec![("axis", Attr::Int(2))]);
     let table = g.reshape(&both, &[-1, d as i64]);
     Ok(vec![g.op1("Add", &[&x, &table], vec![])])
-}
-
-/// The sine/cosine table as the engine builds it.
-fn sinusoid_table(n: usize, d: usize, grid: bool) -> Vec<f32> {
-    let mut out = vec![0f32; n * d];
-    let fill = |row: &mut [f32], pos: f64, width: usize| {
-        for i in 0..width / 2 {
-            let freq = 1.0 / 10000f64.powf(2.0 * i as f64 / width as f64);
-            row[2 * i] = (pos * freq).sin() as f32;
-            row[2 * i + 1] = (pos * freq).cos() as f32;
-        }
-    };
-    let side = (n as f64).sqrt().round() as usize;
-    for p in 0..n {
-        let row = &mut out[p * d..(p + 1) * d];
-        if grid && side * side == n {
-            let half = d / 2;
-            fill(&mut row[..half], (p / side) as f64, half);
-            fill(&mut row[half..], (p % side) as f64, d - half);
-        } else {
-            fill(row, p as f64, d);
-        }
-    }
-    out
 }
 
 fn class_token_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
