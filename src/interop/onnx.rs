@@ -270,34 +270,21 @@ fn value_info(name: &str, dtype: DType, dims: &[Dim]) -> ValueInfoProto {
     v
 }
 
-/// The whole model as ONNX.
-pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, String> {
-    let mut g = OnnxGraph::new();
-    let mut graph = GraphProto::new();
-    graph.name = super::py_name(&project.name);
+/// Writes the operators of `model`'s steps into `g` (names prefixed with `prefix`); `input`
+/// gives the value of each input step. Returns every step's output values in port order.
+/// Used for the whole model and, inside a layer (a mixture's block experts), for sub-models.
+pub fn emit(
+    model: &GraphModel,
+    g: &mut OnnxGraph,
+    prefix: &str,
+    input: &mut dyn FnMut(&mut OnnxGraph, usize, &crate::engine::InputSlot) -> Result<String, String>,
+) -> Result<Vec<Vec<String>>, String> {
     // Values by (step, output index).
     let mut values: Vec<Vec<String>> = Vec::with_capacity(model.plan.steps.len());
-    let mut inputs = Vec::new();
-    let mut outputs = Vec::new();
     for (i, step) in model.plan.steps.iter().enumerate() {
         let title = step.title.clone();
         if let Some(slot) = model.plan.inputs.iter().find(|s| s.step == i) {
-            let name = g.fresh(&super::py_name(&title));
-            let dims = step
-                .params
-                .out_types
-                .first()
-                .and_then(Option::as_ref)
-                .map(|t| t.dims.clone())
-                .unwrap_or_default();
-            graph.input.push(value_info(&name, slot.dtype, &dims));
-            inputs.push((
-                name.clone(),
-                slot.field.clone(),
-                slot.dtype == DType::Int,
-                slot.dims.clone(),
-            ));
-            values.push(vec![name]);
+            values.push(vec![input(g, i, slot)?]);
             continue;
         }
         let entry = exporters().get(step.kind.as_str());
@@ -323,35 +310,69 @@ pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, Strin
                 layer: step.layer.and_then(|l| model.layers.get(l)),
                 inputs: ins,
             },
-            name: format!("{}{}", super::py_name(&title), key_suffix(&step.key)),
+            name: format!("{prefix}{}{}", super::py_name(&title), key_suffix(&step.key)),
         };
-        let outs = exporter(&ctx, &mut g).map_err(|e| format!("node '{title}' ({}): {e}", step.kind))?;
-        if let Some((_, role)) = model.plan.outputs.iter().find(|(s, _)| *s == i) {
-            let src = outs
-                .first()
-                .cloned()
-                .ok_or_else(|| format!("output '{title}' has no value"))?;
-            let mut name = super::py_name(role);
-            let mut n = 2;
-            while outputs.iter().any(|(o, _): &(String, usize)| *o == name) {
-                name = format!("{}_{n}", super::py_name(role));
-                n += 1;
-            }
-            let name = g.fresh(&name);
-            g.op("Identity", &[&src], 0, vec![]);
-            if let Some(node) = g.nodes.last_mut() {
-                node.output = vec![name.clone()];
-            }
-            let t = step.params.in_types.first().cloned().flatten();
-            let (dtype, mut dims) = t.map(|t| (t.dtype, t.dims)).unwrap_or((DType::Float, Vec::new()));
-            if dims.is_empty() {
-                // Strata's scalars (losses) are one-element tensors.
-                dims.push(Dim::Known(1));
-            }
-            graph.output.push(value_info(&name, dtype, &dims));
-            outputs.push((name, i));
-        }
+        let outs = exporter(&ctx, g).map_err(|e| format!("node '{title}' ({}): {e}", step.kind))?;
         values.push(outs);
+    }
+    Ok(values)
+}
+
+/// The whole model as ONNX.
+pub fn export(project: &Project, model: &GraphModel) -> Result<OnnxExport, String> {
+    let mut g = OnnxGraph::new();
+    let mut graph = GraphProto::new();
+    graph.name = super::py_name(&project.name);
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    let values = emit(model, &mut g, "", &mut |g, i, slot| {
+        let step = &model.plan.steps[i];
+        let name = g.fresh(&super::py_name(&step.title));
+        let dims = step
+            .params
+            .out_types
+            .first()
+            .and_then(Option::as_ref)
+            .map(|t| t.dims.clone())
+            .unwrap_or_default();
+        graph.input.push(value_info(&name, slot.dtype, &dims));
+        inputs.push((
+            name.clone(),
+            slot.field.clone(),
+            slot.dtype == DType::Int,
+            slot.dims.clone(),
+        ));
+        Ok(name)
+    })?;
+    for (i, step) in model.plan.steps.iter().enumerate() {
+        let Some((_, role)) = model.plan.outputs.iter().find(|(s, _)| *s == i) else {
+            continue;
+        };
+        let title = &step.title;
+        let src = values
+            .get(i)
+            .and_then(|v| v.first())
+            .cloned()
+            .ok_or_else(|| format!("output '{title}' has no value"))?;
+        let mut name = super::py_name(role);
+        let mut n = 2;
+        while outputs.iter().any(|(o, _): &(String, usize)| *o == name) {
+            name = format!("{}_{n}", super::py_name(role));
+            n += 1;
+        }
+        let name = g.fresh(&name);
+        g.op("Identity", &[&src], 0, vec![]);
+        if let Some(node) = g.nodes.last_mut() {
+            node.output = vec![name.clone()];
+        }
+        let t = step.params.in_types.first().cloned().flatten();
+        let (dtype, mut dims) = t.map(|t| (t.dtype, t.dims)).unwrap_or((DType::Float, Vec::new()));
+        if dims.is_empty() {
+            // Strata's scalars (losses) are one-element tensors.
+            dims.push(Dim::Known(1));
+        }
+        graph.output.push(value_info(&name, dtype, &dims));
+        outputs.push((name, i));
     }
     graph.node = std::mem::take(&mut g.nodes);
     graph.initializer = std::mem::take(&mut g.initializers);

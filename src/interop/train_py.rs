@@ -145,21 +145,31 @@ def make_optimizer(params):
     return torch.optim.Adam(params, lr=lr, eps=1e-5, weight_decay=wd)
 
 
+def batch_loss(net, x, y):
+    """The recipe's loss on a batch, what it got right and out of how many (None: nothing counted)."""
+    if "loss_of" in globals():
+        loss, right = loss_of(net, x, y)
+    else:
+        loss, right = objective(net(**inputs_of(x, y)), y)
+    if right is None or isinstance(right, tuple):
+        return (loss,) + (right or (None, None))
+    return loss, right, (y.numel() if TASK == "masks" else y.shape[0])
+
+
 def evaluate(model, x, y, device, batch=500):
-    """Mean loss (and accuracy for classes) over the validation split."""
+    """Mean loss (and accuracy where the recipe counts right answers) over the validation split."""
     model.eval()
-    total, right, count = 0.0, 0, 0
+    total, right, units, count = 0.0, 0, 0, 0
     with torch.no_grad():
         for i in range(0, x.shape[0], batch):
             xb, yb = x[i:i + batch].to(device), y[i:i + batch].to(device)
-            loss, correct = objective(model(**inputs_of(xb, yb)), yb)
+            loss, r, u = batch_loss(model, xb, yb)
             total += float(loss) * xb.shape[0]
             count += xb.shape[0]
-            if correct is not None:
-                right += int(correct)
+            if r is not None:
+                right, units = right + float(r), units + float(u)
     model.train()
-    units = count * (y[0].numel() if TASK == "masks" else 1)
-    return total / max(count, 1), (right / max(units, 1) if TASK in ("classes", "masks") else None)
+    return total / max(count, 1), (right / units if units else None)
 
 
 def main():
@@ -186,12 +196,13 @@ def main():
     if args.weights:
         load_weights(model, args.weights)
     model.to(device).train()
+    data = load_file(args.data)
+    if "prepare" in globals():
+        # Before DistributedDataParallel copies process 0's parameters to the others.
+        prepare(data, device, model, fresh=not args.weights)
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None) if distributed else model
     optimizer = make_optimizer(net.parameters())
 
-    data = load_file(args.data)
-    if "prepare" in globals():
-        prepare(data, device)
     x_train, y_train, x_val, y_val = data["x_train"], data["y_train"], data["x_val"], data["y_val"]
     n = x_train.shape[0]
     per_rank = max(SETTINGS["batch_size"] // world, 1)
@@ -206,7 +217,7 @@ def main():
         xb, yb = x_train[idx].to(device), y_train[idx].to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps)
-        loss, _ = objective(net(**inputs_of(xb, yb)), yb)
+        loss = batch_loss(net, xb, yb)[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if SETTINGS["grad_clip"]:

@@ -342,6 +342,84 @@ fn moe(ctx: &TorchCtx) -> Result<TorchNode, String> {
     Ok(node.with(&MOE))
 }
 
+/// The mixture as inference runs it (no capacity limit, so a token's output does not depend on
+/// the batch): every expert runs on every token and the outputs are summed with the router's
+/// top-k probabilities renormalised — exact, at E times the expert work of the routed version.
+fn moe_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let Some(Layer::Moe(m)) = ctx.layer else {
+        return Err("its experts are missing".into());
+    };
+    let (router, up, down, blocks) = m.parts();
+    let x = ctx.x(0)?;
+    let d = ctx.in_dim(0, usize::MAX)?;
+    let experts = up.len().max(blocks.len());
+    let k = (ctx.p().int("top_k").max(1) as usize).min(experts);
+    let flat = g.reshape(&x, &[-1, d as i64]);
+    let logits = g.linear(&flat, &format!("{}.router", ctx.name), router);
+    let probs = g.op1("Softmax", &[&logits], vec![("axis", Attr::Int(1))]);
+    // Kept: a probability at least the k-th largest of its row.
+    let kk = g.const_i64(&[k as i64]);
+    let top = g.op("TopK", &[&probs, &kk], 2, vec![("axis", Attr::Int(1))]);
+    let (from, to, axis) = (g.const_i64(&[k as i64 - 1]), g.const_i64(&[k as i64]), g.const_i64(&[1]));
+    let kth = g.op1("Slice", &[&top[0], &from, &to, &axis], vec![]);
+    let kept = g.op1("GreaterOrEqual", &[&probs, &kth], vec![]);
+    let keep = g.op1("Cast", &[&kept], vec![("to", Attr::Int(1))]);
+    let w = g.op1("Mul", &[&probs, &keep], vec![]);
+    let sum = g.op1("ReduceSum", &[&w, &axis], vec![("keepdims", Attr::Int(1))]);
+    let tiny = g.scalar(1e-9);
+    let sum = g.op1("Max", &[&sum, &tiny], vec![]);
+    let w = g.op1("Div", &[&w, &sum], vec![]);
+    let act = ctx.p().text("activation");
+    let mut total: Option<String> = None;
+    for e in 0..experts {
+        let name = format!("{}.experts.{e}", ctx.name);
+        let y = if let Some(block) = blocks.get(e) {
+            let values = crate::interop::onnx::emit(block, g, &format!("{name}/"), &mut |_, _, _| Ok(flat.clone()))?;
+            let out = block
+                .plan
+                .outputs
+                .iter()
+                .find(|(_, role)| role == "prediction")
+                .and_then(|(s, _)| values.get(*s).and_then(|v| v.first()).cloned())
+                .ok_or_else(|| format!("expert {} has no 'prediction' output", e + 1))?;
+            out
+        } else {
+            let (Some(u), Some(dn)) = (up.get(e), down.get(e)) else {
+                return Err(format!("expert {} missing", e + 1));
+            };
+            let h = g.linear(&flat, &format!("{name}.up"), u);
+            let h = match act.as_str() {
+                "relu" => g.op1("Relu", &[&h], vec![]),
+                "silu" => {
+                    let s = g.op1("Sigmoid", &[&h], vec![]);
+                    g.op1("Mul", &[&h, &s], vec![])
+                }
+                _ => {
+                    let c = g.scalar(std::f32::consts::FRAC_1_SQRT_2);
+                    let u = g.op1("Mul", &[&h, &c], vec![]);
+                    let erf = g.op1("Erf", &[&u], vec![]);
+                    let one = g.scalar(1.0);
+                    let a = g.op1("Add", &[&erf, &one], vec![]);
+                    let half = g.scalar(0.5);
+                    let hh = g.op1("Mul", &[&h, &half], vec![]);
+                    g.op1("Mul", &[&hh, &a], vec![])
+                }
+            };
+            g.linear(&h, &format!("{name}.down"), dn)
+        };
+        let (a, b) = (g.const_i64(&[e as i64]), g.const_i64(&[e as i64 + 1]));
+        let we = g.op1("Slice", &[&w, &a, &b, &axis], vec![]);
+        let part = g.op1("Mul", &[&y, &we], vec![]);
+        total = Some(match total {
+            Some(t) => g.op1("Add", &[&t, &part], vec![]),
+            None => part,
+        });
+    }
+    let total = total.ok_or("the mixture has no experts")?;
+    let shape = g.op1("Shape", &[&x], vec![]);
+    Ok(vec![g.op1("Reshape", &[&total, &shape], vec![])])
+}
+
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
@@ -353,8 +431,8 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "moe",
         torch: Some(moe),
-        onnx: None,
-        no_onnx: "its routing sends each token to its top-k experts with a data-dependent gather (TopK, ScatterND), which is not written as ONNX operators yet",
+        onnx: Some(moe_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "additive_attention",

@@ -69,6 +69,10 @@ class ActNorm(nn.Module):
         shape = (1, -1) + (1,) * (x.dim() - 2)
         return (x + self.bias.reshape(shape)) * torch.exp(self.log_scale.reshape(shape))
 
+    def log_det(self, x):
+        positions = x[0, 0].numel()
+        return (self.log_scale.sum() * positions).expand(x.shape[0])
+
 
 class InvConv1x1(nn.Module):
     """Glow's invertible 1×1 convolution, LU-parametrised: W = P · L · (U + sign · exp(log s))."""
@@ -92,6 +96,11 @@ class InvConv1x1(nn.Module):
         if x.dim() == 2:
             return x @ w.T
         return torch.einsum("bchw,dc->bdhw", x, w)
+
+    def log_det(self, x):
+        eye = torch.eye(self.lu.shape[0], device=self.lu.device)
+        positions = x[0, 0].numel()
+        return ((self.lu * eye).sum() * positions).expand(x.shape[0])
 
 
 def space_to_depth(x, f):

@@ -49,7 +49,7 @@ CONTEXT = {context}
 TOKENS = None
 
 
-def prepare(data, device):
+def prepare(data, device, model, fresh):
     """The whole token stream, kept on the device; examples index into it."""
     global TOKENS
     TOKENS = data["tokens"].to(device)

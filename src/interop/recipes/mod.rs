@@ -2,9 +2,15 @@
 //! engine's loops). Each entry writes the recipe's part of the script (how a batch feeds the
 //! model's inputs and what it minimises) and the data it trains on.
 
+mod diffusion;
+mod flow;
+mod graph_classification;
 mod graph_loss;
 mod language_model;
+mod masked_lm;
 mod node_classification;
+mod score_matching;
+mod seq2seq;
 mod supervised;
 
 use super::safetensors::IntTensor;
@@ -41,9 +47,12 @@ pub struct TrainCtx<'a> {
 
 /// The recipe's part of `train.py` and its data.
 pub struct TrainPart {
-    /// Python defining `inputs_of(x, y)` (the forward pass's keyword arguments for a batch),
-    /// `objective(out, y)` (the loss and, for classes, the count of right answers), `TASK`, and
-    /// optionally `prepare(data, device)` (called once with the loaded data).
+    /// Python defining `TASK` and either `inputs_of(x, y)` (the forward pass's keyword arguments
+    /// for a batch) with `objective(out, y)`, or `loss_of(net, x, y)` when the loss needs more
+    /// than one pass or shares random draws with the inputs. Both return the loss and what was
+    /// right: `None`, a count of examples, or `(count, out_of)`. Optionally
+    /// `prepare(data, device, model, fresh)`, called once with the loaded data before training
+    /// (`fresh`: no weights were loaded).
     pub code: String,
     /// `x_train`, `y_train`, `x_val`, `y_val` (and whatever `prepare` reads) as float tensors…
     pub floats: Vec<NamedTensor>,
@@ -60,7 +69,27 @@ pub const TRAINERS: &[(&str, TrainFn)] = &[
     (graph_loss::ID, graph_loss::part),
     (language_model::ID, language_model::part),
     (node_classification::ID, node_classification::part),
+    (seq2seq::ID, seq2seq::part),
+    (masked_lm::ID, masked_lm::part),
+    (diffusion::ID, diffusion::part),
+    (score_matching::ID, score_matching::part),
+    (flow::ID, flow::part),
+    (graph_classification::ID, graph_classification::part),
 ];
+
+/// The forward pass's argument bound to dataset field `field`, if the graph has one.
+fn arg_of<'a>(ctx: &'a TrainCtx, field: &str) -> Option<&'a str> {
+    ctx.inputs.iter().find(|i| i.field == field).map(|i| i.arg.as_str())
+}
+
+/// An integer tensor for `data.safetensors`.
+fn int_tensor(name: &str, dims: Vec<usize>, data: Vec<i64>) -> IntTensor {
+    IntTensor {
+        name: name.into(),
+        dims,
+        data,
+    }
+}
 
 /// Features of examples `idx` as the engine feeds them (padding, standardisation).
 fn features(ex: &Examples, idx: &[usize], normalize: bool, name: &str) -> Result<NamedTensor, String> {

@@ -69,7 +69,7 @@ SETTINGS["batch_size"] = {train}  # every training node in every step (shared ou
 GRAPH = {{}}
 
 
-def prepare(data, device):
+def prepare(data, device, model, fresh):
     """The graph itself stays on the device; examples are node ids."""
     GRAPH.update(features=data["features"].to(device), edges=data["edges"].to(device),
                  labels=data["labels"].to(device))
