@@ -13,7 +13,9 @@ download with its CUDA stack, so this is a local check, not part of CI). Presets
 With --import-models it also makes ONNX files with PyTorch's own exporter (torchvision's
 ResNet-18, a small Transformer encoder written with separate q/k/v projections, and
 nn.TransformerEncoder), opens each with `strata import`, and compares Strata's outputs on the
-imported graph and weights with PyTorch's.
+imported graph and weights with PyTorch's. With --train STEPS it also runs each export's train.py
+(where the recipe has one) for STEPS steps from the exported weights and requires a finite
+validation loss.
 Exit status 0 when every preset checked passes.
 """
 
@@ -41,7 +43,7 @@ def load_module(path, name):
     return mod
 
 
-def check(strata, pid, params, max_params, work):
+def check(strata, pid, params, max_params, work, train_steps=0):
     import torch
     from safetensors.torch import load_file
 
@@ -89,7 +91,21 @@ def check(strata, pid, params, max_params, work):
         worst = max(worst, diff)
     if worst > TOL:
         return "outputs differ", f"max difference {worst:.2e}"
-    return "ok", f"{n} parameters, max difference {worst:.1e}"
+    detail = f"{n} parameters, max difference {worst:.1e}"
+    if train_steps:
+        if not os.path.exists(os.path.join(out, "train.py")):
+            return "ok", detail + "; train.py: not written for this recipe"
+        r = subprocess.run([sys.executable, "train.py", "--steps", str(train_steps), "--weights", "weights.safetensors"],
+                           cwd=out, capture_output=True, text=True, timeout=1800)
+        lines = [l for l in r.stdout.splitlines() if l.startswith("validation loss")]
+        if r.returncode != 0 or not lines:
+            tail = (r.stderr or r.stdout).strip().splitlines()
+            return "train.py failed", (tail[-1] if tail else f"exit {r.returncode}")[:160]
+        loss = float(lines[-1].split()[2])
+        if not math.isfinite(loss):
+            return "train.py failed", lines[-1]
+        detail += f"; train.py {train_steps} steps: {lines[-1]}"
+    return "ok", detail
 
 
 def import_models(strata, work):
@@ -172,6 +188,7 @@ def import_models(strata, work):
         if e.returncode != 0:
             print(f"{name:20} imported         {params} parameters, {kept} operator(s) kept as ONNX nodes; "
                   f"does not run in Strata: {e.stderr.strip().split(': ', 1)[-1][:120]}")
+            failed += 1
             continue
         ref = load_file(out[:-len(".onnx")] + ".reference.safetensors")
         with torch.no_grad():
@@ -190,6 +207,8 @@ def main():
     ap.add_argument("--strata", default=os.path.join("target", "release", "strata"))
     ap.add_argument("--max-params", type=int, default=30_000_000)
     ap.add_argument("--import-models", action="store_true", help="also check ONNX import on PyTorch's exports")
+    ap.add_argument("--train", type=int, default=0, metavar="STEPS",
+                    help="also run each export's train.py for STEPS steps from Strata's weights")
     a = ap.parse_args()
     try:
         import torch  # noqa: F401
@@ -211,7 +230,7 @@ def main():
                 print(f"{pid:20} unknown preset")
                 failed += 1
                 continue
-            status, detail = check(a.strata, pid, p["params"], a.max_params, work)
+            status, detail = check(a.strata, pid, p["params"], a.max_params, work, a.train)
             if not status.startswith("ok"):
                 failed += 1
             print(f"{pid:20} {status:16} {detail}", flush=True)

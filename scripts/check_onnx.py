@@ -18,6 +18,7 @@ is wrong.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def round_trip(strata, path, ref, work, strip=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("ids", nargs="*", help="preset ids (default: all)")
+    ap.add_argument("ids", nargs="*", help="preset ids or project files (default: every preset)")
     ap.add_argument("--strata", default=os.path.join("target", "release", "strata"))
     ap.add_argument("--max-params", type=int, default=30_000_000,
                     help="skip presets larger than this (their files run to hundreds of MB)")
@@ -86,12 +87,13 @@ def main():
     trips, trip_fail = 0, []
     with tempfile.TemporaryDirectory() as work:
         for pid in ids:
-            p = presets[pid]
-            if p["params"] > a.max_params:
+            # A preset id, or a project file (its count is what the export reports).
+            p = presets.get(pid) or {"params": None}
+            if p["params"] is not None and p["params"] > a.max_params:
                 skipped.append(pid)
                 print(f"{pid:20} skipped          {p['params']} parameters (over --max-params)", flush=True)
                 continue
-            path = os.path.join(work, pid + ".onnx")
+            path = os.path.join(work, os.path.basename(pid).removesuffix(".strata") + ".onnx")
             r = subprocess.run([a.strata, "export", pid, "--format", "onnx", "-o", path,
                                 "--perturbed-seed", "1", "--reference"], capture_output=True, text=True)
             if r.returncode != 0:
@@ -103,6 +105,9 @@ def main():
                     wrong.append(pid)
                     print(f"{pid:20} export failed    {msg[:150]}", flush=True)
                 continue
+            if p["params"] is None:
+                counted = re.search(r"(\d+) parameters", r.stdout + r.stderr)
+                p = {"params": int(counted.group(1)) if counted else -1}
             try:
                 model = onnx.load(path)
                 onnx.checker.check_model(model, full_check=True)

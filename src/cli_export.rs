@@ -52,7 +52,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
         }
     };
     let path = Path::new(&args.target);
-    let project_path = path.exists().then_some(path);
+    let project_path = path.is_file().then_some(path);
     let weights = match (&args.checkpoint, args.init_seed, args.perturbed_seed) {
         (Some(d), ..) => Weights::Checkpoint(d.clone()),
         (None, Some(s), _) => Weights::Initial(s),

@@ -107,10 +107,10 @@ mod cli_export;
 #[cfg(feature = "engine")]
 mod cli_train;
 
-/// Resolves a file path or a preset id.
+/// Resolves a file path or a preset id (a folder of the same name as a preset is not a project).
 pub(crate) fn resolve(target: &str) -> Result<Project, String> {
     let path = Path::new(target);
-    if path.exists() {
+    if path.is_file() {
         return strata::open_project(path).map_err(|e| match e {
             LoadError::Io { .. } => e.to_string(),
             other => format!("{}: {other}", path.display()),

@@ -124,23 +124,50 @@ fn onnx_export_holds_exactly_the_parameters_and_is_a_valid_model_proto() {
 }
 
 #[test]
-fn kinds_not_in_the_onnx_export_are_refused_with_the_reason() {
+fn selective_scans_and_routed_experts_are_onnx_operators() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    // Mamba's recurrence is a Scan whose body carries the state; the mixture routes with TopK.
+    for (id, op) in [("mamba_char", "Scan"), ("moe_char", "TopK")] {
+        let path = dir.path().join(format!("{id}.onnx"));
+        let s = export_onnx(&common::preset(id), &path, 1);
+        let m = ModelProto::parse_from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        let n: usize = g
+            .initializer
+            .iter()
+            .map(|t| t.dims.iter().product::<i64>() as usize)
+            .sum();
+        assert_eq!(n, s.params, "{id}");
+        let node = g
+            .node
+            .iter()
+            .find(|n| n.op_type == op)
+            .unwrap_or_else(|| panic!("{id} has no {op}"));
+        if op == "Scan" {
+            let body = node.attribute.iter().find(|a| a.name == "body").unwrap();
+            let ops: Vec<&str> = body.g.node.iter().map(|n| n.op_type.as_str()).collect();
+            assert!(ops.contains(&"ReduceSum") && ops.contains(&"Add"), "{ops:?}");
+            assert_eq!(body.g.input.len(), 4, "state, decay, input and C per step");
+        }
+    }
+}
+
+#[test]
+fn a_failed_export_names_the_problem_and_writes_nothing() {
     let _g = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let e = interop::export_onnx(
-        &common::preset("mamba_char"),
+        &common::preset("mlp"),
         None,
-        &dir.path().join("mamba.onnx"),
-        &Weights::Initial(1),
+        &dir.path().join("mlp.onnx"),
+        &Weights::Checkpoint(dir.path().join("no such run")),
         None,
         &no_progress,
     )
     .unwrap_err();
-    assert!(
-        e.contains("(mamba)") && e.contains("not in the ONNX export") && e.contains("selective scan"),
-        "{e}"
-    );
-    assert!(!dir.path().join("mamba.onnx").exists(), "nothing half-written");
+    assert!(e.contains("no such run"), "{e}");
+    assert!(!dir.path().join("mlp.onnx").exists(), "nothing half-written");
 }
 
 #[test]
@@ -401,6 +428,67 @@ fn safetensors_round_trip_floats_and_integers() {
 }
 
 #[test]
+fn train_py_covers_the_generative_sequence_and_graph_recipes() {
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    // (preset, the recipe's header, tensors its data file must hold with their sizes)
+    type Sizes<'a> = &'a [(&'a str, &'a [usize])];
+    let cases: [(&str, &str, Sizes); 6] = [
+        (
+            "transformer_mini",
+            "# Recipe: seq2seq",
+            &[("x_train", &[20_000, 4]), ("y_val", &[500, 43])],
+        ),
+        ("bert_mlm", "# Recipe: masked language model", &[("x_val", &[256])]),
+        (
+            "ddpm_unet",
+            "# Recipe: diffusion",
+            &[("alpha_bar", &[1000]), ("x_train", &[4000, 1, 28, 28])],
+        ),
+        ("score_2d", "# Recipe: score matching", &[("x_train", &[1600, 2])]),
+        ("realnvp", "# Recipe: flow", &[("x_val", &[400, 2])]),
+        (
+            "mpnn",
+            "# Recipe: graph classification",
+            &[("node_start", &[601]), ("edge_attr", &[8385, 2])],
+        ),
+    ];
+    for (id, header, tensors) in cases {
+        let out = dir.path().join(id);
+        interop::export_pytorch(&common::preset(id), None, &out, &Weights::None, false, &no_progress).unwrap();
+        let script = std::fs::read_to_string(out.join("train.py")).unwrap();
+        assert!(script.contains(header), "{id}: {script}");
+        let data = safetensors::read(&out.join("data.safetensors")).unwrap();
+        for (name, dims) in tensors {
+            let found = data
+                .floats
+                .iter()
+                .map(|t| (&t.name, &t.dims))
+                .chain(data.ints.iter().map(|t| (&t.name, &t.dims)))
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{id}: no {name} in data.safetensors"));
+            assert_eq!(found.1, dims, "{id}: {name}");
+        }
+        // The scripts parse as Python wherever Python is installed (PyTorch runs them in
+        // scripts/check_export.py --train).
+        if let Ok(st) = std::process::Command::new("python3")
+            .args(["-m", "py_compile", "train.py", "model.py"])
+            .current_dir(&out)
+            .status()
+        {
+            assert!(st.success(), "{id}: train.py or model.py does not parse");
+        }
+    }
+    // Flows' layers report their log-determinants to the script.
+    let model = std::fs::read_to_string(dir.path().join("realnvp/model.py")).unwrap();
+    assert_eq!(
+        model.matches("def log_det(self, x):").count(),
+        3,
+        "coupling, ActNorm, 1×1 conv"
+    );
+}
+
+#[test]
 fn train_py_covers_the_language_model_recipe_and_names_the_ones_it_does_not() {
     let _g = common::serial();
     let dir = tempfile::tempdir().unwrap();
@@ -447,4 +535,106 @@ fn train_py_covers_the_language_model_recipe_and_names_the_ones_it_does_not() {
         "{:?}",
         s.notes
     );
+}
+
+/// A node of a hand-written ONNX graph.
+fn onnx_node(op: &str, inputs: &[&str], output: &str) -> onnx_ir::NodeProto {
+    let mut n = onnx_ir::NodeProto::new();
+    n.op_type = op.into();
+    n.name = output.into();
+    n.input = inputs.iter().map(|s| (*s).to_owned()).collect();
+    n.output = vec![output.into()];
+    n
+}
+
+/// A `Constant` node holding int64 values.
+fn onnx_ints(name: &str, v: &[i64]) -> onnx_ir::NodeProto {
+    let mut t = onnx_ir::TensorProto::new();
+    t.dims = vec![v.len() as i64];
+    t.data_type = 7;
+    t.int64_data = v.to_vec();
+    let mut a = onnx_ir::AttributeProto::new();
+    a.name = "value".into();
+    a.type_ = onnx_ir::AttributeType::TENSOR.into();
+    a.t = Some(t).into();
+    let mut n = onnx_node("Constant", &[], name);
+    n.attribute.push(a);
+    n
+}
+
+/// A float graph input or output of fixed sizes.
+fn onnx_value(name: &str, dims: &[i64]) -> onnx_ir::ValueInfoProto {
+    let mut v = onnx_ir::ValueInfoProto::new();
+    v.name = name.into();
+    let tt = v.type_.mut_or_insert_default().mut_tensor_type();
+    tt.elem_type = 1;
+    let shape = tt.shape.mut_or_insert_default();
+    for &d in dims {
+        shape.dim.push(Default::default());
+        shape.dim.last_mut().unwrap().set_dim_value(d);
+    }
+    v
+}
+
+#[test]
+fn a_transpose_through_a_rank_5_detour_imports_as_one_permute() {
+    // PyTorch's multi-head attention splits its packed q/k/v as unsqueeze(0) → transpose →
+    // squeeze(-2), through a rank-5 tensor; the import folds that into one rank-4 permute.
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = onnx_ir::GraphProto::new();
+    g.name = "detour".into();
+    g.node.push(onnx_ints("zero", &[0]));
+    g.node.push(onnx_node("Unsqueeze", &["x", "zero"], "u"));
+    let mut t = onnx_node("Transpose", &["u"], "t");
+    let mut perm = onnx_ir::AttributeProto::new();
+    perm.name = "perm".into();
+    perm.type_ = onnx_ir::AttributeType::INTS.into();
+    perm.ints = vec![3, 1, 2, 0, 4];
+    t.attribute.push(perm);
+    g.node.push(t);
+    g.node.push(onnx_ints("minus_two", &[-2]));
+    g.node.push(onnx_node("Squeeze", &["t", "minus_two"], "y"));
+    g.input.push(onnx_value("x", &[2, 3, 4, 5]));
+    g.output.push(onnx_value("y", &[4, 2, 3, 5]));
+    let mut m = ModelProto::new();
+    m.ir_version = 8;
+    m.opset_import.push(Default::default());
+    m.opset_import[0].version = 17;
+    m.graph = Some(g).into();
+    let path = dir.path().join("detour.onnx");
+    std::fs::write(&path, m.write_to_bytes().unwrap()).unwrap();
+    let out = dir.path().join("detour.strata");
+    interop::import_onnx(&path, &out, &no_progress).unwrap();
+    let project = strata::open_project(&out).unwrap();
+    let kinds: Vec<&str> = project.graph.nodes.iter().map(|n| n.kind.as_str()).collect();
+    assert!(!kinds.contains(&"onnx_op"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| !matches!(**k, "input" | "output")).count(),
+        1,
+        "{kinds:?}"
+    );
+    // It runs, and y[i, j, k, l] = x[j, k, i, l].
+    let again = dir.path().join("again.onnx");
+    let reference = again.with_extension("reference.safetensors");
+    interop::export_onnx(
+        &project,
+        Some(&out),
+        &again,
+        &Weights::None,
+        Some(&reference),
+        &no_progress,
+    )
+    .unwrap();
+    let c = safetensors::read(&reference).unwrap();
+    let x = &c.floats.iter().find(|t| t.name.starts_with("input.")).unwrap().data;
+    let y = &c.floats.iter().find(|t| t.name.starts_with("output.")).unwrap().data;
+    let b = y.len() / 60;
+    assert_eq!(x.len(), y.len());
+    for n in 0..b.min(2) {
+        for (i, k, l) in [(0, 0, 0), (3, 2, 4), (2, 1, 3)] {
+            // The batch of the import is B, so y is [4, B, 3, 5] and x [B, 3, 4, 5].
+            assert_eq!(y[((i * b + n) * 3 + k) * 5 + l], x[((n * 3 + k) * 4 + i) * 5 + l]);
+        }
+    }
 }

@@ -141,11 +141,8 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
     for t in &graph.initializer {
         consts.insert(t.name.clone(), read_tensor(t, dir)?);
     }
-    let order = topological(
-        &graph.node,
-        &consts,
-        graph.input.iter().map(|i| i.name.clone()).collect(),
-    )?;
+    let nodes = fuse_size_one_detours(&graph.node, &consts, dir);
+    let order = topological(&nodes, &consts, graph.input.iter().map(|i| i.name.clone()).collect())?;
     let mut b = Builder {
         project: Project::new(name),
         values: HashMap::new(),
@@ -161,7 +158,7 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
     } else if !model.doc_string.is_empty() {
         b.project.description = model.doc_string.clone();
     }
-    for n in &graph.node {
+    for n in &nodes {
         for i in &n.input {
             *b.uses.entry(i.clone()).or_default() += 1;
         }
@@ -223,8 +220,7 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         b.values.insert(input.name.clone(), (id, "y".into()));
     }
     for &i in &order {
-        let n = &graph.node[i];
-        b.operator(n)?;
+        b.operator(&nodes[i])?;
     }
     // Outputs.
     for out in &graph.output {
@@ -316,6 +312,98 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         notes,
         initializers: None,
     })
+}
+
+/// `Unsqueeze(x, a) → Transpose(perm) → Squeeze(s)` where the squeezed axis is the one added
+/// (PyTorch's multi-head attention splits its packed q/k/v that way, through a rank-5 tensor)
+/// becomes one `Transpose` of `x`, so the graph stays within the ranks Strata computes with.
+fn fuse_size_one_detours(nodes: &[NodeProto], consts: &HashMap<String, Const>, dir: Option<&Path>) -> Vec<NodeProto> {
+    let mut values: HashMap<&str, Vec<i64>> = consts
+        .iter()
+        .filter(|(_, c)| c.int)
+        .map(|(k, c)| (k.as_str(), c.ints()))
+        .collect();
+    for n in nodes.iter().filter(|n| n.op_type == "Constant") {
+        let t = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "value")
+            .and_then(|a| a.t.as_ref());
+        if let (Some(o), Some(Ok(c))) = (n.output.first(), t.map(|t| read_tensor(t, dir)))
+            && c.int
+        {
+            values.insert(o.as_str(), c.ints());
+        }
+    }
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        for o in &n.output {
+            producer.insert(o.as_str(), i);
+        }
+        for x in &n.input {
+            *uses.entry(x.as_str()).or_default() += 1;
+        }
+    }
+    let axes = |n: &NodeProto| -> Option<Vec<i64>> {
+        match n.input.get(1) {
+            Some(a) if !a.is_empty() => values.get(a.as_str()).cloned(),
+            _ => n.attribute.iter().find(|a| a.name == "axes").map(|a| a.ints.clone()),
+        }
+    };
+    let only = |v: &str| uses.get(v).copied() == Some(1);
+    let mut out = nodes.to_vec();
+    let mut gone = HashSet::new();
+    for (si, sq) in nodes.iter().enumerate() {
+        if sq.op_type != "Squeeze" {
+            continue;
+        }
+        let Some(t_in) = sq.input.first() else { continue };
+        let Some(&ti) = producer.get(t_in.as_str()) else {
+            continue;
+        };
+        let tr = &nodes[ti];
+        let Some(u_in) = tr.input.first() else { continue };
+        let Some(&ui) = producer.get(u_in.as_str()) else {
+            continue;
+        };
+        let un = &nodes[ui];
+        let perm = tr.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
+        let (Some(perm), Some(ua), Some(sa)) = (perm, axes(un), axes(sq)) else {
+            continue;
+        };
+        if tr.op_type != "Transpose" || un.op_type != "Unsqueeze" || !only(t_in) || !only(u_in) {
+            continue;
+        }
+        let r = perm.len() as i64;
+        let (&[a], &[s]) = (ua.as_slice(), sa.as_slice()) else {
+            continue;
+        };
+        let (a, s) = ((a + r) % r, (s + r) % r);
+        if perm.get(s as usize) != Some(&a) {
+            continue;
+        }
+        let fused: Vec<i64> = perm
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i as i64 != s)
+            .map(|(_, &v)| if v > a { v - 1 } else { v })
+            .collect();
+        let mut t = tr.clone();
+        t.input = vec![un.input[0].clone()];
+        t.output = sq.output.clone();
+        if let Some(p) = t.attribute.iter_mut().find(|a| a.name == "perm") {
+            p.ints = fused;
+        }
+        out[si] = t;
+        gone.insert(ti);
+        gone.insert(ui);
+    }
+    out.into_iter()
+        .enumerate()
+        .filter(|(i, _)| !gone.contains(i))
+        .map(|(_, n)| n)
+        .collect()
 }
 
 /// Node order with every input produced first; a cycle is an error naming a node on it.

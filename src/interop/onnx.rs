@@ -31,6 +31,8 @@ pub enum Attr {
     Float(f32),
     /// A string.
     Str(String),
+    /// A sub-graph (the body of a `Scan` or `Loop`).
+    Graph(Box<GraphProto>),
 }
 
 /// The graph being written.
@@ -158,6 +160,43 @@ impl OnnxGraph {
         )
     }
 
+    /// A float sub-graph of `inputs` inputs (the body of a `Scan`): `build` writes its
+    /// operators through `self` as usual, given the inputs' names, and returns its outputs. The
+    /// operators are taken out of the main graph into the returned one; names stay unique
+    /// across both, and the body may read the main graph's values.
+    pub fn body(
+        &mut self,
+        name: &str,
+        inputs: usize,
+        build: impl FnOnce(&mut Self, &[String]) -> Result<Vec<String>, String>,
+    ) -> Result<GraphProto, String> {
+        let outer = std::mem::take(&mut self.nodes);
+        let ins: Vec<String> = (0..inputs).map(|i| self.fresh(&format!("{name}_in{i}"))).collect();
+        let built = build(self, &ins);
+        let mut body = GraphProto::new();
+        body.name = self.fresh(name);
+        let outs = match built {
+            Ok(outs) => outs,
+            Err(e) => {
+                self.nodes = outer;
+                return Err(e);
+            }
+        };
+        let mut out_names = Vec::new();
+        for (i, o) in outs.iter().enumerate() {
+            let n = self.fresh(&format!("{name}_out{i}"));
+            self.op("Identity", &[o], 0, vec![]);
+            if let Some(node) = self.nodes.last_mut() {
+                node.output = vec![n.clone()];
+            }
+            out_names.push(n);
+        }
+        body.node = std::mem::replace(&mut self.nodes, outer);
+        body.input = ins.iter().map(|n| float_value(n)).collect();
+        body.output = out_names.iter().map(|n| float_value(n)).collect();
+        Ok(body)
+    }
+
     /// `x @ w + b` for a Linear with Burn's `[in, out]` weight.
     pub fn linear(&mut self, x: &str, name: &str, l: &burn::nn::Linear) -> String {
         let w = self.param(&format!("{name}.weight"), &NamedTensor::of("w", &l.weight.val()));
@@ -191,6 +230,10 @@ fn attribute(name: &str, a: Attr) -> AttributeProto {
         Attr::Str(v) => {
             p.type_ = AttributeType::STRING.into();
             p.s = v.into_bytes().into();
+        }
+        Attr::Graph(v) => {
+            p.type_ = AttributeType::GRAPH.into();
+            p.g = Some(*v).into();
         }
     }
     p
@@ -316,6 +359,14 @@ pub fn emit(
         values.push(outs);
     }
     Ok(values)
+}
+
+/// A float value of any shape (a sub-graph's input or output).
+fn float_value(name: &str) -> ValueInfoProto {
+    let mut v = ValueInfoProto::new();
+    v.name = name.to_owned();
+    v.type_.mut_or_insert_default().mut_tensor_type().elem_type = FLOAT;
+    v
 }
 
 /// The whole model as ONNX.

@@ -152,9 +152,7 @@ fn mha_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
         return Err("its attention layer is missing".into());
     };
     let p = ctx.p();
-    if p.bool("rotary") {
-        return Err("rotary position embeddings are not in the ONNX export yet".into());
-    }
+    let rotary = p.bool("rotary");
     let heads = p.int("heads").max(1);
     let (q, k, v, o) = a.parts();
     let inner = q.weight.val().dims()[1] as i64;
@@ -166,9 +164,16 @@ fn mha_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
     let kp = g.linear(&kv, &format!("{n}.k"), k);
     let vp = g.linear(&kv, &format!("{n}.v"), v);
     let qh = g.reshape(&qp, &[0, 0, heads, hd]);
-    let qh = g.op1("Transpose", &[&qh], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+    let mut qh = g.op1("Transpose", &[&qh], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
     let kh = g.reshape(&kp, &[0, 0, heads, hd]);
-    let kt = g.op1("Transpose", &[&kh], vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))]);
+    let kt = if rotary {
+        qh = rope_onnx(g, &qh, hd);
+        let kh = g.op1("Transpose", &[&kh], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+        let kh = rope_onnx(g, &kh, hd);
+        g.op1("Transpose", &[&kh], vec![("perm", Attr::Ints(vec![0, 1, 3, 2]))])
+    } else {
+        g.op1("Transpose", &[&kh], vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))])
+    };
     let vh = g.reshape(&vp, &[0, 0, heads, hd]);
     let vh = g.op1("Transpose", &[&vh], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
     let mut scores = g.op1("MatMul", &[&qh, &kt], vec![]);
@@ -203,6 +208,34 @@ fn mha_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
     let out = g.op1("Transpose", &[&out], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
     let out = g.reshape(&out, &[0, 0, inner]);
     Ok(vec![g.linear(&out, &format!("{n}.o"), o)])
+}
+
+/// Rotary position embedding ("rotate half" layout) of `x` `[B, heads, T, d]`, the angles of
+/// positions 0..T computed in the graph (the length may be open).
+fn rope_onnx(g: &mut OnnxGraph, x: &str, d: i64) -> String {
+    let half = (d / 2).max(1);
+    let t = g.shape_slice(x, 2, 3);
+    let t = g.op1("Squeeze", &[&t], vec![]);
+    let (zero, one) = (g.scalar_i64(0), g.scalar_i64(1));
+    let q = g.op1("Range", &[&zero, &t, &one], vec![]);
+    let qf = g.op1("Cast", &[&q], vec![("to", Attr::Int(1))]);
+    let pos = g.unsqueeze(&qf, &[1]); // [T, 1]
+    let freq: Vec<f32> = (0..d)
+        .map(|j| 10000f64.powf(-2.0 * (j % half) as f64 / d as f64) as f32)
+        .collect();
+    let freq = g.const_f32(&[1, d as usize], freq);
+    let angle = g.op1("Mul", &[&pos, &freq], vec![]); // [T, d]
+    let cos = g.op1("Cos", &[&angle], vec![]);
+    let sin = g.op1("Sin", &[&angle], vec![]);
+    let (h, end, axis) = (g.const_i64(&[d / 2]), g.const_i64(&[d]), g.const_i64(&[3]));
+    let z = g.const_i64(&[0]);
+    let upper = g.op1("Slice", &[x, &h, &end, &axis], vec![]);
+    let upper = g.op1("Neg", &[&upper], vec![]);
+    let lower = g.op1("Slice", &[x, &z, &h, &axis], vec![]);
+    let rotated = g.op1("Concat", &[&upper, &lower], vec![("axis", Attr::Int(3))]);
+    let a = g.op1("Mul", &[x, &cos], vec![]);
+    let b = g.op1("Mul", &[&rotated, &sin], vec![]);
+    g.op1("Add", &[&a, &b], vec![])
 }
 
 fn additive_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
@@ -360,7 +393,11 @@ fn moe_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
     // Kept: a probability at least the k-th largest of its row.
     let kk = g.const_i64(&[k as i64]);
     let top = g.op("TopK", &[&probs, &kk], 2, vec![("axis", Attr::Int(1))]);
-    let (from, to, axis) = (g.const_i64(&[k as i64 - 1]), g.const_i64(&[k as i64]), g.const_i64(&[1]));
+    let (from, to, axis) = (
+        g.const_i64(&[k as i64 - 1]),
+        g.const_i64(&[k as i64]),
+        g.const_i64(&[1]),
+    );
     let kth = g.op1("Slice", &[&top[0], &from, &to, &axis], vec![]);
     let kept = g.op1("GreaterOrEqual", &[&probs, &kth], vec![]);
     let keep = g.op1("Cast", &[&kept], vec![("to", Attr::Int(1))]);
@@ -375,14 +412,13 @@ fn moe_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
         let name = format!("{}.experts.{e}", ctx.name);
         let y = if let Some(block) = blocks.get(e) {
             let values = crate::interop::onnx::emit(block, g, &format!("{name}/"), &mut |_, _, _| Ok(flat.clone()))?;
-            let out = block
+            block
                 .plan
                 .outputs
                 .iter()
                 .find(|(_, role)| role == "prediction")
                 .and_then(|(s, _)| values.get(*s).and_then(|v| v.first()).cloned())
-                .ok_or_else(|| format!("expert {} has no 'prediction' output", e + 1))?;
-            out
+                .ok_or_else(|| format!("expert {} has no 'prediction' output", e + 1))?
         } else {
             let (Some(u), Some(dn)) = (up.get(e), down.get(e)) else {
                 return Err(format!("expert {} missing", e + 1));

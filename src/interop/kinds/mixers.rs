@@ -383,19 +383,14 @@ fn time_mix_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String
     Ok(vec![plain(g, ctx, &ry, "output")?])
 }
 
-fn hyena_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
-    let p = ctx.p();
-    let d = ctx.in_dim(0, 2)? as i64;
-    let order = p.int("order").max(1);
-    let x = ctx.x(0)?;
-    let z = with_bias(g, ctx, &x, "in_proj")?; // [B, T, (order+1)·D]
-    // The causal depthwise convolution (kernel 3) over time.
-    let lanes = (order + 1) * d;
+/// The causal depthwise convolution over time of `z` `[B, T, lanes]` with the node's `conv_w`
+/// `[lanes, k]` and `conv_b`.
+fn causal_conv_onnx(g: &mut OnnxGraph, ctx: &OnnxCtx, z: &str, lanes: i64) -> Result<String, String> {
     let cw = g.param(&format!("{}.conv_w", ctx.name), &ctx.tensor("conv_w")?);
     let k = ctx.tensor("conv_w")?.dims[1] as i64;
     let cw = g.reshape(&cw, &[lanes, 1, k]);
     let cb = g.param(&format!("{}.conv_b", ctx.name), &ctx.tensor("conv_b")?);
-    let zt = g.op1("Transpose", &[&z], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    let zt = g.op1("Transpose", &[z], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
     let conv = g.op1(
         "Conv",
         &[&zt, &cw, &cb],
@@ -405,7 +400,93 @@ fn hyena_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
             ("pads", Attr::Ints(vec![k - 1, 0])),
         ],
     );
-    let z = g.op1("Transpose", &[&conv], vec![("perm", Attr::Ints(vec![0, 2, 1]))]);
+    Ok(g.op1("Transpose", &[&conv], vec![("perm", Attr::Ints(vec![0, 2, 1]))]))
+}
+
+/// `x·sigmoid(x)`.
+fn silu_onnx(g: &mut OnnxGraph, x: &str) -> String {
+    let s = g.op1("Sigmoid", &[x], vec![]);
+    g.op1("Mul", &[x, &s], vec![])
+}
+
+/// `x[..., from..to]` on the last axis.
+fn lanes_onnx(g: &mut OnnxGraph, x: &str, from: i64, to: i64) -> String {
+    let (a, b, axis) = (g.const_i64(&[from]), g.const_i64(&[to]), g.const_i64(&[-1]));
+    g.op1("Slice", &[x, &a, &b, &axis], vec![])
+}
+
+/// Mamba's block with its selective scan as an ONNX `Scan` over time: the state
+/// `h = exp(max(Δ·A, −10))·h + Δ·u·B` is carried step by step and `y = h·C` stacked — the
+/// recurrence Strata's chunked scan computes in closed form.
+fn mamba_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let a_log = ctx.tensor("a_log")?;
+    let (e, n) = (a_log.dims[0] as i64, a_log.dims[1] as i64);
+    let r = ctx.tensor("dt_proj.weight")?.dims[0] as i64;
+    let x = ctx.x(0)?;
+    let xz = plain(g, ctx, &x, "in_proj")?; // [B, T, 2E]
+    let (xin, z) = (lanes_onnx(g, &xz, 0, e), lanes_onnx(g, &xz, e, 2 * e));
+    let conv = causal_conv_onnx(g, ctx, &xin, e)?;
+    let u = silu_onnx(g, &conv);
+    let dbc = plain(g, ctx, &u, "x_proj")?; // [B, T, R + 2N]
+    let dt = lanes_onnx(g, &dbc, 0, r);
+    let bm = lanes_onnx(g, &dbc, r, r + n);
+    let cm = lanes_onnx(g, &dbc, r + n, r + 2 * n);
+    let dt = with_bias(g, ctx, &dt, "dt_proj")?;
+    let delta = g.op1("Softplus", &[&dt], vec![]); // [B, T, E]
+    let a_log = g.param(&format!("{}.a_log", ctx.name), &a_log);
+    let a = g.op1("Exp", &[&a_log], vec![]);
+    let a = g.op1("Neg", &[&a], vec![]); // [E, N]
+    let d4 = g.unsqueeze(&delta, &[3]);
+    let da = g.op1("Mul", &[&d4, &a], vec![]);
+    let floor = g.scalar(-10.0);
+    let da = g.op1("Max", &[&da, &floor], vec![]);
+    let decay = g.op1("Exp", &[&da], vec![]); // [B, T, E, N]
+    let du = g.op1("Mul", &[&delta, &u], vec![]);
+    let du = g.unsqueeze(&du, &[3]);
+    let b4 = g.unsqueeze(&bm, &[2]);
+    let v = g.op1("Mul", &[&du, &b4], vec![]); // [B, T, E, N]
+    // h₀ = 0, [B, E, N].
+    let batch = g.shape_slice(&x, 0, 1);
+    let en = g.const_i64(&[e, n]);
+    let h_shape = g.op1("Concat", &[&batch, &en], vec![("axis", Attr::Int(0))]);
+    let h0 = g.op1("ConstantOfShape", &[&h_shape], vec![]);
+    let body = g.body("selective_scan", 4, |g, ins| {
+        let (h, dec, inc, c) = (&ins[0], &ins[1], &ins[2], &ins[3]);
+        let kept = g.op1("Mul", &[dec, h], vec![]);
+        let h = g.op1("Add", &[&kept, inc], vec![]);
+        let c = g.unsqueeze(c, &[1]);
+        let hc = g.op1("Mul", &[&h, &c], vec![]);
+        let axis = g.const_i64(&[2]);
+        let y = g.op1("ReduceSum", &[&hc, &axis], vec![("keepdims", Attr::Int(0))]);
+        Ok(vec![h, y])
+    })?;
+    let scanned = g.op(
+        "Scan",
+        &[&h0, &decay, &v, &cm],
+        2,
+        vec![
+            ("body", Attr::Graph(Box::new(body))),
+            ("num_scan_inputs", Attr::Int(3)),
+            ("scan_input_axes", Attr::Ints(vec![1, 1, 1])),
+            ("scan_output_axes", Attr::Ints(vec![1])),
+        ],
+    );
+    let y = &scanned[1]; // [B, T, E]
+    let skip = g.param(&format!("{}.d_skip", ctx.name), &ctx.tensor("d_skip")?);
+    let us = g.op1("Mul", &[&u, &skip], vec![]);
+    let y = g.op1("Add", &[y, &us], vec![]);
+    let gate = silu_onnx(g, &z);
+    let y = g.op1("Mul", &[&y, &gate], vec![]);
+    Ok(vec![plain(g, ctx, &y, "out_proj")?])
+}
+
+fn hyena_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let p = ctx.p();
+    let d = ctx.in_dim(0, 2)? as i64;
+    let order = p.int("order").max(1);
+    let x = ctx.x(0)?;
+    let z = with_bias(g, ctx, &x, "in_proj")?; // [B, T, (order+1)·D]
+    let z = causal_conv_onnx(g, ctx, &z, (order + 1) * d)?;
     // The implicit filters from position features, with decaying windows.
     let (q, qf, t) = positions(g, &x);
     let tf = g.op1("Cast", &[&t], vec![("to", Attr::Int(1))]);
@@ -489,16 +570,13 @@ fn hyena_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
 }
 
 /// Why ONNX export leaves Mamba out for now.
-const NO_ONNX: &str =
-    "its selective scan (a recurrence over time: an ONNX Loop or Scan) is not written as ONNX operators yet";
-
 /// Entries of this family.
 pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "mamba",
         torch: Some(mamba),
-        onnx: None,
-        no_onnx: NO_ONNX,
+        onnx: Some(mamba_onnx),
+        no_onnx: "",
     },
     ExportSpec {
         kind: "rwkv_time_mix",

@@ -18,7 +18,10 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
         .as_ref()
         .map_err(|e| format!("cannot load the data: {e}"))?;
     let (train, val) = (&ex.split.train, &ex.split.val);
-    let floats = vec![features(ex, train, false, "x_train")?, features(ex, val, false, "x_val")?];
+    let floats = vec![
+        features(ex, train, false, "x_train")?,
+        features(ex, val, false, "x_val")?,
+    ];
     let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
     let arg = ctx
         .inputs
@@ -28,7 +31,9 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
         .ok_or("the flow has no float Input with source 'dataset'")?;
     let discrete = ex.data.shape.len() == 3
         && matches!(ex.data.features, Features::U8(_))
-        && setting(ctx.project, "dequantize").and_then(|v| v.as_bool()).unwrap_or(true);
+        && setting(ctx.project, "dequantize")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
     let dim: usize = ex.example_dims().iter().product();
     let code = format!(
         r#"# Recipe: flow — maximum likelihood through the chain of invertible layers, as Strata trains it:

@@ -14,8 +14,14 @@ pub const ID: &str = "graph_classification";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let data = load_data(ctx.project, ctx.data_dir, DataKind::Graphs, "graph-classification", "a set of graphs")
-        .map_err(|e| e.to_string())?;
+    let data = load_data(
+        ctx.project,
+        ctx.data_dir,
+        DataKind::Graphs,
+        "graph-classification",
+        "a set of graphs",
+    )
+    .map_err(|e| e.to_string())?;
     let (Target::Graphs(set), Features::F32(x)) = (&data.target, &data.features) else {
         return Err(format!("'{}' is not a set of graphs", data.name));
     };
@@ -23,7 +29,11 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
     let test_from = data.test_from.unwrap_or(n - n / 6);
     let train: Vec<i64> = (0..test_from as i64).filter(|i| i % 7 != 3).collect();
     let val: Vec<i64> = (0..test_from as i64).filter(|i| i % 7 == 3).collect();
-    let label = |idx: &[i64]| idx.iter().map(|&i| i64::from(data.labels[i as usize])).collect::<Vec<_>>();
+    let label = |idx: &[i64]| {
+        idx.iter()
+            .map(|&i| i64::from(data.labels[i as usize]))
+            .collect::<Vec<_>>()
+    };
     let mut edges = Vec::new();
     let mut edge_start = vec![0i64];
     for g in &set.edges {
@@ -36,7 +46,11 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
         int_tensor("y_val", vec![val.len()], label(&val)),
         int_tensor("x_train", vec![train.len()], train),
         int_tensor("x_val", vec![val.len()], val),
-        int_tensor("node_start", vec![set.start.len()], set.start.iter().map(|&s| s as i64).collect()),
+        int_tensor(
+            "node_start",
+            vec![set.start.len()],
+            set.start.iter().map(|&s| s as i64).collect(),
+        ),
         int_tensor("edge_start", vec![edge_start.len()], edge_start),
         int_tensor("edges", vec![total_edges, 2], edges),
     ];

@@ -16,12 +16,18 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
         .map_err(|e| format!("cannot load the data: {e}"))?;
     let project = ctx.project;
     let (train, val) = (&ex.split.train, &ex.split.val);
-    let floats = vec![features(ex, train, false, "x_train")?, features(ex, val, false, "x_val")?];
+    let floats = vec![
+        features(ex, train, false, "x_train")?,
+        features(ex, val, false, "x_val")?,
+    ];
     let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
     let find = |source: &str| ctx.inputs.iter().find(|i| i.source == source).map(|i| i.arg.clone());
     let point = find("dataset").ok_or("the score network has no Input with source 'dataset' (the noisy point)")?;
     let level = find("timestep").ok_or("the score network has no Input with source 'timestep' (log σ)")?;
-    let (lo, hi) = (float_setting(project, "sigma_min", 0.02), float_setting(project, "sigma_max", 1.5));
+    let (lo, hi) = (
+        float_setting(project, "sigma_min", 0.02),
+        float_setting(project, "sigma_max", 1.5),
+    );
     if !(lo > 0.0 && hi > lo) {
         return Err(format!("sigma_min ({lo}) must be above 0 and below sigma_max ({hi})"));
     }

@@ -17,7 +17,13 @@ const VAL_PAIRS: usize = 500;
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
     let data =
         load_data(ctx.project, ctx.data_dir, DataKind::Pairs, ID, "sequence pairs").map_err(|e| e.to_string())?;
-    let (Target::Sequences { len: t_len, data: targets }, Features::U8(sources)) = (&data.target, &data.features)
+    let (
+        Target::Sequences {
+            len: t_len,
+            data: targets,
+        },
+        Features::U8(sources),
+    ) = (&data.target, &data.features)
     else {
         return Err(format!("'{}' does not pair sequences", data.name));
     };
