@@ -427,6 +427,18 @@ fn safetensors_round_trip_floats_and_integers() {
     );
 }
 
+/// `train.py` and `model.py` in `dir` parse as Python, wherever Python is installed (PyTorch
+/// runs them in `scripts/check_export.py --train`).
+fn parses_as_python(dir: &Path) {
+    if let Ok(st) = std::process::Command::new("python3")
+        .args(["-m", "py_compile", "train.py", "model.py"])
+        .current_dir(dir)
+        .status()
+    {
+        assert!(st.success(), "{}: train.py or model.py does not parse", dir.display());
+    }
+}
+
 #[test]
 fn train_py_covers_the_generative_sequence_and_graph_recipes() {
     let _g = common::serial();
@@ -469,15 +481,7 @@ fn train_py_covers_the_generative_sequence_and_graph_recipes() {
                 .unwrap_or_else(|| panic!("{id}: no {name} in data.safetensors"));
             assert_eq!(found.1, dims, "{id}: {name}");
         }
-        // The scripts parse as Python wherever Python is installed (PyTorch runs them in
-        // scripts/check_export.py --train).
-        if let Ok(st) = std::process::Command::new("python3")
-            .args(["-m", "py_compile", "train.py", "model.py"])
-            .current_dir(&out)
-            .status()
-        {
-            assert!(st.success(), "{id}: train.py or model.py does not parse");
-        }
+        parses_as_python(&out);
     }
     // Flows' layers report their log-determinants to the script.
     let model = std::fs::read_to_string(dir.path().join("realnvp/model.py")).unwrap();
@@ -489,7 +493,7 @@ fn train_py_covers_the_generative_sequence_and_graph_recipes() {
 }
 
 #[test]
-fn train_py_covers_the_language_model_recipe_and_names_the_ones_it_does_not() {
+fn train_py_covers_language_models_graphs_gans_and_reinforcement_learning() {
     let _g = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let gpt = dir.path().join("gpt");
@@ -515,9 +519,9 @@ fn train_py_covers_the_language_model_recipe_and_names_the_ones_it_does_not() {
     assert!(script.contains("# Recipe: node classification"), "{script}");
     let data = safetensors::read(&gcn.join("data.safetensors")).unwrap();
     assert_eq!(data.floats[0].dims, [2708, 1433], "Cora's features");
-    // A recipe train.py does not cover yet is said, and model.py is still written.
+    // A GAN: model.py splits the forward pass into its two networks, train.py steps each.
     let gan = dir.path().join("gan");
-    let s = interop::export_pytorch(
+    interop::export_pytorch(
         &common::preset("dcgan"),
         None,
         &gan,
@@ -526,15 +530,56 @@ fn train_py_covers_the_language_model_recipe_and_names_the_ones_it_does_not() {
         &no_progress,
     )
     .unwrap();
-    assert!(gan.join("model.py").exists());
-    assert!(!gan.join("train.py").exists());
+    let model = std::fs::read_to_string(gan.join("model.py")).unwrap();
+    assert!(model.contains("    def generate(self, noise_z):"), "{model}");
     assert!(
-        s.notes
-            .iter()
-            .any(|n| n.contains("train.py does not cover the 'gan' recipe yet")),
-        "{:?}",
-        s.notes
+        model.contains("    def discriminate(self, generated_image):"),
+        "{model}"
     );
+    let script = std::fs::read_to_string(gan.join("train.py")).unwrap();
+    assert!(
+        script.contains("# Recipe: GAN") && script.contains("def train_step("),
+        "{script}"
+    );
+    // Reinforcement learning: the environment is in the script, there is no data file.
+    let ppo = dir.path().join("ppo");
+    interop::export_pytorch(
+        &common::preset("ppo_cartpole"),
+        None,
+        &ppo,
+        &Weights::None,
+        false,
+        &no_progress,
+    )
+    .unwrap();
+    let script = std::fs::read_to_string(ppo.join("train.py")).unwrap();
+    assert!(script.contains("class Env:") && script.contains("CartPole"), "{script}");
+    assert!(
+        script.contains("N_ENVS, ROLLOUT, EPOCHS, MINIBATCHES = 8, 128, 4, 4"),
+        "{script}"
+    );
+    assert!(!ppo.join("data.safetensors").exists());
+    parses_as_python(&gan);
+    parses_as_python(&ppo);
+    let sac = dir.path().join("sac");
+    interop::export_pytorch(
+        &common::preset("sac_pendulum"),
+        None,
+        &sac,
+        &Weights::None,
+        false,
+        &no_progress,
+    )
+    .unwrap();
+    parses_as_python(&sac);
+    // Every recipe Strata trains with has its part of train.py.
+    for r in strata::engine::recipes::engines() {
+        assert!(
+            interop::recipes::TRAINERS.iter().any(|(id, _)| *id == r.id),
+            "train.py does not cover '{}'",
+            r.id
+        );
+    }
 }
 
 /// A node of a hand-written ONNX graph.

@@ -202,12 +202,16 @@ pub fn export_parts(project: &Project, model: &GraphModel, name: &str) -> Result
         let _ = writeln!(src, "        pass");
     }
     let args: Vec<String> = inputs.iter().map(|(a, ..)| a.clone()).collect();
-    let _ = writeln!(src, "\n    def forward(self, {}):", args.join(", "));
-    for l in &top.forward {
-        let _ = writeln!(src, "        {l}");
+    if let Some(staged) = staged_forward(project, &top, &args) {
+        src.push_str(&staged);
+    } else {
+        let _ = writeln!(src, "\n    def forward(self, {}):", args.join(", "));
+        for l in &top.forward {
+            let _ = writeln!(src, "        {l}");
+        }
+        let outs: Vec<String> = top.outputs.iter().map(|(r, v, _)| format!("\"{r}\": {v}")).collect();
+        let _ = writeln!(src, "        return {{{}}}\n", outs.join(", "));
     }
-    let outs: Vec<String> = top.outputs.iter().map(|(r, v, _)| format!("\"{r}\": {v}")).collect();
-    let _ = writeln!(src, "        return {{{}}}\n", outs.join(", "));
     let outputs = top.outputs.iter().map(|(r, _, s)| (r.clone(), *s)).collect();
     let mut weights = std::mem::take(&mut g.weights);
     weights.sort_by(|a, b| a.name.cmp(&b.name));
@@ -219,6 +223,92 @@ pub fn export_parts(project: &Project, model: &GraphModel, name: &str) -> Result
         inputs,
         outputs,
     })
+}
+
+/// The forward pass of a model trained in two stages whose second network reads the first's
+/// output (a GAN's discriminator reads the generator's images — and real ones in their place),
+/// split into one method per network plus `forward` chaining them, so `train.py` can run the
+/// second on other inputs. `None` (one plain `forward`) when the recipe has no stages or the
+/// graph does not split cleanly: the second network reading more of the first than its output,
+/// or inputs of its own.
+fn staged_forward(project: &Project, top: &Scope, args: &[String]) -> Option<String> {
+    let &(_, first_role, second_role, first, second) =
+        super::recipes::STAGES.iter().find(|s| s.0 == project.recipe.id)?;
+    let graph = &project.graph;
+    let output = |role: &str| {
+        graph
+            .nodes
+            .iter()
+            .find(|n| n.kind == "output" && n.params.get("role").and_then(|v| v.as_text()) == Some(role))
+    };
+    let (fo, so) = (output(first_role)?, output(second_role)?);
+    if top.outputs.len() != 2 {
+        return None;
+    }
+    let feed = graph.wires.iter().find(|w| w.to == fo.id)?;
+    let mut first_nodes: std::collections::HashSet<NodeId> = [feed.from].into();
+    let mut todo = vec![feed.from];
+    while let Some(n) = todo.pop() {
+        for w in graph.wires.iter().filter(|w| w.to == n) {
+            if first_nodes.insert(w.from) {
+                todo.push(w.from);
+            }
+        }
+    }
+    let clean = graph.wires.iter().all(|w| {
+        !first_nodes.contains(&w.from)
+            || first_nodes.contains(&w.to)
+            || w.to == fo.id
+            || (w.from == feed.from && w.out == feed.out)
+    });
+    let own_inputs = graph
+        .nodes
+        .iter()
+        .any(|n| n.kind == "input" && !first_nodes.contains(&n.id));
+    if !clean || own_inputs || first_nodes.contains(&so.id) {
+        return None;
+    }
+    let made = top
+        .vars
+        .iter()
+        .find(|(n, p, _)| *n == feed.from && *p == feed.out)?
+        .2
+        .clone();
+    let value = |role: &str| top.outputs.iter().find(|(r, ..)| r == role).map(|(_, v, _)| v.clone());
+    let (first_out, second_out) = (value(first_role)?, value(second_role)?);
+    if first_out != made {
+        return None;
+    }
+    let mut src = String::new();
+    let _ = writeln!(src, "\n    def {first}(self, {}):", args.join(", "));
+    let _ = writeln!(
+        src,
+        "        \"\"\"The '{first_role}' network: what feeds its output.\"\"\""
+    );
+    for (l, n) in top.forward.iter().zip(&top.line_nodes) {
+        if first_nodes.contains(n) {
+            let _ = writeln!(src, "        {l}");
+        }
+    }
+    let _ = writeln!(src, "        return {made}");
+    let _ = writeln!(src, "\n    def {second}(self, {made}):");
+    let _ = writeln!(
+        src,
+        "        \"\"\"The '{second_role}' network, on the first's output or anything shaped like it.\"\"\""
+    );
+    for (l, n) in top.forward.iter().zip(&top.line_nodes) {
+        if !first_nodes.contains(n) {
+            let _ = writeln!(src, "        {l}");
+        }
+    }
+    let _ = writeln!(src, "        return {second_out}");
+    let _ = writeln!(src, "\n    def forward(self, {}):", args.join(", "));
+    let _ = writeln!(src, "        {made} = self.{first}({})", args.join(", "));
+    let _ = writeln!(
+        src,
+        "        return {{\"{first_role}\": {made}, \"{second_role}\": self.{second}({made})}}\n"
+    );
+    Some(src)
 }
 
 const LOAD_WEIGHTS: &str = r#"
@@ -258,6 +348,10 @@ struct Scope {
     outputs: Vec<(String, String, usize)>,
     /// The model's input arguments: (step, name).
     input_args: Vec<(usize, String)>,
+    /// The node each line of `forward` belongs to.
+    line_nodes: Vec<NodeId>,
+    /// Each node's output variables: (node, port, variable).
+    vars: Vec<(NodeId, String, String)>,
 }
 
 fn placeholder(i: usize) -> String {
@@ -280,8 +374,14 @@ impl Gen<'_> {
         let (order, _) = g.topological_order();
         let mut port_in: Vec<(i64, u64, String)> = Vec::new();
         let mut port_out: Vec<(i64, u64, String)> = Vec::new();
+        let mut prev: Option<NodeId> = None;
         for &i in &order {
             let node = &g.nodes[i];
+            // The lines written since the last node are that node's.
+            if let Some(p) = prev {
+                sc.line_nodes.resize(sc.forward.len(), p);
+            }
+            prev = Some(node.id);
             let title = catalog::display_title(self.project, node);
             let source = |values: &HashMap<(NodeId, String), String>, port: &str| -> Option<String> {
                 g.wires
@@ -315,6 +415,7 @@ impl Gen<'_> {
             };
             for (p, v) in outs.iter().zip(&out_vars) {
                 values.insert((node.id, p.name.to_string()), v.clone());
+                sc.vars.push((node.id, p.name.to_string(), v.clone()));
             }
             let lhs = out_vars.join(", ");
             if node.is_block() {
@@ -456,6 +557,9 @@ impl Gen<'_> {
                 }
                 sc.outputs.push((role, value, step_idx));
             }
+        }
+        if let Some(p) = prev {
+            sc.line_nodes.resize(sc.forward.len(), p);
         }
         port_in.sort();
         port_out.sort();

@@ -86,5 +86,10 @@ def loss_of(net, x, y):
         p_uncond = float_setting(project, "p_uncond", 0.1),
         null = ex.data.classes.len(),
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }

@@ -89,5 +89,10 @@ def loss_of(net, x, y):
             ""
         },
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }

@@ -113,5 +113,10 @@ def objective(out, y):
     return F.cross_entropy(logits, y), (logits.argmax(1) == y).sum()
 "#
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }

@@ -56,5 +56,10 @@ def objective(out, y):
 "#,
         feed = feed.join("\n")
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }

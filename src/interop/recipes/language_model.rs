@@ -73,5 +73,6 @@ def objective(out, y):
         code,
         floats: Vec::new(),
         ints,
+        own_loop: false,
     })
 }

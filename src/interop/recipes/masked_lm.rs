@@ -84,5 +84,6 @@ def loss_of(net, x, y):
         code,
         floats: Vec::new(),
         ints,
+        own_loop: false,
     })
 }

@@ -4,11 +4,13 @@
 
 mod diffusion;
 mod flow;
+mod gan;
 mod graph_classification;
 mod graph_loss;
 mod language_model;
 mod masked_lm;
 mod node_classification;
+mod rl;
 mod score_matching;
 mod seq2seq;
 mod supervised;
@@ -58,6 +60,9 @@ pub struct TrainPart {
     pub floats: Vec<NamedTensor>,
     /// …or integer tensors.
     pub ints: Vec<IntTensor>,
+    /// The part writes its own `main()` (the reinforcement-learning recipes: an environment,
+    /// not a data file); the template's data loop and `data.safetensors` are left out.
+    pub own_loop: bool,
 }
 
 /// Writes a recipe's part.
@@ -75,7 +80,17 @@ pub const TRAINERS: &[(&str, TrainFn)] = &[
     (score_matching::ID, score_matching::part),
     (flow::ID, flow::part),
     (graph_classification::ID, graph_classification::part),
+    (gan::ID, gan::part),
+    (rl::DQN, rl::part),
+    (rl::PPO, rl::part),
+    (rl::A2C, rl::part),
+    (rl::SAC, rl::part),
 ];
+
+/// Recipes whose networks run in two stages, the second reading the first's output in place of
+/// data: (recipe, first role, second role, first method, second method). `model.py` gets one
+/// method per stage for them.
+pub const STAGES: &[(&str, &str, &str, &str, &str)] = &[(gan::ID, "fake", "score", "generate", "discriminate")];
 
 /// The forward pass's argument bound to dataset field `field`, if the graph has one.
 fn arg_of<'a>(ctx: &'a TrainCtx, field: &str) -> Option<&'a str> {

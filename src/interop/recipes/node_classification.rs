@@ -87,5 +87,10 @@ def objective(out, y):
 "#,
         train = split.train.len(),
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }

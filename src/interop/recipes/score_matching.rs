@@ -49,5 +49,10 @@ def loss_of(net, x, y):
 "#,
         last = levels - 1,
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }

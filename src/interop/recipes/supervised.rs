@@ -74,5 +74,10 @@ def objective(out, y):
 "#,
         args = args.join(", ")
     );
-    Ok(TrainPart { code, floats, ints })
+    Ok(TrainPart {
+        code,
+        floats,
+        ints,
+        own_loop: false,
+    })
 }
