@@ -11,8 +11,8 @@ Needs `torch` and `safetensors` (`pip install torch safetensors`; torch from PyP
 download with its CUDA stack, so this is a local check, not part of CI). Presets with more than
 --max-params parameters get the parameter-count check only (their weights run to gigabytes).
 With --import-models it also makes ONNX files with PyTorch's own exporter (torchvision's
-ResNet-18, a small Transformer encoder written with separate q/k/v projections, and
-nn.TransformerEncoder), opens each with `strata import`, and compares Strata's outputs on the
+ResNet-18, LSTM + bidirectional GRU + RNN layers, a small Transformer encoder written with
+separate q/k/v projections, and nn.TransformerEncoder), opens each with `strata import`, and compares Strata's outputs on the
 imported graph and weights with PyTorch's. With --train STEPS it also runs each export's train.py
 (where the recipe has one) for STEPS steps from the exported weights and requires a finite
 validation loss.
@@ -163,8 +163,23 @@ def import_models(strata, work):
         def forward(self, x):
             return self.head(self.enc(self.emb(x)))
 
+    class Recurrent(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(28, 64, batch_first=True)
+            self.gru = torch.nn.GRU(64, 32, batch_first=True, bidirectional=True)
+            self.rnn = torch.nn.RNN(64, 16)
+            self.head = torch.nn.Linear(16, 10)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            y, _ = self.gru(y)
+            y, _ = self.rnn(y.transpose(0, 1))
+            return self.head(y[-1])
+
     models = [
         ("resnet18", torchvision.models.resnet18(weights=None), (1, 3, 224, 224), "image"),
+        ("recurrent", Recurrent(), (2, 28, 28), "x"),
         ("encoder", Encoder(), (2, 10, 16), "x"),
         ("torch_encoder", TorchEncoder(), (2, 10, 16), "x"),
     ]

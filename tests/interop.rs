@@ -227,6 +227,45 @@ fn export_import_export_keeps_the_graph_and_the_outputs() {
 }
 
 #[test]
+fn onnx_recurrent_layers_from_other_tools_import_as_strata_layers() {
+    // ONNX's LSTM/GRU (time-major, gates in ONNX's order, zero initial states) become Strata's
+    // recurrent layers with the gates reordered; the outputs stay the same.
+    let _g = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    for (id, kind) in [("lstm_rows", "lstm"), ("gru_rows", "gru")] {
+        let first = dir.path().join(format!("{id}.onnx"));
+        let s1 = export_onnx(&common::preset(id), &first, 5);
+        foreign(&first);
+        let project_path = dir.path().join(format!("{id}.strata"));
+        let imported = interop::import_onnx(&first, &project_path, &no_progress).unwrap();
+        assert_eq!(imported.params, s1.params, "{id}: parameters kept");
+        let project = strata::open_project(&project_path).unwrap();
+        let kinds: Vec<&str> = project.graph.nodes.iter().map(|n| n.kind.as_str()).collect();
+        assert!(kinds.contains(&kind) && !kinds.contains(&"onnx_op"), "{id}: {kinds:?}");
+        assert!(strata::shape::check(&project).is_valid(), "{id}");
+        let second = dir.path().join(format!("{id}-again.onnx"));
+        let reference = second.with_extension("reference.safetensors");
+        interop::export_onnx(
+            &project,
+            Some(&project_path),
+            &second,
+            &Weights::Latest,
+            Some(&reference),
+            &no_progress,
+        )
+        .unwrap();
+        let (a, b) = (
+            outputs(&first.with_extension("reference.safetensors")),
+            outputs(&reference),
+        );
+        for (x, y) in a.iter().zip(&b) {
+            let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{id}: outputs differ by {worst}");
+        }
+    }
+}
+
+#[test]
 fn a_strata_export_reopens_as_the_same_project_with_its_weights() {
     let _g = common::serial();
     let dir = tempfile::tempdir().unwrap();

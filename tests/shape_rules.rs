@@ -253,6 +253,16 @@ fn shape_operation_rules() {
     );
     assert!(infer("slice", &[("start", 7.into()), ("length", 3.into())], &[f("x", "B,8")]).is_err());
     assert_eq!(ok("select", &[], &[f("x", "B,197,768")]), ("[B, 768]".into(), 0));
+    // A negative index counts from the end (-1: the last time step); past either end is named.
+    assert_eq!(
+        ok("select", &[("index", (-1).into())], &[f("x", "B,28,64")]),
+        ("[B, 64]".into(), 0)
+    );
+    assert!(
+        infer("select", &[("index", (-29).into())], &[f("x", "B,28,64")])
+            .unwrap_err()
+            .contains("outside dim 1")
+    );
     assert_eq!(
         ok("split", &[("parts", 3.into())], &[f("x", "B,12")]),
         ("[B, 4] | [B, 4] | [B, 4]".into(), 0)

@@ -202,13 +202,16 @@ fn slice_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
 fn select_rule(ctx: &Ctx) -> Result<Inferred, RuleError> {
     let x = ctx.input(0)?;
     let a = axis(ctx.int("dim"), x.rank(), "x")?;
-    let i = ctx.uint("index");
+    let i = ctx.int("index");
     if let Some(n) = x.dims[a].known()
-        && i >= n
+        && (i >= n as i64 || i < -(n as i64))
     {
         return Err(RuleError::at(
             "x",
-            format!("index {i} is past the end of dim {a} (size {n})"),
+            format!(
+                "index {i} is outside dim {a} (size {n}: 0 to {}, or -1 to -{n} from the end)",
+                n.saturating_sub(1)
+            ),
         ));
     }
     let mut t = x.clone();
@@ -394,9 +397,18 @@ const SPECS: &[LayerSpec] = &[
         id: "select",
         name: "Select",
         category: Category::Shape,
-        doc: "Takes one index of a dim and drops that dim (e.g. the [CLS] token).",
+        doc: "Takes one index of a dim and drops that dim (e.g. the [CLS] token, or -1: the last time step).",
         paper: "",
-        params: &[int("dim", 1, -8, 7, "Dim to index"), int("index", 0, 0, BIG, "Index")],
+        params: &[
+            int("dim", 1, -8, 7, "Dim to index"),
+            int(
+                "index",
+                0,
+                -BIG,
+                BIG,
+                "Index (negative counts from the end: -1 is the last)",
+            ),
+        ],
         inputs: Ports::Fixed(&[any_port("x")]),
         outputs: Ports::Fixed(&[any_port("y")]),
         infer: select_rule,

@@ -141,7 +141,9 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
     for t in &graph.initializer {
         consts.insert(t.name.clone(), read_tensor(t, dir)?);
     }
-    let nodes = fuse_size_one_detours(&graph.node, &consts, dir);
+    let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let nodes = expand_recurrent(fuse_size_one_detours(&graph.node, &consts, dir), &consts, dir, &outputs);
+    let nodes = without_unused(nodes, &graph.node, &outputs);
     let order = topological(&nodes, &consts, graph.input.iter().map(|i| i.name.clone()).collect())?;
     let mut b = Builder {
         project: Project::new(name),
@@ -267,14 +269,24 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
         {
             continue;
         }
+        let batch = dims[0].clone();
         dims[0] = ParamValue::Text("B".into());
+        let saved = b.project.clone();
         b.project.graph.nodes[i]
             .params
             .insert("shape".into(), ParamValue::List(dims));
         if errors(&b.project) > before {
-            if let Some(o) = old {
-                b.project.graph.nodes[i].params.insert("shape".into(), o);
+            // Reshapes that write the batch out as their first size follow it.
+            for n in b.project.graph.nodes.iter_mut().filter(|n| n.kind == "reshape") {
+                if let Some(ParamValue::List(s)) = n.params.get_mut("shape")
+                    && s.first() == Some(&batch)
+                {
+                    s[0] = ParamValue::Text("B".into());
+                }
             }
+        }
+        if errors(&b.project) > before {
+            b.project = saved;
         } else {
             b.notes.push(format!(
                 "input '{}' takes batches of any size (B)",
@@ -318,23 +330,11 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
 /// (PyTorch's multi-head attention splits its packed q/k/v that way, through a rank-5 tensor)
 /// becomes one `Transpose` of `x`, so the graph stays within the ranks Strata computes with.
 fn fuse_size_one_detours(nodes: &[NodeProto], consts: &HashMap<String, Const>, dir: Option<&Path>) -> Vec<NodeProto> {
-    let mut values: HashMap<&str, Vec<i64>> = consts
-        .iter()
+    let values: HashMap<&str, Vec<i64>> = constants(nodes, consts, dir)
+        .into_iter()
         .filter(|(_, c)| c.int)
-        .map(|(k, c)| (k.as_str(), c.ints()))
+        .map(|(k, c)| (k, c.ints()))
         .collect();
-    for n in nodes.iter().filter(|n| n.op_type == "Constant") {
-        let t = n
-            .attribute
-            .iter()
-            .find(|a| a.name == "value")
-            .and_then(|a| a.t.as_ref());
-        if let (Some(o), Some(Ok(c))) = (n.output.first(), t.map(|t| read_tensor(t, dir)))
-            && c.int
-        {
-            values.insert(o.as_str(), c.ints());
-        }
-    }
     let mut producer: HashMap<&str, usize> = HashMap::new();
     let mut uses: HashMap<&str, usize> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
@@ -404,6 +404,249 @@ fn fuse_size_one_detours(nodes: &[NodeProto], consts: &HashMap<String, Const>, d
         .filter(|(i, _)| !gone.contains(i))
         .map(|(_, n)| n)
         .collect()
+}
+
+/// The initializers and the values of `Constant` operators, by name.
+fn constants<'a>(
+    nodes: &'a [NodeProto],
+    consts: &'a HashMap<String, Const>,
+    dir: Option<&Path>,
+) -> HashMap<&'a str, Const> {
+    let mut values: HashMap<&str, Const> = consts.iter().map(|(k, c)| (k.as_str(), c.clone())).collect();
+    for n in nodes.iter().filter(|n| n.op_type == "Constant") {
+        let t = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "value")
+            .and_then(|a| a.t.as_ref());
+        if let (Some(o), Some(Ok(c))) = (n.output.first(), t.map(|t| read_tensor(t, dir))) {
+            values.insert(o.as_str(), c);
+        }
+    }
+    values
+}
+
+/// Without the operators the rewrites above left unread (the zero initial states of a
+/// recurrent layer). Operators the file itself leaves unread stay: nothing of the file is
+/// dropped.
+fn without_unused(mut nodes: Vec<NodeProto>, original: &[NodeProto], outputs: &[String]) -> Vec<NodeProto> {
+    let read_before: HashSet<&str> = original
+        .iter()
+        .flat_map(|n| n.input.iter().map(String::as_str))
+        .chain(outputs.iter().map(String::as_str))
+        .collect();
+    loop {
+        let read: HashSet<&str> = nodes
+            .iter()
+            .flat_map(|n| n.input.iter().map(String::as_str))
+            .chain(outputs.iter().map(String::as_str))
+            .collect();
+        let keep: Vec<bool> = nodes
+            .iter()
+            .map(|n| {
+                n.output.iter().any(|o| read.contains(o.as_str()))
+                    || !n.output.iter().any(|o| read_before.contains(o.as_str()))
+            })
+            .collect();
+        if keep.iter().all(|&k| k) {
+            return nodes;
+        }
+        let mut k = keep.into_iter();
+        nodes.retain(|_| k.next().unwrap_or(true));
+    }
+}
+
+/// Operators the importer writes itself, in its own domain (read back by [`MAPPERS`]).
+const STRATA_DOMAIN: &str = "strata";
+
+/// ONNX's gate for each of Strata's gates (LSTM: Strata i f g o, ONNX i o f c; GRU: Strata
+/// r z n, ONNX z r h) — the inverse of the exporter's order.
+fn onnx_gate_of(kind: &str) -> &'static [usize] {
+    match kind {
+        "lstm" => &[0, 2, 3, 1],
+        "gru" => &[1, 0, 2],
+        _ => &[0],
+    }
+}
+
+/// A one-attribute helper for the operators the importer writes.
+fn ints_attr(name: &str, v: Vec<i64>) -> onnx_ir::AttributeProto {
+    let mut a = onnx_ir::AttributeProto::new();
+    a.name = name.into();
+    a.type_ = onnx_ir::AttributeType::INTS.into();
+    a.ints = v;
+    a
+}
+
+/// The `value` attribute of a `Constant` holding int64 `v`.
+fn ints_value(v: Vec<i64>) -> onnx_ir::AttributeProto {
+    let mut t = TensorProto::new();
+    t.dims = vec![v.len() as i64];
+    t.data_type = 7;
+    t.int64_data = v;
+    let mut a = onnx_ir::AttributeProto::new();
+    a.name = "value".into();
+    a.type_ = onnx_ir::AttributeType::TENSOR.into();
+    a.t = Some(t).into();
+    a
+}
+
+/// ONNX's `RNN`, `LSTM` and `GRU` become Strata's recurrent layer between layout changes that
+/// keep what every consumer sees: a `Transpose` to batch-first (for the default time-major
+/// layout), the layer (`StrataRecurrent`, in the importer's domain, giving the sequence
+/// [B, T, dirs·H] and the last step), and `Y` rebuilt as [T, dirs, B, H] (`Y_h` as [1, B, H]
+/// for one direction). Initial states must be zero (PyTorch's exporter writes them as zeros
+/// expanded to the batch); a cell state read downstream, a sequence-length input, clipping or
+/// non-default activations keep the operator as it is.
+fn expand_recurrent(
+    nodes: Vec<NodeProto>,
+    consts: &HashMap<String, Const>,
+    dir: Option<&Path>,
+    outputs: &[String],
+) -> Vec<NodeProto> {
+    let values = constants(&nodes, consts, dir);
+    let producer: HashMap<&str, &NodeProto> = nodes
+        .iter()
+        .flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n)))
+        .collect();
+    let used = |v: &str| {
+        !v.is_empty() && (outputs.iter().any(|o| o == v) || nodes.iter().any(|n| n.input.iter().any(|i| i == v)))
+    };
+    let zeros = |c: &Const| c.data.iter().all(|&v| v == 0.0);
+    let zero_state = |v: &str| -> bool {
+        if v.is_empty() {
+            return true;
+        }
+        if let Some(c) = values.get(v) {
+            return zeros(c);
+        }
+        match producer.get(v) {
+            Some(p) if p.op_type == "Expand" => p.input.first().and_then(|s| values.get(s.as_str())).is_some_and(zeros),
+            Some(p) if p.op_type == "ConstantOfShape" => p
+                .attribute
+                .iter()
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref())
+                .is_none_or(|t| read_tensor(t, dir).is_ok_and(|c| zeros(&c))),
+            _ => false,
+        }
+    };
+    let mut out = Vec::with_capacity(nodes.len());
+    let mut count = 0usize;
+    for n in &nodes {
+        let kind = match (n.domain.as_str(), n.op_type.as_str()) {
+            ("" | "ai.onnx", "LSTM") => "lstm",
+            ("" | "ai.onnx", "GRU") => "gru",
+            ("" | "ai.onnx", "RNN") => "rnn",
+            _ => {
+                out.push(n.clone());
+                continue;
+            }
+        };
+        let attr = |name: &str| n.attribute.iter().find(|a| a.name == name);
+        let int = |name: &str, d: i64| attr(name).map_or(d, |a| a.i);
+        let dirs: i64 = match attr("direction").map(|a| a.s.as_ref()) {
+            None | Some(b"forward") => 1,
+            Some(b"bidirectional") => 2,
+            _ => 0,
+        };
+        let h = int("hidden_size", 0);
+        let input = |i: usize| n.input.get(i).map(String::as_str).unwrap_or("");
+        let is_const = |i: usize| values.contains_key(input(i));
+        let fine = dirs > 0
+            && h > 0
+            && input(4).is_empty()
+            && (5..n.input.len()).all(|i| zero_state(input(i)))
+            && is_const(1)
+            && is_const(2)
+            && (input(3).is_empty() || is_const(3))
+            && attr("activations").is_none_or(|a| {
+                let default: &[&str] = match kind {
+                    "lstm" => &["sigmoid", "tanh", "tanh"],
+                    "gru" => &["sigmoid", "tanh"],
+                    _ => &["tanh"],
+                };
+                a.strings.len() == default.len() * dirs as usize
+                    && a.strings
+                        .iter()
+                        .enumerate()
+                        .all(|(i, s)| String::from_utf8_lossy(s).eq_ignore_ascii_case(default[i % default.len()]))
+            })
+            && attr("clip").is_none()
+            && int("input_forget", 0) == 0
+            && (kind != "gru" || int("linear_before_reset", 0) == 1)
+            && !n.output.get(2).is_some_and(|c| used(c))
+            && !(dirs == 2 && n.output.get(1).is_some_and(|y| used(y)));
+        if !fine {
+            out.push(n.clone());
+            continue;
+        }
+        count += 1;
+        let base = format!("{}__strata{count}", n.output.first().cloned().unwrap_or_default());
+        let plain = |op: &str, inputs: Vec<String>, output: String, attrs: Vec<onnx_ir::AttributeProto>| {
+            let mut m = NodeProto::new();
+            m.op_type = op.into();
+            m.name = output.clone();
+            m.input = inputs;
+            m.output = vec![output];
+            m.attribute = attrs;
+            m
+        };
+        let time_major = int("layout", 0) == 0;
+        let x = if time_major {
+            let xb = format!("{base}_x");
+            out.push(plain(
+                "Transpose",
+                vec![input(0).into()],
+                xb.clone(),
+                vec![ints_attr("perm", vec![1, 0, 2])],
+            ));
+            xb
+        } else {
+            input(0).to_owned()
+        };
+        let (seq, last) = (format!("{base}_sequence"), format!("{base}_last"));
+        let mut m = NodeProto::new();
+        m.op_type = "StrataRecurrent".into();
+        m.domain = STRATA_DOMAIN.into();
+        m.name = base.clone();
+        m.input = vec![x, input(1).into(), input(2).into(), input(3).into()];
+        m.output = vec![seq.clone(), last.clone()];
+        m.attribute = n.attribute.clone();
+        let mut kind_attr = onnx_ir::AttributeProto::new();
+        kind_attr.name = "kind".into();
+        kind_attr.type_ = onnx_ir::AttributeType::STRING.into();
+        kind_attr.s = kind.as_bytes().to_vec().into();
+        m.attribute.push(kind_attr);
+        out.push(m);
+        if let Some(y) = n.output.first().filter(|y| used(y)) {
+            let shape = format!("{base}_shape");
+            out.push(plain(
+                "Constant",
+                vec![],
+                shape.clone(),
+                vec![ints_value(vec![0, -1, dirs, h])],
+            ));
+            if time_major {
+                let split = format!("{base}_split");
+                out.push(plain("Reshape", vec![seq.clone(), shape], split.clone(), vec![]));
+                out.push(plain(
+                    "Transpose",
+                    vec![split],
+                    y.clone(),
+                    vec![ints_attr("perm", vec![1, 2, 0, 3])],
+                ));
+            } else {
+                out.push(plain("Reshape", vec![seq.clone(), shape], y.clone(), vec![]));
+            }
+        }
+        if let Some(yh) = n.output.get(1).filter(|y| used(y)) {
+            let axes = format!("{base}_axes");
+            out.push(plain("Constant", vec![], axes.clone(), vec![ints_value(vec![0])]));
+            out.push(plain("Unsqueeze", vec![last.clone(), axes], yh.clone(), vec![]));
+        }
+    }
+    out
 }
 
 /// Node order with every input produced first; a cycle is an error naming a node on it.
@@ -747,7 +990,7 @@ impl Builder {
             }
             return Ok(());
         }
-        let known = n.domain.is_empty() || n.domain == "ai.onnx";
+        let known = n.domain.is_empty() || n.domain == "ai.onnx" || n.domain == STRATA_DOMAIN;
         if known && n.op_type == "Add" && self.fold_bias(n) {
             return Ok(());
         }
@@ -758,11 +1001,14 @@ impl Builder {
             return Ok(());
         }
         let mapped = if known {
-            MAPPERS.iter().find(|(op, _)| *op == n.op_type).and_then(|(_, f)| {
-                f(&OpCtx {
-                    node: n,
-                    consts: &self.consts,
-                    opset: self.opset,
+            let kept = (n.op_type == "Reshape").then(|| self.reshape_keeping(n)).flatten();
+            kept.or_else(|| {
+                MAPPERS.iter().find(|(op, _)| *op == n.op_type).and_then(|(_, f)| {
+                    f(&OpCtx {
+                        node: n,
+                        consts: &self.consts,
+                        opset: self.opset,
+                    })
                 })
             })
         } else {
@@ -841,6 +1087,39 @@ impl Builder {
     }
 
     /// The shape of a value the graph computes, when the checker knows every size.
+    /// A `Reshape` whose target keeps some of the input's sizes (0 entries): those become the
+    /// sizes the shape checker knows there — numbers (a static batch is made B at the end of
+    /// the import, reshapes with it) or symbols like T.
+    fn reshape_keeping(&self, n: &NodeProto) -> Option<Mapped> {
+        let shape = self.consts.get(n.input.get(1)?)?.ints();
+        let allow_zero = n.attribute.iter().any(|a| a.name == "allowzero" && a.i != 0);
+        if allow_zero || !shape.contains(&0) {
+            return None;
+        }
+        let x = n.input.first()?;
+        let (id, port) = self.values.get(x)?;
+        let dims = crate::shape::check(&self.project).output_type(*id, port)?.dims.clone();
+        let mut out = Vec::with_capacity(shape.len());
+        for (i, &d) in shape.iter().enumerate() {
+            out.push(match d {
+                0 => match dims.get(i)? {
+                    crate::catalog::Dim::Known(k) => ParamValue::Int(i64::try_from(*k).ok()?),
+                    crate::catalog::Dim::Sym { sym, mul: 1, add: 0 } => ParamValue::Text(sym.to_string()),
+                    _ => return None,
+                },
+                -1 => ParamValue::Int(-1),
+                k if k > 0 => ParamValue::Int(k),
+                _ => return None,
+            });
+        }
+        Some(Mapped::Node {
+            kind: "reshape",
+            params: params(&[("shape", ParamValue::List(out))]),
+            inputs: vec![("x".into(), x.clone())],
+            weights: Vec::new(),
+        })
+    }
+
     fn known_shape(&self, v: &str) -> Option<Vec<usize>> {
         let (id, port) = self.values.get(v)?;
         let report = crate::shape::check(&self.project);
@@ -1155,8 +1434,91 @@ pub fn save_weights(
     Ok(done)
 }
 
+/// The recurrent layer [`expand_recurrent`] wrote: ONNX's `W` [dirs, G·H, in], `R`
+/// [dirs, G·H, H] and `B` [dirs, 2·G·H] become each direction's input and hidden projections
+/// in Strata's gate order.
+fn recurrent(c: &OpCtx) -> Option<Mapped> {
+    let kind: &'static str = match c.node.attribute.iter().find(|a| a.name == "kind").map(|a| a.s.as_ref()) {
+        Some(b"lstm") => "lstm",
+        Some(b"gru") => "gru",
+        Some(b"rnn") => "rnn",
+        _ => return None,
+    };
+    let h = usize::try_from(c.int("hidden_size")?).ok()?;
+    let two = c
+        .node
+        .attribute
+        .iter()
+        .any(|a| a.name == "direction" && a.s.as_ref() == b"bidirectional");
+    let dirs = if two { 2 } else { 1 };
+    let order = onnx_gate_of(kind);
+    let gates = order.len();
+    let (w, r) = (c.constant(1)?, c.constant(2)?);
+    let inputs = w.dims.get(2).copied()?;
+    if w.dims != [dirs, gates * h, inputs] || r.dims != [dirs, gates * h, h] {
+        return None;
+    }
+    let b = match c.input(3) {
+        Some(_) => c.constant(3)?.clone(),
+        None => Const {
+            dims: vec![dirs, 2 * gates * h],
+            data: vec![0.0; dirs * 2 * gates * h],
+            int: false,
+        },
+    };
+    if b.data.len() != dirs * 2 * gates * h {
+        return None;
+    }
+    // Rows [G·H, cols] of one direction in Strata's gate order.
+    let rows = |data: &[f64], cols: usize| -> Vec<f32> {
+        let mut v = Vec::with_capacity(data.len());
+        for &g in order {
+            v.extend(data[g * h * cols..(g + 1) * h * cols].iter().map(|&x| x as f32));
+        }
+        v
+    };
+    let tensor = |name: String, dims: Vec<usize>, data: Vec<f32>| NamedTensor { name, dims, data };
+    let mut weights = Vec::new();
+    for d in 0..dirs {
+        let wd = &w.data[d * gates * h * inputs..(d + 1) * gates * h * inputs];
+        let rd = &r.data[d * gates * h * h..(d + 1) * gates * h * h];
+        let bd = &b.data[d * 2 * gates * h..(d + 1) * 2 * gates * h];
+        // Burn keeps [in, out].
+        weights.push(
+            tensor(
+                format!("cells.{d}.input.weight"),
+                vec![gates * h, inputs],
+                rows(wd, inputs),
+            )
+            .transposed(),
+        );
+        weights.push(tensor(format!("cells.{d}.hidden.weight"), vec![gates * h, h], rows(rd, h)).transposed());
+        weights.push(tensor(
+            format!("cells.{d}.input.bias"),
+            vec![gates * h],
+            rows(&bd[..gates * h], 1),
+        ));
+        weights.push(tensor(
+            format!("cells.{d}.hidden.bias"),
+            vec![gates * h],
+            rows(&bd[gates * h..], 1),
+        ));
+    }
+    Some(Mapped::Node {
+        kind,
+        params: params(&[
+            ("hidden", ParamValue::Int(h as i64)),
+            ("layers", ParamValue::Int(1)),
+            ("bidirectional", ParamValue::Bool(two)),
+        ]),
+        inputs: vec![("x".into(), c.input(0)?.to_owned())],
+        weights,
+    })
+}
+
 /// ONNX op type → mapping, one entry per operator family.
 pub const MAPPERS: &[(&str, MapFn)] = &[
+    ("StrataRecurrent", recurrent),
     ("Identity", alias),
     ("Dropout", alias),
     ("Relu", |c| c.unary("relu", Params::new())),
@@ -1551,7 +1913,7 @@ fn gather(c: &OpCtx) -> Option<Mapped> {
     }
     let idx = c.constant(1).filter(|i| i.dims.is_empty() && i.data.len() == 1)?;
     let index = idx.data[0] as i64;
-    if index < 0 || c.constant(0).is_some() {
+    if c.constant(0).is_some() {
         return None;
     }
     c.unary(

@@ -194,7 +194,13 @@ fn select_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<V
     let x = one(inputs)?;
     let dims = x.dims();
     let a = axis(p.int("dim"), dims.len());
-    let i = p.int("index").max(0) as usize;
+    let n = dims[a] as i64;
+    let i = p.int("index");
+    let i = if i < 0 { n + i } else { i };
+    if !(0..n).contains(&i) {
+        return Err(format!("index {} is outside dim {a} of size {n}", p.int("index")));
+    }
+    let i = i as usize;
     let mut out = dims.clone();
     out.remove(a);
     let narrowed = any_rank!(x, t => t.narrow(a, i, 1));
