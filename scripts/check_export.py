@@ -12,7 +12,7 @@ download with its CUDA stack, so this is a local check, not part of CI). Presets
 --max-params parameters get the parameter-count check only (their weights run to gigabytes).
 With --import-models it also makes ONNX files with PyTorch's own exporter (torchvision's
 ResNet-18, LSTM + bidirectional GRU + RNN layers, a small Transformer encoder written with
-separate q/k/v projections, and nn.TransformerEncoder), opens each with `strata import`, and compares Strata's outputs on the
+separate q/k/v projections, and nn.TransformerEncoder with GELU), opens each with `strata import`, and compares Strata's outputs on the
 imported graph and weights with PyTorch's. With --train STEPS it also runs each export's train.py
 (where the recipe has one) for STEPS steps from the exported weights and requires a finite
 validation loss.
@@ -156,7 +156,7 @@ def import_models(strata, work):
         def __init__(self):
             super().__init__()
             self.emb = torch.nn.Linear(16, 32)
-            layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+            layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, activation="gelu", batch_first=True)
             self.enc = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
             self.head = torch.nn.Linear(32, 5)
 

@@ -143,6 +143,7 @@ pub fn import_bytes(bytes: &[u8], name: &str, dir: Option<&Path>) -> Result<Impo
     }
     let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let nodes = expand_recurrent(fuse_size_one_detours(&graph.node, &consts, dir), &consts, dir, &outputs);
+    let nodes = fuse_erf_gelu(nodes, &consts, dir, &outputs);
     let nodes = without_unused(nodes, &graph.node, &outputs);
     let order = topological(&nodes, &consts, graph.input.iter().map(|i| i.name.clone()).collect())?;
     let mut b = Builder {
@@ -376,6 +377,9 @@ fn fuse_size_one_detours(nodes: &[NodeProto], consts: &HashMap<String, Const>, d
             continue;
         }
         let r = perm.len() as i64;
+        if r == 0 {
+            continue;
+        }
         let (&[a], &[s]) = (ua.as_slice(), sa.as_slice()) else {
             continue;
         };
@@ -389,8 +393,9 @@ fn fuse_size_one_detours(nodes: &[NodeProto], consts: &HashMap<String, Const>, d
             .filter(|(i, _)| *i as i64 != s)
             .map(|(_, &v)| if v > a { v - 1 } else { v })
             .collect();
+        let Some(x) = un.input.first() else { continue };
         let mut t = tr.clone();
-        t.input = vec![un.input[0].clone()];
+        t.input = vec![x.clone()];
         t.output = sq.output.clone();
         if let Some(p) = t.attribute.iter_mut().find(|a| a.name == "perm") {
             p.ints = fused;
@@ -454,6 +459,123 @@ fn without_unused(mut nodes: Vec<NodeProto>, original: &[NodeProto], outputs: &[
         let mut k = keep.into_iter();
         nodes.retain(|_| k.next().unwrap_or(true));
     }
+}
+
+/// `x·½·(1 + erf(x/√2))` written out with `Erf` (PyTorch's exports, and Strata's, before
+/// opset 20 had `Gelu`) becomes one `Gelu` operator — the order of the products either way.
+fn fuse_erf_gelu(
+    nodes: Vec<NodeProto>,
+    consts: &HashMap<String, Const>,
+    dir: Option<&Path>,
+    outputs: &[String],
+) -> Vec<NodeProto> {
+    let scalars: HashMap<String, f64> = constants(&nodes, consts, dir)
+        .into_iter()
+        .filter(|(_, c)| c.data.len() == 1 && !c.int)
+        .map(|(k, c)| (k.to_owned(), c.data[0]))
+        .collect();
+    let near = |v: &str, want: f64| scalars.get(v).is_some_and(|&s| (s - want).abs() < 1e-4);
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        for o in &n.output {
+            producer.insert(o.as_str(), i);
+        }
+        for x in &n.input {
+            readers.entry(x.as_str()).or_default().push(i);
+        }
+    }
+    // The one operator reading `v` (none when a graph output or several read it).
+    let only = |v: &str| -> Option<usize> {
+        match readers.get(v).map(Vec::as_slice) {
+            Some(&[r]) if !outputs.iter().any(|o| o == v) => Some(r),
+            _ => None,
+        }
+    };
+    // The other input of a two-input operator.
+    let other = |n: &NodeProto, v: &str| -> Option<String> {
+        match n.input.as_slice() {
+            [a, b] if a == v => Some(b.clone()),
+            [a, b] if b == v => Some(a.clone()),
+            _ => None,
+        }
+    };
+    let mut gone: HashSet<usize> = HashSet::new();
+    let mut replaced: HashMap<usize, NodeProto> = HashMap::new();
+    for (ei, e) in nodes.iter().enumerate() {
+        if e.op_type != "Erf" || !e.domain.is_empty() {
+            continue;
+        }
+        let fused = (|| -> Option<(Vec<usize>, usize, String)> {
+            let u = e.input.first()?;
+            let ui = *producer.get(u.as_str())?;
+            let un = &nodes[ui];
+            only(u)?;
+            let x = match un.op_type.as_str() {
+                "Mul" => {
+                    let (a, b) = (un.input.first()?, un.input.get(1)?);
+                    if near(b, std::f64::consts::FRAC_1_SQRT_2) {
+                        a.clone()
+                    } else if near(a, std::f64::consts::FRAC_1_SQRT_2) {
+                        b.clone()
+                    } else {
+                        return None;
+                    }
+                }
+                "Div" if near(un.input.get(1)?, std::f64::consts::SQRT_2) => un.input.first()?.clone(),
+                _ => return None,
+            };
+            let ai = only(e.output.first()?)?;
+            let an = &nodes[ai];
+            if an.op_type != "Add" || !near(&other(an, e.output.first()?)?, 1.0) {
+                return None;
+            }
+            let mi = only(an.output.first()?)?;
+            let mn = &nodes[mi];
+            if mn.op_type != "Mul" {
+                return None;
+            }
+            let o = other(mn, an.output.first()?)?;
+            if o == x {
+                // x·(1 + erf) then ·½.
+                let fi = only(mn.output.first()?)?;
+                let fin = &nodes[fi];
+                if fin.op_type != "Mul" || !near(&other(fin, mn.output.first()?)?, 0.5) {
+                    return None;
+                }
+                return Some((vec![ui, ei, ai, mi], fi, x));
+            }
+            // (x·½)·(1 + erf).
+            let hi = *producer.get(o.as_str())?;
+            let hn = &nodes[hi];
+            only(&o)?;
+            if hn.op_type != "Mul" || other(hn, &x).is_none_or(|c| !near(&c, 0.5)) {
+                return None;
+            }
+            Some((vec![ui, ei, ai, hi], mi, x))
+        })();
+        let Some((parts, last, x)) = fused else { continue };
+        if parts
+            .iter()
+            .chain([&last])
+            .any(|i| gone.contains(i) || replaced.contains_key(i))
+        {
+            continue;
+        }
+        let mut g = NodeProto::new();
+        g.op_type = "Gelu".into();
+        g.name = nodes[last].name.clone();
+        g.input = vec![x];
+        g.output = nodes[last].output.clone();
+        replaced.insert(last, g);
+        gone.extend(parts);
+    }
+    nodes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !gone.contains(i))
+        .map(|(i, n)| replaced.remove(&i).unwrap_or(n))
+        .collect()
 }
 
 /// Operators the importer writes itself, in its own domain (read back by [`MAPPERS`]).
@@ -1444,7 +1566,9 @@ fn recurrent(c: &OpCtx) -> Option<Mapped> {
         Some(b"rnn") => "rnn",
         _ => return None,
     };
-    let h = usize::try_from(c.int("hidden_size")?).ok()?;
+    let h = usize::try_from(c.int("hidden_size")?)
+        .ok()
+        .filter(|&h| h > 0 && h < 1 << 24)?;
     let two = c
         .node
         .attribute
