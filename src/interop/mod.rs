@@ -220,7 +220,6 @@ pub fn compiled(
     Ok((model, Some(note)))
 }
 
-#[cfg(feature = "engine")]
 /// Every learned value plus seeded noise (σ 0.05; batch-norm variances stay positive).
 #[cfg(feature = "engine")]
 fn perturbed(model: crate::engine::GraphModel, seed: u64) -> crate::engine::GraphModel {
@@ -253,7 +252,8 @@ fn perturbed(model: crate::engine::GraphModel, seed: u64) -> crate::engine::Grap
     crate::engine::GraphModel { layers, plan }
 }
 
-/// Writes `model.py`, `train.py` with `data.safetensors` (for the recipes it covers; a note
+#[cfg(feature = "engine")]
+/// Writes `model.py`, `train.py` with `data.safetensors` (for every recipe with a part; a note
 /// otherwise), `weights.safetensors` when there are weights and `reference.safetensors` when
 /// asked (seeded inputs and Strata's outputs for them) into `out`.
 pub fn export_pytorch(
