@@ -55,23 +55,42 @@ impl GraphModel {
     pub fn profile(&self, all: &[Vec<Value>], reps: usize) -> Vec<NodeCost> {
         let reps = reps.max(1);
         let mut cost: BTreeMap<NodeId, (usize, f64, f64)> = BTreeMap::new();
+        // Which values carry a gradient in a training step: those with a learned layer
+        // upstream. Data straight from an Input does not, so a first convolution's backward
+        // pass computes its weight gradient only, as in training.
+        let mut tracked = vec![false; self.plan.steps.len()];
+        for (i, s) in self.plan.steps.iter().enumerate() {
+            tracked[i] = s.layer.is_some()
+                || s.inputs
+                    .iter()
+                    .flatten()
+                    .any(|(src, _)| tracked.get(*src) == Some(&true));
+        }
         for (i, s) in self.plan.steps.iter().enumerate() {
             if s.kind == "input" || all.get(i).is_none_or(Vec::is_empty) {
                 continue;
             }
-            let inputs: Option<Vec<Value>> = s
+            let inputs: Option<Vec<(Value, bool)>> = s
                 .inputs
                 .iter()
                 .flatten()
-                .map(|(src, out)| all.get(*src).and_then(|o| o.get(*out)).cloned())
+                .map(|(src, out)| {
+                    all.get(*src)
+                        .and_then(|o| o.get(*out))
+                        .map(|v| (v.clone(), tracked.get(*src) == Some(&true)))
+                })
                 .collect();
             let Some(inputs) = inputs else { continue };
             let layer = s.layer.and_then(|l| self.layers.get(l));
             let (mut fwd, mut bwd) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
             for _ in 0..reps {
                 // Fresh leaves: cut from the step's autodiff history, still asking for gradients
-                // (as inside a training step, where the gradient flows on to earlier nodes).
-                let fresh: Vec<Value> = inputs.iter().cloned().map(|v| leaf(v.detach())).collect();
+                // where a training step has them (the gradient flows on to earlier nodes).
+                let fresh: Vec<Value> = inputs
+                    .iter()
+                    .cloned()
+                    .map(|(v, grad)| if grad { leaf(v.detach()) } else { v.detach() })
+                    .collect();
                 let t0 = Instant::now();
                 let Ok(out) = (s.forward)(&s.params, layer, fresh) else {
                     break;
