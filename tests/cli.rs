@@ -375,3 +375,17 @@ fn check_reports_the_memory_a_run_needs() {
     let (_, text, _) = strata(&["check", "lenet5"]);
     assert!(text.contains("memory to train (estimate)"), "{text}");
 }
+
+#[test]
+fn profile_times_every_node_including_ones_before_any_learned_layer() {
+    // The MLP flattens its data before the first Linear: nothing there has a gradient, so the
+    // profiler times its forward pass only (a backward pass would have nothing to follow).
+    for id in ["mlp", "lenet5"] {
+        let (code, out, err) = strata(&["train", id, "--steps", "12", "--device", "cpu", "--profile"]);
+        assert_eq!(code, 0, "{id}: {err}");
+        let text = format!("{out}{err}");
+        assert!(text.contains("BACKWARD MS"), "{id}: {text}");
+        let first_linear = if id == "mlp" { "Flatten" } else { "Conv2d" };
+        assert!(text.lines().any(|l| l.starts_with(first_linear)), "{id}: {text}");
+    }
+}

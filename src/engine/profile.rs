@@ -103,6 +103,11 @@ impl GraphModel {
                 };
                 wait(&total);
                 fwd.push(t0.elapsed().as_secs_f64());
+                if !total.is_tracked() {
+                    // Nothing learned up to here (a reshape of the data): no backward pass.
+                    bwd.push(0.0);
+                    continue;
+                }
                 let t1 = Instant::now();
                 let grads = total.backward();
                 drop(grads);
