@@ -87,6 +87,34 @@ fn main() {
             let _ = max_pool2d(y.clamp_min(0.0), pool.clone()).sum().backward();
         },
     );
+    // The whole LeNet-5 forward and backward in raw ops, the first convolution either way.
+    let p = |dims: Vec<usize>| -> Tensor<4> {
+        Param::from_tensor(Tensor::<4>::random([dims[0], dims[1], dims[2], dims[3]], normal, &ad)).val()
+    };
+    let w2 = p(vec![16, 6, 5, 5]);
+    let f1 = Param::from_tensor(Tensor::<2>::random([400, 120], normal, &ad)).val();
+    let f2 = Param::from_tensor(Tensor::<2>::random([120, 10], normal, &ad)).val();
+    let rest = |y1: Tensor<4>| {
+        let y = max_pool2d(y1.clamp_min(0.0), pool.clone());
+        let y = conv2d(y, w2.clone(), None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+        let y = max_pool2d(y.clamp_min(0.0), pool.clone()).reshape([64, 400]);
+        let y = y.matmul(f1.clone()).clamp_min(0.0).matmul(f2.clone());
+        let _ = y.powi_scalar(2).mean().backward();
+    };
+    time("LeNet in raw ops, Burn's first conv; fwd + bwd", 30, || {
+        rest(conv2d(
+            data.clone(),
+            w.clone(),
+            Some(bias.clone()),
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        ));
+    });
+    time("LeNet in raw ops, unfold + matmul first conv; fwd + bwd", 30, || {
+        let cols = unfold4d(data.clone(), [5, 5], UnfoldOptions::new([1, 1], [0, 0], [1, 1]));
+        let y =
+            w.clone().reshape([1, 6, 25]).matmul(cols).reshape([64, 6, 28, 28]) + bias.clone().reshape([1, 6, 1, 1]);
+        rest(y);
+    });
     time("unfold4d + matmul with the weight repeated per example", 30, || {
         let cols = unfold4d(data.clone(), [5, 5], UnfoldOptions::new([1, 1], [0, 0], [1, 1]));
         let wb = w.clone().reshape([1, 6, 25]).repeat_dim(0, 64);
