@@ -170,6 +170,31 @@ fn a_failed_export_names_the_problem_and_writes_nothing() {
     assert!(!dir.path().join("mlp.onnx").exists(), "nothing half-written");
 }
 
+/// `project` (imported from `first`, saved at `project_path` with its weights) exported again
+/// gives the outputs `first`'s reference holds, within 1e-5.
+fn assert_exports_the_same(project: &strata::doc::Project, project_path: &Path, first: &Path, id: &str) {
+    let second = project_path.with_extension("again.onnx");
+    let reference = second.with_extension("reference.safetensors");
+    interop::export_onnx(
+        project,
+        Some(project_path),
+        &second,
+        &Weights::Latest,
+        Some(&reference),
+        &no_progress,
+    )
+    .unwrap();
+    let (a, b) = (
+        outputs(&first.with_extension("reference.safetensors")),
+        outputs(&reference),
+    );
+    assert_eq!(a.len(), b.len(), "{id}");
+    for (x, y) in a.iter().zip(&b) {
+        let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "{id}: outputs differ by {worst}");
+    }
+}
+
 #[test]
 fn export_import_export_keeps_the_graph_and_the_outputs() {
     let _g = common::serial();
@@ -203,26 +228,7 @@ fn export_import_export_keeps_the_graph_and_the_outputs() {
         again.retain(|k| k != "adaptive_avg_pool2d" && k != "flatten");
         assert_eq!(again, original, "{id}: the same layers");
         // Its weights came along: exporting again gives Strata's outputs of the first model.
-        let second = dir.path().join(format!("{id}-again.onnx"));
-        let reference = second.with_extension("reference.safetensors");
-        interop::export_onnx(
-            &project,
-            Some(&project_path),
-            &second,
-            &Weights::Latest,
-            Some(&reference),
-            &no_progress,
-        )
-        .unwrap();
-        let (a, b) = (
-            outputs(&first.with_extension("reference.safetensors")),
-            outputs(&reference),
-        );
-        assert_eq!(a.len(), b.len());
-        for (x, y) in a.iter().zip(&b) {
-            let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
-            assert!(worst < 1e-5, "{id}: outputs differ by {worst}");
-        }
+        assert_exports_the_same(&project, &project_path, &first, id);
     }
 }
 
@@ -250,25 +256,7 @@ fn layers_other_tools_write_as_onnx_operators_import_as_strata_layers() {
             .filter(|d| d.severity == strata::shape::Severity::Error)
             .collect();
         assert!(errors.is_empty(), "{id}: {errors:?}");
-        let second = dir.path().join(format!("{id}-again.onnx"));
-        let reference = second.with_extension("reference.safetensors");
-        interop::export_onnx(
-            &project,
-            Some(&project_path),
-            &second,
-            &Weights::Latest,
-            Some(&reference),
-            &no_progress,
-        )
-        .unwrap();
-        let (a, b) = (
-            outputs(&first.with_extension("reference.safetensors")),
-            outputs(&reference),
-        );
-        for (x, y) in a.iter().zip(&b) {
-            let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
-            assert!(worst < 1e-5, "{id}: outputs differ by {worst}");
-        }
+        assert_exports_the_same(&project, &project_path, &first, id);
     }
 }
 

@@ -3,7 +3,7 @@
 //! `engine::recipes::diffusion` does, with the same ᾱ schedule and classifier-free dropout of
 //! the class for class-conditioned graphs.
 
-use super::{TrainCtx, TrainPart, features, labels};
+use super::{TrainCtx, TrainPart, labelled_splits};
 use crate::engine::recipes::diffusion::alpha_bar;
 use crate::engine::recipes::text::{float_setting, text_setting, usize_setting};
 use crate::interop::weights::NamedTensor;
@@ -13,28 +13,19 @@ pub const ID: &str = "diffusion";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx
-        .examples
-        .as_ref()
-        .map_err(|e| format!("cannot load the data: {e}"))?;
     let project = ctx.project;
-    let (train, val) = (&ex.split.train, &ex.split.val);
+    let (ex, mut floats, ints) = labelled_splits(ctx, false)?;
     let ab = alpha_bar(
         &text_setting(project, "schedule", "linear"),
         usize_setting(project, "timesteps", 1000).max(2),
         float_setting(project, "beta_start", 1e-4),
         float_setting(project, "beta_end", 0.02),
     );
-    let floats = vec![
-        features(ex, train, false, "x_train")?,
-        features(ex, val, false, "x_val")?,
-        NamedTensor {
-            name: "alpha_bar".into(),
-            dims: vec![ab.len()],
-            data: ab.iter().map(|&v| v as f32).collect(),
-        },
-    ];
-    let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
+    floats.push(NamedTensor {
+        name: "alpha_bar".into(),
+        dims: vec![ab.len()],
+        data: ab.iter().map(|&v| v as f32).collect(),
+    });
     let find = |source: &str, int: bool| {
         ctx.inputs
             .iter()

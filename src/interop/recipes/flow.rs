@@ -2,7 +2,7 @@
 //! NLL = ½‖z‖² + (D/2)·log 2π − Σ log|det J| — what `engine::recipes::flow` does, with images
 //! dequantised the same way and ActNorm started from the statistics of a first batch.
 
-use super::{TrainCtx, TrainPart, features, labels};
+use super::{TrainCtx, TrainPart, labelled_splits};
 use crate::data::Features;
 use crate::engine::recipes::setting;
 
@@ -13,16 +13,7 @@ const INIT_BATCH: usize = 256;
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx
-        .examples
-        .as_ref()
-        .map_err(|e| format!("cannot load the data: {e}"))?;
-    let (train, val) = (&ex.split.train, &ex.split.val);
-    let floats = vec![
-        features(ex, train, false, "x_train")?,
-        features(ex, val, false, "x_val")?,
-    ];
-    let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
+    let (ex, floats, ints) = labelled_splits(ctx, false)?;
     let arg = ctx
         .inputs
         .iter()

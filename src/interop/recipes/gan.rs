@@ -4,7 +4,7 @@
 //! updated discriminator with the non-saturating loss −log D(G(z)) — what `engine::recipes::gan`
 //! does. `model.py` splits the forward pass into `generate` and `discriminate` for it.
 
-use super::{TrainCtx, TrainPart, features, labels};
+use super::{TrainCtx, TrainPart, labelled_splits};
 use crate::engine::recipes::text::{float_setting, text_setting};
 
 /// The recipe this writes.
@@ -12,16 +12,7 @@ pub const ID: &str = "gan";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx
-        .examples
-        .as_ref()
-        .map_err(|e| format!("cannot load the data: {e}"))?;
-    let (train, val) = (&ex.split.train, &ex.split.val);
-    let floats = vec![
-        features(ex, train, false, "x_train")?,
-        features(ex, val, false, "x_val")?,
-    ];
-    let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
+    let (_, floats, ints) = labelled_splits(ctx, false)?;
     let mut noise = Vec::new();
     for i in ctx.inputs {
         if i.source != "noise" || i.int {

@@ -1,26 +1,17 @@
 //! The graph-loss recipe in `train.py`: minimise the sum of the graph's own `loss` outputs —
 //! what `engine::recipes::graph_loss` does (autoencoders, VAEs).
 
-use super::{TrainCtx, TrainPart, features, labels};
+use super::{TrainCtx, TrainPart, labelled_splits};
 
 /// The recipe this writes.
 pub const ID: &str = "graph_loss";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx
-        .examples
-        .as_ref()
-        .map_err(|e| format!("cannot load the data: {e}"))?;
-    let (train, val) = (&ex.split.train, &ex.split.val);
     let normalize = crate::engine::recipes::setting(ctx.project, "normalize_inputs")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    let floats = vec![
-        features(ex, train, normalize, "x_train")?,
-        features(ex, val, normalize, "x_val")?,
-    ];
-    let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
+    let (_, floats, ints) = labelled_splits(ctx, normalize)?;
     let mut feed = Vec::new();
     for i in ctx.inputs {
         let line = match (i.source.as_str(), i.int) {

@@ -106,6 +106,25 @@ fn int_tensor(name: &str, dims: Vec<usize>, data: Vec<i64>) -> IntTensor {
     }
 }
 
+/// The run's examples with the training and validation splits as `x_train`/`x_val` (features,
+/// standardised when `normalize`) and `y_train`/`y_val` (class labels): what most parts feed.
+fn labelled_splits<'a>(
+    ctx: &'a TrainCtx,
+    normalize: bool,
+) -> Result<(&'a Examples, Vec<NamedTensor>, Vec<IntTensor>), String> {
+    let ex = ctx
+        .examples
+        .as_ref()
+        .map_err(|e| format!("cannot load the data: {e}"))?;
+    let (train, val) = (&ex.split.train, &ex.split.val);
+    let floats = vec![
+        features(ex, train, normalize, "x_train")?,
+        features(ex, val, normalize, "x_val")?,
+    ];
+    let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
+    Ok((ex, floats, ints))
+}
+
 /// Features of examples `idx` as the engine feeds them (padding, standardisation).
 fn features(ex: &Examples, idx: &[usize], normalize: bool, name: &str) -> Result<NamedTensor, String> {
     let v = ex.features(idx, normalize, &burn::tensor::Device::flex());

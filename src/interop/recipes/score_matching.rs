@@ -2,7 +2,7 @@
 //! ladder per example, x̃ = x + σε, and the network's `noise_pred` learns ε from (x̃, log σ) — what
 //! `engine::recipes::score_matching` does.
 
-use super::{TrainCtx, TrainPart, features, labels};
+use super::{TrainCtx, TrainPart, labelled_splits};
 use crate::engine::recipes::text::{float_setting, usize_setting};
 
 /// The recipe this writes.
@@ -10,17 +10,8 @@ pub const ID: &str = "score_matching";
 
 /// Writes the recipe's part.
 pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
-    let ex = ctx
-        .examples
-        .as_ref()
-        .map_err(|e| format!("cannot load the data: {e}"))?;
     let project = ctx.project;
-    let (train, val) = (&ex.split.train, &ex.split.val);
-    let floats = vec![
-        features(ex, train, false, "x_train")?,
-        features(ex, val, false, "x_val")?,
-    ];
-    let ints = vec![labels(ex, train, "y_train"), labels(ex, val, "y_val")];
+    let (_, floats, ints) = labelled_splits(ctx, false)?;
     let find = |source: &str| ctx.inputs.iter().find(|i| i.source == source).map(|i| i.arg.clone());
     let point = find("dataset").ok_or("the score network has no Input with source 'dataset' (the noisy point)")?;
     let level = find("timestep").ok_or("the score network has no Input with source 'timestep' (log σ)")?;
