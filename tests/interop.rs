@@ -27,6 +27,11 @@ fn export_onnx(project: &strata::doc::Project, path: &Path, seed: u64) -> intero
     .unwrap()
 }
 
+/// A preset's PyTorch export (model.py, train.py and its data; no weights) into `dir`.
+fn export_py(id: &str, dir: &Path) -> interop::Summary {
+    interop::export_pytorch(&common::preset(id), None, dir, &Weights::None, false, &no_progress).unwrap()
+}
+
 /// The file without the project Strata embeds: what an ONNX file from another tool looks like.
 fn foreign(path: &Path) {
     let mut m = ModelProto::parse_from_bytes(&std::fs::read(path).unwrap()).unwrap();
@@ -501,7 +506,7 @@ fn train_py_covers_the_generative_sequence_and_graph_recipes() {
     ];
     for (id, header, tensors) in cases {
         let out = dir.path().join(id);
-        interop::export_pytorch(&common::preset(id), None, &out, &Weights::None, false, &no_progress).unwrap();
+        export_py(id, &out);
         let script = std::fs::read_to_string(out.join("train.py")).unwrap();
         assert!(script.contains(header), "{id}: {script}");
         let data = safetensors::read(&out.join("data.safetensors")).unwrap();
@@ -531,15 +536,7 @@ fn train_py_covers_language_models_graphs_gans_and_reinforcement_learning() {
     let _g = common::serial();
     let dir = tempfile::tempdir().unwrap();
     let gpt = dir.path().join("gpt");
-    interop::export_pytorch(
-        &common::preset("gpt_char"),
-        None,
-        &gpt,
-        &Weights::None,
-        false,
-        &no_progress,
-    )
-    .unwrap();
+    export_py("gpt_char", &gpt);
     let script = std::fs::read_to_string(gpt.join("train.py")).unwrap();
     assert!(script.contains("# Recipe: language model"), "{script}");
     assert!(script.contains("DistributedDataParallel"));
@@ -548,22 +545,14 @@ fn train_py_covers_language_models_graphs_gans_and_reinforcement_learning() {
     assert_eq!(tokens.data.len(), 684_767, "the whole novel, as character ids");
     // Node classification: the whole graph in every step.
     let gcn = dir.path().join("gcn");
-    interop::export_pytorch(&common::preset("gcn"), None, &gcn, &Weights::None, false, &no_progress).unwrap();
+    export_py("gcn", &gcn);
     let script = std::fs::read_to_string(gcn.join("train.py")).unwrap();
     assert!(script.contains("# Recipe: node classification"), "{script}");
     let data = safetensors::read(&gcn.join("data.safetensors")).unwrap();
     assert_eq!(data.floats[0].dims, [2708, 1433], "Cora's features");
     // A GAN: model.py splits the forward pass into its two networks, train.py steps each.
     let gan = dir.path().join("gan");
-    interop::export_pytorch(
-        &common::preset("dcgan"),
-        None,
-        &gan,
-        &Weights::None,
-        false,
-        &no_progress,
-    )
-    .unwrap();
+    export_py("dcgan", &gan);
     let model = std::fs::read_to_string(gan.join("model.py")).unwrap();
     assert!(model.contains("    def generate(self, noise_z):"), "{model}");
     assert!(
@@ -577,15 +566,7 @@ fn train_py_covers_language_models_graphs_gans_and_reinforcement_learning() {
     );
     // Reinforcement learning: the environment is in the script, there is no data file.
     let ppo = dir.path().join("ppo");
-    interop::export_pytorch(
-        &common::preset("ppo_cartpole"),
-        None,
-        &ppo,
-        &Weights::None,
-        false,
-        &no_progress,
-    )
-    .unwrap();
+    export_py("ppo_cartpole", &ppo);
     let script = std::fs::read_to_string(ppo.join("train.py")).unwrap();
     assert!(script.contains("class Env:") && script.contains("CartPole"), "{script}");
     assert!(
@@ -596,15 +577,7 @@ fn train_py_covers_language_models_graphs_gans_and_reinforcement_learning() {
     parses_as_python(&gan);
     parses_as_python(&ppo);
     let sac = dir.path().join("sac");
-    interop::export_pytorch(
-        &common::preset("sac_pendulum"),
-        None,
-        &sac,
-        &Weights::None,
-        false,
-        &no_progress,
-    )
-    .unwrap();
+    export_py("sac_pendulum", &sac);
     parses_as_python(&sac);
     // Every recipe Strata trains with has its part of train.py.
     for r in strata::engine::recipes::engines() {

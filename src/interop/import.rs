@@ -581,16 +581,6 @@ fn fuse_erf_gelu(
 /// Operators the importer writes itself, in its own domain (read back by [`MAPPERS`]).
 const STRATA_DOMAIN: &str = "strata";
 
-/// ONNX's gate for each of Strata's gates (LSTM: Strata i f g o, ONNX i o f c; GRU: Strata
-/// r z n, ONNX z r h) — the inverse of the exporter's order.
-fn onnx_gate_of(kind: &str) -> &'static [usize] {
-    match kind {
-        "lstm" => &[0, 2, 3, 1],
-        "gru" => &[1, 0, 2],
-        _ => &[0],
-    }
-}
-
 /// A one-attribute helper for the operators the importer writes.
 fn ints_attr(name: &str, v: Vec<i64>) -> onnx_ir::AttributeProto {
     let mut a = onnx_ir::AttributeProto::new();
@@ -656,14 +646,13 @@ fn expand_recurrent(
     let mut out = Vec::with_capacity(nodes.len());
     let mut count = 0usize;
     for n in &nodes {
-        let kind = match (n.domain.as_str(), n.op_type.as_str()) {
-            ("" | "ai.onnx", "LSTM") => "lstm",
-            ("" | "ai.onnx", "GRU") => "gru",
-            ("" | "ai.onnx", "RNN") => "rnn",
-            _ => {
-                out.push(n.clone());
-                continue;
-            }
+        let known = n.domain.is_empty() || n.domain == "ai.onnx";
+        let Some(&(kind, ..)) = super::ONNX_RECURRENT
+            .iter()
+            .find(|(_, op, _)| known && *op == n.op_type)
+        else {
+            out.push(n.clone());
+            continue;
         };
         let attr = |name: &str| n.attribute.iter().find(|a| a.name == name);
         let int = |name: &str, d: i64| attr(name).map_or(d, |a| a.i);
@@ -1560,12 +1549,10 @@ pub fn save_weights(
 /// [dirs, G·H, H] and `B` [dirs, 2·G·H] become each direction's input and hidden projections
 /// in Strata's gate order.
 fn recurrent(c: &OpCtx) -> Option<Mapped> {
-    let kind: &'static str = match c.node.attribute.iter().find(|a| a.name == "kind").map(|a| a.s.as_ref()) {
-        Some(b"lstm") => "lstm",
-        Some(b"gru") => "gru",
-        Some(b"rnn") => "rnn",
-        _ => return None,
-    };
+    let written = c.node.attribute.iter().find(|a| a.name == "kind")?;
+    let &(kind, _, onnx_order) = super::ONNX_RECURRENT
+        .iter()
+        .find(|(k, ..)| k.as_bytes() == &written.s[..])?;
     let h = usize::try_from(c.int("hidden_size")?)
         .ok()
         .filter(|&h| h > 0 && h < 1 << 24)?;
@@ -1575,8 +1562,11 @@ fn recurrent(c: &OpCtx) -> Option<Mapped> {
         .iter()
         .any(|a| a.name == "direction" && a.s.as_ref() == b"bidirectional");
     let dirs = if two { 2 } else { 1 };
-    let order = onnx_gate_of(kind);
-    let gates = order.len();
+    // ONNX's gate for each of Strata's gates, in Strata's order.
+    let gates = onnx_order.len();
+    let order: Vec<usize> = (0..gates)
+        .map(|s| onnx_order.iter().position(|&g| g == s).unwrap_or(s))
+        .collect();
     let (w, r) = (c.constant(1)?, c.constant(2)?);
     let inputs = w.dims.get(2).copied()?;
     if w.dims != [dirs, gates * h, inputs] || r.dims != [dirs, gates * h, h] {
@@ -1596,7 +1586,7 @@ fn recurrent(c: &OpCtx) -> Option<Mapped> {
     // Rows [G·H, cols] of one direction in Strata's gate order.
     let rows = |data: &[f64], cols: usize| -> Vec<f32> {
         let mut v = Vec::with_capacity(data.len());
-        for &g in order {
+        for &g in &order {
             v.extend(data[g * h * cols..(g + 1) * h * cols].iter().map(|&x| x as f32));
         }
         v

@@ -67,6 +67,16 @@ pub fn exporters() -> &'static HashMap<&'static str, ExportSpec> {
     })
 }
 
+/// ONNX's recurrent operators (`RNN`, `LSTM`, `GRU`) per Strata kind, with the Strata gate
+/// behind each of ONNX's gates: LSTM gates are i f g o in Strata and i o f c in ONNX, GRU gates
+/// r z n in Strata and z r h in ONNX. The exporter writes in this order and the importer reads
+/// back through it.
+pub const ONNX_RECURRENT: &[(&str, &str, &[usize])] = &[
+    ("rnn", "RNN", &[0]),
+    ("lstm", "LSTM", &[0, 3, 1, 2]),
+    ("gru", "GRU", &[1, 0, 2]),
+];
+
 /// A Python identifier made from a node title: lower case, words joined by `_`, never a keyword
 /// or a leading digit.
 pub fn py_name(title: &str) -> String {

@@ -125,14 +125,13 @@ fn recurrent_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph, op: &str, order: &[usize]) -
     Ok(vec![x, last])
 }
 
-fn rnn_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
-    recurrent_onnx(ctx, g, "RNN", &[0])
-}
-fn lstm_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
-    recurrent_onnx(ctx, g, "LSTM", &[0, 3, 1, 2])
-}
-fn gru_onnx(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
-    recurrent_onnx(ctx, g, "GRU", &[1, 0, 2])
+/// The node's ONNX operator and gate order (see [`crate::interop::ONNX_RECURRENT`]).
+fn onnx_recurrent(ctx: &OnnxCtx, g: &mut OnnxGraph) -> Result<Vec<String>, String> {
+    let (_, op, order) = crate::interop::ONNX_RECURRENT
+        .iter()
+        .find(|(kind, ..)| *kind == ctx.step.kind)
+        .ok_or("not a recurrent layer")?;
+    recurrent_onnx(ctx, g, op, order)
 }
 
 /// Entries of this family.
@@ -140,19 +139,19 @@ pub const EXPORTS: &[ExportSpec] = &[
     ExportSpec {
         kind: "rnn",
         torch: Some(rnn),
-        onnx: Some(rnn_onnx),
+        onnx: Some(onnx_recurrent),
         no_onnx: "",
     },
     ExportSpec {
         kind: "lstm",
         torch: Some(lstm),
-        onnx: Some(lstm_onnx),
+        onnx: Some(onnx_recurrent),
         no_onnx: "",
     },
     ExportSpec {
         kind: "gru",
         torch: Some(gru),
-        onnx: Some(gru_onnx),
+        onnx: Some(onnx_recurrent),
         no_onnx: "",
     },
 ];

@@ -2,9 +2,8 @@
 //! what `engine::recipes::language_model` does (every window start of the training part is an
 //! example; validation windows are spread over the held-out part).
 
-use super::{TrainCtx, TrainPart};
+use super::{TrainCtx, TrainPart, int_tensor, token_arg};
 use crate::engine::recipes::text;
-use crate::interop::safetensors::IntTensor;
 
 /// The recipe this writes.
 pub const ID: &str = "language_model";
@@ -23,17 +22,8 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
     let tokens: Vec<i64> = corpus.tokens.iter().map(|&t| t as i64).collect();
     let train: Vec<i64> = (0..(n_train - context - 1) as i64).collect();
     let val: Vec<i64> = (n_train..n - context - 1).step_by(context).map(|s| s as i64).collect();
-    let arg = ctx
-        .inputs
-        .iter()
-        .find(|i| i.int && i.source == "dataset")
-        .map(|i| i.arg.clone())
-        .ok_or("the graph has no integer token input")?;
-    let int = |name: &str, data: Vec<i64>| IntTensor {
-        name: name.into(),
-        dims: vec![data.len()],
-        data,
-    };
+    let arg = token_arg(ctx)?;
+    let int = |name: &str, data: Vec<i64>| int_tensor(name, vec![data.len()], data);
     let ints = vec![
         int("tokens", tokens),
         int("x_train", train.clone()),

@@ -2,7 +2,7 @@
 //! text a share of the positions is chosen, 80 % of those become [MASK], 10 % a random token and
 //! 10 % stay; cross-entropy at the chosen positions only — what `engine::recipes::masked_lm` does.
 
-use super::{TrainCtx, TrainPart, int_tensor};
+use super::{TrainCtx, TrainPart, int_tensor, token_arg};
 use crate::engine::recipes::text;
 
 /// The recipe this writes.
@@ -22,12 +22,7 @@ pub fn part(ctx: &TrainCtx) -> Result<TrainPart, String> {
     if n_train <= context || n - n_train <= context {
         return Err(format!("the text is too short for windows of {context} tokens"));
     }
-    let arg = ctx
-        .inputs
-        .iter()
-        .find(|i| i.int && i.source == "dataset")
-        .map(|i| i.arg.clone())
-        .ok_or("the graph has no integer token input")?;
+    let arg = token_arg(ctx)?;
     let train: Vec<i64> = (0..(n_train - context) as i64).collect();
     let (lo, hi) = (n_train, n - context);
     let count = VAL_WINDOWS.min(hi - lo).max(1);

@@ -97,6 +97,15 @@ fn arg_of<'a>(ctx: &'a TrainCtx, field: &str) -> Option<&'a str> {
     ctx.inputs.iter().find(|i| i.field == field).map(|i| i.arg.as_str())
 }
 
+/// The forward pass's argument for the text's token ids (an integer dataset input).
+fn token_arg(ctx: &TrainCtx) -> Result<String, String> {
+    ctx.inputs
+        .iter()
+        .find(|i| i.int && i.source == "dataset")
+        .map(|i| i.arg.clone())
+        .ok_or_else(|| "the graph has no integer token input".into())
+}
+
 /// An integer tensor for `data.safetensors`.
 fn int_tensor(name: &str, dims: Vec<usize>, data: Vec<i64>) -> IntTensor {
     IntTensor {
