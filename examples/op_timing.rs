@@ -23,6 +23,10 @@ fn time(name: &str, reps: usize, mut f: impl FnMut()) {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "attention") {
+        attention();
+        return;
+    }
     let ad = Device::flex().autodiff();
     let normal = Distribution::Normal(0.0, 1.0);
     // LeNet-5's first max pool: [64, 6, 28, 28] in 2×2 windows.
@@ -119,5 +123,101 @@ fn main() {
         let cols = unfold4d(data.clone(), [5, 5], UnfoldOptions::new([1, 1], [0, 0], [1, 1]));
         let wb = w.clone().reshape([1, 6, 25]).repeat_dim(0, 64);
         let _ = wb.matmul(cols).sum().backward();
+    });
+}
+
+/// The ops of one gpt_char layer (batch 16 × 64 tokens, width 128, 4 heads), each alone.
+fn attention() {
+    use burn::nn::LayerNormConfig;
+    use burn::tensor::activation;
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<3>::random([16, 64, 128], normal, &ad).require_grad();
+    let w = Param::from_tensor(Tensor::<2>::random([128, 512], normal, &ad)).val();
+    time(
+        "linear 128 -> 512 on [16, 64, 128] (Burn's linear), fwd + bwd",
+        30,
+        || {
+            let _ = burn::tensor::module::linear(x.clone(), w.clone(), None)
+                .sum()
+                .backward();
+        },
+    );
+    time("linear 128 -> 512 flattened to [1024, 128], fwd + bwd", 30, || {
+        let _ = x.clone().reshape([1024, 128]).matmul(w.clone()).sum().backward();
+    });
+    time("linear 128 -> 512 flattened, forward only", 30, || {
+        let _ = x.clone().reshape([1024, 128]).matmul(w.clone()).sum();
+    });
+    let ln = LayerNormConfig::new(128).init(&ad);
+    time("layer norm [16, 64, 128], fwd + bwd", 30, || {
+        let _ = ln.forward(x.clone()).sum().backward();
+    });
+    let h = Tensor::<3>::random([16, 64, 512], normal, &ad).require_grad();
+    time("gelu [16, 64, 512], fwd + bwd", 30, || {
+        let _ = activation::gelu(h.clone()).sum().backward();
+    });
+    time("gelu [16, 64, 512], Strata's kernel, fwd + bwd", 30, || {
+        let _ = strata::engine::kernels::gelu(h.clone()).sum().backward();
+    });
+    time("relu [16, 64, 512], fwd + bwd", 30, || {
+        let _ = activation::relu(h.clone()).sum().backward();
+    });
+    let q = Tensor::<4>::random([16, 4, 64, 32], normal, &ad).require_grad();
+    let k = Tensor::<4>::random([16, 4, 64, 32], normal, &ad).require_grad();
+    time("q k^T [16, 4, 64, 32] x [.., 32, 64], fwd + bwd", 30, || {
+        let _ = q.clone().matmul(k.clone().swap_dims(2, 3)).sum().backward();
+    });
+    let s = Tensor::<4>::random([16, 4, 64, 64], normal, &ad).require_grad();
+    time("softmax [16, 4, 64, 64] over the last dim, fwd + bwd", 30, || {
+        let _ = (activation::softmax(s.clone(), 3) * s.clone()).sum().backward();
+    });
+    time("softmax [16, 4, 64, 64], Strata's kernel, fwd + bwd", 30, || {
+        let _ = (strata::engine::kernels::softmax(s.clone(), 3) * s.clone())
+            .sum()
+            .backward();
+    });
+    let v = Tensor::<4>::random([16, 4, 64, 32], normal, &ad).require_grad();
+    time("softmax then matmul with v (Burn), fwd + bwd", 30, || {
+        let _ = activation::softmax(s.clone(), 3).matmul(v.clone()).sum().backward();
+    });
+    time("softmax then matmul with v (Strata's kernel), fwd + bwd", 30, || {
+        let _ = strata::engine::kernels::softmax(s.clone(), 3)
+            .matmul(v.clone())
+            .sum()
+            .backward();
+    });
+    let plain = Tensor::<4>::random([16, 4, 64, 64], normal, &Device::flex());
+    let vp = Tensor::<4>::random([16, 4, 64, 32], normal, &Device::flex());
+    time("no autodiff: softmax then matmul (Burn)", 30, || {
+        let _ = activation::softmax(plain.clone(), 3)
+            .matmul(vp.clone())
+            .sum()
+            .into_scalar::<f32>();
+    });
+    time("no autodiff: softmax then matmul (Strata's kernel)", 30, || {
+        let _ = strata::engine::kernels::softmax(plain.clone(), 3)
+            .matmul(vp.clone())
+            .sum()
+            .into_scalar::<f32>();
+    });
+    time("no autodiff: softmax alone (Burn)", 30, || {
+        let _ = activation::softmax(plain.clone(), 3).sum().into_scalar::<f32>();
+    });
+    time("no autodiff: softmax alone (Strata's kernel)", 30, || {
+        let _ = strata::engine::kernels::softmax(plain.clone(), 3)
+            .sum()
+            .into_scalar::<f32>();
+    });
+    time("split heads: reshape + swap_dims + reshape back, fwd + bwd", 30, || {
+        let y = x.clone().reshape([16, 64, 4, 32]).swap_dims(1, 2);
+        let _ = y.swap_dims(1, 2).reshape([16, 64, 128]).sum().backward();
+    });
+    time("split heads then matmul (contiguous copy), fwd + bwd", 30, || {
+        let y = x.clone().reshape([16, 64, 4, 32]).swap_dims(1, 2);
+        let _ = y.clone().matmul(y.swap_dims(2, 3)).sum().backward();
+    });
+    time("add + mul_scalar [16, 4, 64, 64], fwd + bwd", 30, || {
+        let _ = (s.clone().mul_scalar(0.5) + s.clone()).sum().backward();
     });
 }

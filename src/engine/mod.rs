@@ -4,6 +4,7 @@
 pub mod device;
 pub mod eval_samples;
 mod invert;
+pub mod kernels;
 mod model;
 pub mod ops;
 pub mod profile;

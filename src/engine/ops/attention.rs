@@ -4,7 +4,7 @@
 use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::{Tensor, TensorData, activation};
+use burn::tensor::{Tensor, TensorData};
 use std::cell::RefCell;
 
 thread_local! {
@@ -98,15 +98,15 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let inner = a.q.weight.val().dims()[1];
     let hd = inner / heads;
     let split = |x: Tensor<3>, n: usize| x.reshape([b, n, heads, hd]).swap_dims(1, 2);
-    let mut q = split(a.q.forward(q_in), t);
-    let mut k = split(a.k.forward(kv_in.clone()), s);
+    let mut q = split(super::dense::linear3(&a.q, q_in), t);
+    let mut k = split(super::dense::linear3(&a.k, kv_in.clone()), s);
     if p.bool("rotary") {
         // New tokens sit after the cached ones while decoding.
         let at = super::decode::offset();
         q = rope(q, at);
         k = rope(k, at);
     }
-    let mut v = split(a.v.forward(kv_in), s);
+    let mut v = split(super::dense::linear3(&a.v, kv_in), s);
     // Decoding with a cache: the new tokens' keys and values join the earlier ones.
     let mut past = 0;
     if p.bool("causal")
@@ -137,14 +137,14 @@ fn forward(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
         let keep = mask.float().reshape([b, 1, 1, s]);
         scores = scores + (keep.neg().add_scalar(1.0)).mul_scalar(-1e9);
     }
-    let attn = a.dropout.forward(activation::softmax(scores, 3));
+    let attn = a.dropout.forward(crate::engine::kernels::softmax(scores, 3));
     PROBE.with(|p| {
         if let Some(v) = p.borrow_mut().as_mut() {
             v.push(attn.clone().detach());
         }
     });
     let out = attn.matmul(v).swap_dims(1, 2).reshape([b, t, inner]);
-    Ok(vec![Value::F3(a.o.forward(out))])
+    Ok(vec![Value::F3(super::dense::linear3(&a.o, out))])
 }
 
 /// Rotary position embedding (RoFormer; the "rotate half" layout of GPT-NeoX and LLaMA):
@@ -219,7 +219,7 @@ fn additive_forward(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -
         let keep = mask.float().reshape([b, 1, s]);
         scores = scores + (keep.neg().add_scalar(1.0)).mul_scalar(-1e9);
     }
-    let w = activation::softmax(scores, 2);
+    let w = crate::engine::kernels::softmax(scores, 2);
     PROBE.with(|p| {
         if let Some(v) = p.borrow_mut().as_mut() {
             v.push(w.clone().detach().reshape([b, 1, t, s]));

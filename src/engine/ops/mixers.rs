@@ -159,7 +159,7 @@ fn mamba_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Resul
     let e = m.d_skip.val().dims()[0];
     let n = m.a_log.val().dims()[1];
     let r = m.dt_proj.weight.val().dims()[0];
-    let xz = m.in_proj.forward(x);
+    let xz = super::dense::linear3(&m.in_proj, x);
     let (xs, z) = (xz.clone().narrow(2, 0, e), xz.narrow(2, e, e));
     let u = activation::silu(causal_depthwise(xs, m.conv_w.val(), m.conv_b.val()));
     let dbc = m.x_proj.forward(u.clone());
@@ -168,7 +168,10 @@ fn mamba_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Resul
     let delta = activation::softplus(m.dt_proj.forward(dt), 1.0);
     let a = m.a_log.val().exp().neg();
     let y = selective_scan(u.clone(), delta, a, bm, cm) + u * m.d_skip.val().reshape([1, 1, e]);
-    Ok(vec![Value::F3(m.out_proj.forward(y * activation::silu(z)))])
+    Ok(vec![Value::F3(super::dense::linear3(
+        &m.out_proj,
+        y * activation::silu(z),
+    ))])
 }
 
 // ---------------------------------------------------------------- RWKV
@@ -281,11 +284,11 @@ fn time_mix_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Re
     };
     let x = one(inputs)?.f3()?;
     let xx = shift(x.clone());
-    let k = m.key.forward(mixed(&x, &xx, m.mix_k.val()));
-    let v = m.value.forward(mixed(&x, &xx, m.mix_v.val()));
-    let r = activation::sigmoid(m.receptance.forward(mixed(&x, &xx, m.mix_r.val())));
+    let k = super::dense::linear3(&m.key, mixed(&x, &xx, m.mix_k.val()));
+    let v = super::dense::linear3(&m.value, mixed(&x, &xx, m.mix_v.val()));
+    let r = activation::sigmoid(super::dense::linear3(&m.receptance, mixed(&x, &xx, m.mix_r.val())));
     let y = wkv(k, v, m.decay.val().exp(), m.first.val());
-    Ok(vec![Value::F3(m.output.forward(r * y))])
+    Ok(vec![Value::F3(super::dense::linear3(&m.output, r * y))])
 }
 
 fn channel_mix_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
@@ -307,9 +310,9 @@ fn channel_mix_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) ->
     };
     let x = one(inputs)?.f3()?;
     let xx = shift(x.clone());
-    let k = activation::relu(m.key.forward(mixed(&x, &xx, m.mix_k.val()))).powi_scalar(2);
-    let r = activation::sigmoid(m.receptance.forward(mixed(&x, &xx, m.mix_r.val())));
-    Ok(vec![Value::F3(r * m.value.forward(k))])
+    let k = activation::relu(super::dense::linear3(&m.key, mixed(&x, &xx, m.mix_k.val()))).powi_scalar(2);
+    let r = activation::sigmoid(super::dense::linear3(&m.receptance, mixed(&x, &xx, m.mix_r.val())));
+    Ok(vec![Value::F3(r * super::dense::linear3(&m.value, k))])
 }
 
 // ---------------------------------------------------------------- Hyena
@@ -404,7 +407,7 @@ fn hyena_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Resul
     let x = one(inputs)?.f3()?;
     let [_, t, d] = x.dims();
     let order = p.int("order").max(1) as usize;
-    let z = causal_depthwise(m.in_proj.forward(x), m.conv_w.val(), m.conv_b.val());
+    let z = causal_depthwise(super::dense::linear3(&m.in_proj, x), m.conv_w.val(), m.conv_b.val());
     let (feats, window) = hyena_positions(t, order * d, &z.device());
     let filters = m
         .filter3
@@ -417,7 +420,7 @@ fn hyena_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Resul
         let conv = long_conv(y.clone(), h) + y * skip;
         y = z.clone().narrow(2, (i + 1) * d, d) * conv;
     }
-    Ok(vec![Value::F3(m.out_proj.forward(y))])
+    Ok(vec![Value::F3(super::dense::linear3(&m.out_proj, y))])
 }
 
 /// Ops of this family.

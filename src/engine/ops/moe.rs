@@ -104,7 +104,7 @@ fn expert(m: &Moe, e: usize, act: &str, x: Tensor<2>) -> Result<Tensor<2>, Strin
     let hdn = match act {
         "relu" => activation::relu(hdn),
         "silu" => activation::silu(hdn),
-        _ => activation::gelu(hdn),
+        _ => crate::engine::kernels::gelu(hdn),
     };
     Ok(down.forward(hdn))
 }
@@ -137,7 +137,7 @@ fn moe_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Result<
     let flat = x.reshape(&[rows, d])?.f2()?;
     let device = flat.device();
     let experts = m.experts();
-    let probs = activation::softmax(m.router.forward(flat.clone()), 1); // [rows, E]
+    let probs = crate::engine::kernels::softmax(m.router.forward(flat.clone()), 1); // [rows, E]
     let k = (p.int("top_k").max(1) as usize).min(experts);
     // Capacity is a training-time limit (it keeps experts' batches even); inference routes
     // every token to its top-k, so a token's output does not depend on the others in the batch.

@@ -13,7 +13,7 @@ use crate::engine::RunError;
 use crate::engine::model::{GraphModel, compile};
 use crate::engine::value::Value;
 use crate::telemetry::View;
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -221,7 +221,7 @@ impl GraphClassification {
             }
             let logits = self.logits(model, chunk, &device)?;
             let c = logits.dims()[1];
-            let lp = activation::log_softmax(logits, 1);
+            let lp = crate::engine::kernels::log_softmax(logits, 1);
             let y = self.labels(chunk, &device);
             let picked = lp.clone().gather(1, y.reshape([chunk.len(), 1]));
             loss -= f64::from(picked.sum().into_scalar::<f32>());
@@ -262,7 +262,7 @@ impl Recipe for GraphClassification {
             .map_err(RunError::BadInput)?;
         let b = idx.len();
         let y = self.labels(&idx, &device);
-        let loss = activation::log_softmax(logits, 1)
+        let loss = crate::engine::kernels::log_softmax(logits, 1)
             .gather(1, y.reshape([b, 1]))
             .mean()
             .neg()

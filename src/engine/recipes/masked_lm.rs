@@ -117,7 +117,7 @@ impl MaskedLm {
     /// Negative log-likelihood of the true token at every position `[B·T]`, and the log-probabilities `[B·T, V]`.
     fn nll(logits: Tensor<3>, truth: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
         let [b, t, v] = logits.dims();
-        let logp = burn::tensor::activation::log_softmax(logits.reshape([b * t, v]), 1);
+        let logp = crate::engine::kernels::log_softmax(logits.reshape([b * t, v]), 1);
         let nll = logp.clone().gather(1, truth.reshape([b * t, 1])).reshape([b * t]).neg();
         (nll, logp)
     }

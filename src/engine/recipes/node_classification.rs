@@ -203,7 +203,7 @@ impl NodeClassification {
         let sel = logits.clone().select(0, index(nodes, &device));
         let labels: Vec<i64> = nodes.iter().map(|&i| i64::from(self.data.labels[i])).collect();
         let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [nodes.len()]), &device);
-        let lp = activation::log_softmax(sel, 1).gather(1, y.reshape([nodes.len(), 1]));
+        let lp = crate::engine::kernels::log_softmax(sel, 1).gather(1, y.reshape([nodes.len(), 1]));
         f64::from(lp.mean().neg().into_scalar::<f32>())
     }
 

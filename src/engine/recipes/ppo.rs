@@ -13,7 +13,7 @@ use crate::data::envs::{Action, ActionSpace, VecEnv};
 use crate::engine::RunError;
 use crate::engine::model::compile;
 use crate::telemetry::View;
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Registers the loop under the declaration's id.
@@ -264,7 +264,7 @@ impl Recipe for Ppo {
                 let acts: Vec<i64> = chunk.iter().map(|&k| roll.actions[k] as i64).collect();
                 let acts = Tensor::<1, Int>::from_data(TensorData::new(acts, [b]), &device);
                 let adv = pick(&roll.advantages);
-                let logp_all = activation::log_softmax(logits, 1);
+                let logp_all = crate::engine::kernels::log_softmax(logits, 1);
                 let logp = logp_all.clone().gather(1, acts.reshape([b, 1])).reshape([b]);
                 let policy_loss = match self.objective {
                     Objective::Clipped => {

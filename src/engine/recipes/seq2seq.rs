@@ -190,7 +190,7 @@ impl Seq2Seq {
     /// Per-token negative log-likelihood `[B·T]` and log-probabilities `[B·T, V]`.
     fn nll(logits: Tensor<3>, targets: Tensor<1, Int>) -> (Tensor<1>, Tensor<2>) {
         let [b, t, v] = logits.dims();
-        let logp = burn::tensor::activation::log_softmax(logits.reshape([b * t, v]), 1);
+        let logp = crate::engine::kernels::log_softmax(logits.reshape([b * t, v]), 1);
         let picked = logp
             .clone()
             .gather(1, targets.reshape([b * t, 1]))

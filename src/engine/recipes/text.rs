@@ -133,7 +133,7 @@ pub fn token_tensor(rows: &[Vec<usize>], device: &Device) -> Tensor<2, Int> {
 /// Mean cross-entropy (nats per token) of `logits` `[B, T, V]` against `targets` `[B·T]`.
 pub fn cross_entropy(logits: Tensor<3>, targets: Tensor<1, Int>) -> Tensor<1> {
     let [b, t, v] = logits.dims();
-    let logp = burn::tensor::activation::log_softmax(logits.reshape([b * t, v]), 1);
+    let logp = crate::engine::kernels::log_softmax(logits.reshape([b * t, v]), 1);
     let picked = logp.gather(1, targets.reshape([b * t, 1]));
     picked.mean().neg().reshape([1])
 }

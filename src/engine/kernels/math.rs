@@ -1,0 +1,199 @@
+//! The arithmetic of the kernels: branch-free element functions the compiler vectorises, and the
+//! loops that split a tensor's values across the rayon pool.
+
+use rayon::prelude::*;
+
+/// Elements per parallel task: below this the split costs more than it saves.
+const GRAIN: usize = 1 << 14;
+
+/// `e^x` for `f32`, branch-free (vectorisable): `2^k · p(r)` with `x = k·ln 2 + r`,
+/// `|r| ≤ ln 2 / 2`, `p` the degree-6 Taylor polynomial (relative error below 2e-7). Below
+/// −86 the result is 0 and above 88 it saturates at e^88, so it never returns a subnormal
+/// number: arithmetic on those is ~100× slower on x86, and a causal mask's −1e9 scores would
+/// otherwise fill half of every attention matrix with them. NaN stays NaN.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding and removing 1.5·2^23 rounds to the nearest integer without a rounding instruction.
+    const ROUND: f32 = 12_582_912.0;
+    const LOW: f32 = -86.0;
+    let tiny = x < LOW;
+    let x = x.clamp(LOW, 88.0);
+    let shifted = x * LOG2E + ROUND;
+    let k = shifted - ROUND;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    // k as an integer from the low bits of `shifted` (a float-to-int cast saturates in Rust,
+    // which keeps the loop from being vectorised); 2^k built from its exponent bits.
+    let ki = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f32::from_bits(ki.wrapping_add(127) << 23);
+    if x.is_nan() {
+        x
+    } else if tiny {
+        0.0
+    } else {
+        p * scale
+    }
+}
+
+/// `erf(z)` and `e^{-z²}` together (Abramowitz & Stegun 7.1.26, absolute error below 1.5e-7);
+/// GELU's gradient needs both.
+#[inline(always)]
+fn erf_and_gauss(z: f32) -> (f32, f32) {
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [0.254_829_6, -0.284_496_74, 1.421_413_7, -1.453_152_1, 1.061_405_4];
+    let a = z.abs();
+    let t = 1.0 / (1.0 + P * a);
+    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
+    let g = exp(-z * z);
+    ((1.0 - poly * g).copysign(z), g)
+}
+
+/// GELU with the exact Gaussian CDF: `x·Φ(x) = ½x(1 + erf(x/√2))`.
+#[inline(always)]
+pub fn gelu(x: f32) -> f32 {
+    let (erf, _) = erf_and_gauss(x * std::f32::consts::FRAC_1_SQRT_2);
+    0.5 * x * (1.0 + erf)
+}
+
+/// GELU's derivative times the output gradient: `g·(Φ(x) + x·φ(x))`.
+#[inline(always)]
+pub fn gelu_grad(x: f32, g: f32) -> f32 {
+    // 1/√(2π)
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    // e^{-z²} with z = x/√2 is e^{-x²/2}: the Gaussian density's exponential, computed once.
+    let (erf, gauss) = erf_and_gauss(x * std::f32::consts::FRAC_1_SQRT_2);
+    g * (0.5 * (1.0 + erf) + x * INV_SQRT_2PI * gauss)
+}
+
+/// Lanes of the reductions below: independent partial results the compiler keeps in one
+/// vector register (a plain `fold` over `f32` is one serial chain, never vectorised).
+const LANES: usize = 16;
+
+/// `Σ f(a_i, b_i)` in [`LANES`] partial sums.
+#[inline(always)]
+fn sum_of(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (ca, cb) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += f(ca[i], cb[i]);
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(&a, &b)| f(a, b)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The largest value (NaN if any is NaN, so it carries on into the result).
+#[inline(always)]
+fn max_of(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            // Not `f32::max`, which skips NaN: a comparison keeps the vector form and NaN.
+            acc[i] = if c[i] > acc[i] || c[i].is_nan() { c[i] } else { acc[i] };
+        }
+    }
+    acc.iter()
+        .chain(rest)
+        .copied()
+        .fold(f32::NEG_INFINITY, |m, v| if v > m || v.is_nan() { v } else { m })
+}
+
+/// Softmax of one row into `out`.
+pub fn softmax_row(x: &[f32], out: &mut [f32]) {
+    let max = max_of(x);
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = exp(v - max);
+    }
+    let inv = 1.0 / sum_of(out, out, |a, _| a);
+    out.iter_mut().for_each(|o| *o *= inv);
+}
+
+/// The softmax gradient of one row, from the output `y` and output gradient `g`.
+pub fn softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
+    let s = sum_of(y, g, |a, b| a * b);
+    for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
+        *o = y * (g - s);
+    }
+}
+
+/// Log-softmax of one row into `out`.
+pub fn log_softmax_row(x: &[f32], out: &mut [f32]) {
+    let max = max_of(x);
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = exp(v - max);
+    }
+    let lse = max + sum_of(out, out, |a, _| a).ln();
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v - lse;
+    }
+}
+
+/// The log-softmax gradient of one row, from the output `y` and output gradient `g`.
+pub fn log_softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
+    let s = sum_of(g, g, |a, _| a);
+    for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
+        *o = g - exp(y) * s;
+    }
+}
+
+/// `f` of every value, in parallel chunks.
+pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    out.par_chunks_mut(GRAIN).zip(x.par_chunks(GRAIN)).for_each(|(o, x)| {
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = f(x);
+        }
+    });
+    out
+}
+
+/// `f` of every pair of values, in parallel chunks.
+pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0.0; a.len()];
+    out.par_chunks_mut(GRAIN)
+        .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
+        .for_each(|(o, (a, b))| {
+            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                *o = f(a, b);
+            }
+        });
+    out
+}
+
+/// Rows per parallel task for rows of `len` values.
+fn rows_per_task(len: usize) -> usize {
+    (GRAIN / len.max(1)).max(1)
+}
+
+/// `f` of every row of `len` values, in parallel groups of rows.
+pub fn rows(x: &[f32], len: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    let chunk = rows_per_task(len) * len;
+    out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(o, x)| {
+        for (o, x) in o.chunks_mut(len).zip(x.chunks(len)) {
+            f(x, o);
+        }
+    });
+    out
+}
+
+/// `f` of every pair of rows of `len` values, in parallel groups of rows.
+pub fn rows2(a: &[f32], b: &[f32], len: usize, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0; a.len()];
+    let chunk = rows_per_task(len) * len;
+    out.par_chunks_mut(chunk)
+        .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
+        .for_each(|(o, (a, b))| {
+            for ((o, a), b) in o.chunks_mut(len).zip(a.chunks(len)).zip(b.chunks(len)) {
+                f(a, b, o);
+            }
+        });
+    out
+}
