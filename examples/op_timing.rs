@@ -23,6 +23,10 @@ fn time(name: &str, reps: usize, mut f: impl FnMut()) {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "unet") {
+        unet();
+        return;
+    }
     if std::env::args().any(|a| a == "attention") {
         attention();
         return;
@@ -219,5 +223,51 @@ fn attention() {
     });
     time("add + mul_scalar [16, 4, 64, 64], fwd + bwd", 30, || {
         let _ = (s.clone().mul_scalar(0.5) + s.clone()).sum().backward();
+    });
+}
+
+/// The ops of the ddpm_unet denoiser's first level (batch 32, 16 channels, 28×28), each alone.
+fn unet() {
+    use burn::nn::GroupNormConfig;
+    use burn::tensor::module::conv_transpose2d;
+    use burn::tensor::ops::ConvTransposeOptions;
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([32, 16, 28, 28], normal, &ad).require_grad();
+    let w = Param::from_tensor(Tensor::<4>::random([16, 16, 3, 3], normal, &ad)).val();
+    let b = Param::from_tensor(Tensor::<1>::random([16], normal, &ad)).val();
+    time("conv2d 16 -> 16, 3x3 pad 1 on [32, 16, 28, 28], forward", 20, || {
+        let _ = conv2d(x.clone().detach(), w.clone().detach(), Some(b.clone().detach()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().into_scalar::<f32>();
+    });
+    time("conv2d 16 -> 16, 3x3 pad 1, fwd + bwd (input and weight)", 20, || {
+        let _ = conv2d(x.clone(), w.clone(), Some(b.clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().backward();
+    });
+    time("conv2d 16 -> 16, 3x3 pad 1, Strata's kernel, forward", 20, || {
+        let _ = strata::engine::kernels::conv2d(x.clone().detach(), w.clone().detach(), Some(b.clone().detach()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().into_scalar::<f32>();
+    });
+    time("conv2d 16 -> 16, 3x3 pad 1, Strata's kernel, fwd + bwd", 20, || {
+        let _ = strata::engine::kernels::conv2d(x.clone(), w.clone(), Some(b.clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().backward();
+    });
+    let gn = GroupNormConfig::new(8, 16).init(&ad);
+    time("group norm (8 groups) on [32, 16, 28, 28], fwd + bwd", 20, || {
+        let _ = gn.forward(x.clone()).sum().backward();
+    });
+    time("gelu on [32, 16, 28, 28] (Strata's kernel), fwd + bwd", 20, || {
+        let _ = strata::engine::kernels::gelu(x.clone()).sum().backward();
+    });
+    let w2 = Param::from_tensor(Tensor::<4>::random([32, 16, 4, 4], normal, &ad)).val();
+    time("conv2d 16 -> 32, 4x4 stride 2 pad 1, fwd + bwd", 20, || {
+        let _ = conv2d(x.clone(), w2.clone(), None, ConvOptions::new([2, 2], [1, 1], [1, 1], 1)).sum().backward();
+    });
+    let y = Tensor::<4>::random([32, 32, 14, 14], normal, &ad).require_grad();
+    let wt = Param::from_tensor(Tensor::<4>::random([32, 16, 4, 4], normal, &ad)).val();
+    time("conv_transpose2d 32 -> 16, 4x4 stride 2 pad 1, fwd + bwd", 20, || {
+        let _ = conv_transpose2d(y.clone(), wt.clone(), None, ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1)).sum().backward();
+    });
+    time("add of a [32, 16, 1, 1] broadcast, fwd + bwd", 20, || {
+        let _ = (x.clone() + b.clone().reshape([1, 16, 1, 1])).sum().backward();
+    });
+    time("concat of two [32, 16, 28, 28] on channels, fwd + bwd", 20, || {
+        let _ = Tensor::cat(vec![x.clone(), x.clone()], 1).sum().backward();
     });
 }

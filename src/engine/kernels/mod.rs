@@ -12,6 +12,7 @@
 //! and fall back to Burn's own operation everywhere else (the wgpu device, other dtypes), so
 //! callers use them unconditionally.
 
+pub mod conv;
 mod math;
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -21,7 +22,17 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::activation;
+use burn::backend::TensorMetadata;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
+
+/// A 2-D convolution's stride, padding and dilation (rows, then columns, for each).
+pub type Conv2dParams = [usize; 6];
+
+/// Burn's options for the same convolution (one group).
+fn conv_options(c: Conv2dParams) -> ConvOptions<2> {
+    ConvOptions::new([c[0], c[1]], [c[2], c[3]], [c[4], c[5]], 1)
+}
 
 /// The operations Strata computes itself on the CPU. Each backward method has a default body
 /// composed of Burn's own operations; flex overrides every method with a one-pass kernel.
@@ -48,6 +59,45 @@ pub trait StrataKernels: Backend {
         let s = Self::float_sum_dim(gy, last);
         Self::float_mul(y, Self::float_sub(grad, s))
     }
+    /// A 2-D convolution of `x` `[B, C, H, W]` with `weight` `[O, C, KH, KW]` (one group).
+    fn strata_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, params: Conv2dParams) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, conv_options(params))
+    }
+    /// [`strata_conv2d`](Self::strata_conv2d) plus a bias `[O]` per output channel.
+    fn strata_conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), conv_options(params))
+    }
+    /// The gradient of [`strata_conv2d`](Self::strata_conv2d) for its input.
+    fn strata_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, grad, conv_options(params))
+    }
+    /// The gradient of [`strata_conv2d`](Self::strata_conv2d) for its weight.
+    fn strata_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, grad, conv_options(params))
+    }
+    /// The gradient of [`strata_conv2d`](Self::strata_conv2d) for its bias.
+    fn strata_conv2d_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let o = grad.shape()[1];
+        let g = Self::float_sum_dim(grad, 0);
+        let g = Self::float_sum_dim(g, 2);
+        let g = Self::float_sum_dim(g, 3);
+        Self::float_reshape(g, burn::tensor::Shape::new([o]))
+    }
     /// Log-softmax over the last dimension.
     fn strata_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let last = burn::backend::TensorMetadata::shape(&x).num_dims() - 1;
@@ -72,15 +122,49 @@ fn values(x: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-/// A flex tensor of `shape` holding `v`.
+/// A flex tensor shaped like `like` holding `v`.
 fn flex(v: Vec<f32>, like: &FlexTensor) -> FlexTensor {
-    let shape: Vec<usize> = like.layout().shape().iter().copied().collect();
+    flex_shaped(v, dims(like))
+}
+
+/// A flex tensor of `shape` holding `v`.
+fn flex_shaped(v: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape))
+}
+
+/// A flex tensor's dimensions.
+fn dims(x: &FlexTensor) -> Vec<usize> {
+    x.layout().shape().iter().copied().collect()
+}
+
+/// The convolution geometry of input `x` and weight `w` (both `[·, ·, ·, ·]`).
+fn geometry(x: &[usize], w: &[usize], c: Conv2dParams) -> conv::Geometry {
+    conv::Geometry {
+        b: x[0],
+        c: x[1],
+        h: x[2],
+        w: x[3],
+        o: w[0],
+        kh: w[2],
+        kw: w[3],
+        s: [c[0], c[1]],
+        p: [c[2], c[3]],
+        d: [c[4], c[5]],
+    }
 }
 
 /// The size of the last dimension (rows are contiguous runs of it).
 fn row_len(x: &FlexTensor) -> usize {
     x.layout().shape().iter().last().copied().unwrap_or(1).max(1)
+}
+
+/// The convolution on flex tensors.
+fn flex_conv(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>, params: Conv2dParams) -> FlexTensor {
+    let g = geometry(&dims(x), &dims(weight), params);
+    let (oh, ow) = g.out().unwrap_or((0, 0));
+    let bias = bias.map(values);
+    let out = conv::forward(&g, &values(x), &values(weight), bias.as_deref());
+    flex_shaped(out, vec![g.b, g.o, oh, ow])
 }
 
 impl StrataKernels for Flex {
@@ -102,6 +186,56 @@ impl StrataKernels for Flex {
     fn strata_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let out = math::rows2(&values(&y), &values(&grad), row_len(&y), math::softmax_grad_row);
         flex(out, &y)
+    }
+
+    fn strata_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, params: Conv2dParams) -> FloatTensor<Self> {
+        flex_conv(&x, &weight, None, params)
+    }
+
+    fn strata_conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        flex_conv(&x, &weight, Some(&bias), params)
+    }
+
+    fn strata_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        let g = geometry(&dims(&x), &dims(&weight), params);
+        flex(conv::input_grad(&g, &values(&weight), &values(&grad)), &x)
+    }
+
+    fn strata_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        let g = geometry(&dims(&x), &dims(&weight), params);
+        flex(conv::weight_grad(&g, &values(&x), &values(&grad)), &weight)
+    }
+
+    fn strata_conv2d_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let d = dims(&grad);
+        let g = conv::Geometry {
+            b: d[0],
+            c: 1,
+            h: d[2],
+            w: d[3],
+            o: d[1],
+            kh: 1,
+            kw: 1,
+            s: [1, 1],
+            p: [0, 0],
+            d: [1, 1],
+        };
+        flex_shaped(conv::bias_grad(&g, &values(&grad)), vec![d[1]])
     }
 
     fn strata_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -146,7 +280,72 @@ macro_rules! saved_unary {
     };
 }
 
+/// What a convolution's backward pass keeps: its input, its weight and its parameters.
+type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, Conv2dParams);
+
+/// A convolution's gradients for its input and weight, each only where its parent wants one.
+macro_rules! conv_grads {
+    ($px:expr, $pw:expr, $grad:expr, $state:expr, $grads:expr) => {{
+        let (x, w, params) = $state;
+        if let Some(node) = $px {
+            let dx = B::strata_conv2d_x_grad(x.clone(), w.clone(), $grad.clone(), params);
+            $grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = $pw {
+            $grads.register::<B>(node.id, B::strata_conv2d_weight_grad(x, w, $grad, params));
+        }
+    }};
+}
+
 impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodiff<B, C> {
+    fn strata_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, params: Conv2dParams) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Conv2d;
+        impl<B: Backend + StrataKernels> Backward<B, 2> for Conv2d {
+            type State = ConvState<B>;
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [px, pw] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                conv_grads!(px, pw, grad, ops.state, grads);
+            }
+        }
+        let state = (x.primitive().clone(), weight.primitive().clone(), params);
+        let nodes = [x.node(), weight.node()];
+        let y = B::strata_conv2d(x.into_primitive(), weight.into_primitive(), params);
+        match Conv2d.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn strata_conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        params: Conv2dParams,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Conv2dBias;
+        impl<B: Backend + StrataKernels> Backward<B, 3> for Conv2dBias {
+            type State = ConvState<B>;
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [px, pw, pb] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                if let Some(node) = pb {
+                    grads.register::<B>(node.id, B::strata_conv2d_bias_grad(grad.clone()));
+                }
+                conv_grads!(px, pw, grad, ops.state, grads);
+            }
+        }
+        let state = (x.primitive().clone(), weight.primitive().clone(), params);
+        let nodes = [x.node(), weight.node(), bias.node()];
+        let y = B::strata_conv2d_bias(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), params);
+        match Conv2dBias.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
     saved_unary!(StrataGelu, strata_gelu, strata_gelu_backward, saves_output = false);
     saved_unary!(
         StrataSoftmax,
@@ -203,6 +402,28 @@ pub fn log_softmax<const D: usize>(x: Tensor<D>, dim: isize) -> Tensor<D> {
         return activation::log_softmax(x, dim);
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_log_softmax(x.into_dispatch()))
+}
+
+/// A 2-D convolution (Strata's kernel on the CPU for one group, Burn's elsewhere): `x`
+/// `[B, C, H, W]`, `weight` `[O, C/groups, KH, KW]`, optional `bias` `[O]`.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    let [(top, bottom), (left, right)] = options.padding;
+    if !on_kernels(&x) || options.groups != 1 || top != bottom || left != right {
+        return burn::tensor::module::conv2d(x, weight, bias, options);
+    }
+    let params = [
+        options.stride[0],
+        options.stride[1],
+        top,
+        left,
+        options.dilation[0],
+        options.dilation[1],
+    ];
+    let (x, weight) = (x.into_dispatch(), weight.into_dispatch());
+    Tensor::from_dispatch(match bias {
+        Some(bias) => <Dispatch as StrataKernels>::strata_conv2d_bias(x, weight, bias.into_dispatch(), params),
+        None => <Dispatch as StrataKernels>::strata_conv2d(x, weight, params),
+    })
 }
 
 #[cfg(test)]

@@ -98,3 +98,58 @@ fn large_tensors_split_across_tasks_agree() {
     agrees(x.clone(), gelu, activation::gelu, 2e-5);
     agrees(x, |t| softmax(t, 1), |t| activation::softmax(t, 1), 1e-6);
 }
+
+/// Strata's convolution against Burn's: output and the gradients of input, weight and bias.
+fn conv_agrees(x: [usize; 4], w: [usize; 4], stride: usize, pad: usize, dilation: usize, bias: bool) {
+    use burn::tensor::module::conv2d as burn_conv2d;
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let xs = Tensor::<4>::random(x, normal, &ad);
+    let ws = Tensor::<4>::random(w, normal, &ad);
+    let bs = Tensor::<1>::random([w[0]], normal, &ad);
+    let options = ConvOptions::new([stride, stride], [pad, pad], [dilation, dilation], 1);
+    let shape = burn_conv2d(xs.clone(), ws.clone(), None, options.clone()).shape();
+    let weights = Tensor::<4>::random(shape, normal, &ad);
+    let run = |f: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>| {
+        let (x, w, b) = (xs.clone().require_grad(), ws.clone().require_grad(), bs.clone().require_grad());
+        let y = f(x.clone(), w.clone(), bias.then(|| b.clone()));
+        let g = (y.clone() * weights.clone()).sum().backward();
+        (y.detach(), x.grad(&g), w.grad(&g), b.grad(&g))
+    };
+    let ours = run(&|x, w, b| conv2d(x, w, b, options.clone()));
+    let theirs = run(&|x, w, b| burn_conv2d(x, w, b, options.clone()));
+    let what = format!("x {x:?} w {w:?} stride {stride} pad {pad} dilation {dilation}");
+    assert!(max_diff(ours.0, theirs.0) < 1e-3, "{what}: outputs differ");
+    let (Some(a), Some(b)) = (ours.1, theirs.1) else { panic!("{what}: no input gradient") };
+    assert!(max_diff(a, b) < 1e-3, "{what}: input gradients differ");
+    let (Some(a), Some(b)) = (ours.2, theirs.2) else { panic!("{what}: no weight gradient") };
+    assert!(max_diff(a, b) < 1e-2, "{what}: weight gradients differ");
+    if bias {
+        let (Some(a), Some(b)) = (ours.3, theirs.3) else { panic!("{what}: no bias gradient") };
+        assert!(max_diff(a, b) < 1e-2, "{what}: bias gradients differ");
+    }
+}
+
+#[test]
+fn convolution_matches_burn_in_value_and_gradients() {
+    conv_agrees([4, 3, 9, 9], [5, 3, 3, 3], 1, 1, 1, true);
+    conv_agrees([3, 2, 10, 7], [4, 2, 4, 4], 2, 1, 1, false);
+    conv_agrees([2, 3, 11, 11], [2, 3, 3, 3], 1, 2, 2, true);
+    conv_agrees([5, 8, 6, 6], [3, 8, 1, 1], 1, 0, 1, true);
+    // One image: the matrix product uses the pool instead of one thread per image.
+    conv_agrees([1, 1, 12, 12], [6, 1, 5, 5], 1, 0, 1, true);
+    conv_agrees([2, 2, 7, 9], [3, 2, 3, 2], 3, 0, 1, false);
+}
+
+#[test]
+fn convolution_of_data_asks_no_input_gradient() {
+    let ad = Device::flex().autodiff();
+    let data = Tensor::<4>::random([2, 1, 8, 8], Distribution::Normal(0.0, 1.0), &ad);
+    let w = Tensor::<4>::random([3, 1, 3, 3], Distribution::Normal(0.0, 1.0), &ad).require_grad();
+    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    let y = conv2d(data.clone(), w.clone(), None, options);
+    assert!(y.is_tracked());
+    let g = y.sum().backward();
+    assert!(w.grad(&g).is_some());
+    assert!(data.grad(&g).is_none());
+}

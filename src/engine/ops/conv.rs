@@ -3,9 +3,8 @@
 use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one, stateless};
 use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
-use burn::tensor::Tensor;
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, unfold4d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, UnfoldOptions};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
 fn conv2d_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
     let c = ctx.in_dim(0, 1)?;
@@ -29,39 +28,17 @@ fn conv2d_fwd(p: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Resu
         return Err("Conv2d layer missing".into());
     };
     let x = one(inputs)?.f4()?;
-    // While training, a convolution of data (nothing upstream is learned: the first layer)
-    // needs only its weight gradient. `is_tracked`, not `is_require_grad`: the latter is false
-    // for every intermediate value, which would send hidden layers down this path too and
-    // make their input gradient a convolution with a one-hot kernel.
-    if !x.is_tracked() && l.weight.val().is_require_grad() && p.int("groups").max(1) == 1 {
-        return Ok(vec![Value::F4(conv2d_on_data(p, l, x))]);
-    }
-    Ok(vec![Value::F4(l.forward(x))])
-}
-
-/// A training step's convolution of data as unfolded patches times the weight matrix: the same
-/// numbers as `Conv2d::forward`, but its backward pass is one batched matrix product for the
-/// weight gradient. Burn's weight gradient is a convolution with the batch as its channels and
-/// the whole output image as its kernel, several times slower on the CPU: LeNet-5's first layer
-/// 2.48 → 0.92 ms forward + backward, the whole training step 112 → 131 steps/s
-/// (docs/performance.md).
-fn conv2d_on_data(p: &StepParams, l: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [b, _, h, w] = x.dims();
-    let weight = l.weight.val();
-    let [co, ci, kh, kw] = weight.dims();
     let u = |name: &str, least: i64| p.int(name).max(least) as usize;
-    let (s, pad, d) = (u("stride", 1), u("padding", 0), u("dilation", 1));
-    let cols = unfold4d(x, [kh, kw], UnfoldOptions::new([s, s], [pad, pad], [d, d])); // [B, Ci·Kh·Kw, L]
-    let y = weight.reshape([1, co, ci * kh * kw]).matmul(cols); // [B, Co, L]
-    let (ho, wo) = (
-        (h + 2 * pad - d * (kh - 1) - 1) / s + 1,
-        (w + 2 * pad - d * (kw - 1) - 1) / s + 1,
-    );
-    let y = y.reshape([b, co, ho, wo]);
-    match &l.bias {
-        Some(bias) => y + bias.val().reshape([1, co, 1, 1]),
-        None => y,
-    }
+    let (st, pad, d, groups) = (u("stride", 1), u("padding", 0), u("dilation", 1), u("groups", 1));
+    // Strata's convolution kernel on the CPU (both gradients as matrix products; the input's
+    // only where something upstream is learned), Burn's elsewhere — the same numbers.
+    let options = ConvOptions::new([st, st], [pad, pad], [d, d], groups);
+    Ok(vec![Value::F4(crate::engine::kernels::conv2d(
+        x,
+        l.weight.val(),
+        l.bias.as_ref().map(|b| b.val()),
+        options,
+    ))])
 }
 
 fn conv1d_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
