@@ -47,6 +47,37 @@ class LeNet(nn.Module):
         return self.f3(torch.relu(self.f2(x)))
 
 
+def conv_bn(cin, cout, k=3, stride=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout))
+
+
+class Basic(nn.Module):
+    """resnet_mini's basic block: two 3×3 convolutions with batch norm, the input added back
+    (through a strided 1×1 convolution when the block halves the image)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.a, self.b = conv_bn(cin, cout, 3, stride), conv_bn(cout, cout)
+        self.skip = conv_bn(cin, cout, 1, stride) if stride != 1 else nn.Identity()
+
+    def forward(self, x):
+        return torch.relu(self.b(torch.relu(self.a(x))) + self.skip(x))
+
+
+class ResnetMini(nn.Module):
+    """The `resnet_mini` preset: stride-2 stem of 16, blocks of 16, 32 (/2), 64 (/2), pool, linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(1, 16, 3, 2)
+        self.blocks = nn.Sequential(Basic(16, 16, 1), Basic(16, 32, 2), Basic(32, 64, 2))
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.blocks(torch.relu(self.stem(x)))
+        return self.head(x.mean((2, 3)))
+
+
 class UnetBlock(nn.Module):
     """conv 3×3, group norm, GELU, + the conditioning per channel, conv 3×3, group norm, GELU."""
 
@@ -394,7 +425,7 @@ def main():
         print(f"gpt_char   {best:>10.2f} steps/s  (language-model training step, batch 16 × 64, {params:,} parameters)")
     if a.only_lm:
         return
-    for name, model, side in [("mlp", Mlp(), 28), ("lenet5", LeNet(), 32)]:
+    for name, model, side in [("mlp", Mlp(), 28), ("lenet5", LeNet(), 32), ("resnet_mini", ResnetMini(), 28)]:
         best = max(steps_per_second(model, side, a.steps) for _ in range(3))
         print(f"{name:<10} {best:>10.1f} steps/s")
     params = sum(p.numel() for p in DdpmUnet().parameters())

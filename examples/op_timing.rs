@@ -45,6 +45,11 @@ fn main() {
     time("max_pool2d, forward + backward", 30, || {
         let _ = max_pool2d(x.clone(), pool.clone()).sum().backward();
     });
+    time("max_pool2d, Strata's kernel, forward + backward", 30, || {
+        let _ = strata::engine::kernels::max_pool2d(x.clone(), pool.clone())
+            .sum()
+            .backward();
+    });
     time("reshape to [64, 6, 14, 2, 14, 2] + max_dim ×2, fwd + bwd", 30, || {
         let y = x.clone().reshape([64, 6, 14, 2, 14, 2]).max_dim(5).max_dim(3);
         let _ = y.sum().backward();
@@ -237,16 +242,44 @@ fn unet() {
     let w = Param::from_tensor(Tensor::<4>::random([16, 16, 3, 3], normal, &ad)).val();
     let b = Param::from_tensor(Tensor::<1>::random([16], normal, &ad)).val();
     time("conv2d 16 -> 16, 3x3 pad 1 on [32, 16, 28, 28], forward", 20, || {
-        let _ = conv2d(x.clone().detach(), w.clone().detach(), Some(b.clone().detach()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().into_scalar::<f32>();
+        let _ = conv2d(
+            x.clone().detach(),
+            w.clone().detach(),
+            Some(b.clone().detach()),
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        )
+        .sum()
+        .into_scalar::<f32>();
     });
     time("conv2d 16 -> 16, 3x3 pad 1, fwd + bwd (input and weight)", 20, || {
-        let _ = conv2d(x.clone(), w.clone(), Some(b.clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().backward();
+        let _ = conv2d(
+            x.clone(),
+            w.clone(),
+            Some(b.clone()),
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        )
+        .sum()
+        .backward();
     });
     time("conv2d 16 -> 16, 3x3 pad 1, Strata's kernel, forward", 20, || {
-        let _ = strata::engine::kernels::conv2d(x.clone().detach(), w.clone().detach(), Some(b.clone().detach()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().into_scalar::<f32>();
+        let _ = strata::engine::kernels::conv2d(
+            x.clone().detach(),
+            w.clone().detach(),
+            Some(b.clone().detach()),
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        )
+        .sum()
+        .into_scalar::<f32>();
     });
     time("conv2d 16 -> 16, 3x3 pad 1, Strata's kernel, fwd + bwd", 20, || {
-        let _ = strata::engine::kernels::conv2d(x.clone(), w.clone(), Some(b.clone()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)).sum().backward();
+        let _ = strata::engine::kernels::conv2d(
+            x.clone(),
+            w.clone(),
+            Some(b.clone()),
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        )
+        .sum()
+        .backward();
     });
     let gn = GroupNormConfig::new(8, 16).init(&ad);
     time("group norm (8 groups) on [32, 16, 28, 28], fwd + bwd", 20, || {
@@ -257,12 +290,21 @@ fn unet() {
     });
     let w2 = Param::from_tensor(Tensor::<4>::random([32, 16, 4, 4], normal, &ad)).val();
     time("conv2d 16 -> 32, 4x4 stride 2 pad 1, fwd + bwd", 20, || {
-        let _ = conv2d(x.clone(), w2.clone(), None, ConvOptions::new([2, 2], [1, 1], [1, 1], 1)).sum().backward();
+        let _ = conv2d(x.clone(), w2.clone(), None, ConvOptions::new([2, 2], [1, 1], [1, 1], 1))
+            .sum()
+            .backward();
     });
     let y = Tensor::<4>::random([32, 32, 14, 14], normal, &ad).require_grad();
     let wt = Param::from_tensor(Tensor::<4>::random([32, 16, 4, 4], normal, &ad)).val();
     time("conv_transpose2d 32 -> 16, 4x4 stride 2 pad 1, fwd + bwd", 20, || {
-        let _ = conv_transpose2d(y.clone(), wt.clone(), None, ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1)).sum().backward();
+        let _ = conv_transpose2d(
+            y.clone(),
+            wt.clone(),
+            None,
+            ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
+        )
+        .sum()
+        .backward();
     });
     time("add of a [32, 16, 1, 1] broadcast, fwd + bwd", 20, || {
         let _ = (x.clone() + b.clone().reshape([1, 16, 1, 1])).sum().backward();

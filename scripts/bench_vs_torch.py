@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs strata-bench and benches/torch_reference.py alternately and prints medians and ratios.
 
-Models: mlp, lenet5 (MNIST-sized steps, batch 64, Adam), ddpm_unet (diffusion step, batch 32),
+Models: mlp, lenet5 (MNIST-sized steps, batch 64, Adam), resnet_mini (its whole recipe step on
+Fashion-MNIST in Strata, the same network on random 28×28 batches in PyTorch), ddpm_unet (diffusion step, batch 32),
 gpt_char (language-model step, batch 16 × 64), ppo_cartpole (a PPO iteration) and dqn_cartpole
 (a DQN step) — identical batches, optimizers and loops on both sides (see each file's docs).
 Called by scripts/bench_vs_torch.sh, which builds strata-bench first.
@@ -18,6 +19,7 @@ STRATA = "target/release/strata-bench"
 PATTERNS_STRATA = {
     "mlp": re.compile(r"^mlp\s+[\d.]+\s+([\d.]+)\s"),
     "lenet5": re.compile(r"^lenet5\s+[\d.]+\s+([\d.]+)\s"),
+    "resnet_mini": re.compile(r"^resnet_mini\s+whole recipe step.*:\s+([\d.]+) steps/s"),
     "ddpm_unet": re.compile(r"^ddpm_unet\s+diffusion.*:\s+([\d.]+) steps/s"),
     "gpt_char": re.compile(r"^gpt_char\s+language-model.*:\s+([\d.]+) steps/s"),
     "ppo_cartpole": re.compile(r"^ppo_cartpole\s+PPO.*:\s+([\d.]+) steps/s"),

@@ -447,6 +447,12 @@ fn main() {
             (late / now - 1.0) * 100.0
         );
     }
+    // resnet_mini has no hand-written twin here: its whole recipe step (real Fashion-MNIST batches
+    // of 64, Adam) against `benches/torch_reference.py`'s resnet_mini line.
+    let resnet = (0..3)
+        .map(|_| recipe("resnet_mini", steps, &d, false, false, true))
+        .fold(0f64, f64::max);
+    println!("resnet_mini  whole recipe step (batch 64, Adam): {resnet:.1} steps/s");
     let (mut off, mut on, mut app) = (0f64, 0f64, 0f64);
     for _ in 0..5 {
         off = off.max(recipe("lenet5", steps, &d, false, false, true));

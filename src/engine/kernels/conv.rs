@@ -41,7 +41,9 @@ impl Geometry {
     pub fn out(&self) -> Option<(usize, usize)> {
         let span = |size: usize, k: usize, i: usize| {
             let reach = self.d[i] * (k.max(1) - 1) + 1;
-            (size + 2 * self.p[i]).checked_sub(reach).map(|r| r / self.s[i].max(1) + 1)
+            (size + 2 * self.p[i])
+                .checked_sub(reach)
+                .map(|r| r / self.s[i].max(1) + 1)
         };
         Some((span(self.h, self.kh, 0)?, span(self.w, self.kw, 1)?))
     }
@@ -180,7 +182,11 @@ fn matmul(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, (m, n, k): (usize, 
     }
     // Checked here so the unchecked product below reads and writes only inside the slices.
     assert!(dst.len() >= m * n && a.fits(m, k) && b.fits(k, n), "matrix sizes");
-    let parallelism = if pool { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let parallelism = if pool {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: the assert above bounds every index gemm touches (dst is row-major [m, n]; a and
     // b are [m, k] and [k, n] views within their slices); the slices outlive the call, and dst
     // does not alias a or b (a `&mut` and two `&` borrows).
@@ -255,7 +261,14 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             |(mut dw, mut cols), (x, dy)| {
                 cols.resize(k * np, 0.0);
                 im2col(g, x, &mut cols);
-                matmul(&mut dw, true, Mat::rows(dy, np), Mat::transposed(&cols, np), (g.o, k, np), pool);
+                matmul(
+                    &mut dw,
+                    true,
+                    Mat::rows(dy, np),
+                    Mat::transposed(&cols, np),
+                    (g.o, k, np),
+                    pool,
+                );
                 (dw, cols)
             },
         )
@@ -278,13 +291,21 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         return dx;
     }
     let pool = !per_image(g);
-    dx.par_chunks_mut(g.image())
-        .zip(dy.par_chunks(g.o * np))
-        .for_each_init(Vec::new, |dcols: &mut Vec<f32>, (dx, dy)| {
+    dx.par_chunks_mut(g.image()).zip(dy.par_chunks(g.o * np)).for_each_init(
+        Vec::new,
+        |dcols: &mut Vec<f32>, (dx, dy)| {
             dcols.resize(k * np, 0.0);
-            matmul(dcols, false, Mat::transposed(weight, k), Mat::rows(dy, np), (k, np, g.o), pool);
+            matmul(
+                dcols,
+                false,
+                Mat::transposed(weight, k),
+                Mat::rows(dy, np),
+                (k, np, g.o),
+                pool,
+            );
             col2im(g, dcols, dx);
-        });
+        },
+    );
     dx
 }
 

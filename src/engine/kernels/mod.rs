@@ -14,7 +14,9 @@
 
 pub mod conv;
 mod math;
+pub mod pool;
 
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
@@ -22,12 +24,14 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::activation;
-use burn::backend::TensorMetadata;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 /// A 2-D convolution's stride, padding and dilation (rows, then columns, for each).
 pub type Conv2dParams = [usize; 6];
+
+/// A 2-D max pool's kernel, stride and padding (rows, then columns, for each).
+pub type PoolParams = [usize; 6];
 
 /// Burn's options for the same convolution (one group).
 fn conv_options(c: Conv2dParams) -> ConvOptions<2> {
@@ -98,6 +102,22 @@ pub trait StrataKernels: Backend {
         let g = Self::float_sum_dim(g, 3);
         Self::float_reshape(g, burn::tensor::Shape::new([o]))
     }
+    /// 2-D max pooling of `x` `[B, C, H, W]` (no dilation, floor mode).
+    fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
+        let [kh, kw, sh, sw, ph, pw] = params;
+        Self::max_pool2d(x, [kh, kw], [sh, sw], [ph, pw], [1, 1], false)
+    }
+    /// The gradient of [`strata_max_pool2d`](Self::strata_max_pool2d) given its input.
+    fn strata_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: PoolParams,
+    ) -> FloatTensor<Self> {
+        let [kh, kw, sh, sw, ph, pw] = params;
+        let (k, st, pad) = ([kh, kw], [sh, sw], [ph, pw]);
+        let idx = Self::max_pool2d_with_indices(x.clone(), k, st, pad, [1, 1], false, burn::tensor::IntDType::I64);
+        Self::max_pool2d_with_indices_backward(x, k, st, pad, [1, 1], false, grad, idx.indices).x_grad
+    }
     /// Log-softmax over the last dimension.
     fn strata_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let last = burn::backend::TensorMetadata::shape(&x).num_dims() - 1;
@@ -156,6 +176,15 @@ fn geometry(x: &[usize], w: &[usize], c: Conv2dParams) -> conv::Geometry {
 /// The size of the last dimension (rows are contiguous runs of it).
 fn row_len(x: &FlexTensor) -> usize {
     x.layout().shape().iter().last().copied().unwrap_or(1).max(1)
+}
+
+/// The pooling window of `params`.
+fn window(p: PoolParams) -> pool::Window {
+    pool::Window {
+        k: [p[0], p[1]],
+        s: [p[2], p[3]],
+        p: [p[4], p[5]],
+    }
 }
 
 /// The convolution on flex tensors.
@@ -236,6 +265,24 @@ impl StrataKernels for Flex {
             d: [1, 1],
         };
         flex_shaped(conv::bias_grad(&g, &values(&grad)), vec![d[1]])
+    }
+
+    fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
+        let (d, win) = (dims(&x), window(params));
+        let (oh, ow) = win.out(d[2], d[3]).unwrap_or((0, 0));
+        flex_shaped(pool::forward(&values(&x), (d[2], d[3]), &win), vec![d[0], d[1], oh, ow])
+    }
+
+    fn strata_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: PoolParams,
+    ) -> FloatTensor<Self> {
+        let d = dims(&x);
+        flex(
+            pool::backward(&values(&x), (d[2], d[3]), &window(params), &values(&grad)),
+            &x,
+        )
     }
 
     fn strata_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -339,10 +386,37 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
         }
         let state = (x.primitive().clone(), weight.primitive().clone(), params);
         let nodes = [x.node(), weight.node(), bias.node()];
-        let y = B::strata_conv2d_bias(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), params);
+        let y = B::strata_conv2d_bias(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+            params,
+        );
         match Conv2dBias.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(state, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaxPool2d;
+        impl<B: Backend + StrataKernels> Backward<B, 1> for MaxPool2d {
+            type State = (FloatTensor<B>, PoolParams);
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let (x, params) = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |g| {
+                    B::strata_max_pool2d_backward(x, g, params)
+                });
+            }
+        }
+        match MaxPool2d.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let input = x.into_primitive();
+                let y = B::strata_max_pool2d(input.clone(), params);
+                prep.finish((input, params), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::strata_max_pool2d(x.into_primitive(), params)),
         }
     }
 
@@ -424,6 +498,21 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
         Some(bias) => <Dispatch as StrataKernels>::strata_conv2d_bias(x, weight, bias.into_dispatch(), params),
         None => <Dispatch as StrataKernels>::strata_conv2d(x, weight, params),
     })
+}
+
+/// 2-D max pooling (Strata's kernel on the CPU without dilation or ceil mode, Burn's elsewhere).
+pub fn max_pool2d(x: Tensor<4>, options: burn::tensor::ops::MaxPoolOptions<2>) -> Tensor<4> {
+    let [(top, bottom), (left, right)] = options.padding;
+    if !on_kernels(&x) || options.ceil_mode || options.dilation != [1, 1] || top != bottom || left != right {
+        return burn::tensor::module::max_pool2d(x, options);
+    }
+    let [kh, kw] = options.kernel_size;
+    let [sh, sw] = options.stride;
+    let params = [kh, kw, sh, sw, top, left];
+    Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_max_pool2d(
+        x.into_dispatch(),
+        params,
+    ))
 }
 
 #[cfg(test)]

@@ -34,7 +34,11 @@ fn agrees<const D: usize>(
     tol: f32,
 ) {
     for x in [x.clone(), x.swap_dims(0, D - 1)] {
-        let w = Tensor::<D>::random(x.shape(), Distribution::Normal(0.0, 1.0), &x.device());
+        let w = Tensor::<D>::random(
+            reference(x.clone()).shape(),
+            Distribution::Normal(0.0, 1.0),
+            &x.device(),
+        );
         let a = x.clone().require_grad();
         let b = x.clone().require_grad();
         let ya = k(a.clone());
@@ -111,7 +115,11 @@ fn conv_agrees(x: [usize; 4], w: [usize; 4], stride: usize, pad: usize, dilation
     let shape = burn_conv2d(xs.clone(), ws.clone(), None, options.clone()).shape();
     let weights = Tensor::<4>::random(shape, normal, &ad);
     let run = |f: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>| {
-        let (x, w, b) = (xs.clone().require_grad(), ws.clone().require_grad(), bs.clone().require_grad());
+        let (x, w, b) = (
+            xs.clone().require_grad(),
+            ws.clone().require_grad(),
+            bs.clone().require_grad(),
+        );
         let y = f(x.clone(), w.clone(), bias.then(|| b.clone()));
         let g = (y.clone() * weights.clone()).sum().backward();
         (y.detach(), x.grad(&g), w.grad(&g), b.grad(&g))
@@ -120,12 +128,18 @@ fn conv_agrees(x: [usize; 4], w: [usize; 4], stride: usize, pad: usize, dilation
     let theirs = run(&|x, w, b| burn_conv2d(x, w, b, options.clone()));
     let what = format!("x {x:?} w {w:?} stride {stride} pad {pad} dilation {dilation}");
     assert!(max_diff(ours.0, theirs.0) < 1e-3, "{what}: outputs differ");
-    let (Some(a), Some(b)) = (ours.1, theirs.1) else { panic!("{what}: no input gradient") };
+    let (Some(a), Some(b)) = (ours.1, theirs.1) else {
+        panic!("{what}: no input gradient")
+    };
     assert!(max_diff(a, b) < 1e-3, "{what}: input gradients differ");
-    let (Some(a), Some(b)) = (ours.2, theirs.2) else { panic!("{what}: no weight gradient") };
+    let (Some(a), Some(b)) = (ours.2, theirs.2) else {
+        panic!("{what}: no weight gradient")
+    };
     assert!(max_diff(a, b) < 1e-2, "{what}: weight gradients differ");
     if bias {
-        let (Some(a), Some(b)) = (ours.3, theirs.3) else { panic!("{what}: no bias gradient") };
+        let (Some(a), Some(b)) = (ours.3, theirs.3) else {
+            panic!("{what}: no bias gradient")
+        };
         assert!(max_diff(a, b) < 1e-2, "{what}: bias gradients differ");
     }
 }
@@ -152,4 +166,31 @@ fn convolution_of_data_asks_no_input_gradient() {
     let g = y.sum().backward();
     assert!(w.grad(&g).is_some());
     assert!(data.grad(&g).is_none());
+}
+
+#[test]
+fn max_pool_matches_burn_in_value_and_gradient() {
+    use burn::tensor::ops::MaxPoolOptions;
+    let ad = Device::flex().autodiff();
+    for (shape, k, s, p) in [
+        ([2, 3, 8, 8], 2, 2, 0),
+        ([1, 2, 9, 7], 3, 2, 1),
+        ([3, 1, 6, 6], 3, 1, 1),
+        ([2, 2, 5, 5], 2, 3, 0),
+    ] {
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &ad);
+        let options = MaxPoolOptions {
+            kernel_size: [k, k],
+            stride: [s, s],
+            padding: [(p, p); 2],
+            dilation: [1, 1],
+            ceil_mode: false,
+        };
+        agrees(
+            x,
+            |t| max_pool2d(t, options.clone()),
+            |t| burn::tensor::module::max_pool2d(t, options.clone()),
+            1e-6,
+        );
+    }
 }

@@ -3,7 +3,7 @@
 use super::{BuildCtx, Decode, Layer, OpSpec, StepParams, Value, one, stateless};
 use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
-use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
 fn conv2d_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
@@ -78,7 +78,10 @@ fn max_pool_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result
         dilation: [1, 1],
         ceil_mode: p.bool("ceil_mode"),
     };
-    Ok(vec![Value::F4(max_pool2d(one(inputs)?.f4()?, opts))])
+    Ok(vec![Value::F4(crate::engine::kernels::max_pool2d(
+        one(inputs)?.f4()?,
+        opts,
+    ))])
 }
 
 fn avg_pool_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {

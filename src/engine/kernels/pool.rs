@@ -1,0 +1,107 @@
+//! 2-D max pooling (NCHW, `f32`): each window's largest value forward; backward, the output
+//! gradient goes to the position that won, found again from the saved input (no index tensor).
+//! Burn's flex max pool keeps an index tensor and scatters through a generic path that costs
+//! about four times its forward pass (docs/performance.md).
+
+use rayon::prelude::*;
+
+/// A pooling window: kernel, stride and padding, each `[rows, columns]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel size.
+    pub k: [usize; 2],
+    /// Stride.
+    pub s: [usize; 2],
+    /// Padding (padded positions never win).
+    pub p: [usize; 2],
+}
+
+impl Window {
+    /// Output height and width for an `h × w` plane, or `None` when the window does not fit.
+    pub fn out(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let span = |size: usize, i: usize| {
+            (size + 2 * self.p[i])
+                .checked_sub(self.k[i].max(1))
+                .map(|r| r / self.s[i].max(1) + 1)
+        };
+        Some((span(h, 0)?, span(w, 1)?))
+    }
+
+    /// The input index (within the plane) of the winner of output position `(y, x)`, or `None`
+    /// when the window covers only padding.
+    #[inline]
+    fn winner(&self, plane: &[f32], (h, w): (usize, usize), (y, x): (usize, usize)) -> Option<usize> {
+        let y0 = (y * self.s[0]) as isize - self.p[0] as isize;
+        let x0 = (x * self.s[1]) as isize - self.p[1] as isize;
+        let (ya, yb) = (
+            y0.max(0) as usize,
+            ((y0 + self.k[0] as isize).min(h as isize)).max(0) as usize,
+        );
+        let (xa, xb) = (
+            x0.max(0) as usize,
+            ((x0 + self.k[1] as isize).min(w as isize)).max(0) as usize,
+        );
+        let mut best: Option<(usize, f32)> = None;
+        for iy in ya..yb {
+            for ix in xa..xb {
+                let at = iy * w + ix;
+                let v = plane[at];
+                match best {
+                    Some((_, b)) if !(v > b || (v.is_nan() && !b.is_nan())) => {}
+                    _ => best = Some((at, v)),
+                }
+            }
+        }
+        best.map(|(at, _)| at)
+    }
+}
+
+/// Planes per parallel task.
+fn planes_per_task(plane: usize) -> usize {
+    ((1 << 14) / plane.max(1)).max(1)
+}
+
+/// The max pool of `x` (`planes` planes of `h × w`): `planes × oh × ow` values.
+pub fn forward(x: &[f32], (h, w): (usize, usize), win: &Window) -> Vec<f32> {
+    let Some((oh, ow)) = win.out(h, w) else {
+        return Vec::new();
+    };
+    let planes = x.len() / (h * w).max(1);
+    let mut out = vec![0.0; planes * oh * ow];
+    let per = planes_per_task(h * w);
+    out.par_chunks_mut(per * oh * ow)
+        .zip(x.par_chunks(per * h * w))
+        .for_each(|(out, x)| {
+            for (out, plane) in out.chunks_mut(oh * ow).zip(x.chunks(h * w)) {
+                for y in 0..oh {
+                    for xo in 0..ow {
+                        out[y * ow + xo] = win
+                            .winner(plane, (h, w), (y, xo))
+                            .map_or(f32::NEG_INFINITY, |at| plane[at]);
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// The input gradient: each output gradient added at its window's winner in `x`.
+pub fn backward(x: &[f32], (h, w): (usize, usize), win: &Window, grad: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0; x.len()];
+    let Some((oh, ow)) = win.out(h, w) else { return dx };
+    let per = planes_per_task(h * w);
+    dx.par_chunks_mut(per * h * w)
+        .zip(x.par_chunks(per * h * w).zip(grad.par_chunks(per * oh * ow)))
+        .for_each(|(dx, (x, grad))| {
+            for ((dx, plane), grad) in dx.chunks_mut(h * w).zip(x.chunks(h * w)).zip(grad.chunks(oh * ow)) {
+                for y in 0..oh {
+                    for xo in 0..ow {
+                        if let Some(at) = win.winner(plane, (h, w), (y, xo)) {
+                            dx[at] += grad[y * ow + xo];
+                        }
+                    }
+                }
+            }
+        });
+    dx
+}
