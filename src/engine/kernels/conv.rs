@@ -215,6 +215,9 @@ fn matmul(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, (m, n, k): (usize, 
     }
 }
 
+/// Parts the weight gradient's images are split into (its partial sums run in parallel).
+const PARTS: usize = 8;
+
 /// True when the images should share the pool (one matrix product each) rather than each
 /// product using it: with at least two images.
 fn per_image(g: &Geometry) -> bool {
@@ -254,12 +257,15 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         return vec![0.0; g.o * k];
     }
     let pool = !per_image(g);
-    x.par_chunks(g.image())
-        .zip(dy.par_chunks(g.o * np))
-        .fold(
-            || (vec![0.0; g.o * k], Vec::new()),
-            |(mut dw, mut cols), (x, dy)| {
-                cols.resize(k * np, 0.0);
+    // A fixed split of the images (not rayon's adaptive one), partial sums added in order: the
+    // same gradient on every run and at every thread count.
+    let per = g.b.div_ceil(PARTS);
+    let partial: Vec<Vec<f32>> = x
+        .par_chunks(per * g.image())
+        .zip(dy.par_chunks(per * g.o * np))
+        .map(|(x, dy)| {
+            let (mut dw, mut cols) = (vec![0.0; g.o * k], vec![0.0; k * np]);
+            for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
                 im2col(g, x, &mut cols);
                 matmul(
                     &mut dw,
@@ -269,17 +275,15 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     (g.o, k, np),
                     pool,
                 );
-                (dw, cols)
-            },
-        )
-        .map(|(dw, _)| dw)
-        .reduce(
-            || vec![0.0; g.o * k],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+            }
+            dw
+        })
+        .collect();
+    let mut dw = vec![0.0; g.o * k];
+    for part in partial {
+        dw.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+    }
+    dw
 }
 
 /// The input gradient `col2im(Wᵀ · dY_b)` (`[b, c, h, w]`) from the weight and the output

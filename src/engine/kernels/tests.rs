@@ -194,3 +194,27 @@ fn max_pool_matches_burn_in_value_and_gradient() {
         );
     }
 }
+
+#[test]
+fn convolution_gradients_are_the_same_on_every_run() {
+    let g = conv::Geometry {
+        b: 16,
+        c: 3,
+        h: 10,
+        w: 10,
+        o: 4,
+        kh: 3,
+        kw: 3,
+        s: [1, 1],
+        p: [1, 1],
+        d: [1, 1],
+    };
+    let x: Vec<f32> = (0..16 * 3 * 100)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+        .collect();
+    let dy: Vec<f32> = (0..16 * 4 * 100).map(|i| ((i * 53 % 97) as f32 - 48.0) / 5.0).collect();
+    let first = conv::weight_grad(&g, &x, &dy);
+    for _ in 0..5 {
+        assert_eq!(conv::weight_grad(&g, &x, &dy), first);
+    }
+}
