@@ -313,15 +313,15 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     dx
 }
 
-/// The bias gradient: `dy` summed over images and positions, per output channel.
-pub fn bias_grad(g: &Geometry, dy: &[f32]) -> Vec<f32> {
-    let np = g.positions();
-    let mut db = vec![0.0; g.o];
-    if np == 0 {
+/// The bias gradient: `dy` (`[b, o, positions]`) summed over images and positions, per output
+/// channel.
+pub fn bias_grad(o: usize, positions: usize, dy: &[f32]) -> Vec<f32> {
+    let mut db = vec![0.0; o];
+    if positions == 0 {
         return db;
     }
-    for image in dy.chunks(g.o * np) {
-        for (d, row) in db.iter_mut().zip(image.chunks(np)) {
+    for image in dy.chunks(o * positions) {
+        for (d, row) in db.iter_mut().zip(image.chunks(positions)) {
             *d += row.iter().sum::<f32>();
         }
     }

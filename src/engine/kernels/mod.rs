@@ -178,6 +178,16 @@ fn row_len(x: &FlexTensor) -> usize {
     x.layout().shape().iter().last().copied().unwrap_or(1).max(1)
 }
 
+/// `f` of every last-dimension row of `x`, shaped like `x`.
+fn by_rows(x: &FlexTensor, f: impl Fn(&[f32], &mut [f32]) + Sync) -> FlexTensor {
+    flex(math::rows(&values(x), row_len(x), f), x)
+}
+
+/// `f` of every pair of last-dimension rows of `y` and `grad`, shaped like `y`.
+fn by_row_pairs(y: &FlexTensor, grad: &FlexTensor, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> FlexTensor {
+    flex(math::rows2(&values(y), &values(grad), row_len(y), f), y)
+}
+
 /// The pooling window of `params`.
 fn window(p: PoolParams) -> pool::Window {
     pool::Window {
@@ -208,13 +218,11 @@ impl StrataKernels for Flex {
     }
 
     fn strata_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = math::rows(&values(&x), row_len(&x), math::softmax_row);
-        flex(out, &x)
+        by_rows(&x, math::softmax_row)
     }
 
     fn strata_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = math::rows2(&values(&y), &values(&grad), row_len(&y), math::softmax_grad_row);
-        flex(out, &y)
+        by_row_pairs(&y, &grad, math::softmax_grad_row)
     }
 
     fn strata_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, params: Conv2dParams) -> FloatTensor<Self> {
@@ -252,19 +260,7 @@ impl StrataKernels for Flex {
 
     fn strata_conv2d_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let d = dims(&grad);
-        let g = conv::Geometry {
-            b: d[0],
-            c: 1,
-            h: d[2],
-            w: d[3],
-            o: d[1],
-            kh: 1,
-            kw: 1,
-            s: [1, 1],
-            p: [0, 0],
-            d: [1, 1],
-        };
-        flex_shaped(conv::bias_grad(&g, &values(&grad)), vec![d[1]])
+        flex_shaped(conv::bias_grad(d[1], d[2] * d[3], &values(&grad)), vec![d[1]])
     }
 
     fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
@@ -286,13 +282,11 @@ impl StrataKernels for Flex {
     }
 
     fn strata_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = math::rows(&values(&x), row_len(&x), math::log_softmax_row);
-        flex(out, &x)
+        by_rows(&x, math::log_softmax_row)
     }
 
     fn strata_log_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = math::rows2(&values(&y), &values(&grad), row_len(&y), math::log_softmax_grad_row);
-        flex(out, &y)
+        by_row_pairs(&y, &grad, math::log_softmax_grad_row)
     }
 }
 
