@@ -285,6 +285,9 @@ fn unet() {
     time("group norm (8 groups) on [32, 16, 28, 28], fwd + bwd", 20, || {
         let _ = gn.forward(x.clone()).sum().backward();
     });
+    time("group norm (8 groups), Strata's kernel, fwd + bwd", 20, || {
+        let _ = strata::engine::kernels::group_norm(x.clone(), &gn).sum().backward();
+    });
     time("gelu on [32, 16, 28, 28] (Strata's kernel), fwd + bwd", 20, || {
         let _ = strata::engine::kernels::gelu(x.clone()).sum().backward();
     });

@@ -87,6 +87,21 @@ fn sum_of(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `Σ x`.
+pub fn sum(x: &[f32]) -> f32 {
+    sum_of(x, x, |a, _| a)
+}
+
+/// `Σ (x − mean)²`.
+pub fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
+    sum_of(x, x, |a, _| (a - mean) * (a - mean))
+}
+
+/// `Σ a·(x − mean)`.
+pub fn dot_centred(a: &[f32], x: &[f32], mean: f32) -> f32 {
+    sum_of(a, x, |a, x| a * (x - mean))
+}
+
 /// The largest value (NaN if any is NaN, so it carries on into the result).
 #[inline(always)]
 fn max_of(x: &[f32]) -> f32 {
@@ -111,7 +126,7 @@ pub fn softmax_row(x: &[f32], out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = exp(v - max);
     }
-    let inv = 1.0 / sum_of(out, out, |a, _| a);
+    let inv = 1.0 / sum(out);
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
@@ -129,7 +144,7 @@ pub fn log_softmax_row(x: &[f32], out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = exp(v - max);
     }
-    let lse = max + sum_of(out, out, |a, _| a).ln();
+    let lse = max + sum(out).ln();
     for (o, &v) in out.iter_mut().zip(x) {
         *o = v - lse;
     }
@@ -137,7 +152,7 @@ pub fn log_softmax_row(x: &[f32], out: &mut [f32]) {
 
 /// The log-softmax gradient of one row, from the output `y` and output gradient `g`.
 pub fn log_softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
-    let s = sum_of(g, g, |a, _| a);
+    let s = sum(g);
     for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
         *o = g - exp(y) * s;
     }

@@ -14,6 +14,7 @@
 
 pub mod conv;
 mod math;
+pub mod norm;
 pub mod pool;
 
 use burn::backend::TensorMetadata;
@@ -102,6 +103,26 @@ pub trait StrataKernels: Backend {
         let g = Self::float_sum_dim(g, 3);
         Self::float_reshape(g, burn::tensor::Shape::new([o]))
     }
+    /// Group normalisation of `x` `[B, C, …]` in `groups` groups, then `γ_c·x̂ + β_c`.
+    fn strata_group_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        group_norm_composite::<Self>(x, gamma, beta, groups, eps)
+    }
+    /// The gradients of [`strata_group_norm`](Self::strata_group_norm) for `x`, `γ` and `β`.
+    fn strata_group_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        group_norm_backward_composite::<Self>(x, gamma, grad, groups, eps)
+    }
     /// 2-D max pooling of `x` `[B, C, H, W]` (no dilation, floor mode).
     fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
         let [kh, kw, sh, sw, ph, pw] = params;
@@ -188,6 +209,86 @@ fn by_row_pairs(y: &FlexTensor, grad: &FlexTensor, f: impl Fn(&[f32], &[f32], &m
     flex(math::rows2(&values(y), &values(grad), row_len(y), f), y)
 }
 
+/// `x` `[B, C, …]` seen as `[B, G, C/G·S]`, its normalised values `x̂` in that shape and `1/σ`
+/// per group (`[B, G, 1]`), in Burn's own operations.
+fn normalised<B: Backend>(x: FloatTensor<B>, groups: usize, eps: f64) -> (FloatTensor<B>, FloatTensor<B>) {
+    use burn::tensor::Shape;
+    let shape = x.shape();
+    let (b, n) = (shape[0], shape.num_elements() / shape[0].max(1));
+    let x = B::float_reshape(x, Shape::new([b, groups, n / groups]));
+    let centred = B::float_sub(x.clone(), B::float_mean_dim(x, 2));
+    let var = B::float_mean_dim(B::float_mul(centred.clone(), centred.clone()), 2);
+    let rstd = B::float_recip(B::float_sqrt(B::float_add_scalar(var, eps.into())));
+    (B::float_mul(centred, rstd.clone()), rstd)
+}
+
+/// A per-channel vector `[C]` shaped to broadcast over `[B, C, S]`.
+fn per_channel<B: Backend>(v: FloatTensor<B>) -> FloatTensor<B> {
+    let c = v.shape()[0];
+    B::float_reshape(v, burn::tensor::Shape::new([1, c, 1]))
+}
+
+/// Group normalisation in Burn's own operations (the trait's default).
+fn group_norm_composite<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    groups: usize,
+    eps: f64,
+) -> FloatTensor<B> {
+    let shape = x.shape();
+    let (b, c) = (shape[0], shape[1]);
+    let (xh, _) = normalised::<B>(x, groups, eps);
+    let xh = B::float_reshape(
+        xh,
+        burn::tensor::Shape::new([b, c, shape.num_elements() / (b * c).max(1)]),
+    );
+    let y = B::float_add(B::float_mul(xh, per_channel::<B>(gamma)), per_channel::<B>(beta));
+    B::float_reshape(y, shape)
+}
+
+/// Group normalisation's gradients in Burn's own operations (the trait's default).
+fn group_norm_backward_composite<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    groups: usize,
+    eps: f64,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    use burn::tensor::Shape;
+    let shape = x.shape();
+    let (b, c) = (shape[0], shape[1]);
+    let s = shape.num_elements() / (b * c).max(1);
+    let (xh, rstd) = normalised::<B>(x, groups, eps);
+    let grouped = xh.shape();
+    let xh = B::float_reshape(xh, Shape::new([b, c, s]));
+    let dy = B::float_reshape(grad, Shape::new([b, c, s]));
+    let over_examples = |t: FloatTensor<B>| {
+        let t = B::float_sum_dim(B::float_sum_dim(t, 2), 0);
+        B::float_reshape(t, Shape::new([c]))
+    };
+    let dbeta = over_examples(dy.clone());
+    let dgamma = over_examples(B::float_mul(dy.clone(), xh.clone()));
+    let d = B::float_reshape(B::float_mul(dy, per_channel::<B>(gamma)), grouped.clone());
+    let xh = B::float_reshape(xh, grouped);
+    let mean_d = B::float_mean_dim(d.clone(), 2);
+    let mean_dx = B::float_mean_dim(B::float_mul(d.clone(), xh.clone()), 2);
+    let dx = B::float_sub(B::float_sub(d, mean_d), B::float_mul(xh, mean_dx));
+    (B::float_reshape(B::float_mul(dx, rstd), shape), dgamma, dbeta)
+}
+
+/// The layout of a group normalisation of `x`.
+fn groups_of(x: &FlexTensor, groups: usize, eps: f64) -> norm::Groups {
+    let d = dims(x);
+    norm::Groups {
+        b: d[0],
+        c: d[1],
+        s: d[2..].iter().product(),
+        groups,
+        eps: eps as f32,
+    }
+}
+
 /// The pooling window of `params`.
 fn window(p: PoolParams) -> pool::Window {
     pool::Window {
@@ -261,6 +362,29 @@ impl StrataKernels for Flex {
     fn strata_conv2d_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let d = dims(&grad);
         flex_shaped(conv::bias_grad(d[1], d[2] * d[3], &values(&grad)), vec![d[1]])
+    }
+
+    fn strata_group_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        let g = groups_of(&x, groups, eps);
+        flex(norm::forward(&g, &values(&x), &values(&gamma), &values(&beta)), &x)
+    }
+
+    fn strata_group_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let g = groups_of(&x, groups, eps);
+        let (dx, dgamma, dbeta) = norm::backward(&g, &values(&x), &values(&gamma), &values(&grad));
+        (flex(dx, &x), flex(dgamma, &gamma), flex(dbeta, &gamma))
     }
 
     fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
@@ -392,6 +516,44 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
         }
     }
 
+    fn strata_group_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        groups: usize,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct GroupNorm;
+        impl<B: Backend + StrataKernels> Backward<B, 3> for GroupNorm {
+            type State = (FloatTensor<B>, FloatTensor<B>, usize, f64);
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [px, pg, pb] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, gamma, groups, eps) = ops.state;
+                let (dx, dgamma, dbeta) = B::strata_group_norm_backward(x, gamma, grad, groups, eps);
+                for (node, g) in [(px, dx), (pg, dgamma), (pb, dbeta)] {
+                    if let Some(node) = node {
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+            }
+        }
+        let state = (x.primitive().clone(), gamma.primitive().clone(), groups, eps);
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let y = B::strata_group_norm(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+            groups,
+            eps,
+        );
+        match GroupNorm.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
     fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct MaxPool2d;
@@ -492,6 +654,24 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
         Some(bias) => <Dispatch as StrataKernels>::strata_conv2d_bias(x, weight, bias.into_dispatch(), params),
         None => <Dispatch as StrataKernels>::strata_conv2d(x, weight, params),
     })
+}
+
+/// Group normalisation with a scale and shift (Strata's kernel on the CPU, Burn's `GroupNorm`
+/// elsewhere and without the affine parameters).
+pub fn group_norm<const D: usize>(x: Tensor<D>, l: &burn::nn::GroupNorm) -> Tensor<D> {
+    let (Some(gamma), Some(beta)) = (&l.gamma, &l.beta) else {
+        return l.forward(x);
+    };
+    if !on_kernels(&x) || D < 2 || l.num_groups == 0 || l.num_channels % l.num_groups != 0 {
+        return l.forward(x);
+    }
+    Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_group_norm(
+        x.into_dispatch(),
+        gamma.val().into_dispatch(),
+        beta.val().into_dispatch(),
+        l.num_groups,
+        l.epsilon,
+    ))
 }
 
 /// 2-D max pooling (Strata's kernel on the CPU without dilation or ceil mode, Burn's elsewhere).

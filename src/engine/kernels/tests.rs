@@ -218,3 +218,68 @@ fn convolution_gradients_are_the_same_on_every_run() {
         assert_eq!(conv::weight_grad(&g, &x, &dy), first);
     }
 }
+
+#[test]
+fn group_norm_matches_burn_in_value_and_gradients() {
+    use burn::module::Param;
+    use burn::nn::GroupNormConfig;
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    for (shape, groups) in [([3, 8, 5, 7], 4), ([2, 6, 4, 4], 6), ([4, 4, 9, 3], 1)] {
+        let mut l = GroupNormConfig::new(groups, shape[1]).init(&ad);
+        l.gamma = Some(Param::from_tensor(Tensor::<1>::random([shape[1]], normal, &ad)));
+        l.beta = Some(Param::from_tensor(Tensor::<1>::random([shape[1]], normal, &ad)));
+        let x = Tensor::<4>::random(shape, Distribution::Normal(1.5, 2.0), &ad);
+        let w = Tensor::<4>::random(shape, normal, &ad);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().require_grad();
+            let y = f(x.clone());
+            let g = (y.clone() * w.clone()).sum().backward();
+            let param = |p: &Option<Param<Tensor<1>>>| p.as_ref().and_then(|p| p.val().grad(&g));
+            (y.detach(), x.grad(&g), param(&l.gamma), param(&l.beta))
+        };
+        let ours = run(&|x| group_norm(x, &l));
+        let theirs = run(&|x| l.forward(x));
+        assert!(max_diff(ours.0, theirs.0) < 1e-4, "{shape:?}: outputs differ");
+        for (name, a, b) in [("input", ours.1, theirs.1)] {
+            let (Some(a), Some(b)) = (a, b) else {
+                panic!("{shape:?}: no {name} gradient")
+            };
+            assert!(max_diff(a, b) < 1e-4, "{shape:?}: {name} gradients differ");
+        }
+        for (name, a, b) in [("scale", ours.2, theirs.2), ("shift", ours.3, theirs.3)] {
+            let (Some(a), Some(b)) = (a, b) else {
+                panic!("{shape:?}: no {name} gradient")
+            };
+            assert!(max_diff(a, b) < 1e-3, "{shape:?}: {name} gradients differ");
+        }
+    }
+}
+
+#[test]
+fn group_norm_in_burns_operations_matches_the_kernel() {
+    // The trait's default bodies (no device uses them today; they stay correct all the same).
+    let dev = Device::flex();
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([2, 6, 3, 5], normal, &dev);
+    let gamma = Tensor::<1>::random([6], normal, &dev);
+    let beta = Tensor::<1>::random([6], normal, &dev);
+    let dy = Tensor::<4>::random([2, 6, 3, 5], normal, &dev);
+    let d4 = |t: &Tensor<4>| t.clone().into_dispatch();
+    let d1 = |t: &Tensor<1>| t.clone().into_dispatch();
+    let composite =
+        Tensor::<4>::from_dispatch(group_norm_composite::<Dispatch>(d4(&x), d1(&gamma), d1(&beta), 3, 1e-5));
+    let kernel = Tensor::<4>::from_dispatch(<Dispatch as StrataKernels>::strata_group_norm(
+        d4(&x),
+        d1(&gamma),
+        d1(&beta),
+        3,
+        1e-5,
+    ));
+    assert!(max_diff(composite, kernel) < 1e-5);
+    let (a, b, c) = group_norm_backward_composite::<Dispatch>(d4(&x), d1(&gamma), d4(&dy), 3, 1e-5);
+    let (e, f, g) = <Dispatch as StrataKernels>::strata_group_norm_backward(d4(&x), d1(&gamma), d4(&dy), 3, 1e-5);
+    assert!(max_diff(Tensor::<4>::from_dispatch(a), Tensor::<4>::from_dispatch(e)) < 1e-4);
+    assert!(max_diff(Tensor::<1>::from_dispatch(b), Tensor::<1>::from_dispatch(f)) < 1e-4);
+    assert!(max_diff(Tensor::<1>::from_dispatch(c), Tensor::<1>::from_dispatch(g)) < 1e-4);
+}
