@@ -309,6 +309,16 @@ fn unet() {
         .sum()
         .backward();
     });
+    time("conv_transpose2d, Strata's kernel, fwd + bwd", 20, || {
+        let _ = strata::engine::kernels::conv_transpose2d(
+            y.clone(),
+            wt.clone(),
+            None,
+            ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1),
+        )
+        .sum()
+        .backward();
+    });
     time("add of a [32, 16, 1, 1] broadcast, fwd + bwd", 20, || {
         let _ = (x.clone() + b.clone().reshape([1, 16, 1, 1])).sum().backward();
     });

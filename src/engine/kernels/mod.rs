@@ -22,14 +22,24 @@ use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::Checkpoi
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::activation;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 /// A 2-D convolution's stride, padding and dilation (rows, then columns, for each).
 pub type Conv2dParams = [usize; 6];
+
+/// A 2-D transposed convolution's stride, padding, dilation and output padding (rows, then
+/// columns, for each).
+pub type ConvTParams = [usize; 8];
+
+/// Burn's options for the same transposed convolution (one group).
+fn conv_t_options(c: ConvTParams) -> ConvTransposeOptions<2> {
+    ConvTransposeOptions::new([c[0], c[1]], [c[2], c[3]], [c[6], c[7]], [c[4], c[5]], 1)
+}
 
 /// A 2-D max pool's kernel, stride and padding (rows, then columns, for each).
 pub type PoolParams = [usize; 6];
@@ -102,6 +112,33 @@ pub trait StrataKernels: Backend {
         let g = Self::float_sum_dim(g, 2);
         let g = Self::float_sum_dim(g, 3);
         Self::float_reshape(g, burn::tensor::Shape::new([o]))
+    }
+    /// A 2-D transposed convolution of `x` `[B, Cin, H, W]` with `weight` `[Cin, Cout, KH, KW]`
+    /// (one group, no bias).
+    fn strata_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        Self::conv_transpose2d(x, weight, None, conv_t_options(params))
+    }
+    /// The gradient of [`strata_conv_transpose2d`](Self::strata_conv_transpose2d) for its input.
+    fn strata_conv_transpose2d_x_grad(
+        _x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        Self::conv_transpose2d_x_backward(weight, grad, conv_t_options(params))
+    }
+    /// The gradient of [`strata_conv_transpose2d`](Self::strata_conv_transpose2d) for its weight.
+    fn strata_conv_transpose2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        Self::conv_transpose2d_weight_backward(x, weight, grad, conv_t_options(params))
     }
     /// Group normalisation of `x` `[B, C, …]` in `groups` groups, then `γ_c·x̂ + β_c`.
     fn strata_group_norm(
@@ -298,6 +335,28 @@ fn window(p: PoolParams) -> pool::Window {
     }
 }
 
+/// A transposed convolution of input `x` `[B, Cin, H, W]` with weight `w` `[Cin, Cout, KH, KW]`
+/// seen as the convolution it transposes: from its output `[B, Cout, Ho, Wo]` back to `x`.
+/// `None` when the output would have no rows or columns.
+pub fn transposed_geometry(x: &[usize], w: &[usize], c: ConvTParams) -> Option<conv::Geometry> {
+    let side = |n: usize, k: usize, i: usize| {
+        ((n.max(1) - 1) * c[i] + c[4 + i] * (k.max(1) - 1) + c[6 + i] + 1).checked_sub(2 * c[2 + i])
+    };
+    let (ho, wo) = (side(x[2], w[2], 0)?, side(x[3], w[3], 1)?);
+    (ho > 0 && wo > 0).then_some(conv::Geometry {
+        b: x[0],
+        c: w[1],
+        h: ho,
+        w: wo,
+        o: w[0],
+        kh: w[2],
+        kw: w[3],
+        s: [c[0], c[1]],
+        p: [c[2], c[3]],
+        d: [c[4], c[5]],
+    })
+}
+
 /// The convolution on flex tensors.
 fn flex_conv(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>, params: Conv2dParams) -> FlexTensor {
     let g = geometry(&dims(x), &dims(weight), params);
@@ -362,6 +421,46 @@ impl StrataKernels for Flex {
     fn strata_conv2d_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let d = dims(&grad);
         flex_shaped(conv::bias_grad(d[1], d[2] * d[3], &values(&grad)), vec![d[1]])
+    }
+
+    fn strata_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        // The transposed convolution's output is the input gradient of the convolution it
+        // transposes, fed `x` as that convolution's output gradient.
+        let Some(g) = transposed_geometry(&dims(&x), &dims(&weight), params) else {
+            return Self::conv_transpose2d(x, weight, None, conv_t_options(params));
+        };
+        flex_shaped(
+            conv::input_grad(&g, &values(&weight), &values(&x)),
+            vec![g.b, g.c, g.h, g.w],
+        )
+    }
+
+    fn strata_conv_transpose2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        let Some(g) = transposed_geometry(&dims(&x), &dims(&weight), params) else {
+            return Self::conv_transpose2d_x_backward(weight, grad, conv_t_options(params));
+        };
+        flex(conv::forward(&g, &values(&grad), &values(&weight), None), &x)
+    }
+
+    fn strata_conv_transpose2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        let Some(g) = transposed_geometry(&dims(&x), &dims(&weight), params) else {
+            return Self::conv_transpose2d_weight_backward(x, weight, grad, conv_t_options(params));
+        };
+        flex(conv::weight_grad(&g, &values(&grad), &values(&x)), &weight)
     }
 
     fn strata_group_norm(
@@ -450,14 +549,25 @@ type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, Conv2dParams);
 
 /// A convolution's gradients for its input and weight, each only where its parent wants one.
 macro_rules! conv_grads {
-    ($px:expr, $pw:expr, $grad:expr, $state:expr, $grads:expr) => {{
+    ($px:expr, $pw:expr, $grad:expr, $state:expr, $grads:expr) => {
+        conv_grads!(
+            $px,
+            $pw,
+            $grad,
+            $state,
+            $grads,
+            strata_conv2d_x_grad,
+            strata_conv2d_weight_grad
+        )
+    };
+    ($px:expr, $pw:expr, $grad:expr, $state:expr, $grads:expr, $dx:ident, $dw:ident) => {{
         let (x, w, params) = $state;
         if let Some(node) = $px {
-            let dx = B::strata_conv2d_x_grad(x.clone(), w.clone(), $grad.clone(), params);
+            let dx = B::$dx(x.clone(), w.clone(), $grad.clone(), params);
             $grads.register::<B>(node.id, dx);
         }
         if let Some(node) = $pw {
-            $grads.register::<B>(node.id, B::strata_conv2d_weight_grad(x, w, $grad, params));
+            $grads.register::<B>(node.id, B::$dw(x, w, $grad, params));
         }
     }};
 }
@@ -511,6 +621,38 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
             params,
         );
         match Conv2dBias.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn strata_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        params: ConvTParams,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvTranspose2d;
+        impl<B: Backend + StrataKernels> Backward<B, 2> for ConvTranspose2d {
+            type State = (FloatTensor<B>, FloatTensor<B>, ConvTParams);
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [px, pw] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                conv_grads!(
+                    px,
+                    pw,
+                    grad,
+                    ops.state,
+                    grads,
+                    strata_conv_transpose2d_x_grad,
+                    strata_conv_transpose2d_weight_grad
+                );
+            }
+        }
+        let state = (x.primitive().clone(), weight.primitive().clone(), params);
+        let nodes = [x.node(), weight.node()];
+        let y = B::strata_conv_transpose2d(x.into_primitive(), weight.into_primitive(), params);
+        match ConvTranspose2d.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(state, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
@@ -654,6 +796,43 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
         Some(bias) => <Dispatch as StrataKernels>::strata_conv2d_bias(x, weight, bias.into_dispatch(), params),
         None => <Dispatch as StrataKernels>::strata_conv2d(x, weight, params),
     })
+}
+
+/// A 2-D transposed convolution (Strata's kernel on the CPU for one group, Burn's elsewhere):
+/// `x` `[B, Cin, H, W]`, `weight` `[Cin, Cout/groups, KH, KW]`, optional `bias` `[Cout]`.
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvTransposeOptions<2>,
+) -> Tensor<4> {
+    let o = &options;
+    let params = [
+        o.stride[0],
+        o.stride[1],
+        o.padding[0],
+        o.padding[1],
+        o.dilation[0],
+        o.dilation[1],
+        o.padding_out[0],
+        o.padding_out[1],
+    ];
+    let fits = transposed_geometry(&x.dims(), &weight.dims(), params).is_some();
+    if !on_kernels(&x) || o.groups != 1 || !fits {
+        return burn::tensor::module::conv_transpose2d(x, weight, bias, options);
+    }
+    let y = Tensor::<4>::from_dispatch(<Dispatch as StrataKernels>::strata_conv_transpose2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        params,
+    ));
+    match bias {
+        Some(b) => {
+            let c = b.dims()[0];
+            y + b.reshape([1, c, 1, 1])
+        }
+        None => y,
+    }
 }
 
 /// Group normalisation with a scale and shift (Strata's kernel on the CPU, Burn's `GroupNorm`

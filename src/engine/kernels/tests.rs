@@ -283,3 +283,48 @@ fn group_norm_in_burns_operations_matches_the_kernel() {
     assert!(max_diff(Tensor::<1>::from_dispatch(b), Tensor::<1>::from_dispatch(f)) < 1e-4);
     assert!(max_diff(Tensor::<1>::from_dispatch(c), Tensor::<1>::from_dispatch(g)) < 1e-4);
 }
+
+#[test]
+fn transposed_convolution_matches_burn_in_value_and_gradients() {
+    use burn::tensor::module::conv_transpose2d as burn_conv_t;
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    // (input, weight [Cin, Cout, k, k], stride, padding, output padding, dilation)
+    for (x, w, s, p, op, d) in [
+        ([3, 4, 7, 7], [4, 2, 4, 4], 2, 1, 0, 1),
+        ([2, 3, 5, 6], [3, 5, 3, 3], 1, 1, 0, 1),
+        ([2, 2, 4, 4], [2, 3, 3, 3], 2, 0, 1, 1),
+        ([1, 2, 5, 5], [2, 2, 3, 3], 1, 2, 0, 2),
+    ] {
+        let options = ConvTransposeOptions::new([s, s], [p, p], [op, op], [d, d], 1);
+        let xs = Tensor::<4>::random(x, normal, &ad);
+        let ws = Tensor::<4>::random(w, normal, &ad);
+        let bs = Tensor::<1>::random([w[1]], normal, &ad);
+        let shape = burn_conv_t(xs.clone(), ws.clone(), None, options.clone()).shape();
+        let weights = Tensor::<4>::random(shape, normal, &ad);
+        let run = |f: &dyn Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>| {
+            let (x, w, b) = (
+                xs.clone().require_grad(),
+                ws.clone().require_grad(),
+                bs.clone().require_grad(),
+            );
+            let y = f(x.clone(), w.clone(), b.clone());
+            let g = (y.clone() * weights.clone()).sum().backward();
+            (y.detach(), x.grad(&g), w.grad(&g), b.grad(&g))
+        };
+        let ours = run(&|x, w, b| conv_transpose2d(x, w, Some(b), options.clone()));
+        let theirs = run(&|x, w, b| burn_conv_t(x, w, Some(b), options.clone()));
+        let what = format!("x {x:?} w {w:?} stride {s} pad {p} out pad {op} dilation {d}");
+        assert!(max_diff(ours.0, theirs.0) < 1e-3, "{what}: outputs differ");
+        for (name, a, b) in [("input", ours.1, theirs.1), ("weight", ours.2, theirs.2)] {
+            let (Some(a), Some(b)) = (a, b) else {
+                panic!("{what}: no {name} gradient")
+            };
+            assert!(max_diff(a, b) < 1e-2, "{what}: {name} gradients differ");
+        }
+        let (Some(a), Some(b)) = (ours.3, theirs.3) else {
+            panic!("{what}: no bias gradient")
+        };
+        assert!(max_diff(a, b) < 1e-2, "{what}: bias gradients differ");
+    }
+}

@@ -180,7 +180,14 @@ fn conv_t_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> Resu
     let Some(Layer::ConvTranspose2d(l)) = layer else {
         return Err("ConvTranspose2d layer missing".into());
     };
-    Ok(vec![Value::F4(l.forward(one(inputs)?.f4()?))])
+    let options =
+        burn::tensor::ops::ConvTransposeOptions::new(l.stride, l.padding, l.padding_out, l.dilation, l.groups);
+    Ok(vec![Value::F4(crate::engine::kernels::conv_transpose2d(
+        one(inputs)?.f4()?,
+        l.weight.val(),
+        l.bias.as_ref().map(|b| b.val()),
+        options,
+    ))])
 }
 
 fn upsample_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
