@@ -160,6 +160,29 @@ pub trait StrataKernels: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         group_norm_backward_composite::<Self>(x, gamma, grad, groups, eps)
     }
+    /// Batch normalisation while training: the output and each channel's batch mean and
+    /// (biased) variance.
+    fn strata_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train(x, gamma, beta, eps);
+        (r.output, r.mean, r.variance)
+    }
+    /// The gradients of [`strata_batch_norm_train`](Self::strata_batch_norm_train) for `x`,
+    /// `γ` and `β`.
+    fn strata_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train(x.clone(), gamma.clone(), gamma.clone(), eps);
+        let g = Self::batch_norm_train_backward(x, gamma, r.mean, r.variance, eps, grad);
+        (g.x_grad, g.gamma_grad, g.beta_grad)
+    }
     /// 2-D max pooling of `x` `[B, C, H, W]` (no dilation, floor mode).
     fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
         let [kh, kw, sh, sw, ph, pw] = params;
@@ -312,6 +335,17 @@ fn group_norm_backward_composite<B: Backend>(
     let mean_dx = B::float_mean_dim(B::float_mul(d.clone(), xh.clone()), 2);
     let dx = B::float_sub(B::float_sub(d, mean_d), B::float_mul(xh, mean_dx));
     (B::float_reshape(B::float_mul(dx, rstd), shape), dgamma, dbeta)
+}
+
+/// The layout of a batch normalisation of `x`.
+fn channels_of(x: &FlexTensor, eps: f64) -> norm::Channels {
+    let d = dims(x);
+    norm::Channels {
+        b: d[0],
+        c: d[1],
+        s: d[2..].iter().product(),
+        eps: eps as f32,
+    }
 }
 
 /// The layout of a group normalisation of `x`.
@@ -483,6 +517,28 @@ impl StrataKernels for Flex {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let g = groups_of(&x, groups, eps);
         let (dx, dgamma, dbeta) = norm::backward(&g, &values(&x), &values(&gamma), &values(&grad));
+        (flex(dx, &x), flex(dgamma, &gamma), flex(dbeta, &gamma))
+    }
+
+    fn strata_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let g = channels_of(&x, eps);
+        let (y, mean, var) = norm::batch_forward(&g, &values(&x), &values(&gamma), &values(&beta));
+        (flex(y, &x), flex(mean, &gamma), flex(var, &gamma))
+    }
+
+    fn strata_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let g = channels_of(&x, eps);
+        let (dx, dgamma, dbeta) = norm::batch_backward(&g, &values(&x), &values(&gamma), &values(&grad));
         (flex(dx, &x), flex(dgamma, &gamma), flex(dbeta, &gamma))
     }
 
@@ -696,6 +752,40 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
         }
     }
 
+    fn strata_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        #[derive(Debug)]
+        struct BatchNorm;
+        impl<B: Backend + StrataKernels> Backward<B, 3> for BatchNorm {
+            type State = (FloatTensor<B>, FloatTensor<B>, f64);
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [px, pg, pb] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, gamma, eps) = ops.state;
+                let (dx, dgamma, dbeta) = B::strata_batch_norm_backward(x, gamma, grad, eps);
+                for (node, g) in [(px, dx), (pg, dgamma), (pb, dbeta)] {
+                    if let Some(node) = node {
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+            }
+        }
+        let state = (x.primitive().clone(), gamma.primitive().clone(), eps);
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let (y, mean, var) =
+            B::strata_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps);
+        let y = match BatchNorm.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        // The statistics carry no gradient (they only feed the running averages).
+        (y, FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
+    }
+
     fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct MaxPool2d;
@@ -833,6 +923,31 @@ pub fn conv_transpose2d(
         }
         None => y,
     }
+}
+
+/// Batch normalisation (Strata's kernel on the CPU while training, with Burn's update of the
+/// running statistics; Burn's `BatchNorm` otherwise).
+pub fn batch_norm<const D: usize>(x: Tensor<D>, l: &burn::nn::BatchNorm) -> Tensor<D> {
+    if !on_kernels(&x) || D < 2 || !x.device().is_autodiff() || !l.training.is_enabled() {
+        return l.forward(x);
+    }
+    let (y, mean, var) = <Dispatch as StrataKernels>::strata_batch_norm_train(
+        x.into_dispatch(),
+        l.gamma.val().into_dispatch(),
+        l.beta.val().into_dispatch(),
+        l.epsilon,
+    );
+    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
+    let device = mean.device();
+    // As `BatchNorm::forward` does while training.
+    let m = l.momentum;
+    let running = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let old = state.value_sync().to_device(&device);
+        state.update(old.mul_scalar(1.0 - m).add(batch.detach().mul_scalar(m)).detach());
+    };
+    running(&l.running_mean, mean);
+    running(&l.running_var, var);
+    Tensor::from_dispatch(y)
 }
 
 /// Group normalisation with a scale and shift (Strata's kernel on the CPU, Burn's `GroupNorm`

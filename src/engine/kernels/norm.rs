@@ -114,3 +114,102 @@ pub fn backward(g: &Groups, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Vec<f32>, 
     }
     (dx, dgamma, dbeta)
 }
+
+/// The layout of one batch normalisation: `b` examples of `c` channels of `s` values each;
+/// each channel's statistics run over its `b` runs of `s` values.
+#[derive(Clone, Copy, Debug)]
+pub struct Channels {
+    /// Examples.
+    pub b: usize,
+    /// Channels.
+    pub c: usize,
+    /// Values per channel and example (the product of the spatial dimensions).
+    pub s: usize,
+    /// Added to the variance.
+    pub eps: f32,
+}
+
+impl Channels {
+    /// The runs of channel `ch` in `x`.
+    fn runs<'a>(&self, x: &'a [f32], ch: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
+        let (c, s) = (self.c, self.s);
+        (0..self.b).map(move |b| &x[(b * c + ch) * s..(b * c + ch + 1) * s])
+    }
+
+    /// Values per channel.
+    fn n(&self) -> f32 {
+        (self.b * self.s).max(1) as f32
+    }
+
+    /// Each channel's mean and (biased) variance.
+    fn stats(&self, x: &[f32]) -> Vec<(f32, f32)> {
+        (0..self.c)
+            .into_par_iter()
+            .map(|ch| {
+                let mean = self.runs(x, ch).map(super::math::sum).sum::<f32>() / self.n();
+                let var = self.runs(x, ch).map(|r| super::math::sum_sq_dev(r, mean)).sum::<f32>() / self.n();
+                (mean, var)
+            })
+            .collect()
+    }
+}
+
+/// Batch normalisation while training: the output `(x − mean_c)/σ_c · γ_c + β_c` and each
+/// channel's batch mean and variance (for the running statistics).
+pub fn batch_forward(g: &Channels, x: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let stats = g.stats(x);
+    let mut out = vec![0.0; x.len()];
+    out.par_chunks_mut(g.s.max(1))
+        .zip(x.par_chunks(g.s.max(1)))
+        .enumerate()
+        .for_each(|(i, (out, x))| {
+            let ch = i % g.c.max(1);
+            let (mean, var) = stats[ch];
+            let scale = gamma[ch] / (var + g.eps).sqrt();
+            let shift = beta[ch] - mean * scale;
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v * scale + shift;
+            }
+        });
+    let (mean, var) = stats.into_iter().unzip();
+    (out, mean, var)
+}
+
+/// Batch normalisation's gradients for the input, `γ` and `β` (statistics recomputed from
+/// `x`): with `x̂` the normalised input, `dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))` per
+/// channel, `dγ = Σ dy·x̂`, `dβ = Σ dy`.
+pub fn batch_backward(g: &Channels, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let stats = g.stats(x);
+    // Per channel: Σ dy and Σ dy·x̂.
+    let sums: Vec<(f32, f32)> = (0..g.c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mean, var) = stats[ch];
+            let rstd = 1.0 / (var + g.eps).sqrt();
+            let total: f32 = g.runs(dy, ch).map(super::math::sum).sum();
+            let dot: f32 = g
+                .runs(dy, ch)
+                .zip(g.runs(x, ch))
+                .map(|(d, x)| super::math::dot_centred(d, x, mean))
+                .sum();
+            (total, dot * rstd)
+        })
+        .collect();
+    let mut dx = vec![0.0; x.len()];
+    dx.par_chunks_mut(g.s.max(1))
+        .zip(x.par_chunks(g.s.max(1)).zip(dy.par_chunks(g.s.max(1))))
+        .enumerate()
+        .for_each(|(i, (dx, (x, dy)))| {
+            let ch = i % g.c.max(1);
+            let (mean, var) = stats[ch];
+            let rstd = 1.0 / (var + g.eps).sqrt();
+            let (mean_dy, mean_dyx) = (sums[ch].0 / g.n(), sums[ch].1 / g.n());
+            let scale = gamma[ch] * rstd;
+            for ((o, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                let xh = (x - mean) * rstd;
+                *o = scale * (dy - mean_dy - xh * mean_dyx);
+            }
+        });
+    let (dbeta, dgamma) = sums.into_iter().unzip();
+    (dx, dgamma, dbeta)
+}

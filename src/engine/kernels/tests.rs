@@ -328,3 +328,52 @@ fn transposed_convolution_matches_burn_in_value_and_gradients() {
         assert!(max_diff(a, b) < 1e-2, "{what}: bias gradients differ");
     }
 }
+
+#[test]
+fn batch_norm_matches_burn_in_value_gradients_and_running_statistics() {
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    for shape in [[4, 3, 5, 6], [7, 5, 2, 3], [2, 8, 1, 1]] {
+        let c = shape[1];
+        let (gamma, beta) = (
+            Tensor::<1>::random([c], normal, &ad),
+            Tensor::<1>::random([c], normal, &ad),
+        );
+        let layer = || {
+            let mut l = BatchNormConfig::new(c).init(&ad);
+            l.gamma = Param::from_tensor(gamma.clone());
+            l.beta = Param::from_tensor(beta.clone());
+            l
+        };
+        let (ours_l, theirs_l) = (layer(), layer());
+        let x = Tensor::<4>::random(shape, Distribution::Normal(2.0, 3.0), &ad);
+        let w = Tensor::<4>::random(shape, normal, &ad);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>, l: &burn::nn::BatchNorm| {
+            let x = x.clone().require_grad();
+            let y = f(x.clone());
+            let g = (y.clone() * w.clone()).sum().backward();
+            (y.detach(), x.grad(&g), l.gamma.val().grad(&g), l.beta.val().grad(&g))
+        };
+        let ours = run(&|x| batch_norm(x, &ours_l), &ours_l);
+        let theirs = run(&|x| theirs_l.forward(x), &theirs_l);
+        assert!(max_diff(ours.0, theirs.0) < 1e-4, "{shape:?}: outputs differ");
+        let (Some(a), Some(b)) = (ours.1, theirs.1) else {
+            panic!("{shape:?}: no input gradient")
+        };
+        assert!(max_diff(a, b) < 1e-4, "{shape:?}: input gradients differ");
+        for (name, a, b) in [("scale", ours.2, theirs.2), ("shift", ours.3, theirs.3)] {
+            let (Some(a), Some(b)) = (a, b) else {
+                panic!("{shape:?}: no {name} gradient")
+            };
+            assert!(max_diff(a, b) < 1e-3, "{shape:?}: {name} gradients differ");
+        }
+        let stats = |l: &burn::nn::BatchNorm| (l.running_mean.value(), l.running_var.value());
+        let ((m1, v1), (m2, v2)) = (stats(&ours_l), stats(&theirs_l));
+        assert!(
+            max_diff(m1, m2) < 1e-5 && max_diff(v1, v2) < 1e-4,
+            "{shape:?}: running statistics differ"
+        );
+    }
+}

@@ -16,7 +16,9 @@ fn batch_norm_fwd(_: &StepParams, layer: Option<&Layer>, inputs: Vec<Value>) -> 
     let Some(Layer::BatchNorm(l)) = layer else {
         return Err("BatchNorm layer missing".into());
     };
-    Ok(vec![map_float!(one(inputs)?, t => l.forward(t))?])
+    Ok(vec![
+        map_float!(one(inputs)?, t => crate::engine::kernels::batch_norm(t, l))?,
+    ])
 }
 
 fn layer_norm_build(ctx: &BuildCtx) -> Result<Option<Layer>, String> {
