@@ -286,15 +286,31 @@ fn unet() {
         let xs = Tensor::<4>::random([64, c, side, side], normal, &ad).require_grad();
         let ws = Param::from_tensor(Tensor::<4>::random([c, c, 3, 3], normal, &ad)).val();
         let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        time(&format!("conv2d {c} -> {c}, 3x3 on [64, {c}, {side}, {side}], Burn, fwd + bwd"), 20, || {
-            let _ = conv2d(xs.clone(), ws.clone(), None, opts.clone()).sum().backward();
-        });
-        time(&format!("conv2d {c} -> {c}, 3x3 on [64, {c}, {side}, {side}], Strata, fwd + bwd"), 20, || {
-            let _ = strata::engine::kernels::conv2d(xs.clone(), ws.clone(), None, opts.clone()).sum().backward();
-        });
-        time(&format!("conv2d {c} -> {c}, 3x3 on [64, {c}, {side}, {side}], Strata, forward"), 20, || {
-            let _ = strata::engine::kernels::conv2d(xs.clone().detach(), ws.clone().detach(), None, opts.clone()).sum().into_scalar::<f32>();
-        });
+        time(
+            &format!("conv2d {c} -> {c}, 3x3 on [64, {c}, {side}, {side}], Burn, fwd + bwd"),
+            20,
+            || {
+                let _ = conv2d(xs.clone(), ws.clone(), None, opts.clone()).sum().backward();
+            },
+        );
+        time(
+            &format!("conv2d {c} -> {c}, 3x3 on [64, {c}, {side}, {side}], Strata, fwd + bwd"),
+            20,
+            || {
+                let _ = strata::engine::kernels::conv2d(xs.clone(), ws.clone(), None, opts.clone())
+                    .sum()
+                    .backward();
+            },
+        );
+        time(
+            &format!("conv2d {c} -> {c}, 3x3 on [64, {c}, {side}, {side}], Strata, forward"),
+            20,
+            || {
+                let _ = strata::engine::kernels::conv2d(xs.clone().detach(), ws.clone().detach(), None, opts.clone())
+                    .sum()
+                    .into_scalar::<f32>();
+            },
+        );
     }
     let gn = GroupNormConfig::new(8, 16).init(&ad);
     time("group norm (8 groups) on [32, 16, 28, 28], fwd + bwd", 20, || {

@@ -56,6 +56,24 @@ impl Window {
     }
 }
 
+/// The winner of a 2×2 window whose top-left value is at `at` in a plane `w` wide: its index.
+/// (LeNet's and most pooling layers' window: no loop, no padding to check.)
+#[inline(always)]
+fn winner2(plane: &[f32], w: usize, at: usize) -> usize {
+    let better = |i: usize, j: usize| {
+        let (a, b) = (plane[i], plane[j]);
+        if b > a || (b.is_nan() && !a.is_nan()) { j } else { i }
+    };
+    better(better(better(at, at + 1), at + w), at + w + 1)
+}
+
+impl Window {
+    /// True for a 2×2 window with stride 2 and no padding.
+    fn is_two_by_two(&self) -> bool {
+        self.k == [2, 2] && self.s == [2, 2] && self.p == [0, 0]
+    }
+}
+
 /// Planes per parallel task.
 fn planes_per_task(plane: usize) -> usize {
     ((1 << 14) / plane.max(1)).max(1)
@@ -73,6 +91,14 @@ pub fn forward(x: &[f32], (h, w): (usize, usize), win: &Window) -> Vec<f32> {
         .zip(x.par_chunks(per * h * w))
         .for_each(|(out, x)| {
             for (out, plane) in out.chunks_mut(oh * ow).zip(x.chunks(h * w)) {
+                if win.is_two_by_two() {
+                    for y in 0..oh {
+                        for xo in 0..ow {
+                            out[y * ow + xo] = plane[winner2(plane, w, 2 * y * w + 2 * xo)];
+                        }
+                    }
+                    continue;
+                }
                 for y in 0..oh {
                     for xo in 0..ow {
                         out[y * ow + xo] = win
@@ -94,6 +120,14 @@ pub fn backward(x: &[f32], (h, w): (usize, usize), win: &Window, grad: &[f32]) -
         .zip(x.par_chunks(per * h * w).zip(grad.par_chunks(per * oh * ow)))
         .for_each(|(dx, (x, grad))| {
             for ((dx, plane), grad) in dx.chunks_mut(h * w).zip(x.chunks(h * w)).zip(grad.chunks(oh * ow)) {
+                if win.is_two_by_two() {
+                    for y in 0..oh {
+                        for xo in 0..ow {
+                            dx[winner2(plane, w, 2 * y * w + 2 * xo)] += grad[y * ow + xo];
+                        }
+                    }
+                    continue;
+                }
                 for y in 0..oh {
                     for xo in 0..ow {
                         if let Some(at) = win.winner(plane, (h, w), (y, xo)) {
