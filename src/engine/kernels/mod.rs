@@ -1,33 +1,34 @@
-//! Strata-owned CPU kernels for the hot element-wise and row-wise operations, registered with
+//! Strata-owned CPU kernels for the operations training spends its time in, registered with
 //! Burn through its backend-extension route (`#[backend_extension]`): a kernel trait implemented
-//! for the flex CPU backend, and for `Autodiff<B>` with a handwritten backward pass. Nothing of
+//! for the flex CPU backend, and for `Autodiff<B>` with handwritten backward passes. Nothing of
 //! Burn is forked.
 //!
-//! Why: on flex, Burn's GELU runs `libm::erff` one element at a time on one thread, and under
-//! autodiff its softmax is five separate passes (max, subtract, exp, sum, divide), each with its
-//! own backward. These kernels make one pass over the data, split across the rayon pool, with a
-//! branch-free exponential the compiler vectorises (docs/performance.md has the numbers).
+//! Why: on flex, Burn's convolution gradients are a convolution with the batch as channels and a
+//! transposed convolution, its GELU runs `libm::erff` one element at a time on one thread, and
+//! under autodiff its softmax, group norm and batch norm are chains of separate passes, each with
+//! its own backward. Here: convolutions as patches × weight with both gradients as matrix
+//! products (`conv`), max pooling that finds the winner again from the saved input (`pool`),
+//! normalisation statistics and all gradients in one pass (`norm`), and element- and row-wise
+//! functions in one vectorised pass (`math`), all split across the rayon pool
+//! (docs/performance.md has the numbers).
 //!
 //! The public functions here take the kernel only where it applies — a flex tensor of `f32` —
 //! and fall back to Burn's own operation everywhere else (the wgpu device, other dtypes), so
 //! callers use them unconditionally.
 
+mod autodiff;
 pub mod conv;
+mod flex;
 mod math;
 pub mod norm;
 pub mod pool;
 
 use burn::backend::TensorMetadata;
-use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::activation;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor};
 
 /// A 2-D convolution's stride, padding and dilation (rows, then columns, for each).
 pub type Conv2dParams = [usize; 6];
@@ -213,62 +214,6 @@ pub trait StrataKernels: Backend {
     }
 }
 
-/// A contiguous `f32` copy of a flex tensor's values (no copy when it already is one).
-fn values(x: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    let n = x.layout().num_elements();
-    if x.layout().is_contiguous() && x.layout().start_offset() == 0 {
-        std::borrow::Cow::Borrowed(&x.storage::<f32>()[..n])
-    } else {
-        std::borrow::Cow::Owned(x.to_contiguous().storage::<f32>()[..n].to_vec())
-    }
-}
-
-/// A flex tensor shaped like `like` holding `v`.
-fn flex(v: Vec<f32>, like: &FlexTensor) -> FlexTensor {
-    flex_shaped(v, dims(like))
-}
-
-/// A flex tensor of `shape` holding `v`.
-fn flex_shaped(v: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(v, shape))
-}
-
-/// A flex tensor's dimensions.
-fn dims(x: &FlexTensor) -> Vec<usize> {
-    x.layout().shape().iter().copied().collect()
-}
-
-/// The convolution geometry of input `x` and weight `w` (both `[·, ·, ·, ·]`).
-fn geometry(x: &[usize], w: &[usize], c: Conv2dParams) -> conv::Geometry {
-    conv::Geometry {
-        b: x[0],
-        c: x[1],
-        h: x[2],
-        w: x[3],
-        o: w[0],
-        kh: w[2],
-        kw: w[3],
-        s: [c[0], c[1]],
-        p: [c[2], c[3]],
-        d: [c[4], c[5]],
-    }
-}
-
-/// The size of the last dimension (rows are contiguous runs of it).
-fn row_len(x: &FlexTensor) -> usize {
-    x.layout().shape().iter().last().copied().unwrap_or(1).max(1)
-}
-
-/// `f` of every last-dimension row of `x`, shaped like `x`.
-fn by_rows(x: &FlexTensor, f: impl Fn(&[f32], &mut [f32]) + Sync) -> FlexTensor {
-    flex(math::rows(&values(x), row_len(x), f), x)
-}
-
-/// `f` of every pair of last-dimension rows of `y` and `grad`, shaped like `y`.
-fn by_row_pairs(y: &FlexTensor, grad: &FlexTensor, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> FlexTensor {
-    flex(math::rows2(&values(y), &values(grad), row_len(y), f), y)
-}
-
 /// `x` `[B, C, …]` seen as `[B, G, C/G·S]`, its normalised values `x̂` in that shape and `1/σ`
 /// per group (`[B, G, 1]`), in Burn's own operations.
 fn normalised<B: Backend>(x: FloatTensor<B>, groups: usize, eps: f64) -> (FloatTensor<B>, FloatTensor<B>) {
@@ -335,492 +280,6 @@ fn group_norm_backward_composite<B: Backend>(
     let mean_dx = B::float_mean_dim(B::float_mul(d.clone(), xh.clone()), 2);
     let dx = B::float_sub(B::float_sub(d, mean_d), B::float_mul(xh, mean_dx));
     (B::float_reshape(B::float_mul(dx, rstd), shape), dgamma, dbeta)
-}
-
-/// The layout of a batch normalisation of `x`.
-fn channels_of(x: &FlexTensor, eps: f64) -> norm::Channels {
-    let d = dims(x);
-    norm::Channels {
-        b: d[0],
-        c: d[1],
-        s: d[2..].iter().product(),
-        eps: eps as f32,
-    }
-}
-
-/// The layout of a group normalisation of `x`.
-fn groups_of(x: &FlexTensor, groups: usize, eps: f64) -> norm::Groups {
-    let d = dims(x);
-    norm::Groups {
-        b: d[0],
-        c: d[1],
-        s: d[2..].iter().product(),
-        groups,
-        eps: eps as f32,
-    }
-}
-
-/// The pooling window of `params`.
-fn window(p: PoolParams) -> pool::Window {
-    pool::Window {
-        k: [p[0], p[1]],
-        s: [p[2], p[3]],
-        p: [p[4], p[5]],
-    }
-}
-
-/// A transposed convolution of input `x` `[B, Cin, H, W]` with weight `w` `[Cin, Cout, KH, KW]`
-/// seen as the convolution it transposes: from its output `[B, Cout, Ho, Wo]` back to `x`.
-/// `None` when the output would have no rows or columns.
-pub fn transposed_geometry(x: &[usize], w: &[usize], c: ConvTParams) -> Option<conv::Geometry> {
-    let side = |n: usize, k: usize, i: usize| {
-        ((n.max(1) - 1) * c[i] + c[4 + i] * (k.max(1) - 1) + c[6 + i] + 1).checked_sub(2 * c[2 + i])
-    };
-    let (ho, wo) = (side(x[2], w[2], 0)?, side(x[3], w[3], 1)?);
-    (ho > 0 && wo > 0).then_some(conv::Geometry {
-        b: x[0],
-        c: w[1],
-        h: ho,
-        w: wo,
-        o: w[0],
-        kh: w[2],
-        kw: w[3],
-        s: [c[0], c[1]],
-        p: [c[2], c[3]],
-        d: [c[4], c[5]],
-    })
-}
-
-/// The convolution on flex tensors.
-fn flex_conv(x: &FlexTensor, weight: &FlexTensor, bias: Option<&FlexTensor>, params: Conv2dParams) -> FlexTensor {
-    let g = geometry(&dims(x), &dims(weight), params);
-    let (oh, ow) = g.out().unwrap_or((0, 0));
-    let bias = bias.map(values);
-    let out = conv::forward(&g, &values(x), &values(weight), bias.as_deref());
-    flex_shaped(out, vec![g.b, g.o, oh, ow])
-}
-
-impl StrataKernels for Flex {
-    fn strata_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = math::map(&values(&x), math::gelu);
-        flex(out, &x)
-    }
-
-    fn strata_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = math::zip(&values(&x), &values(&grad), math::gelu_grad);
-        flex(out, &x)
-    }
-
-    fn strata_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        by_rows(&x, math::softmax_row)
-    }
-
-    fn strata_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        by_row_pairs(&y, &grad, math::softmax_grad_row)
-    }
-
-    fn strata_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, params: Conv2dParams) -> FloatTensor<Self> {
-        flex_conv(&x, &weight, None, params)
-    }
-
-    fn strata_conv2d_bias(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        params: Conv2dParams,
-    ) -> FloatTensor<Self> {
-        flex_conv(&x, &weight, Some(&bias), params)
-    }
-
-    fn strata_conv2d_x_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: Conv2dParams,
-    ) -> FloatTensor<Self> {
-        let g = geometry(&dims(&x), &dims(&weight), params);
-        flex(conv::input_grad(&g, &values(&weight), &values(&grad)), &x)
-    }
-
-    fn strata_conv2d_weight_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: Conv2dParams,
-    ) -> FloatTensor<Self> {
-        let g = geometry(&dims(&x), &dims(&weight), params);
-        flex(conv::weight_grad(&g, &values(&x), &values(&grad)), &weight)
-    }
-
-    fn strata_conv2d_bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let d = dims(&grad);
-        flex_shaped(conv::bias_grad(d[1], d[2] * d[3], &values(&grad)), vec![d[1]])
-    }
-
-    fn strata_conv_transpose2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        params: ConvTParams,
-    ) -> FloatTensor<Self> {
-        // The transposed convolution's output is the input gradient of the convolution it
-        // transposes, fed `x` as that convolution's output gradient.
-        let Some(g) = transposed_geometry(&dims(&x), &dims(&weight), params) else {
-            return Self::conv_transpose2d(x, weight, None, conv_t_options(params));
-        };
-        flex_shaped(
-            conv::input_grad(&g, &values(&weight), &values(&x)),
-            vec![g.b, g.c, g.h, g.w],
-        )
-    }
-
-    fn strata_conv_transpose2d_x_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: ConvTParams,
-    ) -> FloatTensor<Self> {
-        let Some(g) = transposed_geometry(&dims(&x), &dims(&weight), params) else {
-            return Self::conv_transpose2d_x_backward(weight, grad, conv_t_options(params));
-        };
-        flex(conv::forward(&g, &values(&grad), &values(&weight), None), &x)
-    }
-
-    fn strata_conv_transpose2d_weight_grad(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: ConvTParams,
-    ) -> FloatTensor<Self> {
-        let Some(g) = transposed_geometry(&dims(&x), &dims(&weight), params) else {
-            return Self::conv_transpose2d_weight_backward(x, weight, grad, conv_t_options(params));
-        };
-        flex(conv::weight_grad(&g, &values(&grad), &values(&x)), &weight)
-    }
-
-    fn strata_group_norm(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        groups: usize,
-        eps: f64,
-    ) -> FloatTensor<Self> {
-        let g = groups_of(&x, groups, eps);
-        flex(norm::forward(&g, &values(&x), &values(&gamma), &values(&beta)), &x)
-    }
-
-    fn strata_group_norm_backward(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        groups: usize,
-        eps: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let g = groups_of(&x, groups, eps);
-        let (dx, dgamma, dbeta) = norm::backward(&g, &values(&x), &values(&gamma), &values(&grad));
-        (flex(dx, &x), flex(dgamma, &gamma), flex(dbeta, &gamma))
-    }
-
-    fn strata_batch_norm_train(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        eps: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let g = channels_of(&x, eps);
-        let (y, mean, var) = norm::batch_forward(&g, &values(&x), &values(&gamma), &values(&beta));
-        (flex(y, &x), flex(mean, &gamma), flex(var, &gamma))
-    }
-
-    fn strata_batch_norm_backward(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        eps: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let g = channels_of(&x, eps);
-        let (dx, dgamma, dbeta) = norm::batch_backward(&g, &values(&x), &values(&gamma), &values(&grad));
-        (flex(dx, &x), flex(dgamma, &gamma), flex(dbeta, &gamma))
-    }
-
-    fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
-        let (d, win) = (dims(&x), window(params));
-        let (oh, ow) = win.out(d[2], d[3]).unwrap_or((0, 0));
-        flex_shaped(pool::forward(&values(&x), (d[2], d[3]), &win), vec![d[0], d[1], oh, ow])
-    }
-
-    fn strata_max_pool2d_backward(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        params: PoolParams,
-    ) -> FloatTensor<Self> {
-        let d = dims(&x);
-        flex(
-            pool::backward(&values(&x), (d[2], d[3]), &window(params), &values(&grad)),
-            &x,
-        )
-    }
-
-    fn strata_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        by_rows(&x, math::log_softmax_row)
-    }
-
-    fn strata_log_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        by_row_pairs(&y, &grad, math::log_softmax_grad_row)
-    }
-}
-
-/// One kernel with a saved tensor for its backward pass: the forward kernel, and the backward
-/// kernel fed the saved tensor and the output gradient.
-macro_rules! saved_unary {
-    ($name:ident, $fwd:ident, $bwd:ident, saves_output = $out:literal) => {
-        fn $fwd(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            #[derive(Debug)]
-            struct $name;
-            impl<B: Backend + StrataKernels> Backward<B, 1> for $name {
-                type State = B::FloatTensorPrimitive;
-                fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-                    let saved = ops.state;
-                    unary::<B, _>(ops.parents, ops.node, grads, |g| B::$bwd(saved, g));
-                }
-            }
-            match $name.prepare::<C>([x.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => {
-                    let input = x.into_primitive();
-                    if $out {
-                        let y = B::$fwd(input);
-                        prep.finish(y.clone(), y)
-                    } else {
-                        let y = B::$fwd(input.clone());
-                        prep.finish(input, y)
-                    }
-                }
-                OpsKind::UnTracked(prep) => prep.finish(B::$fwd(x.into_primitive())),
-            }
-        }
-    };
-}
-
-/// What a convolution's backward pass keeps: its input, its weight and its parameters.
-type ConvState<B> = (FloatTensor<B>, FloatTensor<B>, Conv2dParams);
-
-/// A convolution's gradients for its input and weight, each only where its parent wants one.
-macro_rules! conv_grads {
-    ($px:expr, $pw:expr, $grad:expr, $state:expr, $grads:expr) => {
-        conv_grads!(
-            $px,
-            $pw,
-            $grad,
-            $state,
-            $grads,
-            strata_conv2d_x_grad,
-            strata_conv2d_weight_grad
-        )
-    };
-    ($px:expr, $pw:expr, $grad:expr, $state:expr, $grads:expr, $dx:ident, $dw:ident) => {{
-        let (x, w, params) = $state;
-        if let Some(node) = $px {
-            let dx = B::$dx(x.clone(), w.clone(), $grad.clone(), params);
-            $grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = $pw {
-            $grads.register::<B>(node.id, B::$dw(x, w, $grad, params));
-        }
-    }};
-}
-
-impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodiff<B, C> {
-    fn strata_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, params: Conv2dParams) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Conv2d;
-        impl<B: Backend + StrataKernels> Backward<B, 2> for Conv2d {
-            type State = ConvState<B>;
-            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let [px, pw] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                conv_grads!(px, pw, grad, ops.state, grads);
-            }
-        }
-        let state = (x.primitive().clone(), weight.primitive().clone(), params);
-        let nodes = [x.node(), weight.node()];
-        let y = B::strata_conv2d(x.into_primitive(), weight.into_primitive(), params);
-        match Conv2d.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(state, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        }
-    }
-
-    fn strata_conv2d_bias(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        params: Conv2dParams,
-    ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Conv2dBias;
-        impl<B: Backend + StrataKernels> Backward<B, 3> for Conv2dBias {
-            type State = ConvState<B>;
-            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let [px, pw, pb] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                if let Some(node) = pb {
-                    grads.register::<B>(node.id, B::strata_conv2d_bias_grad(grad.clone()));
-                }
-                conv_grads!(px, pw, grad, ops.state, grads);
-            }
-        }
-        let state = (x.primitive().clone(), weight.primitive().clone(), params);
-        let nodes = [x.node(), weight.node(), bias.node()];
-        let y = B::strata_conv2d_bias(
-            x.into_primitive(),
-            weight.into_primitive(),
-            bias.into_primitive(),
-            params,
-        );
-        match Conv2dBias.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(state, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        }
-    }
-
-    fn strata_conv_transpose2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        params: ConvTParams,
-    ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ConvTranspose2d;
-        impl<B: Backend + StrataKernels> Backward<B, 2> for ConvTranspose2d {
-            type State = (FloatTensor<B>, FloatTensor<B>, ConvTParams);
-            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let [px, pw] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                conv_grads!(
-                    px,
-                    pw,
-                    grad,
-                    ops.state,
-                    grads,
-                    strata_conv_transpose2d_x_grad,
-                    strata_conv_transpose2d_weight_grad
-                );
-            }
-        }
-        let state = (x.primitive().clone(), weight.primitive().clone(), params);
-        let nodes = [x.node(), weight.node()];
-        let y = B::strata_conv_transpose2d(x.into_primitive(), weight.into_primitive(), params);
-        match ConvTranspose2d.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(state, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        }
-    }
-
-    fn strata_group_norm(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        groups: usize,
-        eps: f64,
-    ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct GroupNorm;
-        impl<B: Backend + StrataKernels> Backward<B, 3> for GroupNorm {
-            type State = (FloatTensor<B>, FloatTensor<B>, usize, f64);
-            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let [px, pg, pb] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x, gamma, groups, eps) = ops.state;
-                let (dx, dgamma, dbeta) = B::strata_group_norm_backward(x, gamma, grad, groups, eps);
-                for (node, g) in [(px, dx), (pg, dgamma), (pb, dbeta)] {
-                    if let Some(node) = node {
-                        grads.register::<B>(node.id, g);
-                    }
-                }
-            }
-        }
-        let state = (x.primitive().clone(), gamma.primitive().clone(), groups, eps);
-        let nodes = [x.node(), gamma.node(), beta.node()];
-        let y = B::strata_group_norm(
-            x.into_primitive(),
-            gamma.into_primitive(),
-            beta.into_primitive(),
-            groups,
-            eps,
-        );
-        match GroupNorm.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(state, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        }
-    }
-
-    fn strata_batch_norm_train(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        eps: f64,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        #[derive(Debug)]
-        struct BatchNorm;
-        impl<B: Backend + StrataKernels> Backward<B, 3> for BatchNorm {
-            type State = (FloatTensor<B>, FloatTensor<B>, f64);
-            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let [px, pg, pb] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x, gamma, eps) = ops.state;
-                let (dx, dgamma, dbeta) = B::strata_batch_norm_backward(x, gamma, grad, eps);
-                for (node, g) in [(px, dx), (pg, dgamma), (pb, dbeta)] {
-                    if let Some(node) = node {
-                        grads.register::<B>(node.id, g);
-                    }
-                }
-            }
-        }
-        let state = (x.primitive().clone(), gamma.primitive().clone(), eps);
-        let nodes = [x.node(), gamma.node(), beta.node()];
-        let (y, mean, var) =
-            B::strata_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps);
-        let y = match BatchNorm.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(state, y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
-        };
-        // The statistics carry no gradient (they only feed the running averages).
-        (y, FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
-    }
-
-    fn strata_max_pool2d(x: FloatTensor<Self>, params: PoolParams) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct MaxPool2d;
-        impl<B: Backend + StrataKernels> Backward<B, 1> for MaxPool2d {
-            type State = (FloatTensor<B>, PoolParams);
-            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let (x, params) = ops.state;
-                unary::<B, _>(ops.parents, ops.node, grads, |g| {
-                    B::strata_max_pool2d_backward(x, g, params)
-                });
-            }
-        }
-        match MaxPool2d.prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let input = x.into_primitive();
-                let y = B::strata_max_pool2d(input.clone(), params);
-                prep.finish((input, params), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::strata_max_pool2d(x.into_primitive(), params)),
-        }
-    }
-
-    saved_unary!(StrataGelu, strata_gelu, strata_gelu_backward, saves_output = false);
-    saved_unary!(
-        StrataSoftmax,
-        strata_softmax,
-        strata_softmax_backward,
-        saves_output = true
-    );
-    saved_unary!(
-        StrataLogSoftmax,
-        strata_log_softmax,
-        strata_log_softmax_backward,
-        saves_output = true
-    );
 }
 
 /// False when the environment sets `STRATA_KERNELS=off`: Burn's own operations everywhere, to
@@ -907,7 +366,7 @@ pub fn conv_transpose2d(
         o.padding_out[0],
         o.padding_out[1],
     ];
-    let fits = transposed_geometry(&x.dims(), &weight.dims(), params).is_some();
+    let fits = flex::transposed_geometry(&x.dims(), &weight.dims(), params).is_some();
     if !on_kernels(&x) || o.groups != 1 || !fits {
         return burn::tensor::module::conv_transpose2d(x, weight, bias, options);
     }
@@ -956,7 +415,7 @@ pub fn group_norm<const D: usize>(x: Tensor<D>, l: &burn::nn::GroupNorm) -> Tens
     let (Some(gamma), Some(beta)) = (&l.gamma, &l.beta) else {
         return l.forward(x);
     };
-    if !on_kernels(&x) || D < 2 || l.num_groups == 0 || l.num_channels % l.num_groups != 0 {
+    if !on_kernels(&x) || D < 2 || l.num_groups == 0 || !l.num_channels.is_multiple_of(l.num_groups) {
         return l.forward(x);
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_group_norm(
