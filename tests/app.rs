@@ -760,14 +760,16 @@ fn the_cost_tab_shows_measured_time_per_node_while_training() {
         h.query_by_label_contains(&format!("Measured at step {step}")).is_some(),
         "step {step}"
     );
-    // Sorted by share, largest first: a convolution leads LeNet-5.
+    // The costliest node is one of LeNet-5's image layers (with Strata's CPU kernels its
+    // convolutions and max pools are close, so either may lead), not a reshape or the output.
     let (_, cost) = h.state().dashboard().cost.clone().unwrap();
     let g = &h.state().document().project.graph;
     let top = cost
         .iter()
         .max_by(|a, b| a.total_ms().total_cmp(&b.total_ms()))
         .unwrap();
-    assert_eq!(g.node(top.node).unwrap().kind, "conv2d");
+    let kind = &g.node(top.node).unwrap().kind;
+    assert!(kind == "conv2d" || kind == "max_pool2d", "{kind} leads");
     h.get_by_label("forward ms").click();
     h.run_steps(2);
     assert!(h.query_by_label("forward ms ⏷").is_some(), "sorted by forward time");
