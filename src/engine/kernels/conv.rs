@@ -64,84 +64,107 @@ impl Geometry {
     }
 }
 
-/// The output columns `lo..hi` whose input column `x·stride + off` lies inside `0..w`
-/// (out of `ow`).
-fn inside(off: isize, stride: usize, w: usize, ow: usize) -> (usize, usize) {
-    let s = stride.max(1) as isize;
-    // The first x with x·s + off ≥ 0, and the first with x·s + off ≥ w.
-    let first = |bound: isize| (((bound - off) + s - 1).div_euclid(s)).clamp(0, ow as isize) as usize;
-    let lo = first(0);
-    (lo, first(w as isize).max(lo))
+/// Extra values past the end of every scratch buffer, so a line can be moved as whole 16-value
+/// blocks (one vector load and store each) without a length check.
+const SLACK: usize = 16;
+
+/// The padded height and width of one input plane.
+fn padded(g: &Geometry) -> (usize, usize) {
+    (g.h + 2 * g.p[0], g.w + 2 * g.p[1])
 }
 
-/// Fills `cols` (`[c·kh·kw, oh·ow]`, row-major) with the patches of one image `x` (`[c, h, w]`).
-fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
+/// Copies image `x` (`[c, h, w]`) into `pad` (`[c, hp, wp]` plus [`SLACK`]) with zero borders:
+/// every patch line then reads inside one plane, with no bounds to work out per line.
+fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>) {
+    let (hp, wp) = padded(g);
+    pad.clear();
+    pad.resize(g.c * hp * wp + SLACK, 0.0);
+    if g.p == [0, 0] {
+        pad[..x.len()].copy_from_slice(x);
+        return;
+    }
+    for (plane, dst) in x.chunks_exact(g.h * g.w).zip(pad.chunks_exact_mut(hp * wp)) {
+        for (row, line) in plane.chunks_exact(g.w).zip(dst[g.p[0] * wp..].chunks_exact_mut(wp)) {
+            line[g.p[1]..g.p[1] + g.w].copy_from_slice(row);
+        }
+    }
+}
+
+/// `dst[..n] = src[..n]` in whole 16-value blocks: writes up to 15 values past `n` (the caller
+/// fills them later or leaves them in slack) and reads as many past `src`'s `n`.
+#[inline(always)]
+fn copy_blocks(dst: &mut [f32], src: &[f32], n: usize) {
+    let mut i = 0;
+    while i < n {
+        dst[i..i + SLACK].copy_from_slice(&src[i..i + SLACK]);
+        i += SLACK;
+    }
+}
+
+/// Where each patch line starts in a padded plane: for every kernel tap `(ki, kj)` and output
+/// row `y`, the offset of `(y·s + ki·d, kj·d)`.
+fn line_starts(g: &Geometry, oh: usize) -> impl Iterator<Item = usize> + '_ {
+    let (_, wp) = padded(g);
+    (0..g.kh).flat_map(move |ki| {
+        (0..g.kw).flat_map(move |kj| (0..oh).map(move |y| (y * g.s[0] + ki * g.d[0]) * wp + kj * g.d[1]))
+    })
+}
+
+/// Fills `cols` (`[c·kh·kw, oh·ow]` row-major, plus [`SLACK`]) with the patches of one image,
+/// given as its padded copy `pad` (see [`pad_image`]).
+fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
-    let np = oh * ow;
+    let (hp, wp) = padded(g);
+    let taps = g.kh * g.kw * oh;
     for c in 0..g.c {
-        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let row = (c * g.kh + ki) * g.kw + kj;
-                let dst = &mut cols[row * np..(row + 1) * np];
-                for y in 0..oh {
-                    let line = &mut dst[y * ow..(y + 1) * ow];
-                    let iy = (y * g.s[0] + ki * g.d[0]) as isize - g.p[0] as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        line.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    let off = (kj * g.d[1]) as isize - g.p[1] as isize;
-                    let (lo, hi) = inside(off, g.s[1], g.w, ow);
-                    line[..lo].fill(0.0);
-                    line[hi..].fill(0.0);
-                    if g.s[1] == 1 {
-                        // Stride 1: the inside of the line is one run of the input row.
-                        let at = (lo as isize + off) as usize;
-                        line[lo..hi].copy_from_slice(&src[at..at + hi - lo]);
-                    } else {
-                        for (xo, v) in line[lo..hi].iter_mut().enumerate() {
-                            *v = src[(((lo + xo) * g.s[1]) as isize + off) as usize];
-                        }
-                    }
+        let plane = &pad[c * hp * wp..];
+        let block = &mut cols[c * taps * ow..];
+        for (line, at) in line_starts(g, oh).enumerate() {
+            let dst = &mut block[line * ow..];
+            if g.s[1] == 1 {
+                // Lines are written in order, so the blocks' overshoot lands on lines not yet
+                // written (or in the slack after the last one).
+                copy_blocks(dst, &plane[at..], ow);
+            } else {
+                for (x, v) in dst[..ow].iter_mut().enumerate() {
+                    *v = plane[at + x * g.s[1]];
                 }
             }
         }
     }
 }
 
-/// Adds the patch-matrix gradient `dcols` back onto the image gradient `dx` (`[c, h, w]`).
-fn col2im(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
+/// Adds the patch-matrix gradient `dcols` (`[c·kh·kw, oh·ow]`) of one image onto its image
+/// gradient `dx` (`[c, h, w]`, overwritten), through the padded scratch plane `pad`.
+fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
-    let np = oh * ow;
+    let (hp, wp) = padded(g);
+    pad.clear();
+    pad.resize(g.c * hp * wp, 0.0);
+    let taps = g.kh * g.kw * oh;
     for c in 0..g.c {
-        let plane = &mut dx[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let row = (c * g.kh + ki) * g.kw + kj;
-                let src = &dcols[row * np..(row + 1) * np];
-                for y in 0..oh {
-                    let iy = (y * g.s[0] + ki * g.d[0]) as isize - g.p[0] as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        continue;
-                    }
-                    let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    let off = (kj * g.d[1]) as isize - g.p[1] as isize;
-                    let (lo, hi) = inside(off, g.s[1], g.w, ow);
-                    let line = &src[y * ow + lo..y * ow + hi];
-                    if g.s[1] == 1 {
-                        let at = (lo as isize + off) as usize;
-                        dst[at..at + hi - lo].iter_mut().zip(line).for_each(|(d, v)| *d += v);
-                    } else {
-                        for (xo, &v) in line.iter().enumerate() {
-                            dst[(((lo + xo) * g.s[1]) as isize + off) as usize] += v;
-                        }
-                    }
+        let plane = &mut pad[c * hp * wp..(c + 1) * hp * wp];
+        let block = &dcols[c * taps * ow..(c + 1) * taps * ow];
+        for (src, at) in block.chunks_exact(ow).zip(line_starts(g, oh)) {
+            if g.s[1] == 1 {
+                plane[at..at + ow].iter_mut().zip(src).for_each(|(d, v)| *d += v);
+            } else {
+                for (x, &v) in src.iter().enumerate() {
+                    plane[at + x * g.s[1]] += v;
                 }
             }
         }
     }
+    for (plane, dst) in pad.chunks_exact(hp * wp).zip(dx.chunks_exact_mut(g.h * g.w)) {
+        for (line, row) in plane[g.p[0] * wp..].chunks_exact(wp).zip(dst.chunks_exact_mut(g.w)) {
+            row.copy_from_slice(&line[g.p[1]..g.p[1] + g.w]);
+        }
+    }
+}
+
+/// True for a 1×1 convolution with stride 1 and no padding: its patch matrix is the image.
+fn pointwise(g: &Geometry) -> bool {
+    g.kh == 1 && g.kw == 1 && g.s == [1, 1] && g.p == [0, 0]
 }
 
 /// A matrix operand: its values and the strides between rows and between columns.
@@ -224,6 +247,27 @@ fn per_image(g: &Geometry) -> bool {
     g.b >= 2
 }
 
+/// Per-task scratch: the padded image and the patch matrix.
+#[derive(Default)]
+struct Scratch {
+    pad: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+impl Scratch {
+    /// The patch matrix of image `x` (`[c·kh·kw, positions]`): `x` itself for a pointwise
+    /// convolution, else built in `cols`.
+    fn patches<'a>(&'a mut self, g: &Geometry, x: &'a [f32]) -> &'a [f32] {
+        if pointwise(g) {
+            return x;
+        }
+        pad_image(g, x, &mut self.pad);
+        self.cols.resize(g.k() * g.positions() + SLACK, 0.0);
+        im2col(g, &self.pad, &mut self.cols);
+        &self.cols
+    }
+}
+
 /// The convolution of `x` (`[b, c, h, w]`) with `weight` (`[o, c, kh, kw]`) plus `bias` (`[o]`):
 /// `[b, o, oh, ow]`, row-major.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
@@ -233,9 +277,8 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
         return out;
     }
     let pool = !per_image(g);
-    let one = |cols: &mut Vec<f32>, (y, x): (&mut [f32], &[f32])| {
-        cols.resize(k * np, 0.0);
-        im2col(g, x, cols);
+    let one = |scratch: &mut Scratch, (y, x): (&mut [f32], &[f32])| {
+        let cols = scratch.patches(g, x);
         matmul(y, false, Mat::rows(weight, k), Mat::rows(cols, np), (g.o, np, k), pool);
         if let Some(bias) = bias {
             for (row, b) in y.chunks_mut(np).zip(bias) {
@@ -245,7 +288,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     };
     out.par_chunks_mut(g.o * np)
         .zip(x.par_chunks(g.image()))
-        .for_each_init(Vec::new, one);
+        .for_each_init(Scratch::default, one);
     out
 }
 
@@ -264,14 +307,14 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .par_chunks(per * g.image())
         .zip(dy.par_chunks(per * g.o * np))
         .map(|(x, dy)| {
-            let (mut dw, mut cols) = (vec![0.0; g.o * k], vec![0.0; k * np]);
+            let (mut dw, mut scratch) = (vec![0.0; g.o * k], Scratch::default());
             for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
-                im2col(g, x, &mut cols);
+                let cols = scratch.patches(g, x);
                 matmul(
                     &mut dw,
                     true,
                     Mat::rows(dy, np),
-                    Mat::transposed(&cols, np),
+                    Mat::transposed(cols, np),
                     (g.o, k, np),
                     pool,
                 );
@@ -295,21 +338,21 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         return dx;
     }
     let pool = !per_image(g);
-    dx.par_chunks_mut(g.image()).zip(dy.par_chunks(g.o * np)).for_each_init(
-        Vec::new,
-        |dcols: &mut Vec<f32>, (dx, dy)| {
-            dcols.resize(k * np, 0.0);
-            matmul(
-                dcols,
-                false,
-                Mat::transposed(weight, k),
-                Mat::rows(dy, np),
-                (k, np, g.o),
-                pool,
-            );
-            col2im(g, dcols, dx);
-        },
-    );
+    let one = |scratch: &mut Scratch, (dx, dy): (&mut [f32], &[f32])| {
+        let product = |dst: &mut [f32]| {
+            matmul(dst, false, Mat::transposed(weight, k), Mat::rows(dy, np), (k, np, g.o), pool);
+        };
+        if pointwise(g) {
+            product(dx);
+        } else {
+            scratch.cols.resize(k * np, 0.0);
+            product(&mut scratch.cols);
+            col2im(g, &scratch.cols, &mut scratch.pad, dx);
+        }
+    };
+    dx.par_chunks_mut(g.image())
+        .zip(dy.par_chunks(g.o * np))
+        .for_each_init(Scratch::default, one);
     dx
 }
 
