@@ -75,6 +75,7 @@ fn padded(g: &Geometry) -> (usize, usize) {
 
 /// Copies image `x` (`[c, h, w]`) into `pad` (`[c, hp, wp]` plus [`SLACK`]) with zero borders:
 /// every patch line then reads inside one plane, with no bounds to work out per line.
+#[inline(always)]
 fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>) {
     let (hp, wp) = padded(g);
     pad.clear();
@@ -83,9 +84,11 @@ fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>) {
         pad[..x.len()].copy_from_slice(x);
         return;
     }
-    for (plane, dst) in x.chunks_exact(g.h * g.w).zip(pad.chunks_exact_mut(hp * wp)) {
-        for (row, line) in plane.chunks_exact(g.w).zip(dst[g.p[0] * wp..].chunks_exact_mut(wp)) {
-            line[g.p[1]..g.p[1] + g.w].copy_from_slice(row);
+    for c in 0..g.c {
+        for y in 0..g.h {
+            let from = (c * g.h + y) * g.w;
+            let to = (c * hp + y + g.p[0]) * wp + g.p[1];
+            pad[to..to + g.w].copy_from_slice(&x[from..from + g.w]);
         }
     }
 }
@@ -101,17 +104,26 @@ fn copy_blocks(dst: &mut [f32], src: &[f32], n: usize) {
     }
 }
 
-/// Where each patch line starts in a padded plane: for every kernel tap `(ki, kj)` and output
-/// row `y`, the offset of `(y·s + ki·d, kj·d)`.
-fn line_starts(g: &Geometry, oh: usize) -> impl Iterator<Item = usize> + '_ {
+/// Calls `f(line, start)` for every patch line of one channel, in order: for every kernel tap
+/// `(ki, kj)` and output row `y`, the line's index and the offset of `(y·s + ki·d, kj·d)` in a
+/// padded plane. Plain loops: an iterator chain here is not inlined into the vectorised copies.
+#[inline(always)]
+fn for_lines(g: &Geometry, oh: usize, mut f: impl FnMut(usize, usize)) {
     let (_, wp) = padded(g);
-    (0..g.kh).flat_map(move |ki| {
-        (0..g.kw).flat_map(move |kj| (0..oh).map(move |y| (y * g.s[0] + ki * g.d[0]) * wp + kj * g.d[1]))
-    })
+    let mut line = 0;
+    for ki in 0..g.kh {
+        for kj in 0..g.kw {
+            for y in 0..oh {
+                f(line, (y * g.s[0] + ki * g.d[0]) * wp + kj * g.d[1]);
+                line += 1;
+            }
+        }
+    }
 }
 
 /// Fills `cols` (`[c·kh·kw, oh·ow]` row-major, plus [`SLACK`]) with the patches of one image,
 /// given as its padded copy `pad` (see [`pad_image`]).
+#[inline(always)]
 fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
     let (hp, wp) = padded(g);
@@ -119,23 +131,24 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
     for c in 0..g.c {
         let plane = &pad[c * hp * wp..];
         let block = &mut cols[c * taps * ow..];
-        for (line, at) in line_starts(g, oh).enumerate() {
+        for_lines(g, oh, |line, at| {
             let dst = &mut block[line * ow..];
             if g.s[1] == 1 {
                 // Lines are written in order, so the blocks' overshoot lands on lines not yet
                 // written (or in the slack after the last one).
                 copy_blocks(dst, &plane[at..], ow);
             } else {
-                for (x, v) in dst[..ow].iter_mut().enumerate() {
-                    *v = plane[at + x * g.s[1]];
+                for x in 0..ow {
+                    dst[x] = plane[at + x * g.s[1]];
                 }
             }
-        }
+        });
     }
 }
 
 /// Adds the patch-matrix gradient `dcols` (`[c·kh·kw, oh·ow]`) of one image onto its image
 /// gradient `dx` (`[c, h, w]`, overwritten), through the padded scratch plane `pad`.
+#[inline(always)]
 fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
     let (hp, wp) = padded(g);
@@ -145,19 +158,25 @@ fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
     for c in 0..g.c {
         let plane = &mut pad[c * hp * wp..(c + 1) * hp * wp];
         let block = &dcols[c * taps * ow..(c + 1) * taps * ow];
-        for (src, at) in block.chunks_exact(ow).zip(line_starts(g, oh)) {
+        for_lines(g, oh, |line, at| {
+            let src = &block[line * ow..(line + 1) * ow];
             if g.s[1] == 1 {
-                plane[at..at + ow].iter_mut().zip(src).for_each(|(d, v)| *d += v);
+                let dst = &mut plane[at..at + ow];
+                for x in 0..ow {
+                    dst[x] += src[x];
+                }
             } else {
-                for (x, &v) in src.iter().enumerate() {
-                    plane[at + x * g.s[1]] += v;
+                for x in 0..ow {
+                    plane[at + x * g.s[1]] += src[x];
                 }
             }
-        }
+        });
     }
-    for (plane, dst) in pad.chunks_exact(hp * wp).zip(dx.chunks_exact_mut(g.h * g.w)) {
-        for (line, row) in plane[g.p[0] * wp..].chunks_exact(wp).zip(dst.chunks_exact_mut(g.w)) {
-            row.copy_from_slice(&line[g.p[1]..g.p[1] + g.w]);
+    for c in 0..g.c {
+        for y in 0..g.h {
+            let from = (c * hp + y + g.p[0]) * wp + g.p[1];
+            let to = (c * g.h + y) * g.w;
+            dx[to..to + g.w].copy_from_slice(&pad[from..from + g.w]);
         }
     }
 }
@@ -257,6 +276,7 @@ struct Scratch {
 impl Scratch {
     /// The patch matrix of image `x` (`[c·kh·kw, positions]`): `x` itself for a pointwise
     /// convolution, else built in `cols`.
+    #[inline(always)]
     fn patches<'a>(&'a mut self, g: &Geometry, x: &'a [f32]) -> &'a [f32] {
         if pointwise(g) {
             return x;
@@ -278,13 +298,18 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     }
     let pool = !per_image(g);
     let one = |scratch: &mut Scratch, (y, x): (&mut [f32], &[f32])| {
-        let cols = scratch.patches(g, x);
-        matmul(y, false, Mat::rows(weight, k), Mat::rows(cols, np), (g.o, np, k), pool);
-        if let Some(bias) = bias {
-            for (row, b) in y.chunks_mut(np).zip(bias) {
-                row.iter_mut().for_each(|v| *v += b);
-            }
-        }
+        super::math::simd(
+            #[inline(always)]
+            || {
+                let cols = scratch.patches(g, x);
+                matmul(y, false, Mat::rows(weight, k), Mat::rows(cols, np), (g.o, np, k), pool);
+                if let Some(bias) = bias {
+                    for (row, b) in y.chunks_mut(np).zip(bias) {
+                        row.iter_mut().for_each(|v| *v += b);
+                    }
+                }
+            },
+        )
     };
     out.par_chunks_mut(g.o * np)
         .zip(x.par_chunks(g.image()))
@@ -307,19 +332,24 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .par_chunks(per * g.image())
         .zip(dy.par_chunks(per * g.o * np))
         .map(|(x, dy)| {
-            let (mut dw, mut scratch) = (vec![0.0; g.o * k], Scratch::default());
-            for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
-                let cols = scratch.patches(g, x);
-                matmul(
-                    &mut dw,
-                    true,
-                    Mat::rows(dy, np),
-                    Mat::transposed(cols, np),
-                    (g.o, k, np),
-                    pool,
-                );
-            }
-            dw
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let (mut dw, mut scratch) = (vec![0.0; g.o * k], Scratch::default());
+                    for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
+                        let cols = scratch.patches(g, x);
+                        matmul(
+                            &mut dw,
+                            true,
+                            Mat::rows(dy, np),
+                            Mat::transposed(cols, np),
+                            (g.o, k, np),
+                            pool,
+                        );
+                    }
+                    dw
+                },
+            )
         })
         .collect();
     let mut dw = vec![0.0; g.o * k];
@@ -339,16 +369,28 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     }
     let pool = !per_image(g);
     let one = |scratch: &mut Scratch, (dx, dy): (&mut [f32], &[f32])| {
-        let product = |dst: &mut [f32]| {
-            matmul(dst, false, Mat::transposed(weight, k), Mat::rows(dy, np), (k, np, g.o), pool);
-        };
-        if pointwise(g) {
-            product(dx);
-        } else {
-            scratch.cols.resize(k * np, 0.0);
-            product(&mut scratch.cols);
-            col2im(g, &scratch.cols, &mut scratch.pad, dx);
-        }
+        super::math::simd(
+            #[inline(always)]
+            || {
+                let product = |dst: &mut [f32]| {
+                    matmul(
+                        dst,
+                        false,
+                        Mat::transposed(weight, k),
+                        Mat::rows(dy, np),
+                        (k, np, g.o),
+                        pool,
+                    );
+                };
+                if pointwise(g) {
+                    product(dx);
+                } else {
+                    scratch.cols.resize(k * np, 0.0);
+                    product(&mut scratch.cols);
+                    col2im(g, &scratch.cols, &mut scratch.pad, dx);
+                }
+            },
+        )
     };
     dx.par_chunks_mut(g.image())
         .zip(dy.par_chunks(g.o * np))

@@ -3,6 +3,51 @@
 
 use rayon::prelude::*;
 
+/// Runs `f` compiled for the widest vector instructions this CPU has — AVX-512, else AVX2 with
+/// FMA, else the baseline the binary targets (SSE2 on x86-64) — chosen at run time, so one
+/// binary runs everywhere. The body of `f`, and whatever it calls that is `#[inline(always)]`,
+/// is compiled once per level; the kernels' per-task loops run through here (the rest of the
+/// binary stays at the baseline).
+#[inline(always)]
+pub fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+        fn v4<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+        fn v3<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("bmi2")
+            && std::arch::is_x86_feature_detected!("lzcnt")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: every feature `v4` is compiled for was detected on this CPU just above.
+            return unsafe { v4(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("bmi2")
+            && std::arch::is_x86_feature_detected!("lzcnt")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: every feature `v3` is compiled for was detected on this CPU just above.
+            return unsafe { v3(f) };
+        }
+    }
+    f()
+}
+
 /// Elements per parallel task: below this the split costs more than it saves.
 const GRAIN: usize = 1 << 14;
 
@@ -88,16 +133,19 @@ fn sum_of(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
 }
 
 /// `Σ x`.
+#[inline(always)]
 pub fn sum(x: &[f32]) -> f32 {
     sum_of(x, x, |a, _| a)
 }
 
 /// `Σ (x − mean)²`.
+#[inline(always)]
 pub fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
     sum_of(x, x, |a, _| (a - mean) * (a - mean))
 }
 
 /// `Σ a·(x − mean)`.
+#[inline(always)]
 pub fn dot_centred(a: &[f32], x: &[f32], mean: f32) -> f32 {
     sum_of(a, x, |a, x| a * (x - mean))
 }
@@ -121,6 +169,7 @@ fn max_of(x: &[f32]) -> f32 {
 }
 
 /// Softmax of one row into `out`.
+#[inline(always)]
 pub fn softmax_row(x: &[f32], out: &mut [f32]) {
     let max = max_of(x);
     for (o, &v) in out.iter_mut().zip(x) {
@@ -131,6 +180,7 @@ pub fn softmax_row(x: &[f32], out: &mut [f32]) {
 }
 
 /// The softmax gradient of one row, from the output `y` and output gradient `g`.
+#[inline(always)]
 pub fn softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
     let s = sum_of(y, g, |a, b| a * b);
     for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
@@ -139,6 +189,7 @@ pub fn softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
 }
 
 /// Log-softmax of one row into `out`.
+#[inline(always)]
 pub fn log_softmax_row(x: &[f32], out: &mut [f32]) {
     let max = max_of(x);
     for (o, &v) in out.iter_mut().zip(x) {
@@ -151,6 +202,7 @@ pub fn log_softmax_row(x: &[f32], out: &mut [f32]) {
 }
 
 /// The log-softmax gradient of one row, from the output `y` and output gradient `g`.
+#[inline(always)]
 pub fn log_softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
     let s = sum(g);
     for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
@@ -162,9 +214,14 @@ pub fn log_softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
 pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];
     out.par_chunks_mut(GRAIN).zip(x.par_chunks(GRAIN)).for_each(|(o, x)| {
-        for (o, &x) in o.iter_mut().zip(x) {
-            *o = f(x);
-        }
+        simd(
+            #[inline(always)]
+            || {
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = f(x);
+                }
+            },
+        )
     });
     out
 }
@@ -175,9 +232,14 @@ pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32>
     out.par_chunks_mut(GRAIN)
         .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
         .for_each(|(o, (a, b))| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                *o = f(a, b);
-            }
+            simd(
+                #[inline(always)]
+                || {
+                    for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                        *o = f(a, b);
+                    }
+                },
+            )
         });
     out
 }
@@ -192,9 +254,14 @@ pub fn rows(x: &[f32], len: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec
     let mut out = vec![0.0; x.len()];
     let chunk = rows_per_task(len) * len;
     out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(o, x)| {
-        for (o, x) in o.chunks_mut(len).zip(x.chunks(len)) {
-            f(x, o);
-        }
+        simd(
+            #[inline(always)]
+            || {
+                for (o, x) in o.chunks_mut(len).zip(x.chunks(len)) {
+                    f(x, o);
+                }
+            },
+        )
     });
     out
 }
@@ -206,9 +273,14 @@ pub fn rows2(a: &[f32], b: &[f32], len: usize, f: impl Fn(&[f32], &[f32], &mut [
     out.par_chunks_mut(chunk)
         .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
         .for_each(|(o, (a, b))| {
-            for ((o, a), b) in o.chunks_mut(len).zip(a.chunks(len)).zip(b.chunks(len)) {
-                f(a, b, o);
-            }
+            simd(
+                #[inline(always)]
+                || {
+                    for ((o, a), b) in o.chunks_mut(len).zip(a.chunks(len)).zip(b.chunks(len)) {
+                        f(a, b, o);
+                    }
+                },
+            )
         });
     out
 }

@@ -36,6 +36,7 @@ impl Groups {
 
 /// Mean and `1/√(var + eps)` of one group's values (two passes: the variance of the centred
 /// values, as Burn computes it).
+#[inline(always)]
 fn stats(x: &[f32], eps: f32) -> (f32, f32) {
     let n = x.len().max(1) as f32;
     let mean = super::math::sum(x) / n;
@@ -51,17 +52,22 @@ pub fn forward(g: &Groups, x: &[f32], gamma: &[f32], beta: &[f32]) -> Vec<f32> {
         .zip(x.par_chunks(g.len()))
         .enumerate()
         .for_each(|(i, (out, x))| {
-            let (mean, rstd) = stats(x, g.eps);
-            let first = (i % g.groups.max(1)) * per;
-            for (j, (out, x)) in out.chunks_mut(s).zip(x.chunks(s)).enumerate() {
-                let (scale, shift) = (
-                    gamma[first + j] * rstd,
-                    beta[first + j] - mean * rstd * gamma[first + j],
-                );
-                for (o, &v) in out.iter_mut().zip(x) {
-                    *o = v * scale + shift;
-                }
-            }
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let (mean, rstd) = stats(x, g.eps);
+                    let first = (i % g.groups.max(1)) * per;
+                    for (j, (out, x)) in out.chunks_mut(s).zip(x.chunks(s)).enumerate() {
+                        let (scale, shift) = (
+                            gamma[first + j] * rstd,
+                            beta[first + j] - mean * rstd * gamma[first + j],
+                        );
+                        for (o, &v) in out.iter_mut().zip(x) {
+                            *o = v * scale + shift;
+                        }
+                    }
+                },
+            )
         });
     out
 }
@@ -79,29 +85,34 @@ pub fn backward(g: &Groups, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Vec<f32>, 
         .zip(x.par_chunks(g.len()).zip(dy.par_chunks(g.len())))
         .enumerate()
         .map(|(i, (dx, (x, dy)))| {
-            let (mean, rstd) = stats(x, g.eps);
-            let first = (i % g.groups.max(1)) * per;
-            let (mut dgamma, mut dbeta) = (vec![0.0; per], vec![0.0; per]);
-            let (mut sum_d, mut sum_dx) = (0.0f32, 0.0f32);
-            for (j, (x, dy)) in x.chunks(s).zip(dy.chunks(s)).enumerate() {
-                let gam = gamma[first + j];
-                let dot = super::math::dot_centred(dy, x, mean) * rstd;
-                let total = super::math::sum(dy);
-                dgamma[j] = dot;
-                dbeta[j] = total;
-                sum_d += total * gam;
-                sum_dx += dot * gam;
-            }
-            let n = g.len().max(1) as f32;
-            let (mean_d, mean_dx) = (sum_d / n, sum_dx / n);
-            for (j, (dx, (x, dy))) in dx.chunks_mut(s).zip(x.chunks(s).zip(dy.chunks(s))).enumerate() {
-                let gam = gamma[first + j];
-                for ((o, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                    let xh = (x - mean) * rstd;
-                    *o = (dy * gam - mean_d - xh * mean_dx) * rstd;
-                }
-            }
-            (dgamma, dbeta)
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let (mean, rstd) = stats(x, g.eps);
+                    let first = (i % g.groups.max(1)) * per;
+                    let (mut dgamma, mut dbeta) = (vec![0.0; per], vec![0.0; per]);
+                    let (mut sum_d, mut sum_dx) = (0.0f32, 0.0f32);
+                    for (j, (x, dy)) in x.chunks(s).zip(dy.chunks(s)).enumerate() {
+                        let gam = gamma[first + j];
+                        let dot = super::math::dot_centred(dy, x, mean) * rstd;
+                        let total = super::math::sum(dy);
+                        dgamma[j] = dot;
+                        dbeta[j] = total;
+                        sum_d += total * gam;
+                        sum_dx += dot * gam;
+                    }
+                    let n = g.len().max(1) as f32;
+                    let (mean_d, mean_dx) = (sum_d / n, sum_dx / n);
+                    for (j, (dx, (x, dy))) in dx.chunks_mut(s).zip(x.chunks(s).zip(dy.chunks(s))).enumerate() {
+                        let gam = gamma[first + j];
+                        for ((o, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                            let xh = (x - mean) * rstd;
+                            *o = (dy * gam - mean_d - xh * mean_dx) * rstd;
+                        }
+                    }
+                    (dgamma, dbeta)
+                },
+            )
         })
         .collect();
     let (mut dgamma, mut dbeta) = (vec![0.0; g.c], vec![0.0; g.c]);
@@ -131,12 +142,14 @@ pub struct Channels {
 
 impl Channels {
     /// The runs of channel `ch` in `x`.
+    #[inline(always)]
     fn runs<'a>(&self, x: &'a [f32], ch: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
         let (c, s) = (self.c, self.s);
         (0..self.b).map(move |b| &x[(b * c + ch) * s..(b * c + ch + 1) * s])
     }
 
     /// Values per channel.
+    #[inline(always)]
     fn n(&self) -> f32 {
         (self.b * self.s).max(1) as f32
     }
@@ -146,9 +159,14 @@ impl Channels {
         (0..self.c)
             .into_par_iter()
             .map(|ch| {
-                let mean = self.runs(x, ch).map(super::math::sum).sum::<f32>() / self.n();
-                let var = self.runs(x, ch).map(|r| super::math::sum_sq_dev(r, mean)).sum::<f32>() / self.n();
-                (mean, var)
+                super::math::simd(
+                    #[inline(always)]
+                    || {
+                        let mean = self.runs(x, ch).map(super::math::sum).sum::<f32>() / self.n();
+                        let var = self.runs(x, ch).map(|r| super::math::sum_sq_dev(r, mean)).sum::<f32>() / self.n();
+                        (mean, var)
+                    },
+                )
             })
             .collect()
     }
@@ -163,13 +181,18 @@ pub fn batch_forward(g: &Channels, x: &[f32], gamma: &[f32], beta: &[f32]) -> (V
         .zip(x.par_chunks(g.s.max(1)))
         .enumerate()
         .for_each(|(i, (out, x))| {
-            let ch = i % g.c.max(1);
-            let (mean, var) = stats[ch];
-            let scale = gamma[ch] / (var + g.eps).sqrt();
-            let shift = beta[ch] - mean * scale;
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = v * scale + shift;
-            }
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let ch = i % g.c.max(1);
+                    let (mean, var) = stats[ch];
+                    let scale = gamma[ch] / (var + g.eps).sqrt();
+                    let shift = beta[ch] - mean * scale;
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        *o = v * scale + shift;
+                    }
+                },
+            )
         });
     let (mean, var) = stats.into_iter().unzip();
     (out, mean, var)
@@ -184,15 +207,20 @@ pub fn batch_backward(g: &Channels, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Ve
     let sums: Vec<(f32, f32)> = (0..g.c)
         .into_par_iter()
         .map(|ch| {
-            let (mean, var) = stats[ch];
-            let rstd = 1.0 / (var + g.eps).sqrt();
-            let total: f32 = g.runs(dy, ch).map(super::math::sum).sum();
-            let dot: f32 = g
-                .runs(dy, ch)
-                .zip(g.runs(x, ch))
-                .map(|(d, x)| super::math::dot_centred(d, x, mean))
-                .sum();
-            (total, dot * rstd)
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let (mean, var) = stats[ch];
+                    let rstd = 1.0 / (var + g.eps).sqrt();
+                    let total: f32 = g.runs(dy, ch).map(super::math::sum).sum();
+                    let dot: f32 = g
+                        .runs(dy, ch)
+                        .zip(g.runs(x, ch))
+                        .map(|(d, x)| super::math::dot_centred(d, x, mean))
+                        .sum();
+                    (total, dot * rstd)
+                },
+            )
         })
         .collect();
     let mut dx = vec![0.0; x.len()];
@@ -200,15 +228,20 @@ pub fn batch_backward(g: &Channels, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Ve
         .zip(x.par_chunks(g.s.max(1)).zip(dy.par_chunks(g.s.max(1))))
         .enumerate()
         .for_each(|(i, (dx, (x, dy)))| {
-            let ch = i % g.c.max(1);
-            let (mean, var) = stats[ch];
-            let rstd = 1.0 / (var + g.eps).sqrt();
-            let (mean_dy, mean_dyx) = (sums[ch].0 / g.n(), sums[ch].1 / g.n());
-            let scale = gamma[ch] * rstd;
-            for ((o, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                let xh = (x - mean) * rstd;
-                *o = scale * (dy - mean_dy - xh * mean_dyx);
-            }
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let ch = i % g.c.max(1);
+                    let (mean, var) = stats[ch];
+                    let rstd = 1.0 / (var + g.eps).sqrt();
+                    let (mean_dy, mean_dyx) = (sums[ch].0 / g.n(), sums[ch].1 / g.n());
+                    let scale = gamma[ch] * rstd;
+                    for ((o, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                        let xh = (x - mean) * rstd;
+                        *o = scale * (dy - mean_dy - xh * mean_dyx);
+                    }
+                },
+            )
         });
     let (dbeta, dgamma) = sums.into_iter().unzip();
     (dx, dgamma, dbeta)

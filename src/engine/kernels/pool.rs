@@ -29,7 +29,7 @@ impl Window {
 
     /// The input index (within the plane) of the winner of output position `(y, x)`, or `None`
     /// when the window covers only padding.
-    #[inline]
+    #[inline(always)]
     fn winner(&self, plane: &[f32], (h, w): (usize, usize), (y, x): (usize, usize)) -> Option<usize> {
         let y0 = (y * self.s[0]) as isize - self.p[0] as isize;
         let x0 = (x * self.s[1]) as isize - self.p[1] as isize;
@@ -90,23 +90,28 @@ pub fn forward(x: &[f32], (h, w): (usize, usize), win: &Window) -> Vec<f32> {
     out.par_chunks_mut(per * oh * ow)
         .zip(x.par_chunks(per * h * w))
         .for_each(|(out, x)| {
-            for (out, plane) in out.chunks_mut(oh * ow).zip(x.chunks(h * w)) {
-                if win.is_two_by_two() {
-                    for y in 0..oh {
-                        for xo in 0..ow {
-                            out[y * ow + xo] = plane[winner2(plane, w, 2 * y * w + 2 * xo)];
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    for (out, plane) in out.chunks_mut(oh * ow).zip(x.chunks(h * w)) {
+                        if win.is_two_by_two() {
+                            for y in 0..oh {
+                                for xo in 0..ow {
+                                    out[y * ow + xo] = plane[winner2(plane, w, 2 * y * w + 2 * xo)];
+                                }
+                            }
+                            continue;
+                        }
+                        for y in 0..oh {
+                            for xo in 0..ow {
+                                out[y * ow + xo] = win
+                                    .winner(plane, (h, w), (y, xo))
+                                    .map_or(f32::NEG_INFINITY, |at| plane[at]);
+                            }
                         }
                     }
-                    continue;
-                }
-                for y in 0..oh {
-                    for xo in 0..ow {
-                        out[y * ow + xo] = win
-                            .winner(plane, (h, w), (y, xo))
-                            .map_or(f32::NEG_INFINITY, |at| plane[at]);
-                    }
-                }
-            }
+                },
+            )
         });
     out
 }
@@ -119,23 +124,28 @@ pub fn backward(x: &[f32], (h, w): (usize, usize), win: &Window, grad: &[f32]) -
     dx.par_chunks_mut(per * h * w)
         .zip(x.par_chunks(per * h * w).zip(grad.par_chunks(per * oh * ow)))
         .for_each(|(dx, (x, grad))| {
-            for ((dx, plane), grad) in dx.chunks_mut(h * w).zip(x.chunks(h * w)).zip(grad.chunks(oh * ow)) {
-                if win.is_two_by_two() {
-                    for y in 0..oh {
-                        for xo in 0..ow {
-                            dx[winner2(plane, w, 2 * y * w + 2 * xo)] += grad[y * ow + xo];
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    for ((dx, plane), grad) in dx.chunks_mut(h * w).zip(x.chunks(h * w)).zip(grad.chunks(oh * ow)) {
+                        if win.is_two_by_two() {
+                            for y in 0..oh {
+                                for xo in 0..ow {
+                                    dx[winner2(plane, w, 2 * y * w + 2 * xo)] += grad[y * ow + xo];
+                                }
+                            }
+                            continue;
+                        }
+                        for y in 0..oh {
+                            for xo in 0..ow {
+                                if let Some(at) = win.winner(plane, (h, w), (y, xo)) {
+                                    dx[at] += grad[y * ow + xo];
+                                }
+                            }
                         }
                     }
-                    continue;
-                }
-                for y in 0..oh {
-                    for xo in 0..ow {
-                        if let Some(at) = win.winner(plane, (h, w), (y, xo)) {
-                            dx[at] += grad[y * ow + xo];
-                        }
-                    }
-                }
-            }
+                },
+            )
         });
     dx
 }
