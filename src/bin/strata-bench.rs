@@ -272,6 +272,12 @@ fn reference_step(preset: &str, len: usize, d: &Device) -> Result<f64, String> {
 }
 
 fn main() {
+    // Measured as the trainer runs: from inside the engine's compute pool.
+    strata::engine::threads::install(measure);
+}
+
+/// Parses the options and prints every measurement.
+fn measure() {
     let mut args = std::env::args().skip(1);
     let (mut choice, mut steps) = (DeviceChoice::Cpu, 300usize);
     let (mut diffusion_steps, mut only_diffusion) = (60usize, false);

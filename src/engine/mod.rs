@@ -9,6 +9,7 @@ mod model;
 pub mod ops;
 pub mod profile;
 pub mod recipes;
+pub mod threads;
 pub mod trainer;
 mod value;
 pub mod watch;

@@ -278,7 +278,7 @@ impl Trainer {
         let flag = std::sync::Arc::clone(&cancel);
         let thread = std::thread::Builder::new()
             .name("strata-trainer".into())
-            .spawn(move || worker(req_rx, ev_tx, waker, &flag))?;
+            .spawn(move || super::threads::install(move || worker(req_rx, ev_tx, waker, &flag)))?;
         Ok(Trainer {
             requests: req_tx,
             cancel,
