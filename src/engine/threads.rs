@@ -33,3 +33,21 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         None => f(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rayon::prelude::*;
+
+    #[test]
+    fn work_runs_on_a_compute_thread_and_its_parallel_sections_too() {
+        let (name, total) = super::install(|| {
+            let name = std::thread::current().name().map(str::to_owned);
+            let total: u64 = (0..10_000u64).into_par_iter().sum();
+            (name, total)
+        });
+        assert!(name.is_some_and(|n| n.starts_with("strata-compute-")));
+        assert_eq!(total, 49_995_000);
+        // Nested: already on the pool, it runs in place.
+        assert_eq!(super::install(|| super::install(|| 7)), 7);
+    }
+}

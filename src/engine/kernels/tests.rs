@@ -153,6 +153,10 @@ fn convolution_matches_burn_in_value_and_gradients() {
     // One image: the matrix product uses the pool instead of one thread per image.
     conv_agrees([1, 1, 12, 12], [6, 1, 5, 5], 1, 0, 1, true);
     conv_agrees([2, 2, 7, 9], [3, 2, 3, 2], 3, 0, 1, false);
+    // Rows longer than one 16-value block (37 = 2 blocks and a part), and a 1×1 stride-2
+    // shortcut (ResNet's downsampling path, which does not take the pointwise shortcut).
+    conv_agrees([2, 2, 5, 37], [3, 2, 3, 3], 1, 1, 1, true);
+    conv_agrees([3, 4, 7, 7], [6, 4, 1, 1], 2, 0, 1, false);
 }
 
 #[test]
@@ -376,4 +380,16 @@ fn batch_norm_matches_burn_in_value_gradients_and_running_statistics() {
             "{shape:?}: running statistics differ"
         );
     }
+}
+
+#[test]
+fn every_vector_level_computes_the_same_values() {
+    // `simd` runs its closure compiled for the widest extension this CPU has; the result must be
+    // the baseline's, bit for bit, for the element functions (no fused multiply-adds appear).
+    let xs: Vec<f32> = (0..4096).map(|i| (i as f32 - 2048.0) / 97.0).collect();
+    let wide = super::math::simd(|| xs.iter().map(|&x| super::math::gelu(x)).collect::<Vec<_>>());
+    let base: Vec<f32> = xs.iter().map(|&x| super::math::gelu(x)).collect();
+    assert_eq!(wide, base);
+    let wide = super::math::simd(|| super::math::sum(&xs));
+    assert_eq!(wide, super::math::sum(&xs));
 }
