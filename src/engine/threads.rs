@@ -1,4 +1,4 @@
-//! The engine's compute threads: one rayon pool that training runs *inside*.
+//! The engine's compute threads: a rayon pool that a trainer's work runs *inside*.
 //!
 //! Every kernel and most of Burn's flex operations split their work with rayon. Called from an
 //! ordinary thread, each parallel section hands its job to the pool and puts the caller to sleep
@@ -7,30 +7,22 @@
 //! caller takes part in the work and only the other threads are woken: LeNet-5 trains 15–25 %
 //! faster this way on two cores (docs/performance.md).
 //!
-//! The pool has `RAYON_NUM_THREADS` threads when that is set, else one per core, as rayon's
-//! global pool does.
+//! Each [`install`] gets a pool of its own, alive while its work runs: a trainer waits for
+//! requests on its pool thread between runs, and with one shared pool an idle (or paused)
+//! trainer's thread could be taken by another trainer's parallel section while it waits — one
+//! run stalled behind another. The pool has `RAYON_NUM_THREADS` threads when that is set, else one
+//! per core, as rayon's global pool does.
 
-use std::sync::OnceLock;
-
-/// The pool, built on first use (`None` if the system refused its threads).
-fn pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("strata-compute-{i}"))
-            .build()
-            .ok()
-    })
-    .as_ref()
-}
-
-/// Runs `f` on one of the compute pool's threads (blocking the caller until it returns), so the
-/// parallel sections inside it start from the pool rather than from outside it. Where the pool
-/// could not be built, `f` runs here on the global pool as before.
+/// Runs `f` on a thread of a new compute pool (blocking the caller until it returns), so the
+/// parallel sections inside it start from the pool rather than from outside it; the pool ends
+/// with `f`. Where the system refuses the pool's threads, `f` runs here on rayon's global pool.
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    match pool() {
-        Some(pool) => pool.install(f),
-        None => f(),
+    match rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("strata-compute-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
     }
 }
 
@@ -47,7 +39,17 @@ mod tests {
         });
         assert!(name.is_some_and(|n| n.starts_with("strata-compute-")));
         assert_eq!(total, 49_995_000);
-        // Nested: already on the pool, it runs in place.
-        assert_eq!(super::install(|| super::install(|| 7)), 7);
+    }
+
+    #[test]
+    fn a_waiting_pool_thread_does_not_hold_up_another_pool() {
+        // One install waits (as an idle trainer waits for requests) while another runs parallel
+        // work to the end: separate pools, so the second never needs the first one's threads.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let waiting = std::thread::spawn(move || super::install(move || rx.recv().is_ok()));
+        let total: u64 = super::install(|| (0..100_000u64).into_par_iter().map(|i| i % 7).sum());
+        assert_eq!(total, (0..100_000u64).map(|i| i % 7).sum::<u64>());
+        drop(tx);
+        assert!(waiting.join().is_ok_and(|got| !got));
     }
 }
