@@ -31,6 +31,10 @@ fn main() {
         attention();
         return;
     }
+    if std::env::args().any(|a| a == "conv") {
+        strata::engine::threads::install(conv_parts);
+        return;
+    }
     let ad = Device::flex().autodiff();
     let normal = Distribution::Normal(0.0, 1.0);
     // LeNet-5's first max pool: [64, 6, 28, 28] in 2×2 windows.
@@ -356,4 +360,54 @@ fn unet() {
     time("concat of two [32, 16, 28, 28] on channels, fwd + bwd", 20, || {
         let _ = Tensor::cat(vec![x.clone(), x.clone()], 1).sum().backward();
     });
+}
+
+/// Strata's convolution kernel in its three parts (forward, weight gradient, input gradient) on
+/// plain slices, for the geometries of resnet_mini (64 images) and the ddpm_unet denoiser (32).
+fn conv_parts() {
+    use strata::engine::kernels::conv::{self, Geometry};
+    let shapes = [
+        ("resnet_mini stage 1: 16->16 on 14x14", 64, 16, 14, 16, 3, 1, 1),
+        ("resnet_mini stage 2: 32->32 on 7x7", 64, 32, 7, 32, 3, 1, 1),
+        ("resnet_mini stage 3: 64->64 on 4x4", 64, 64, 4, 64, 3, 1, 1),
+        ("resnet_mini down: 16->32 stride 2 on 14x14", 64, 16, 14, 32, 3, 2, 1),
+        ("ddpm_unet: 16->16 on 28x28", 32, 16, 28, 16, 3, 1, 1),
+        ("ddpm_unet: 32->32 on 14x14", 32, 32, 14, 32, 3, 1, 1),
+        ("ddpm_unet: 64->32 on 7x7", 32, 64, 7, 32, 3, 1, 1),
+        ("ddpm_unet: 1->16 on 28x28", 32, 1, 28, 16, 3, 1, 1),
+        ("lenet5: 6->16 5x5 on 14x14", 64, 6, 14, 16, 5, 1, 0),
+        ("lenet5: 1->6 5x5 on 32x32", 64, 1, 32, 6, 5, 1, 0),
+        ("resnet_mini: 8->8 on 14x14", 64, 8, 14, 8, 3, 1, 1),
+    ];
+    for (name, b, c, side, o, k, s, p) in shapes {
+        let g = Geometry {
+            b,
+            c,
+            h: side,
+            w: side,
+            o,
+            kh: k,
+            kw: k,
+            s: [s, s],
+            p: [p, p],
+            d: [1, 1],
+        };
+        let (oh, ow) = g.out().unwrap();
+        let fill = |n: usize| {
+            (0..n)
+                .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                .collect::<Vec<f32>>()
+        };
+        let (x, w, dy) = (fill(b * c * side * side), fill(o * c * k * k), fill(b * o * oh * ow));
+        println!("{name}");
+        time("  forward", 20, || {
+            std::hint::black_box(conv::forward(&g, &x, &w, None));
+        });
+        time("  weight gradient", 20, || {
+            std::hint::black_box(conv::weight_grad(&g, &x, &dy));
+        });
+        time("  input gradient", 20, || {
+            std::hint::black_box(conv::input_grad(&g, &w, &dy));
+        });
+    }
 }

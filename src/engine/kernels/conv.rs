@@ -213,33 +213,56 @@ impl<'a> Mat<'a> {
 
 /// `dst[m, n] (row-major) = (accumulate ? dst : 0) + a[m, k] · b[k, n]`.
 fn matmul(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, (m, n, k): (usize, usize, usize), pool: bool) {
+    matmul_into(dst, [n, 1], accumulate, a, b, (m, n, k), pool);
+}
+
+/// `dst[m, n] = (accumulate ? dst : 0) + a[m, k] · b[k, n]`, with `dst`'s element `[i, j]` at
+/// `i·strides[0] + j·strides[1]`.
+fn matmul_into(
+    dst: &mut [f32],
+    strides: [usize; 2],
+    accumulate: bool,
+    a: Mat,
+    b: Mat,
+    (m, n, k): (usize, usize, usize),
+    pool: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    let out = Mat {
+        v: &*dst,
+        rs: strides[0],
+        cs: strides[1],
+    };
+    // Checked here so the unchecked product below reads and writes only inside the slices.
+    assert!(out.fits(m, n) && a.fits(m, k) && b.fits(k, n), "matrix sizes");
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for i in 0..m {
+                for j in 0..n {
+                    dst[i * strides[0] + j * strides[1]] = 0.0;
+                }
+            }
         }
         return;
     }
-    // Checked here so the unchecked product below reads and writes only inside the slices.
-    assert!(dst.len() >= m * n && a.fits(m, k) && b.fits(k, n), "matrix sizes");
     let parallelism = if pool {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the assert above bounds every index gemm touches (dst is row-major [m, n]; a and
-    // b are [m, k] and [k, n] views within their slices); the slices outlive the call, and dst
-    // does not alias a or b (a `&mut` and two `&` borrows).
+    // SAFETY: the assert above bounds every index gemm touches (dst, a and b are [m, n], [m, k]
+    // and [k, n] views within their slices); the slices outlive the call, and dst does not
+    // alias a or b (a `&mut` and two `&` borrows).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            strides[1] as isize,
+            strides[0] as isize,
             accumulate,
             a.v.as_ptr(),
             a.cs as isize,
@@ -266,11 +289,13 @@ fn per_image(g: &Geometry) -> bool {
     g.b >= 2
 }
 
-/// Per-task scratch: the padded image and the patch matrix.
+/// Per-task scratch: the padded image, the patch (or row) matrix, and the output at the padded
+/// width (see [`by_rows`]).
 #[derive(Default)]
 struct Scratch {
     pad: Vec<f32>,
     cols: Vec<f32>,
+    wide: Vec<f32>,
 }
 
 impl Scratch {
@@ -288,6 +313,189 @@ impl Scratch {
     }
 }
 
+/// True when the convolution runs on whole rows of the padded image instead of patches: stride
+/// 1 and a kernel wider or taller than one value. The output is computed at the padded width
+/// (`oh × wp` positions, the `wp − ow` extra ones per row thrown away), so that shifting the
+/// kernel by `kj` columns is shifting a whole row-matrix by `kj` values: with `R[(c, ki), ·]`
+/// the padded plane `c` from row `ki` on (`c·kh` contiguous copies, a third of the patch
+/// matrix's values and no per-line work), the convolution is `Σ_kj W[·, (c, ki), kj] ·
+/// R[(c, ki), kj + ·]` — `kw` matrix products reading shifted views of `R`. The input gradient
+/// is the same kind of convolution of the output gradient with the flipped kernel.
+fn by_rows(g: &Geometry) -> bool {
+    g.s == [1, 1] && g.kh * g.kw > 1 && rows_pay(g)
+}
+
+/// True when rows pay off against patches: at least 8 input and output channels (fewer input
+/// channels make each of the `kw` products too shallow, `c·kh` deep; fewer output channels too
+/// narrow) and at most half as much again thrown-away work as useful work (`wp ≤ 1.5·ow`, so
+/// maps about 6 wide or wider). Measured per part with `cargo run --release --example
+/// op_timing conv` (docs/performance.md).
+fn rows_pay(g: &Geometry) -> bool {
+    g.c >= 8 && g.o >= 8 && g.out().is_some_and(|(_, ow)| 2 * padded(g).1 <= 3 * ow)
+}
+
+/// True when `g`'s input gradient runs as the [`flipped`] convolution on rows: when that
+/// convolution itself runs on rows and its extra work over the zero border it adds (`h·wp`
+/// positions against `oh·ow`) stays within half as much again.
+fn input_grad_on_rows(g: &Geometry) -> Option<Geometry> {
+    let t = flipped(g).filter(by_rows)?;
+    let (oh, ow) = g.out()?;
+    (2 * g.h * padded(&t).1 <= 3 * oh * ow).then_some(t)
+}
+
+/// The length of one line of the row matrix: `oh` padded rows plus the furthest column shift.
+fn row_len(g: &Geometry) -> usize {
+    let (oh, _) = g.out().unwrap_or((0, 0));
+    oh * padded(g).1 + (g.kw.max(1) - 1) * g.d[1]
+}
+
+impl Scratch {
+    /// The row matrix `R` (`[c·kh, row_len]`) of image `x`: line `(c, ki)` is the padded plane
+    /// `c` read from row `ki·d` on (see [`by_rows`]).
+    #[inline(always)]
+    fn rows(&mut self, g: &Geometry, x: &[f32]) -> &[f32] {
+        let (hp, wp) = padded(g);
+        let len = row_len(g);
+        pad_image(g, x, &mut self.pad);
+        // The last line reads `(kw − 1)·d` values past its plane: the next plane's first
+        // values (only ever multiplied into thrown-away columns) or zeros after the last.
+        let need = g.c * hp * wp + len;
+        if self.pad.len() < need {
+            self.pad.resize(need, 0.0);
+        }
+        self.cols.resize(g.c * g.kh * len, 0.0);
+        for c in 0..g.c {
+            for ki in 0..g.kh {
+                let from = c * hp * wp + ki * g.d[0] * wp;
+                let to = (c * g.kh + ki) * len;
+                self.cols[to..to + len].copy_from_slice(&self.pad[from..from + len]);
+            }
+        }
+        &self.cols
+    }
+}
+
+/// The convolution of one image on rows (see [`by_rows`]): `y` (`[o, oh·ow]`) from `x`
+/// (`[c, h, w]`).
+#[inline(always)]
+fn forward_rows(
+    g: &Geometry,
+    scratch: &mut Scratch,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    pool: bool,
+) {
+    let Some((oh, ow)) = g.out() else { return };
+    let (_, wp) = padded(g);
+    let (k, len, nw) = (g.k(), row_len(g), oh * wp);
+    let mut wide = std::mem::take(&mut scratch.wide);
+    wide.resize(g.o * nw, 0.0);
+    let rows = scratch.rows(g, x);
+    for kj in 0..g.kw {
+        // W[o, (c, ki), kj] is `weight[o·k + (c·kh + ki)·kw + kj]`.
+        let a = Mat {
+            v: &weight[kj..],
+            rs: k,
+            cs: g.kw,
+        };
+        let b = Mat {
+            v: &rows[kj * g.d[1]..],
+            rs: len,
+            cs: 1,
+        };
+        matmul(&mut wide, kj > 0, a, b, (g.o, nw, g.c * g.kh), pool);
+    }
+    for o in 0..g.o {
+        let add = bias.map_or(0.0, |b| b[o]);
+        for r in 0..oh {
+            let from = o * nw + r * wp;
+            let to = (o * oh + r) * ow;
+            for x in 0..ow {
+                y[to + x] = wide[from + x] + add;
+            }
+        }
+    }
+    scratch.wide = wide;
+}
+
+/// The weight gradient of one image on rows (see [`by_rows`]), added onto `dw`
+/// (`[o, c, kh, kw]`): `dW[·, (c, ki), kj] += dY · R[(c, ki), kj + ·]ᵀ`, with `dY` spread to the
+/// padded width (zeros in the thrown-away columns, kept in `scratch.wide` between images).
+#[inline(always)]
+fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], dw: &mut [f32], pool: bool) {
+    let Some((oh, ow)) = g.out() else { return };
+    let (_, wp) = padded(g);
+    let (k, len, nw) = (g.k(), row_len(g), oh * wp);
+    let mut wide = std::mem::take(&mut scratch.wide);
+    if wide.len() != g.o * nw {
+        wide.clear();
+        wide.resize(g.o * nw, 0.0);
+    }
+    for o in 0..g.o {
+        for r in 0..oh {
+            let from = (o * oh + r) * ow;
+            let to = o * nw + r * wp;
+            wide[to..to + ow].copy_from_slice(&dy[from..from + ow]);
+        }
+    }
+    let rows = scratch.rows(g, x);
+    for kj in 0..g.kw {
+        let b = Mat {
+            v: &rows[kj * g.d[1]..],
+            rs: 1,
+            cs: len,
+        };
+        matmul_into(
+            &mut dw[kj..],
+            [k, g.kw],
+            true,
+            Mat::rows(&wide, nw),
+            b,
+            (g.o, g.c * g.kh, nw),
+            pool,
+        );
+    }
+    scratch.wide = wide;
+}
+
+/// The convolution whose forward pass is `g`'s input gradient, for stride 1 and padding within
+/// the kernel's reach: the output gradient as input, channels swapped, padding `reach − p` (use
+/// with [`flip_weight`]).
+fn flipped(g: &Geometry) -> Option<Geometry> {
+    let (oh, ow) = g.out()?;
+    let reach = |k: usize, i: usize| (k.max(1) - 1) * g.d[i];
+    (g.s == [1, 1]).then_some(())?;
+    Some(Geometry {
+        b: g.b,
+        c: g.o,
+        h: oh,
+        w: ow,
+        o: g.c,
+        kh: g.kh,
+        kw: g.kw,
+        s: [1, 1],
+        p: [reach(g.kh, 0).checked_sub(g.p[0])?, reach(g.kw, 1).checked_sub(g.p[1])?],
+        d: g.d,
+    })
+}
+
+/// `g`'s weight flipped in both kernel axes, with its channel axes swapped (`[c, o, kh, kw]`):
+/// the weight of [`flipped`].
+fn flip_weight(g: &Geometry, weight: &[f32]) -> Vec<f32> {
+    let taps = g.kh * g.kw;
+    let mut w = vec![0.0; weight.len()];
+    for o in 0..g.o {
+        for c in 0..g.c {
+            for tap in 0..taps {
+                w[(c * g.o + o) * taps + (taps - 1 - tap)] = weight[(o * g.c + c) * taps + tap];
+            }
+        }
+    }
+    w
+}
+
 /// The convolution of `x` (`[b, c, h, w]`) with `weight` (`[o, c, kh, kw]`) plus `bias` (`[o]`):
 /// `[b, o, oh, ow]`, row-major.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
@@ -297,10 +505,15 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
         return out;
     }
     let pool = !per_image(g);
+    let rows = by_rows(g);
     let one = |scratch: &mut Scratch, (y, x): (&mut [f32], &[f32])| {
         super::math::simd(
             #[inline(always)]
             || {
+                if rows {
+                    forward_rows(g, scratch, x, weight, bias, y, pool);
+                    return;
+                }
                 let cols = scratch.patches(g, x);
                 matmul(y, false, Mat::rows(weight, k), Mat::rows(cols, np), (g.o, np, k), pool);
                 if let Some(bias) = bias {
@@ -337,6 +550,10 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 || {
                     let (mut dw, mut scratch) = (vec![0.0; g.o * k], Scratch::default());
                     for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
+                        if by_rows(g) {
+                            weight_grad_rows(g, &mut scratch, x, dy, &mut dw, pool);
+                            continue;
+                        }
                         let cols = scratch.patches(g, x);
                         matmul(
                             &mut dw,
@@ -366,6 +583,9 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let mut dx = vec![0.0; g.b * g.image()];
     if np == 0 || g.b == 0 {
         return dx;
+    }
+    if let Some(t) = input_grad_on_rows(g) {
+        return forward(&t, dy, &flip_weight(g, weight), None);
     }
     let pool = !per_image(g);
     let one = |scratch: &mut Scratch, (dx, dy): (&mut [f32], &[f32])| {

@@ -157,6 +157,10 @@ fn convolution_matches_burn_in_value_and_gradients() {
     // shortcut (ResNet's downsampling path, which does not take the pointwise shortcut).
     conv_agrees([2, 2, 5, 37], [3, 2, 3, 3], 1, 1, 1, true);
     conv_agrees([3, 4, 7, 7], [6, 4, 1, 1], 2, 0, 1, false);
+    // On rows (stride 1, maps 6 wide or more): a kernel taller than wide, and padding past the
+    // kernel's reach (whose input gradient is built from patches instead).
+    conv_agrees([2, 3, 8, 10], [4, 3, 2, 3], 1, 0, 1, true);
+    conv_agrees([2, 2, 6, 6], [3, 2, 3, 3], 1, 3, 1, true);
 }
 
 #[test]
