@@ -327,26 +327,41 @@ fn by_rows(g: &Geometry) -> bool {
 
 /// True when rows pay off against patches: at least 8 input and output channels (fewer input
 /// channels make each of the `kw` products too shallow, `c·kh` deep; fewer output channels too
-/// narrow) and at most half as much again thrown-away work as useful work (`wp ≤ 1.5·ow`, so
-/// maps about 6 wide or wider). Measured per part with `cargo run --release --example
-/// op_timing conv` (docs/performance.md).
+/// narrow) and at most 30 % thrown-away work (`wp ≤ 1.3·ow`: 3×3 kernels on maps 7 wide or
+/// wider; on 4×4 maps patches are faster). Measured per part with `cargo run --release
+/// --example op_timing conv` (docs/performance.md).
 fn rows_pay(g: &Geometry) -> bool {
-    g.c >= 8 && g.o >= 8 && g.out().is_some_and(|(_, ow)| 2 * padded(g).1 <= 3 * ow)
+    g.c >= 8 && g.o >= 8 && g.out().is_some_and(|(_, ow)| 10 * padded(g).1 <= 13 * ow)
+}
+
+/// True when the weight gradient runs on rows: as [`by_rows`], with at most 15 % thrown-away
+/// work (3×3 kernels on maps 14 wide or wider) — its products read the row matrix across its
+/// lines, and on 7×7 maps patches are faster.
+fn weight_grad_on_rows(g: &Geometry) -> bool {
+    by_rows(g) && g.out().is_some_and(|(_, ow)| 100 * padded(g).1 <= 115 * ow)
 }
 
 /// True when `g`'s input gradient runs as the [`flipped`] convolution on rows: when that
 /// convolution itself runs on rows and its extra work over the zero border it adds (`h·wp`
-/// positions against `oh·ow`) stays within half as much again.
+/// positions against `oh·ow`) stays within 30 %.
 fn input_grad_on_rows(g: &Geometry) -> Option<Geometry> {
     let t = flipped(g).filter(by_rows)?;
     let (oh, ow) = g.out()?;
-    (2 * g.h * padded(&t).1 <= 3 * oh * ow).then_some(t)
+    (10 * g.h * padded(&t).1 <= 13 * oh * ow).then_some(t)
 }
 
-/// The length of one line of the row matrix: `oh` padded rows plus the furthest column shift.
+/// The length of one line of the row matrix: the [`wide_positions`] plus the furthest column
+/// shift.
 fn row_len(g: &Geometry) -> usize {
+    wide_positions(g) + (g.kw.max(1) - 1) * g.d[1]
+}
+
+/// Output positions computed on rows: `oh` rows at the padded width, rounded up to whole
+/// 16-value vectors — gemm reads a position-major operand in place only when its length is a
+/// multiple of the vector width, and copies (packs) it on every call otherwise.
+fn wide_positions(g: &Geometry) -> usize {
     let (oh, _) = g.out().unwrap_or((0, 0));
-    oh * padded(g).1 + (g.kw.max(1) - 1) * g.d[1]
+    (oh * padded(g).1).next_multiple_of(16)
 }
 
 impl Scratch {
@@ -389,7 +404,7 @@ fn forward_rows(
 ) {
     let Some((oh, ow)) = g.out() else { return };
     let (_, wp) = padded(g);
-    let (k, len, nw) = (g.k(), row_len(g), oh * wp);
+    let (k, len, nw) = (g.k(), row_len(g), wide_positions(g));
     let mut wide = std::mem::take(&mut scratch.wide);
     wide.resize(g.o * nw, 0.0);
     let rows = scratch.rows(g, x);
@@ -427,7 +442,7 @@ fn forward_rows(
 fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], dw: &mut [f32], pool: bool) {
     let Some((oh, ow)) = g.out() else { return };
     let (_, wp) = padded(g);
-    let (k, len, nw) = (g.k(), row_len(g), oh * wp);
+    let (k, len, nw) = (g.k(), row_len(g), wide_positions(g));
     let mut wide = std::mem::take(&mut scratch.wide);
     if wide.len() != g.o * nw {
         wide.clear();
@@ -550,7 +565,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 || {
                     let (mut dw, mut scratch) = (vec![0.0; g.o * k], Scratch::default());
                     for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
-                        if by_rows(g) {
+                        if weight_grad_on_rows(g) {
                             weight_grad_rows(g, &mut scratch, x, dy, &mut dw, pool);
                             continue;
                         }

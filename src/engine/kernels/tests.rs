@@ -157,7 +157,8 @@ fn convolution_matches_burn_in_value_and_gradients() {
     // shortcut (ResNet's downsampling path, which does not take the pointwise shortcut).
     conv_agrees([2, 2, 5, 37], [3, 2, 3, 3], 1, 1, 1, true);
     conv_agrees([3, 4, 7, 7], [6, 4, 1, 1], 2, 0, 1, false);
-    // On rows (stride 1, 8 channels or more, maps 6 wide or more): forward and both gradients,
+    // On rows (stride 1, 8 channels or more, maps 7 wide or more; the weight gradient from 14):
+    // forward and both gradients,
     // dilated, a kernel taller than wide, padding past the kernel's reach (its input gradient
     // from patches), one image (the products use the pool), a wide kernel with no padding
     // (forward on rows, input gradient from patches: the flipped convolution's border is large).
@@ -166,6 +167,8 @@ fn convolution_matches_burn_in_value_and_gradients() {
     conv_agrees([2, 8, 8, 10], [10, 8, 2, 3], 1, 0, 1, true);
     conv_agrees([2, 8, 6, 6], [8, 8, 3, 3], 1, 3, 1, true);
     conv_agrees([1, 8, 14, 14], [8, 8, 3, 3], 1, 1, 1, true);
+    conv_agrees([2, 8, 14, 14], [8, 8, 3, 3], 1, 1, 1, false);
+    conv_agrees([2, 8, 30, 30], [8, 8, 3, 3], 1, 2, 2, true);
     conv_agrees([2, 8, 12, 12], [9, 8, 5, 5], 1, 0, 1, false);
 }
 
