@@ -410,4 +410,27 @@ fn conv_parts() {
             std::hint::black_box(conv::input_grad(&g, &w, &dy));
         });
     }
+    // Batch normalisation while training, on resnet_mini's three stages.
+    use strata::engine::kernels::norm::{self, Channels};
+    for (b, c, side) in [(64, 16, 14), (64, 32, 7), (64, 64, 4)] {
+        let g = Channels {
+            b,
+            c,
+            s: side * side,
+            eps: 1e-5,
+        };
+        let fill = |n: usize| {
+            (0..n)
+                .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                .collect::<Vec<f32>>()
+        };
+        let (x, dy, gamma, beta) = (fill(b * c * side * side), fill(b * c * side * side), fill(c), fill(c));
+        println!("batch norm [{b}, {c}, {side}, {side}]");
+        time("  forward", 20, || {
+            std::hint::black_box(norm::batch_forward(&g, &x, &gamma, &beta));
+        });
+        time("  backward", 20, || {
+            std::hint::black_box(norm::batch_backward(&g, &x, &gamma, &dy));
+        });
+    }
 }

@@ -141,11 +141,11 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// The runs of channel `ch` in `x`.
+    /// Channel `ch`'s run of `s` values in example `b` of `x`.
     #[inline(always)]
-    fn runs<'a>(&self, x: &'a [f32], ch: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
-        let (c, s) = (self.c, self.s);
-        (0..self.b).map(move |b| &x[(b * c + ch) * s..(b * c + ch + 1) * s])
+    fn run<'a>(&self, x: &'a [f32], b: usize, ch: usize) -> &'a [f32] {
+        let at = (b * self.c + ch) * self.s;
+        &x[at..at + self.s]
     }
 
     /// Values per channel.
@@ -154,21 +154,73 @@ impl Channels {
         (self.b * self.s).max(1) as f32
     }
 
-    /// Each channel's mean and (biased) variance.
-    fn stats(&self, x: &[f32]) -> Vec<(f32, f32)> {
+    /// Values per example.
+    fn example(&self) -> usize {
+        (self.c * self.s).max(1)
+    }
+
+    /// `f(ch)` for every channel, channels split across the pool (plain loops inside: an
+    /// iterator chain there is not inlined into the vectorised code).
+    fn per_channel<T: Send>(&self, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
         (0..self.c)
             .into_par_iter()
             .map(|ch| {
                 super::math::simd(
                     #[inline(always)]
-                    || {
-                        let mean = self.runs(x, ch).map(super::math::sum).sum::<f32>() / self.n();
-                        let var = self.runs(x, ch).map(|r| super::math::sum_sq_dev(r, mean)).sum::<f32>() / self.n();
-                        (mean, var)
-                    },
+                    || f(ch),
                 )
             })
             .collect()
+    }
+
+    /// Each channel's mean and (biased) variance.
+    fn stats(&self, x: &[f32]) -> Vec<(f32, f32)> {
+        self.per_channel(
+            #[inline(always)]
+            |ch| {
+                let mut total = 0.0;
+                for b in 0..self.b {
+                    total += super::math::sum(self.run(x, b, ch));
+                }
+                let mean = total / self.n();
+                let mut sq = 0.0;
+                for b in 0..self.b {
+                    sq += super::math::sum_sq_dev(self.run(x, b, ch), mean);
+                }
+                (mean, sq / self.n())
+            },
+        )
+    }
+
+    /// `out = x·scale_c + shift_c`, or with `dy` given, `out = scale_c·(dy − a_c − (x − mean_c)·b_c)`
+    /// (the input gradient), one example per task.
+    fn map_examples(&self, out: &mut [f32], x: &[f32], dy: Option<&[f32]>, coef: &[[f32; 4]]) {
+        let (c, s, e) = (self.c, self.s, self.example());
+        out.par_chunks_mut(e).enumerate().for_each(|(b, out)| {
+            super::math::simd(
+                #[inline(always)]
+                || {
+                    let x = &x[b * e..(b + 1) * e];
+                    for ch in 0..c {
+                        let [p, q, r, t] = coef[ch];
+                        let (o, xs) = (&mut out[ch * s..(ch + 1) * s], &x[ch * s..(ch + 1) * s]);
+                        match dy {
+                            None => {
+                                for i in 0..s {
+                                    o[i] = xs[i] * p + q;
+                                }
+                            }
+                            Some(dy) => {
+                                let d = &dy[b * e + ch * s..b * e + (ch + 1) * s];
+                                for i in 0..s {
+                                    o[i] = p * (d[i] - q - (xs[i] - r) * t);
+                                }
+                            }
+                        }
+                    }
+                },
+            )
+        });
     }
 }
 
@@ -176,24 +228,16 @@ impl Channels {
 /// channel's batch mean and variance (for the running statistics).
 pub fn batch_forward(g: &Channels, x: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let stats = g.stats(x);
+    let coef: Vec<[f32; 4]> = stats
+        .iter()
+        .zip(gamma.iter().zip(beta))
+        .map(|(&(mean, var), (&gamma, &beta))| {
+            let scale = gamma / (var + g.eps).sqrt();
+            [scale, beta - mean * scale, 0.0, 0.0]
+        })
+        .collect();
     let mut out = vec![0.0; x.len()];
-    out.par_chunks_mut(g.s.max(1))
-        .zip(x.par_chunks(g.s.max(1)))
-        .enumerate()
-        .for_each(|(i, (out, x))| {
-            super::math::simd(
-                #[inline(always)]
-                || {
-                    let ch = i % g.c.max(1);
-                    let (mean, var) = stats[ch];
-                    let scale = gamma[ch] / (var + g.eps).sqrt();
-                    let shift = beta[ch] - mean * scale;
-                    for (o, &v) in out.iter_mut().zip(x) {
-                        *o = v * scale + shift;
-                    }
-                },
-            )
-        });
+    g.map_examples(&mut out, x, None, &coef);
     let (mean, var) = stats.into_iter().unzip();
     (out, mean, var)
 }
@@ -204,45 +248,29 @@ pub fn batch_forward(g: &Channels, x: &[f32], gamma: &[f32], beta: &[f32]) -> (V
 pub fn batch_backward(g: &Channels, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let stats = g.stats(x);
     // Per channel: Σ dy and Σ dy·x̂.
-    let sums: Vec<(f32, f32)> = (0..g.c)
-        .into_par_iter()
+    let sums: Vec<(f32, f32)> = g.per_channel(
+        #[inline(always)]
+        |ch| {
+            let (mean, var) = stats[ch];
+            let (mut total, mut dot) = (0.0, 0.0);
+            for b in 0..g.b {
+                total += super::math::sum(g.run(dy, b, ch));
+                dot += super::math::dot_centred(g.run(dy, b, ch), g.run(x, b, ch), mean);
+            }
+            (total, dot / (var + g.eps).sqrt())
+        },
+    );
+    let coef: Vec<[f32; 4]> = (0..g.c)
         .map(|ch| {
-            super::math::simd(
-                #[inline(always)]
-                || {
-                    let (mean, var) = stats[ch];
-                    let rstd = 1.0 / (var + g.eps).sqrt();
-                    let total: f32 = g.runs(dy, ch).map(super::math::sum).sum();
-                    let dot: f32 = g
-                        .runs(dy, ch)
-                        .zip(g.runs(x, ch))
-                        .map(|(d, x)| super::math::dot_centred(d, x, mean))
-                        .sum();
-                    (total, dot * rstd)
-                },
-            )
+            let (mean, var) = stats[ch];
+            let rstd = 1.0 / (var + g.eps).sqrt();
+            let (mean_dy, mean_dyx) = (sums[ch].0 / g.n(), sums[ch].1 / g.n());
+            // dy − mean(dy) − x̂·mean(dy·x̂), with x̂ = (x − mean)·rstd.
+            [gamma[ch] * rstd, mean_dy, mean, rstd * mean_dyx]
         })
         .collect();
     let mut dx = vec![0.0; x.len()];
-    dx.par_chunks_mut(g.s.max(1))
-        .zip(x.par_chunks(g.s.max(1)).zip(dy.par_chunks(g.s.max(1))))
-        .enumerate()
-        .for_each(|(i, (dx, (x, dy)))| {
-            super::math::simd(
-                #[inline(always)]
-                || {
-                    let ch = i % g.c.max(1);
-                    let (mean, var) = stats[ch];
-                    let rstd = 1.0 / (var + g.eps).sqrt();
-                    let (mean_dy, mean_dyx) = (sums[ch].0 / g.n(), sums[ch].1 / g.n());
-                    let scale = gamma[ch] * rstd;
-                    for ((o, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                        let xh = (x - mean) * rstd;
-                        *o = scale * (dy - mean_dy - xh * mean_dyx);
-                    }
-                },
-            )
-        });
+    g.map_examples(&mut dx, x, Some(dy), &coef);
     let (dbeta, dgamma) = sums.into_iter().unzip();
     (dx, dgamma, dbeta)
 }
