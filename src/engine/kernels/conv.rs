@@ -435,14 +435,14 @@ fn forward_rows(
     scratch.wide = wide;
 }
 
-/// The weight gradient of one image on rows (see [`by_rows`]), added onto `dw`
-/// (`[o, c, kh, kw]`): `dW[·, (c, ki), kj] += dY · R[(c, ki), kj + ·]ᵀ`, with `dY` spread to the
-/// padded width (zeros in the thrown-away columns, kept in `scratch.wide` between images).
+/// The weight gradient of one image on rows (see [`by_rows`]), added onto its transpose `dwt`
+/// (`[c, kh, kw, o]`): `dWᵀ[(c, ki), kj, ·] += R[(c, ki), kj + ·] · dYᵀ`, with `dY` spread to
+/// the padded width (zeros in the thrown-away columns, kept in `scratch.wide` between images).
 #[inline(always)]
-fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], dw: &mut [f32], pool: bool) {
+fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], dwt: &mut [f32], pool: bool) {
     let Some((oh, ow)) = g.out() else { return };
     let (_, wp) = padded(g);
-    let (k, len, nw) = (g.k(), row_len(g), wide_positions(g));
+    let (len, nw) = (row_len(g), wide_positions(g));
     let mut wide = std::mem::take(&mut scratch.wide);
     if wide.len() != g.o * nw {
         wide.clear();
@@ -457,18 +457,18 @@ fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], 
     }
     let rows = scratch.rows(g, x);
     for kj in 0..g.kw {
-        let b = Mat {
+        let a = Mat {
             v: &rows[kj * g.d[1]..],
-            rs: 1,
-            cs: len,
+            rs: len,
+            cs: 1,
         };
         matmul_into(
-            &mut dw[kj..],
-            [k, g.kw],
+            &mut dwt[kj * g.o..],
+            [g.kw * g.o, 1],
             true,
-            Mat::rows(&wide, nw),
-            b,
-            (g.o, g.c * g.kh, nw),
+            a,
+            Mat::transposed(&wide, nw),
+            (g.c * g.kh, g.o, nw),
             pool,
         );
     }
@@ -546,7 +546,10 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
 }
 
 /// The weight gradient `Σ_b dY_b · colsᵀ_b` (`[o, c, kh, kw]`) from the input `x` and the output
-/// gradient `dy` (`[b, o, oh, ow]`).
+/// gradient `dy` (`[b, o, oh, ow]`). Summed as its transpose `Σ_b cols_b · dY_bᵀ` and turned
+/// round at the end: gemm runs along the destination's contiguous axis and copies (packs) the
+/// operand that runs along it when that operand is not contiguous the same way — packing `dY`
+/// (`o` rows) costs `c·kh·kw / o` times less than packing the patches.
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, np) = (g.k(), g.positions());
     if np == 0 || g.b == 0 {
@@ -563,30 +566,36 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             super::math::simd(
                 #[inline(always)]
                 || {
-                    let (mut dw, mut scratch) = (vec![0.0; g.o * k], Scratch::default());
+                    let (mut dwt, mut scratch) = (vec![0.0; k * g.o], Scratch::default());
                     for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
                         if weight_grad_on_rows(g) {
-                            weight_grad_rows(g, &mut scratch, x, dy, &mut dw, pool);
+                            weight_grad_rows(g, &mut scratch, x, dy, &mut dwt, pool);
                             continue;
                         }
                         let cols = scratch.patches(g, x);
                         matmul(
-                            &mut dw,
+                            &mut dwt,
                             true,
-                            Mat::rows(dy, np),
-                            Mat::transposed(cols, np),
-                            (g.o, k, np),
+                            Mat::rows(cols, np),
+                            Mat::transposed(dy, np),
+                            (k, g.o, np),
                             pool,
                         );
                     }
-                    dw
+                    dwt
                 },
             )
         })
         .collect();
-    let mut dw = vec![0.0; g.o * k];
+    let mut dwt = vec![0.0; k * g.o];
     for part in partial {
-        dw.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+        dwt.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+    }
+    let mut dw = vec![0.0; g.o * k];
+    for i in 0..k {
+        for o in 0..g.o {
+            dw[o * k + i] = dwt[i * g.o + o];
+        }
     }
     dw
 }
