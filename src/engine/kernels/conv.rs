@@ -334,13 +334,6 @@ fn rows_pay(g: &Geometry) -> bool {
     g.c >= 8 && g.o >= 8 && g.out().is_some_and(|(_, ow)| 10 * padded(g).1 <= 13 * ow)
 }
 
-/// True when the weight gradient runs on rows: as [`by_rows`], with at most 15 % thrown-away
-/// work (3×3 kernels on maps 14 wide or wider) — its products read the row matrix across its
-/// lines, and on 7×7 maps patches are faster.
-fn weight_grad_on_rows(g: &Geometry) -> bool {
-    by_rows(g) && g.out().is_some_and(|(_, ow)| 100 * padded(g).1 <= 115 * ow)
-}
-
 /// True when `g`'s input gradient runs as the [`flipped`] convolution on rows: when that
 /// convolution itself runs on rows and its extra work over the zero border it adds (`h·wp`
 /// positions against `oh·ow`) stays within 30 %.
@@ -568,7 +561,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 || {
                     let (mut dwt, mut scratch) = (vec![0.0; k * g.o], Scratch::default());
                     for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
-                        if weight_grad_on_rows(g) {
+                        if by_rows(g) {
                             weight_grad_rows(g, &mut scratch, x, dy, &mut dwt, pool);
                             continue;
                         }

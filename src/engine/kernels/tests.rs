@@ -157,7 +157,7 @@ fn convolution_matches_burn_in_value_and_gradients() {
     // shortcut (ResNet's downsampling path, which does not take the pointwise shortcut).
     conv_agrees([2, 2, 5, 37], [3, 2, 3, 3], 1, 1, 1, true);
     conv_agrees([3, 4, 7, 7], [6, 4, 1, 1], 2, 0, 1, false);
-    // On rows (stride 1, 8 channels or more, maps 7 wide or more; the weight gradient from 14):
+    // On rows (stride 1, 8 channels or more, maps 7 wide or more):
     // forward and both gradients,
     // dilated, a kernel taller than wide, padding past the kernel's reach (its input gradient
     // from patches), one image (the products use the pool), a wide kernel with no padding
