@@ -138,8 +138,11 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
                 // written (or in the slack after the last one).
                 copy_blocks(dst, &plane[at..], ow);
             } else {
+                // Slices first, so the loop runs without a bounds check per value.
+                let s = g.s[1];
+                let (dst, src) = (&mut dst[..ow], &plane[at..at + (ow - 1) * s + 1]);
                 for x in 0..ow {
-                    dst[x] = plane[at + x * g.s[1]];
+                    dst[x] = src[x * s];
                 }
             }
         });
@@ -166,8 +169,10 @@ fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
                     dst[x] += src[x];
                 }
             } else {
+                let s = g.s[1];
+                let dst = &mut plane[at..at + (ow - 1) * s + 1];
                 for x in 0..ow {
-                    plane[at + x * g.s[1]] += src[x];
+                    dst[x * s] += src[x];
                 }
             }
         });
@@ -420,8 +425,10 @@ fn forward_rows(
         for r in 0..oh {
             let from = o * nw + r * wp;
             let to = (o * oh + r) * ow;
+            // Slices first: without them the loop is scalar, a bounds check per value.
+            let (dst, src) = (&mut y[to..to + ow], &wide[from..from + ow]);
             for x in 0..ow {
-                y[to + x] = wide[from + x] + add;
+                dst[x] = src[x] + add;
             }
         }
     }
@@ -642,10 +649,17 @@ pub fn bias_grad(o: usize, positions: usize, dy: &[f32]) -> Vec<f32> {
     if positions == 0 {
         return db;
     }
-    for image in dy.chunks(o * positions) {
-        for (d, row) in db.iter_mut().zip(image.chunks(positions)) {
-            *d += row.iter().sum::<f32>();
-        }
-    }
+    super::math::simd(
+        #[inline(always)]
+        || {
+            // 16-lane sums (`Iterator::sum` over f32 is one serial chain).
+            for image in 0..dy.len() / (o * positions) {
+                for ch in 0..o {
+                    let at = (image * o + ch) * positions;
+                    db[ch] += super::math::sum(&dy[at..at + positions]);
+                }
+            }
+        },
+    );
     db
 }
