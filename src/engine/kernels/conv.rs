@@ -140,9 +140,19 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
             } else {
                 // Slices first, so the loop runs without a bounds check per value.
                 let s = g.s[1];
-                let (dst, src) = (&mut dst[..ow], &plane[at..at + (ow - 1) * s + 1]);
-                for x in 0..ow {
-                    dst[x] = src[x * s];
+                if s == 2 {
+                    // Pairs: LLVM turns this into vector shuffles (a stride-2 index is scalar).
+                    // The pair after the last column reads at most one value past it, inside
+                    // the padded copy's slack.
+                    let (dst, src) = (&mut dst[..ow], &plane[at..at + 2 * ow]);
+                    for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                        *d = pair[0];
+                    }
+                } else {
+                    let (dst, src) = (&mut dst[..ow], &plane[at..at + (ow - 1) * s + 1]);
+                    for x in 0..ow {
+                        dst[x] = src[x * s];
+                    }
                 }
             }
         });
