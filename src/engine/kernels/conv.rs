@@ -73,13 +73,17 @@ fn padded(g: &Geometry) -> (usize, usize) {
     (g.h + 2 * g.p[0], g.w + 2 * g.p[1])
 }
 
-/// Copies image `x` (`[c, h, w]`) into `pad` (`[c, hp, wp]` plus [`SLACK`]) with zero borders:
-/// every patch line then reads inside one plane, with no bounds to work out per line.
+/// Copies image `x` (`[c, h, w]`) into `pad` (`[c, hp, wp]`, then at least [`SLACK`] zeros, `len`
+/// values in all) with zero borders: every patch line then reads inside one plane, with no
+/// bounds to work out per line. With `fresh` false, `pad` already holds a padded image of the
+/// same geometry and length: its borders and slack are zero, and only the interior is copied.
 #[inline(always)]
-fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>) {
+fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>, len: usize, fresh: bool) {
     let (hp, wp) = padded(g);
-    pad.clear();
-    pad.resize(g.c * hp * wp + SLACK, 0.0);
+    if fresh {
+        pad.clear();
+        pad.resize(len.max(g.c * hp * wp + SLACK), 0.0);
+    }
     if g.p == [0, 0] {
         pad[..x.len()].copy_from_slice(x);
         return;
@@ -311,9 +315,20 @@ struct Scratch {
     pad: Vec<f32>,
     cols: Vec<f32>,
     wide: Vec<f32>,
+    /// The geometry whose padded image `pad` holds (its zero borders are kept between images).
+    padded_for: Option<Geometry>,
 }
 
 impl Scratch {
+    /// [`pad_image`] into `pad` (at least `len` values), its borders zeroed only when it last
+    /// held another geometry.
+    #[inline(always)]
+    fn pad_image(&mut self, g: &Geometry, x: &[f32], len: usize) {
+        let fresh = self.padded_for != Some(*g);
+        pad_image(g, x, &mut self.pad, len, fresh);
+        self.padded_for = Some(*g);
+    }
+
     /// The patch matrix of image `x` (`[c·kh·kw, positions]`): `x` itself for a pointwise
     /// convolution, else built in `cols`.
     #[inline(always)]
@@ -321,7 +336,7 @@ impl Scratch {
         if pointwise(g) {
             return x;
         }
-        pad_image(g, x, &mut self.pad);
+        self.pad_image(g, x, 0);
         self.cols.resize(g.k() * g.positions() + SLACK, 0.0);
         im2col(g, &self.pad, &mut self.cols);
         &self.cols
@@ -379,13 +394,9 @@ impl Scratch {
     fn rows(&mut self, g: &Geometry, x: &[f32]) -> &[f32] {
         let (hp, wp) = padded(g);
         let len = row_len(g);
-        pad_image(g, x, &mut self.pad);
         // The last line reads `(kw − 1)·d` values past its plane: the next plane's first
         // values (only ever multiplied into thrown-away columns) or zeros after the last.
-        let need = g.c * hp * wp + len;
-        if self.pad.len() < need {
-            self.pad.resize(need, 0.0);
-        }
+        self.pad_image(g, x, g.c * hp * wp + len);
         self.cols.resize(g.c * g.kh * len, 0.0);
         for c in 0..g.c {
             for ki in 0..g.kh {
@@ -641,6 +652,8 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
                 } else {
                     scratch.cols.resize(k * np, 0.0);
                     product(&mut scratch.cols);
+                    // col2im sums into `pad`: it no longer holds a padded image.
+                    scratch.padded_for = None;
                     col2im(g, &scratch.cols, &mut scratch.pad, dx);
                 }
             },
