@@ -135,31 +135,36 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
     for c in 0..g.c {
         let plane = &pad[c * hp * wp..];
         let block = &mut cols[c * taps * ow..];
-        for_lines(g, oh, |line, at| {
-            let dst = &mut block[line * ow..];
-            if g.s[1] == 1 {
-                // Lines are written in order, so the blocks' overshoot lands on lines not yet
-                // written (or in the slack after the last one).
-                copy_blocks(dst, &plane[at..], ow);
-            } else {
-                // Slices first, so the loop runs without a bounds check per value.
-                let s = g.s[1];
-                if s == 2 {
-                    // Pairs: LLVM turns this into vector shuffles (a stride-2 index is scalar).
-                    // The pair after the last column reads at most one value past it, inside
-                    // the padded copy's slack.
-                    let (dst, src) = (&mut dst[..ow], &plane[at..at + 2 * ow]);
-                    for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                        *d = pair[0];
-                    }
+        for_lines(
+            g,
+            oh,
+            #[inline(always)]
+            |line, at| {
+                let dst = &mut block[line * ow..];
+                if g.s[1] == 1 {
+                    // Lines are written in order, so the blocks' overshoot lands on lines not yet
+                    // written (or in the slack after the last one).
+                    copy_blocks(dst, &plane[at..], ow);
                 } else {
-                    let (dst, src) = (&mut dst[..ow], &plane[at..at + (ow - 1) * s + 1]);
-                    for x in 0..ow {
-                        dst[x] = src[x * s];
+                    // Slices first, so the loop runs without a bounds check per value.
+                    let s = g.s[1];
+                    if s == 2 {
+                        // Pairs: LLVM turns this into vector shuffles (a stride-2 index is scalar).
+                        // The pair after the last column reads at most one value past it, inside
+                        // the padded copy's slack.
+                        let (dst, src) = (&mut dst[..ow], &plane[at..at + 2 * ow]);
+                        for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                            *d = pair[0];
+                        }
+                    } else {
+                        let (dst, src) = (&mut dst[..ow], &plane[at..at + (ow - 1) * s + 1]);
+                        for x in 0..ow {
+                            dst[x] = src[x * s];
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
 }
 
@@ -175,21 +180,26 @@ fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
     for c in 0..g.c {
         let plane = &mut pad[c * hp * wp..(c + 1) * hp * wp];
         let block = &dcols[c * taps * ow..(c + 1) * taps * ow];
-        for_lines(g, oh, |line, at| {
-            let src = &block[line * ow..(line + 1) * ow];
-            if g.s[1] == 1 {
-                let dst = &mut plane[at..at + ow];
-                for x in 0..ow {
-                    dst[x] += src[x];
+        for_lines(
+            g,
+            oh,
+            #[inline(always)]
+            |line, at| {
+                let src = &block[line * ow..(line + 1) * ow];
+                if g.s[1] == 1 {
+                    let dst = &mut plane[at..at + ow];
+                    for x in 0..ow {
+                        dst[x] += src[x];
+                    }
+                } else {
+                    let s = g.s[1];
+                    let dst = &mut plane[at..at + (ow - 1) * s + 1];
+                    for x in 0..ow {
+                        dst[x * s] += src[x];
+                    }
                 }
-            } else {
-                let s = g.s[1];
-                let dst = &mut plane[at..at + (ow - 1) * s + 1];
-                for x in 0..ow {
-                    dst[x * s] += src[x];
-                }
-            }
-        });
+            },
+        );
     }
     for c in 0..g.c {
         for y in 0..g.h {
