@@ -392,7 +392,7 @@ fn conv_parts() {
             p: [p, p],
             d: [1, 1],
         };
-        let (oh, ow) = g.out().unwrap();
+        let (oh, ow) = g.out().expect("every listed geometry fits");
         let fill = |n: usize| {
             (0..n)
                 .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)

@@ -687,9 +687,9 @@ pub fn bias_grad(o: usize, positions: usize, dy: &[f32]) -> Vec<f32> {
         || {
             // 16-lane sums (`Iterator::sum` over f32 is one serial chain).
             for image in 0..dy.len() / (o * positions) {
-                for ch in 0..o {
+                for (ch, d) in db.iter_mut().enumerate() {
                     let at = (image * o + ch) * positions;
-                    db[ch] += super::math::sum(&dy[at..at + positions]);
+                    *d += super::math::sum(&dy[at..at + positions]);
                 }
             }
         },
