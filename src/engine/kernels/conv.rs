@@ -1,7 +1,7 @@
 //! 2-D convolution (NCHW, `f32`, one group) as image-to-column patches times the weight matrix,
 //! with both gradients as matrix products: the weight gradient `Σ_b dY_b · colsᵀ_b` and the input
 //! gradient `col2im(Wᵀ · dY_b)`. Stride-1 layers with enough channels on maps wide enough run on
-//! padded rows instead, with no patch matrix at all (see [`by_rows`]). Images are split across
+//! padded rows instead, with no patch matrix at all (`by_rows`). Images are split across
 //! the rayon pool, one matrix product per image on one thread each; a lone image lets the matrix
 //! product use the pool instead.
 //!
