@@ -320,13 +320,16 @@ fn per_image(g: &Geometry) -> bool {
     g.b >= 2
 }
 
-/// Per-task scratch: the padded image, the patch (or row) matrix, and the output at the padded
-/// width (see [`by_rows`]).
+/// Per-task scratch: the padded image, the patch (or row) matrix, and the output or its gradient
+/// at the padded width (see [`by_rows`]).
 #[derive(Default)]
 struct Scratch {
     pad: Vec<f32>,
     cols: Vec<f32>,
+    /// The output at the padded width (its thrown-away columns hold garbage).
     wide: Vec<f32>,
+    /// The output gradient spread to the padded width (its thrown-away columns stay zero).
+    spread: Vec<f32>,
     /// The geometry whose padded image `pad` holds (its zero borders are kept between images).
     padded_for: Option<Geometry>,
 }
@@ -351,6 +354,26 @@ impl Scratch {
         self.pad_image(g, x, 0);
         self.cols.resize(g.k() * g.positions() + SLACK, 0.0);
         im2col(g, &self.pad, &mut self.cols);
+        &self.cols
+    }
+
+    /// The row matrix `R` (`[c·kh, row_len]`) of image `x`: line `(c, ki)` is the padded plane
+    /// `c` read from row `ki·d` on (see [`by_rows`]).
+    #[inline(always)]
+    fn rows(&mut self, g: &Geometry, x: &[f32]) -> &[f32] {
+        let (hp, wp) = padded(g);
+        let len = row_len(g);
+        // The last line reads `(kw − 1)·d` values past its plane: the next plane's first
+        // values (only ever multiplied into thrown-away columns) or zeros after the last.
+        self.pad_image(g, x, g.c * hp * wp + len);
+        self.cols.resize(g.c * g.kh * len, 0.0);
+        for c in 0..g.c {
+            for ki in 0..g.kh {
+                let from = c * hp * wp + ki * g.d[0] * wp;
+                let to = (c * g.kh + ki) * len;
+                self.cols[to..to + len].copy_from_slice(&self.pad[from..from + len]);
+            }
+        }
         &self.cols
     }
 }
@@ -397,28 +420,6 @@ fn row_len(g: &Geometry) -> usize {
 fn wide_positions(g: &Geometry) -> usize {
     let (oh, _) = g.out().unwrap_or((0, 0));
     (oh * padded(g).1).next_multiple_of(16)
-}
-
-impl Scratch {
-    /// The row matrix `R` (`[c·kh, row_len]`) of image `x`: line `(c, ki)` is the padded plane
-    /// `c` read from row `ki·d` on (see [`by_rows`]).
-    #[inline(always)]
-    fn rows(&mut self, g: &Geometry, x: &[f32]) -> &[f32] {
-        let (hp, wp) = padded(g);
-        let len = row_len(g);
-        // The last line reads `(kw − 1)·d` values past its plane: the next plane's first
-        // values (only ever multiplied into thrown-away columns) or zeros after the last.
-        self.pad_image(g, x, g.c * hp * wp + len);
-        self.cols.resize(g.c * g.kh * len, 0.0);
-        for c in 0..g.c {
-            for ki in 0..g.kh {
-                let from = c * hp * wp + ki * g.d[0] * wp;
-                let to = (c * g.kh + ki) * len;
-                self.cols[to..to + len].copy_from_slice(&self.pad[from..from + len]);
-            }
-        }
-        &self.cols
-    }
 }
 
 /// The convolution of one image on rows (see [`by_rows`]): `y` (`[o, oh·ow]`) from `x`
@@ -470,13 +471,13 @@ fn forward_rows(
 
 /// The weight gradient of one image on rows (see [`by_rows`]), added onto its transpose `dwt`
 /// (`[c, kh, kw, o]`): `dWᵀ[(c, ki), kj, ·] += R[(c, ki), kj + ·] · dYᵀ`, with `dY` spread to
-/// the padded width (zeros in the thrown-away columns, kept in `scratch.wide` between images).
+/// the padded width (zeros in the thrown-away columns, kept in `scratch.spread` between images).
 #[inline(always)]
 fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], dwt: &mut [f32], pool: bool) {
     let Some((oh, ow)) = g.out() else { return };
     let (_, wp) = padded(g);
     let (len, nw) = (row_len(g), wide_positions(g));
-    let mut wide = std::mem::take(&mut scratch.wide);
+    let mut wide = std::mem::take(&mut scratch.spread);
     if wide.len() != g.o * nw {
         wide.clear();
         wide.resize(g.o * nw, 0.0);
@@ -505,7 +506,7 @@ fn weight_grad_rows(g: &Geometry, scratch: &mut Scratch, x: &[f32], dy: &[f32], 
             pool,
         );
     }
-    scratch.wide = wide;
+    scratch.spread = wide;
 }
 
 /// The convolution whose forward pass is `g`'s input gradient, for stride 1 and padding within
@@ -637,12 +638,14 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
 /// gradient `dy`.
 pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, np) = (g.k(), g.positions());
+    if np > 0 && g.b > 0 {
+        if let Some(t) = input_grad_on_rows(g) {
+            return forward(&t, dy, &flip_weight(g, weight), None);
+        }
+    }
     let mut dx = vec![0.0; g.b * g.image()];
     if np == 0 || g.b == 0 {
         return dx;
-    }
-    if let Some(t) = input_grad_on_rows(g) {
-        return forward(&t, dy, &flip_weight(g, weight), None);
     }
     let pool = !per_image(g);
     let one = |scratch: &mut Scratch, (dx, dy): (&mut [f32], &[f32])| {
