@@ -638,10 +638,8 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
 /// gradient `dy`.
 pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, np) = (g.k(), g.positions());
-    if np > 0 && g.b > 0 {
-        if let Some(t) = input_grad_on_rows(g) {
-            return forward(&t, dy, &flip_weight(g, weight), None);
-        }
+    if let Some(t) = input_grad_on_rows(g).filter(|_| np > 0 && g.b > 0) {
+        return forward(&t, dy, &flip_weight(g, weight), None);
     }
     let mut dx = vec![0.0; g.b * g.image()];
     if np == 0 || g.b == 0 {
