@@ -75,27 +75,130 @@ fn padded(g: &Geometry) -> (usize, usize) {
     (g.h + 2 * g.p[0], g.w + 2 * g.p[1])
 }
 
-/// Copies image `x` (`[c, h, w]`) into `pad` (`[c, hp, wp]`, then at least [`SLACK`] zeros, `len`
-/// values in all) with zero borders: every patch line then reads inside one plane, with no
-/// bounds to work out per line. With `fresh` false, `pad` already holds a padded image of the
-/// same geometry and length: its borders and slack are zero, and only the interior is copied.
+/// How a padded input plane is laid out in scratch: `hp` rows of `s·wq` values, where the
+/// columns of each padded row are split by their remainder modulo the column stride `s` (its
+/// phase) — phase `φ` holds columns `φ, φ + s, φ + 2s, …` in `wq = ⌈wp / s⌉` values. A patch
+/// line of any stride then reads contiguous values (`kj·d` picks the phase and the first
+/// column), copied as whole vectors; for stride 1 this is the plain padded plane. Returns
+/// `(hp, wq, row)` with `row = s·wq`, the distance between padded rows.
+fn layout(g: &Geometry) -> (usize, usize, usize) {
+    let (hp, wp) = padded(g);
+    let s = g.s[1].max(1);
+    let wq = wp.div_ceil(s);
+    (hp, wq, s * wq)
+}
+
+/// Values of one padded plane in the [`layout`].
+fn plane_len(g: &Geometry) -> usize {
+    let (hp, _, row) = layout(g);
+    hp * row
+}
+
+/// The offset, within a padded row of the [`layout`], of padded column `col` (`col = x + p`).
+#[inline(always)]
+fn column_at(g: &Geometry, col: usize) -> usize {
+    let (_, wq, _) = layout(g);
+    let s = g.s[1].max(1);
+    (col % s) * wq + col / s
+}
+
+/// Copies image `x` (`[c, h, w]`) into `pad` (`c` planes in the [`layout`], then at least
+/// [`SLACK`] zeros, `len` values in all) with zero borders: every patch line then reads inside
+/// one plane, with no bounds to work out per line. With `fresh` false, `pad` already holds a
+/// padded image of the same geometry and length: its borders and slack are zero, and only the
+/// interior is copied.
 #[inline(always)]
 fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>, len: usize, fresh: bool) {
-    let (hp, wp) = padded(g);
+    let (_, wq, row) = layout(g);
+    let plane = plane_len(g);
     if fresh {
         pad.clear();
-        pad.resize(len.max(g.c * hp * wp + SLACK), 0.0);
+        pad.resize(len.max(g.c * plane + SLACK), 0.0);
     }
-    if g.p == [0, 0] {
+    if g.p == [0, 0] && g.s[1] <= 1 {
         pad[..x.len()].copy_from_slice(x);
         return;
     }
+    let s = g.s[1].max(1);
     for c in 0..g.c {
         for y in 0..g.h {
             let from = (c * g.h + y) * g.w;
-            let to = (c * hp + y + g.p[0]) * wp + g.p[1];
-            pad[to..to + g.w].copy_from_slice(&x[from..from + g.w]);
+            let to = c * plane + (y + g.p[0]) * row;
+            if s == 1 {
+                let to = to + g.p[1];
+                if from + g.w.next_multiple_of(SLACK) <= x.len() {
+                    // Whole vectors (no `memmove` call per short row): the blocks' overshoot
+                    // lands on the zero gap after the row, put back at once, and on rows not
+                    // yet copied. A gap holds no overshoot past `to + w + SLACK`.
+                    copy_blocks(&mut pad[to..], &x[from..], g.w);
+                    pad[to + g.w..to + g.w + SLACK].fill(0.0);
+                } else {
+                    pad[to..to + g.w].copy_from_slice(&x[from..from + g.w]);
+                }
+                continue;
+            }
+            let src = &x[from..from + g.w];
+            if s == 2 {
+                split_pairs(src, &mut pad[to..to + row], wq, g.p[1]);
+                continue;
+            }
+            // One run per phase: the input columns `x` with `(x + p) % s == φ`, every `s`-th.
+            for phase in 0..s {
+                let first = (phase + s - g.p[1] % s) % s;
+                if first >= g.w {
+                    continue;
+                }
+                let at = to + column_at(g, first + g.p[1]);
+                for (j, d) in pad[at..at + (g.w - first).div_ceil(s)].iter_mut().enumerate() {
+                    *d = src[first + j * s];
+                }
+            }
         }
+    }
+}
+
+/// The two halves of a stride-2 padded row (phase 0 then phase 1, `wq` values each) that input
+/// columns `2k` and `2k + 1` go to with padding `p`, each from its first value: column `x` is
+/// padded column `x + p`, in phase `(x + p) % 2` at `(x + p) / 2`.
+#[inline(always)]
+fn pair_halves(row: &mut [f32], wq: usize, p: usize) -> (&mut [f32], &mut [f32]) {
+    let (even, odd) = row.split_at_mut(wq);
+    if p % 2 == 0 {
+        (&mut even[p / 2..], &mut odd[p / 2..])
+    } else {
+        (&mut odd[p / 2..], &mut even[p.div_ceil(2)..])
+    }
+}
+
+/// Splits one input row `src` into a stride-2 padded `row` of the [`layout`] (see
+/// [`pair_halves`]): pairs of values to the two phases, vector shuffles (an index stepping by 2
+/// is scalar code).
+#[inline(always)]
+fn split_pairs(src: &[f32], row: &mut [f32], wq: usize, p: usize) {
+    let (a, b) = pair_halves(row, wq, p);
+    let half = src.len() / 2;
+    let (a, b) = (&mut a[..src.len() - half], &mut b[..half]);
+    for ((pair, a), b) in src.chunks_exact(2).zip(a.iter_mut()).zip(b.iter_mut()) {
+        *a = pair[0];
+        *b = pair[1];
+    }
+    if src.len() % 2 == 1 {
+        a[half] = src[src.len() - 1];
+    }
+}
+
+/// The reverse of [`split_pairs`]: one row `dst` of an image from its stride-2 padded `row`.
+#[inline(always)]
+fn merge_pairs(row: &mut [f32], dst: &mut [f32], wq: usize, p: usize) {
+    let (a, b) = pair_halves(row, wq, p);
+    let half = dst.len() / 2;
+    let (a, b) = (&a[..dst.len() - half], &b[..half]);
+    for ((pair, a), b) in dst.chunks_exact_mut(2).zip(a).zip(b) {
+        pair[0] = *a;
+        pair[1] = *b;
+    }
+    if dst.len() % 2 == 1 {
+        dst[dst.len() - 1] = a[half];
     }
 }
 
@@ -110,104 +213,124 @@ fn copy_blocks(dst: &mut [f32], src: &[f32], n: usize) {
     }
 }
 
-/// Calls `f(line, start)` for every patch line of one channel, in order: for every kernel tap
-/// `(ki, kj)` and output row `y`, the line's index and the offset of `(y·s + ki·d, kj·d)` in a
-/// padded plane. Plain loops: an iterator chain here is not inlined into the vectorised copies.
+/// `dst += src` (same lengths) in 8- and 4-value blocks, then single values: vector adds even
+/// for the 4- and 7-wide lines of small maps (a plain loop is scalar below 8 values).
 #[inline(always)]
-fn for_lines(g: &Geometry, oh: usize, mut f: impl FnMut(usize, usize)) {
-    let (_, wp) = padded(g);
-    let mut line = 0;
+fn add_line(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len().min(src.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    for x in 0..n {
+        dst[x] += src[x];
+    }
+}
+
+/// Where every kernel tap's patch lines start in a padded plane of the [`layout`]: tap `ki·kw +
+/// kj` at input row `ki·d`, column `kj·d` (its phase and place in it). Worked out once per
+/// image: the divisions by the stride are not repeated per channel.
+fn tap_starts(g: &Geometry) -> Vec<usize> {
+    let (_, _, row) = layout(g);
+    let mut starts = Vec::with_capacity(g.kh * g.kw);
     for ki in 0..g.kh {
         for kj in 0..g.kw {
-            for y in 0..oh {
-                f(line, (y * g.s[0] + ki * g.d[0]) * wp + kj * g.d[1]);
-                line += 1;
-            }
+            starts.push(ki * g.d[0] * row + column_at(g, kj * g.d[1]));
+        }
+    }
+    starts
+}
+
+/// Calls `f(tap, y, start)` for every patch line of one channel, in order: for every kernel tap
+/// (`starts`, from [`tap_starts`]) and output row `y`, the offset in a padded plane of the
+/// [`layout`] where the line's `ow` contiguous values start (input row `y·s + ki·d`, column
+/// `kj·d`, every `s`-th). Plain loops: an iterator chain here is not inlined into the vectorised
+/// copies.
+#[inline(always)]
+fn for_lines(g: &Geometry, starts: &[usize], oh: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let step = g.s[0] * layout(g).2;
+    for (tap, &start) in starts.iter().enumerate() {
+        for y in 0..oh {
+            f(tap, y, start + y * step);
         }
     }
 }
 
-/// Fills `cols` (`[c·kh·kw, oh·ow]` row-major, plus [`SLACK`]) with the patches of one image,
-/// given as its padded copy `pad` (see [`pad_image`]).
+/// Fills `cols` with the patches of one image, given as its padded copy `pad` (see
+/// [`pad_image`]): patch row `r` (`r = (c·kh + ki)·kw + kj`) at `cols[r·rs + col..]`, `oh·ow`
+/// values (`rs = oh·ow`, `col = 0` for one image's `[c·kh·kw, oh·ow]` matrix). Up to [`SLACK`]
+/// values past every row's end may be overwritten.
 #[inline(always)]
-fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
+fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32], rs: usize, col: usize) {
     let Some((oh, ow)) = g.out() else { return };
-    let (hp, wp) = padded(g);
-    let taps = g.kh * g.kw * oh;
+    let plane = plane_len(g);
+    let taps = g.kh * g.kw;
+    let starts = tap_starts(g);
     for c in 0..g.c {
-        let plane = &pad[c * hp * wp..];
-        let block = &mut cols[c * taps * ow..];
+        let plane = &pad[c * plane..];
+        let block = &mut cols[c * taps * rs + col..];
         for_lines(
             g,
+            &starts,
             oh,
             #[inline(always)]
-            |line, at| {
-                let dst = &mut block[line * ow..];
-                if g.s[1] == 1 {
-                    // Lines are written in order, so the blocks' overshoot lands on lines not yet
-                    // written (or in the slack after the last one).
-                    copy_blocks(dst, &plane[at..], ow);
-                } else {
-                    // Slices first, so the loop runs without a bounds check per value.
-                    let s = g.s[1];
-                    if s == 2 {
-                        // Pairs: LLVM turns this into vector shuffles (a stride-2 index is scalar).
-                        // The pair after the last column reads at most one value past it, inside
-                        // the padded copy's slack.
-                        let (dst, src) = (&mut dst[..ow], &plane[at..at + 2 * ow]);
-                        for (d, pair) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                            *d = pair[0];
-                        }
-                    } else {
-                        let (dst, src) = (&mut dst[..ow], &plane[at..at + (ow - 1) * s + 1]);
-                        for x in 0..ow {
-                            dst[x] = src[x * s];
-                        }
-                    }
-                }
+            |tap, y, at| {
+                // Lines are written in order, so the blocks' overshoot lands on lines not yet
+                // written (or past the row's end); it reads at most 15 values past the line,
+                // inside the padded copy (next plane or slack).
+                copy_blocks(&mut block[tap * rs + y * ow..], &plane[at..], ow);
             },
         );
     }
 }
 
-/// Adds the patch-matrix gradient `dcols` (`[c·kh·kw, oh·ow]`) of one image onto its image
-/// gradient `dx` (`[c, h, w]`, overwritten), through the padded scratch plane `pad`.
+/// Adds the patch-matrix gradient of one image (laid out as [`im2col`] writes it: row `r` at
+/// `dcols[r·rs + col..]`) onto its image gradient `dx` (`[c, h, w]`, overwritten), through the
+/// padded scratch plane `pad` (in the [`layout`]).
 #[inline(always)]
-fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
+fn col2im(g: &Geometry, dcols: &[f32], rs: usize, col: usize, pad: &mut Vec<f32>, dx: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
-    let (hp, wp) = padded(g);
+    let (_, wq, row) = layout(g);
+    let plane = plane_len(g);
     pad.clear();
-    pad.resize(g.c * hp * wp, 0.0);
-    let taps = g.kh * g.kw * oh;
+    pad.resize(g.c * plane, 0.0);
+    let taps = g.kh * g.kw;
+    let starts = tap_starts(g);
     for c in 0..g.c {
-        let plane = &mut pad[c * hp * wp..(c + 1) * hp * wp];
-        let block = &dcols[c * taps * ow..(c + 1) * taps * ow];
+        let plane = &mut pad[c * plane..(c + 1) * plane];
+        let block = &dcols[c * taps * rs + col..];
         for_lines(
             g,
+            &starts,
             oh,
             #[inline(always)]
-            |line, at| {
-                let src = &block[line * ow..(line + 1) * ow];
-                if g.s[1] == 1 {
-                    let dst = &mut plane[at..at + ow];
-                    for x in 0..ow {
-                        dst[x] += src[x];
-                    }
-                } else {
-                    let s = g.s[1];
-                    let dst = &mut plane[at..at + (ow - 1) * s + 1];
-                    for x in 0..ow {
-                        dst[x * s] += src[x];
-                    }
-                }
+            |tap, y, at| {
+                let from = tap * rs + y * ow;
+                add_line(&mut plane[at..at + ow], &block[from..from + ow]);
             },
         );
     }
+    let s = g.s[1].max(1);
     for c in 0..g.c {
         for y in 0..g.h {
-            let from = (c * hp + y + g.p[0]) * wp + g.p[1];
+            let from = c * plane + (y + g.p[0]) * row;
             let to = (c * g.h + y) * g.w;
-            dx[to..to + g.w].copy_from_slice(&pad[from..from + g.w]);
+            let dst = &mut dx[to..to + g.w];
+            if s == 1 {
+                dst.copy_from_slice(&pad[from + g.p[1]..from + g.p[1] + g.w]);
+                continue;
+            }
+            if s == 2 {
+                merge_pairs(&mut pad[from..from + row], dst, wq, g.p[1]);
+                continue;
+            }
+            for phase in 0..s {
+                let first = (phase + s - g.p[1] % s) % s;
+                if first >= g.w {
+                    continue;
+                }
+                let at = from + column_at(g, first + g.p[1]);
+                for (j, v) in pad[at..at + (g.w - first).div_ceil(s)].iter().enumerate() {
+                    dst[first + j * s] = *v;
+                }
+            }
         }
     }
 }
@@ -353,7 +476,7 @@ impl Scratch {
         }
         self.pad_image(g, x, 0);
         self.cols.resize(g.k() * g.positions() + SLACK, 0.0);
-        im2col(g, &self.pad, &mut self.cols);
+        im2col(g, &self.pad, &mut self.cols, g.positions(), 0);
         &self.cols
     }
 
@@ -667,7 +790,7 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
                     product(&mut scratch.cols);
                     // col2im sums into `pad`: it no longer holds a padded image.
                     scratch.padded_for = None;
-                    col2im(g, &scratch.cols, &mut scratch.pad, dx);
+                    col2im(g, &scratch.cols, np, 0, &mut scratch.pad, dx);
                 }
             },
         )

@@ -170,6 +170,17 @@ fn convolution_matches_burn_in_value_and_gradients() {
     conv_agrees([2, 8, 14, 14], [8, 8, 3, 3], 1, 1, 1, false);
     conv_agrees([2, 8, 30, 30], [8, 8, 3, 3], 1, 2, 2, true);
     conv_agrees([2, 8, 12, 12], [9, 8, 5, 5], 1, 0, 1, false);
+    // Strided patches read from the padded image split by column phase: stride 2 on odd and
+    // even widths with padding (ResNet's downsampling), dilated, stride 3 with padding 2, an
+    // odd padding with an even kernel, and a 1×1 stride-2 on an odd map.
+    conv_agrees([3, 16, 7, 7], [32, 16, 3, 3], 2, 1, 1, false);
+    conv_agrees([2, 3, 14, 15], [4, 3, 3, 3], 2, 1, 1, true);
+    conv_agrees([2, 3, 13, 13], [4, 3, 3, 3], 2, 2, 2, true);
+    conv_agrees([2, 2, 11, 17], [3, 2, 3, 3], 3, 2, 1, false);
+    conv_agrees([2, 2, 9, 10], [3, 2, 2, 2], 2, 1, 1, true);
+    conv_agrees([2, 4, 9, 9], [5, 4, 1, 1], 2, 0, 1, true);
+    // Patch path with padding on rows of 16 values or more (the padded copy moves whole vectors).
+    conv_agrees([2, 3, 20, 33], [4, 3, 3, 3], 1, 1, 1, true);
 }
 
 #[test]
