@@ -206,10 +206,10 @@ fn merge_pairs(row: &mut [f32], dst: &mut [f32], wq: usize, p: usize) {
 /// fills them later or leaves them in slack) and reads as many past `src`'s `n`.
 #[inline(always)]
 fn copy_blocks(dst: &mut [f32], src: &[f32], n: usize) {
-    let mut i = 0;
-    while i < n {
-        dst[i..i + SLACK].copy_from_slice(&src[i..i + SLACK]);
-        i += SLACK;
+    // Sliced once, so the blocks are moved without a bounds check each.
+    let m = n.next_multiple_of(SLACK);
+    for (d, s) in dst[..m].chunks_exact_mut(SLACK).zip(src[..m].chunks_exact(SLACK)) {
+        d.copy_from_slice(s);
     }
 }
 
@@ -762,6 +762,12 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
 pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, np) = (g.k(), g.positions());
     if let Some(t) = input_grad_on_rows(g).filter(|_| np > 0 && g.b > 0) {
+        return forward(&t, dy, &flip_weight(g, weight), None);
+    }
+    // Maps under 8 wide: the flipped convolution's patch lines are whole-vector copies, where
+    // `col2im`'s additions would be scalar.
+    let narrow = |t: &Geometry| t.kh * t.kw > 1 && t.out().is_some_and(|(_, ow)| ow < 8);
+    if let Some(t) = flipped(g).filter(|t| np > 0 && g.b > 0 && narrow(t)) {
         return forward(&t, dy, &flip_weight(g, weight), None);
     }
     let mut dx = vec![0.0; g.b * g.image()];

@@ -179,6 +179,10 @@ fn convolution_matches_burn_in_value_and_gradients() {
     conv_agrees([2, 2, 11, 17], [3, 2, 3, 3], 3, 2, 1, false);
     conv_agrees([2, 2, 9, 10], [3, 2, 2, 2], 2, 1, 1, true);
     conv_agrees([2, 4, 9, 9], [5, 4, 1, 1], 2, 0, 1, true);
+    // Maps under 8 wide: the input gradient is the flipped convolution on patches (ResNet's
+    // 4×4 stage), with a non-square kernel and no padding too.
+    conv_agrees([3, 8, 4, 4], [8, 8, 3, 3], 1, 1, 1, true);
+    conv_agrees([2, 3, 6, 7], [4, 3, 2, 3], 1, 0, 1, false);
     // Patch path with padding on rows of 16 values or more (the padded copy moves whole vectors).
     conv_agrees([2, 3, 20, 33], [4, 3, 3, 3], 1, 1, 1, true);
 }
