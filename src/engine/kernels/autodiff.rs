@@ -248,6 +248,7 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
     }
 
     saved_unary!(StrataGelu, strata_gelu, strata_gelu_backward, saves_output = false);
+    saved_unary!(StrataRelu, strata_relu, strata_relu_backward, saves_output = true);
     saved_unary!(
         StrataSoftmax,
         strata_softmax,

@@ -10,6 +10,7 @@
 //! whole output gradient as its kernel, the input gradient a transposed convolution — together
 //! 3–4× the forward pass (docs/performance.md).
 
+use super::math::{Pending, zeroed};
 use rayon::prelude::*;
 
 /// The shape of one convolution: input `[b, c, h, w]`, weight `[o, c, kh, kw]`, stride `s`,
@@ -672,9 +673,8 @@ fn flip_weight(g: &Geometry, weight: &[f32]) -> Vec<f32> {
 /// `[b, o, oh, ow]`, row-major.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (k, np) = (g.k(), g.positions());
-    let mut out = vec![0.0; g.b * g.o * np];
     if np == 0 || g.b == 0 {
-        return out;
+        return vec![0.0; g.b * g.o * np];
     }
     let pool = !per_image(g);
     let rows = by_rows(g);
@@ -696,10 +696,13 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
             },
         )
     };
-    out.par_chunks_mut(g.o * np)
+    let mut out = Pending::new(g.b * g.o * np);
+    out.slots()
+        .par_chunks_mut(g.o * np)
         .zip(x.par_chunks(g.image()))
-        .for_each_init(Scratch::default, one);
-    out
+        .for_each_init(Scratch::default, |scratch, (y, x)| one(scratch, (zeroed(y), x)));
+    // SAFETY: one piece per image covers every slot, each zero-filled by `zeroed`.
+    unsafe { out.done() }
 }
 
 /// The weight gradient `Σ_b dY_b · colsᵀ_b` (`[o, c, kh, kw]`) from the input `x` and the output
@@ -770,9 +773,8 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     if let Some(t) = flipped(g).filter(|t| np > 0 && g.b > 0 && narrow(t)) {
         return forward(&t, dy, &flip_weight(g, weight), None);
     }
-    let mut dx = vec![0.0; g.b * g.image()];
     if np == 0 || g.b == 0 {
-        return dx;
+        return vec![0.0; g.b * g.image()];
     }
     let pool = !per_image(g);
     let one = |scratch: &mut Scratch, (dx, dy): (&mut [f32], &[f32])| {
@@ -801,10 +803,13 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
             },
         )
     };
-    dx.par_chunks_mut(g.image())
+    let mut dx = Pending::new(g.b * g.image());
+    dx.slots()
+        .par_chunks_mut(g.image())
         .zip(dy.par_chunks(g.o * np))
-        .for_each_init(Scratch::default, one);
-    dx
+        .for_each_init(Scratch::default, |scratch, (dx, dy)| one(scratch, (zeroed(dx), dy)));
+    // SAFETY: one piece per image covers every slot, each zero-filled by `zeroed`.
+    unsafe { dx.done() }
 }
 
 /// The bias gradient: `dy` (`[b, o, positions]`) summed over images and positions, per output

@@ -138,6 +138,14 @@ impl StrataKernels for Flex {
         flex(out, &x)
     }
 
+    fn strata_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex(math::map(&values(&x), math::relu), &x)
+    }
+
+    fn strata_relu_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex(math::zip(&values(&y), &values(&grad), math::relu_grad), &y)
+    }
+
     fn strata_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
         by_rows(&x, math::softmax_row)
     }

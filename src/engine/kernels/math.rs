@@ -205,38 +205,99 @@ pub fn log_softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Room for `n` values that parallel tasks fill piece by piece, each piece zero-filled by the
+/// task that then writes it ([`zeroed`]): `vec![0.0; n]` would zero the whole output on the
+/// calling thread first, while the other threads wait (`memset` on the critical path).
+pub struct Pending {
+    values: Vec<f32>,
+    n: usize,
+}
+
+impl Pending {
+    /// Room for `n` values, none written yet.
+    pub fn new(n: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(n),
+            n,
+        }
+    }
+
+    /// The `n` slots, to be split into pieces that each go through [`zeroed`].
+    pub fn slots(&mut self) -> &mut [std::mem::MaybeUninit<f32>] {
+        &mut self.values.spare_capacity_mut()[..self.n]
+    }
+
+    /// The values.
+    ///
+    /// # Safety
+    /// Every slot must have gone through [`zeroed`] (or been written otherwise).
+    pub unsafe fn done(mut self) -> Vec<f32> {
+        // SAFETY: the caller guarantees all `n` slots are initialised.
+        unsafe { self.values.set_len(self.n) };
+        self.values
+    }
+}
+
+/// A piece of [`Pending::slots`] zero-filled, as plain values.
+#[inline(always)]
+pub fn zeroed(piece: &mut [std::mem::MaybeUninit<f32>]) -> &mut [f32] {
+    piece.fill(std::mem::MaybeUninit::new(0.0));
+    // SAFETY: every value was just initialised, and `MaybeUninit<f32>` has `f32`'s layout.
+    unsafe { &mut *(piece as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// ReLU of one value: `x` above zero, else zero; NaN stays NaN (as Burn's).
+#[inline(always)]
+pub fn relu(x: f32) -> f32 {
+    if x <= 0.0 { 0.0 } else { x }
+}
+
+/// ReLU's gradient from its output `y` and the output gradient `g` (as Burn's: passed where
+/// `y` is not at or below zero).
+#[inline(always)]
+pub fn relu_grad(y: f32, g: f32) -> f32 {
+    if y <= 0.0 { 0.0 } else { g }
+}
+
 /// `f` of every value, in parallel chunks.
 pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    out.par_chunks_mut(GRAIN).zip(x.par_chunks(GRAIN)).for_each(|(o, x)| {
-        simd(
-            #[inline(always)]
-            || {
-                for (o, &x) in o.iter_mut().zip(x) {
-                    *o = f(x);
-                }
-            },
-        )
-    });
-    out
+    let mut out = Pending::new(x.len());
+    out.slots()
+        .par_chunks_mut(GRAIN)
+        .zip(x.par_chunks(GRAIN))
+        .for_each(|(o, x)| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (o, &x) in o.iter_mut().zip(x) {
+                        o.write(f(x));
+                    }
+                },
+            )
+        });
+    // SAFETY: the pieces cover every slot, and each slot is written once.
+    unsafe { out.done() }
 }
 
 /// `f` of every pair of values, in parallel chunks.
 pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0; a.len()];
-    out.par_chunks_mut(GRAIN)
-        .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
+    let n = a.len().min(b.len());
+    let mut out = Pending::new(n);
+    out.slots()
+        .par_chunks_mut(GRAIN)
+        .zip(a[..n].par_chunks(GRAIN).zip(b[..n].par_chunks(GRAIN)))
         .for_each(|(o, (a, b))| {
             simd(
                 #[inline(always)]
                 || {
                     for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                        *o = f(a, b);
+                        o.write(f(a, b));
                     }
                 },
             )
         });
-    out
+    // SAFETY: the pieces cover every slot (all three split alike), each written once.
+    unsafe { out.done() }
 }
 
 /// Rows per parallel task for rows of `len` values.
@@ -246,28 +307,35 @@ fn rows_per_task(len: usize) -> usize {
 
 /// `f` of every row of `len` values, in parallel groups of rows.
 pub fn rows(x: &[f32], len: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    let chunk = rows_per_task(len) * len;
-    out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(o, x)| {
-        simd(
-            #[inline(always)]
-            || {
-                for (o, x) in o.chunks_mut(len).zip(x.chunks(len)) {
-                    f(x, o);
-                }
-            },
-        )
-    });
-    out
+    let mut out = Pending::new(x.len());
+    let chunk = (rows_per_task(len) * len).max(1);
+    out.slots()
+        .par_chunks_mut(chunk)
+        .zip(x.par_chunks(chunk))
+        .for_each(|(o, x)| {
+            let o = zeroed(o);
+            simd(
+                #[inline(always)]
+                || {
+                    for (o, x) in o.chunks_mut(len).zip(x.chunks(len)) {
+                        f(x, o);
+                    }
+                },
+            )
+        });
+    // SAFETY: the pieces cover every slot, each zero-filled by `zeroed`.
+    unsafe { out.done() }
 }
 
 /// `f` of every pair of rows of `len` values, in parallel groups of rows.
 pub fn rows2(a: &[f32], b: &[f32], len: usize, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> Vec<f32> {
-    let mut out = vec![0.0; a.len()];
-    let chunk = rows_per_task(len) * len;
-    out.par_chunks_mut(chunk)
+    let mut out = Pending::new(a.len());
+    let chunk = (rows_per_task(len) * len).max(1);
+    out.slots()
+        .par_chunks_mut(chunk)
         .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
         .for_each(|(o, (a, b))| {
+            let o = zeroed(o);
             simd(
                 #[inline(always)]
                 || {
@@ -277,5 +345,6 @@ pub fn rows2(a: &[f32], b: &[f32], len: usize, f: impl Fn(&[f32], &[f32], &mut [
                 },
             )
         });
-    out
+    // SAFETY: the pieces cover every slot, each zero-filled by `zeroed`.
+    unsafe { out.done() }
 }

@@ -62,6 +62,14 @@ pub trait StrataKernels: Backend {
     fn strata_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::gelu_backward(x, grad)
     }
+    /// ReLU, `max(x, 0)` (NaN stays NaN).
+    fn strata_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu(x)
+    }
+    /// The gradient of [`strata_relu`](Self::strata_relu) given its output and the output gradient.
+    fn strata_relu_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu_backward(y, grad)
+    }
     /// Softmax over the last dimension.
     fn strata_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let last = burn::backend::TensorMetadata::shape(&x).num_dims() - 1;
@@ -300,6 +308,15 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return activation::gelu(x);
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_gelu(x.into_dispatch()))
+}
+
+/// ReLU (Strata's kernel on the CPU, Burn's elsewhere): one parallel pass each way, where Burn's
+/// flex ReLU and its backward run on one thread.
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_kernels(&x) {
+        return activation::relu(x);
+    }
+    Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_relu(x.into_dispatch()))
 }
 
 /// `dim` counted from the end when negative, as Burn's operations take it.

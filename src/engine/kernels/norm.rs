@@ -5,6 +5,7 @@
 //! backward pass: 4.0 ms for one [32, 16, 28, 28] map forward and backward (docs/performance.md).
 
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The layout of one group normalisation: `b` examples of `c` channels of `s` values each, in
 /// `groups` groups of `c / groups` channels.
@@ -194,9 +195,10 @@ impl Channels {
 
     /// `out = x·scale_c + shift_c`, or with `dy` given, `out = scale_c·(dy − a_c − (x − mean_c)·b_c)`
     /// (the input gradient), one example per task.
-    fn map_examples(&self, out: &mut [f32], x: &[f32], dy: Option<&[f32]>, coef: &[[f32; 4]]) {
+    fn map_examples(&self, x: &[f32], dy: Option<&[f32]>, coef: &[[f32; 4]]) -> Vec<f32> {
         let (c, s, e) = (self.c, self.s, self.example());
-        out.par_chunks_mut(e).enumerate().for_each(|(b, out)| {
+        let mut out = super::math::Pending::new(x.len());
+        out.slots().par_chunks_mut(e.max(1)).enumerate().for_each(|(b, out)| {
             super::math::simd(
                 #[inline(always)]
                 || {
@@ -207,13 +209,13 @@ impl Channels {
                         match dy {
                             None => {
                                 for i in 0..s {
-                                    o[i] = xs[i] * p + q;
+                                    o[i] = MaybeUninit::new(xs[i] * p + q);
                                 }
                             }
                             Some(dy) => {
                                 let d = &dy[b * e + ch * s..b * e + (ch + 1) * s];
                                 for i in 0..s {
-                                    o[i] = p * (d[i] - q - (xs[i] - r) * t);
+                                    o[i] = MaybeUninit::new(p * (d[i] - q - (xs[i] - r) * t));
                                 }
                             }
                         }
@@ -221,6 +223,9 @@ impl Channels {
                 },
             )
         });
+        // SAFETY: one piece per example covers every slot, and each example's `c·s` slots are
+        // written channel by channel.
+        unsafe { out.done() }
     }
 }
 
@@ -236,8 +241,7 @@ pub fn batch_forward(g: &Channels, x: &[f32], gamma: &[f32], beta: &[f32]) -> (V
             [scale, beta - mean * scale, 0.0, 0.0]
         })
         .collect();
-    let mut out = vec![0.0; x.len()];
-    g.map_examples(&mut out, x, None, &coef);
+    let out = g.map_examples(x, None, &coef);
     let (mean, var) = stats.into_iter().unzip();
     (out, mean, var)
 }
@@ -269,8 +273,7 @@ pub fn batch_backward(g: &Channels, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Ve
             [gamma[ch] * rstd, mean_dy, mean, rstd * mean_dyx]
         })
         .collect();
-    let mut dx = vec![0.0; x.len()];
-    g.map_examples(&mut dx, x, Some(dy), &coef);
+    let dx = g.map_examples(x, Some(dy), &coef);
     let (dbeta, dgamma) = sums.into_iter().unzip();
     (dx, dgamma, dbeta)
 }

@@ -3,6 +3,7 @@
 //! Burn's flex max pool keeps an index tensor and scatters through a generic path that costs
 //! about four times its forward pass (docs/performance.md).
 
+use super::math::{Pending, zeroed};
 use rayon::prelude::*;
 
 /// A pooling window: kernel, stride and padding, each `[rows, columns]`.
@@ -85,11 +86,13 @@ pub fn forward(x: &[f32], (h, w): (usize, usize), win: &Window) -> Vec<f32> {
         return Vec::new();
     };
     let planes = x.len() / (h * w).max(1);
-    let mut out = vec![0.0; planes * oh * ow];
+    let mut out = Pending::new(planes * oh * ow);
     let per = planes_per_task(h * w);
-    out.par_chunks_mut(per * oh * ow)
-        .zip(x.par_chunks(per * h * w))
+    out.slots()
+        .par_chunks_mut((per * oh * ow).max(1))
+        .zip(x.par_chunks((per * h * w).max(1)))
         .for_each(|(out, x)| {
+            let out = zeroed(out);
             super::math::simd(
                 #[inline(always)]
                 || {
@@ -113,17 +116,25 @@ pub fn forward(x: &[f32], (h, w): (usize, usize), win: &Window) -> Vec<f32> {
                 },
             )
         });
-    out
+    // SAFETY: one piece per group of planes covers every slot, each zero-filled by `zeroed`.
+    unsafe { out.done() }
 }
 
 /// The input gradient: each output gradient added at its window's winner in `x`.
 pub fn backward(x: &[f32], (h, w): (usize, usize), win: &Window, grad: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0; x.len()];
-    let Some((oh, ow)) = win.out(h, w) else { return dx };
+    let Some((oh, ow)) = win.out(h, w) else {
+        return vec![0.0; x.len()];
+    };
     let per = planes_per_task(h * w);
-    dx.par_chunks_mut(per * h * w)
-        .zip(x.par_chunks(per * h * w).zip(grad.par_chunks(per * oh * ow)))
+    let mut dx = Pending::new(x.len());
+    dx.slots()
+        .par_chunks_mut((per * h * w).max(1))
+        .zip(
+            x.par_chunks((per * h * w).max(1))
+                .zip(grad.par_chunks((per * oh * ow).max(1))),
+        )
         .for_each(|(dx, (x, grad))| {
+            let dx = zeroed(dx);
             super::math::simd(
                 #[inline(always)]
                 || {
@@ -147,5 +158,7 @@ pub fn backward(x: &[f32], (h, w): (usize, usize), win: &Window, grad: &[f32]) -
                 },
             )
         });
-    dx
+    // SAFETY: one piece per group of planes covers every slot (`x` and `grad` split into as
+    // many pieces: every plane has at least one output), each zero-filled by `zeroed`.
+    unsafe { dx.done() }
 }

@@ -62,6 +62,7 @@ fn kernels_match_burn_on_the_cpu() {
     let ad = Device::flex().autodiff();
     let x = Tensor::<3>::random([4, 7, 33], Distribution::Normal(0.0, 3.0), &ad);
     agrees(x.clone(), gelu, activation::gelu, 2e-5);
+    agrees(x.clone(), relu, activation::relu, 1e-7);
     agrees(x.clone(), |t| softmax(t, 2), |t| activation::softmax(t, 2), 1e-6);
     agrees(
         x.clone(),
@@ -91,7 +92,20 @@ fn masked_rows_and_non_finite_values_behave_like_burn() {
     let x = Tensor::<2>::from_floats([[0.5, f32::NAN, 2.0]], &dev);
     assert!(softmax(x.clone(), 1).into_data().iter::<f32>().all(f32::is_nan));
     assert!(log_softmax(x.clone(), 1).into_data().iter::<f32>().all(f32::is_nan));
-    assert!(gelu(x).into_data().iter::<f32>().nth(1).is_some_and(f32::is_nan));
+    assert!(
+        gelu(x.clone())
+            .into_data()
+            .iter::<f32>()
+            .nth(1)
+            .is_some_and(f32::is_nan)
+    );
+    assert!(relu(x).into_data().iter::<f32>().nth(1).is_some_and(f32::is_nan));
+    // ReLU at exactly zero (and −0): zero out, and no gradient through it, as Burn's.
+    let ad = Device::flex().autodiff();
+    let x = Tensor::<1>::from_floats([0.0, -0.0, -2.0, 3.0], &ad).require_grad();
+    let g = relu(x.clone()).sum().backward();
+    let grad: Vec<f32> = x.grad(&g).expect("gradient").into_data().iter::<f32>().collect();
+    assert_eq!(grad, vec![0.0, 0.0, 0.0, 1.0]);
 }
 
 #[test]
@@ -100,6 +114,7 @@ fn large_tensors_split_across_tasks_agree() {
     // More values than one parallel task takes, rows of an odd length.
     let x = Tensor::<2>::random([700, 129], Distribution::Normal(0.0, 2.0), &ad);
     agrees(x.clone(), gelu, activation::gelu, 2e-5);
+    agrees(x.clone(), relu, activation::relu, 1e-7);
     agrees(x, |t| softmax(t, 1), |t| activation::softmax(t, 1), 1e-6);
 }
 

@@ -58,7 +58,7 @@ macro_rules! activation_op {
     };
 }
 
-activation_op!(relu, t, _p => activation::relu(t));
+activation_op!(relu, t, _p => crate::engine::kernels::relu(t));
 activation_op!(gelu, t, p => if p.text("approximate") == "tanh" { activation::gelu_approximate(t) } else { crate::engine::kernels::gelu(t) });
 activation_op!(silu, t, _p => activation::silu(t));
 activation_op!(sigmoid, t, _p => activation::sigmoid(t));
