@@ -264,9 +264,22 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32], rs: usize, col: usize) {
     let plane = plane_len(g);
     let taps = g.kh * g.kw;
     let starts = tap_starts(g);
+    let step = g.s[0] * layout(g).2;
     for c in 0..g.c {
         let plane = &pad[c * plane..];
         let block = &mut cols[c * taps * rs + col..];
+        if ow <= SLACK {
+            // One block per line (small maps: most of the lines), the tap's lines sliced once.
+            for (tap, &start) in starts.iter().enumerate() {
+                let span = (oh - 1) * ow + SLACK;
+                let dst = &mut block[tap * rs..tap * rs + span];
+                let src = &plane[start..start + (oh - 1) * step + SLACK];
+                for y in 0..oh {
+                    dst[y * ow..y * ow + SLACK].copy_from_slice(&src[y * step..y * step + SLACK]);
+                }
+            }
+            continue;
+        }
         for_lines(
             g,
             &starts,
