@@ -164,7 +164,7 @@ fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>, len: usize, fresh: boo
 #[inline(always)]
 fn pair_halves(row: &mut [f32], wq: usize, p: usize) -> (&mut [f32], &mut [f32]) {
     let (even, odd) = row.split_at_mut(wq);
-    if p % 2 == 0 {
+    if p.is_multiple_of(2) {
         (&mut even[p / 2..], &mut odd[p / 2..])
     } else {
         (&mut odd[p / 2..], &mut even[p.div_ceil(2)..])
