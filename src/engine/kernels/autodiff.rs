@@ -4,7 +4,7 @@
 use super::{Conv2dParams, ConvTParams, PoolParams, StrataKernels};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend};
 
@@ -245,6 +245,21 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
             }
             OpsKind::UnTracked(prep) => prep.finish(B::strata_max_pool2d(x.into_primitive(), params)),
         }
+    }
+
+    fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct StrataAdd;
+        impl<B: Backend + StrataKernels> Backward<B, 2> for StrataAdd {
+            type State = ();
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                // One shape: the output gradient is each input's.
+                binary::<B, _, _>(ops.parents, ops.node, grads, |g| g, |g| g);
+            }
+        }
+        let nodes = [a.node(), b.node()];
+        let y = B::strata_add(a.into_primitive(), b.into_primitive());
+        StrataAdd.prepare::<C>(nodes).compute_bound().stateless(y)
     }
 
     saved_unary!(StrataGelu, strata_gelu, strata_gelu_backward, saves_output = false);

@@ -138,6 +138,10 @@ impl StrataKernels for Flex {
         flex(out, &x)
     }
 
+    fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex(math::zip(&values(&a), &values(&b), |x, y| x + y), &a)
+    }
+
     fn strata_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         flex(math::map(&values(&x), math::relu), &x)
     }

@@ -62,6 +62,10 @@ pub trait StrataKernels: Backend {
     fn strata_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::gelu_backward(x, grad)
     }
+    /// The sum of two tensors of one shape.
+    fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_add(a, b)
+    }
     /// ReLU, `max(x, 0)` (NaN stays NaN).
     fn strata_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::relu(x)
@@ -308,6 +312,19 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return activation::gelu(x);
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_gelu(x.into_dispatch()))
+}
+
+/// `a + b` (Strata's kernel on the CPU for two tensors of one shape — a residual connection —
+/// Burn's elsewhere and for broadcasting): one parallel pass, where Burn's flex addition runs on
+/// one thread.
+pub fn add<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    if !on_kernels(&a) || !on_kernels(&b) || a.dims() != b.dims() {
+        return a + b;
+    }
+    Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_add(
+        a.into_dispatch(),
+        b.into_dispatch(),
+    ))
 }
 
 /// ReLU (Strata's kernel on the CPU, Burn's elsewhere): one parallel pass each way, where Burn's

@@ -436,3 +436,35 @@ fn every_vector_level_computes_the_same_values() {
     let wide = super::math::simd(|| super::math::sum(&xs));
     assert_eq!(wide, super::math::sum(&xs));
 }
+
+#[test]
+fn addition_matches_burn_with_gradients_to_both_sides() {
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    // More values than one parallel task takes; then a broadcast (Burn's own addition).
+    for (a, b) in [([3, 5, 40, 41], [3, 5, 40, 41]), ([2, 4, 3, 3], [2, 4, 1, 1])] {
+        let (xa, xb) = (Tensor::<4>::random(a, normal, &ad), Tensor::<4>::random(b, normal, &ad));
+        let weights = Tensor::<4>::random(a, normal, &ad);
+        let run = |f: &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>| {
+            let (x, y) = (xa.clone().require_grad(), xb.clone().require_grad());
+            let out = f(x.clone(), y.clone());
+            let g = (out.clone() * weights.clone()).sum().backward();
+            (
+                out.detach(),
+                x.grad(&g).expect("left gradient"),
+                y.grad(&g).expect("right gradient"),
+            )
+        };
+        let ours = run(&|x, y| add(x, y));
+        let theirs = run(&|x, y| x + y);
+        assert!(max_diff(ours.0, theirs.0) < 1e-6, "{a:?} + {b:?}: sums differ");
+        assert!(
+            max_diff(ours.1, theirs.1) < 1e-6,
+            "{a:?} + {b:?}: left gradients differ"
+        );
+        assert!(
+            max_diff(ours.2, theirs.2) < 1e-5,
+            "{a:?} + {b:?}: right gradients differ"
+        );
+    }
+}

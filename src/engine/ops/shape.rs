@@ -20,19 +20,19 @@ fn flatten_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<
 }
 
 macro_rules! elementwise {
-    ($name:ident, $op:ident) => {
+    ($name:ident, $op:path) => {
         fn $name(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
             let mut it = inputs.into_iter();
             let mut acc = it.next().ok_or("missing input")?;
             for v in it {
                 acc = match (acc, v) {
-                    (Value::F1(a), Value::F1(b)) => Value::F1(a.$op(b)),
-                    (Value::F2(a), Value::F2(b)) => Value::F2(a.$op(b)),
-                    (Value::F3(a), Value::F3(b)) => Value::F3(a.$op(b)),
-                    (Value::F4(a), Value::F4(b)) => Value::F4(a.$op(b)),
+                    (Value::F1(a), Value::F1(b)) => Value::F1($op(a, b)),
+                    (Value::F2(a), Value::F2(b)) => Value::F2($op(a, b)),
+                    (Value::F3(a), Value::F3(b)) => Value::F3($op(a, b)),
+                    (Value::F4(a), Value::F4(b)) => Value::F4($op(a, b)),
                     (Value::F4(a), Value::F2(b)) => {
                         let [n, c] = b.dims();
-                        Value::F4(a.$op(b.reshape([n, c, 1, 1])))
+                        Value::F4($op(a, b.reshape([n, c, 1, 1])))
                     }
                     (a, b) => return Err(format!("cannot combine {} and {}", a.describe(), b.describe())),
                 };
@@ -42,7 +42,13 @@ macro_rules! elementwise {
     };
 }
 
-elementwise!(add_fwd, add);
+/// `a · b`, broadcasting as Burn does.
+fn mul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    a * b
+}
+
+// Addition through Strata's kernel (residual connections: one parallel pass on the CPU).
+elementwise!(add_fwd, crate::engine::kernels::add);
 elementwise!(mul_fwd, mul);
 
 fn concat_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
