@@ -550,10 +550,15 @@ impl GraphModel {
     /// How active each top-level node is: the mean absolute value of its (last) output, from the
     /// values of a forward pass run with `keep_all`. One device read for the whole graph.
     pub fn activity(&self, all: &[Vec<Value>]) -> Vec<(NodeId, f32)> {
+        // Each top-level node's last step (a block expands into many): only those are measured.
+        let mut last_step: HashMap<NodeId, usize> = HashMap::new();
+        for (i, s) in self.plan.steps.iter().enumerate().take(all.len()) {
+            last_step.insert(s.top, i);
+        }
         let mut last: HashMap<NodeId, Tensor<1>> = HashMap::new();
-        for (s, outs) in self.plan.steps.iter().zip(all) {
-            if let Some(m) = outs.first().and_then(Value::mean_abs) {
-                last.insert(s.top, m);
+        for (top, i) in last_step {
+            if let Some(m) = all[i].first().and_then(Value::mean_abs) {
+                last.insert(top, m);
             }
         }
         let mut ids: Vec<NodeId> = last.keys().copied().collect();

@@ -130,10 +130,10 @@ impl Value {
     /// Mean absolute value as a one-element tensor, detached from autodiff (`None` for ints).
     pub fn mean_abs(&self) -> Option<Tensor<1>> {
         Some(match self {
-            Value::F1(t) => t.clone().detach().abs().mean(),
-            Value::F2(t) => t.clone().detach().abs().mean(),
-            Value::F3(t) => t.clone().detach().abs().mean(),
-            Value::F4(t) => t.clone().detach().abs().mean(),
+            Value::F1(t) => crate::engine::kernels::mean_abs(t.clone()),
+            Value::F2(t) => crate::engine::kernels::mean_abs(t.clone()),
+            Value::F3(t) => crate::engine::kernels::mean_abs(t.clone()),
+            Value::F4(t) => crate::engine::kernels::mean_abs(t.clone()),
             _ => return None,
         })
     }

@@ -247,6 +247,21 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
         }
     }
 
+    fn strata_mean_abs(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct StrataMeanAbs;
+        impl<B: Backend + StrataKernels> Backward<B, 1> for StrataMeanAbs {
+            type State = ();
+            fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {
+                // Only ever recorded for a detached input (`kernels::mean_abs` detaches first),
+                // which no gradient reaches.
+            }
+        }
+        let nodes = [x.node()];
+        let y = B::strata_mean_abs(x.into_primitive());
+        StrataMeanAbs.prepare::<C>(nodes).compute_bound().stateless(y)
+    }
+
     fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct StrataAdd;

@@ -138,6 +138,12 @@ impl StrataKernels for Flex {
         flex(out, &x)
     }
 
+    fn strata_mean_abs(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let v = values(&x);
+        let mean = math::sum_abs(&v) / v.len().max(1) as f32;
+        flex_shaped(vec![mean], vec![1])
+    }
+
     fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         flex(math::zip(&values(&a), &values(&b), |x, y| x + y), &a)
     }

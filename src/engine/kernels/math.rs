@@ -133,6 +133,20 @@ pub fn sum(x: &[f32]) -> f32 {
     sum_of(x, x, |a, _| a)
 }
 
+/// `Σ |x|`, in parallel chunks (partial sums added in order: the same result on every run).
+pub fn sum_abs(x: &[f32]) -> f32 {
+    let parts: Vec<f32> = x
+        .par_chunks(GRAIN)
+        .map(|c| {
+            simd(
+                #[inline(always)]
+                || sum_of(c, c, |a, _| a.abs()),
+            )
+        })
+        .collect();
+    parts.iter().sum()
+}
+
 /// `Σ (x − mean)²`.
 #[inline(always)]
 pub fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {

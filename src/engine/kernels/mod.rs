@@ -62,6 +62,10 @@ pub trait StrataKernels: Backend {
     fn strata_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::gelu_backward(x, grad)
     }
+    /// The mean absolute value, `[1]`, of a tensor taken off the graph (no gradient).
+    fn strata_mean_abs(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_mean(Self::float_abs(x))
+    }
     /// The sum of two tensors of one shape.
     fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_add(a, b)
@@ -312,6 +316,17 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return activation::gelu(x);
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_gelu(x.into_dispatch()))
+}
+
+/// The mean absolute value of `x` (detached) as a one-value tensor: one parallel pass on the CPU
+/// with no intermediate tensor (the app's node activity reads it for every node), Burn's
+/// `abs().mean()` elsewhere.
+pub fn mean_abs<const D: usize>(x: Tensor<D>) -> Tensor<1> {
+    let x = x.detach();
+    if !on_kernels(&x) {
+        return x.abs().mean();
+    }
+    Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_mean_abs(x.into_dispatch()))
 }
 
 /// `a + b` (Strata's kernel on the CPU for two tensors of one shape — a residual connection —

@@ -468,3 +468,15 @@ fn addition_matches_burn_with_gradients_to_both_sides() {
         );
     }
 }
+
+#[test]
+fn mean_absolute_value_matches_burn_and_keeps_nan() {
+    let ad = Device::flex().autodiff();
+    // More values than one parallel task takes, and a tensor still on the autodiff graph.
+    let x = Tensor::<4>::random([3, 5, 40, 41], Distribution::Normal(0.0, 2.0), &ad).require_grad();
+    let ours: f32 = mean_abs(x.clone()).into_scalar();
+    let theirs: f32 = x.detach().abs().mean().into_scalar();
+    assert!((ours - theirs).abs() < 1e-5 * theirs.abs(), "{ours} against {theirs}");
+    let x = Tensor::<1>::from_floats([1.0, f32::NAN, -2.0], &Device::flex());
+    assert!(mean_abs(x).into_scalar::<f32>().is_nan());
+}
