@@ -709,6 +709,8 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
             },
         )
     };
+    // Every slot below is covered only when `x` holds all `b` images.
+    assert_eq!(x.len(), g.b * g.image(), "convolution input size");
     let mut out = Pending::new(g.b * g.o * np);
     out.slots()
         .par_chunks_mut(g.o * np)
@@ -816,6 +818,8 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
             },
         )
     };
+    // Every slot below is covered only when `dy` holds all `b` images' gradients.
+    assert_eq!(dy.len(), g.b * g.o * np, "convolution output gradient size");
     let mut dx = Pending::new(g.b * g.image());
     dx.slots()
         .par_chunks_mut(g.image())

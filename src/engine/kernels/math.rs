@@ -343,6 +343,8 @@ pub fn rows(x: &[f32], len: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Vec
 
 /// `f` of every pair of rows of `len` values, in parallel groups of rows.
 pub fn rows2(a: &[f32], b: &[f32], len: usize, f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> Vec<f32> {
+    // Every slot below is covered only when `b` is as long as `a`.
+    assert_eq!(a.len(), b.len(), "row pairs of one size");
     let mut out = Pending::new(a.len());
     let chunk = (rows_per_task(len) * len).max(1);
     out.slots()

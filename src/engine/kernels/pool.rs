@@ -126,6 +126,8 @@ pub fn backward(x: &[f32], (h, w): (usize, usize), win: &Window, grad: &[f32]) -
         return vec![0.0; x.len()];
     };
     let per = planes_per_task(h * w);
+    // Every slot below is covered only when `grad` holds one output plane per input plane.
+    assert_eq!(grad.len() * h * w, x.len() * oh * ow, "max-pool gradient size");
     let mut dx = Pending::new(x.len());
     dx.slots()
         .par_chunks_mut((per * h * w).max(1))
