@@ -143,19 +143,24 @@ fn pad_image(g: &Geometry, x: &[f32], pad: &mut Vec<f32>, len: usize, fresh: boo
                 split_pairs(src, &mut pad[to..to + row], wq, g.p[1]);
                 continue;
             }
-            // One run per phase: the input columns `x` with `(x + p) % s == φ`, every `s`-th.
-            for phase in 0..s {
-                let first = (phase + s - g.p[1] % s) % s;
-                if first >= g.w {
-                    continue;
-                }
-                let at = to + column_at(g, first + g.p[1]);
-                for (j, d) in pad[at..at + (g.w - first).div_ceil(s)].iter_mut().enumerate() {
+            for (first, at, n) in phase_runs(g) {
+                for (j, d) in pad[to + at..to + at + n].iter_mut().enumerate() {
                     *d = src[first + j * s];
                 }
             }
         }
     }
+}
+
+/// The runs an image row splits into in a padded row of the [`layout`], one per column phase:
+/// `(first, at, n)` — the input columns `first, first + s, …` (`n` of them, those with
+/// `(x + p) % s == φ`) lie contiguously from offset `at` of the padded row.
+fn phase_runs(g: &Geometry) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let s = g.s[1].max(1);
+    (0..s).filter_map(move |phase| {
+        let first = (phase + s - g.p[1] % s) % s;
+        (first < g.w).then(|| (first, column_at(g, first + g.p[1]), (g.w - first).div_ceil(s)))
+    })
 }
 
 /// The two halves of a stride-2 padded row (phase 0 then phase 1, `wq` values each) that input
@@ -335,13 +340,8 @@ fn col2im(g: &Geometry, dcols: &[f32], rs: usize, col: usize, pad: &mut Vec<f32>
                 merge_pairs(&mut pad[from..from + row], dst, wq, g.p[1]);
                 continue;
             }
-            for phase in 0..s {
-                let first = (phase + s - g.p[1] % s) % s;
-                if first >= g.w {
-                    continue;
-                }
-                let at = from + column_at(g, first + g.p[1]);
-                for (j, v) in pad[at..at + (g.w - first).div_ceil(s)].iter().enumerate() {
+            for (first, at, n) in phase_runs(g) {
+                for (j, v) in pad[from + at..from + at + n].iter().enumerate() {
                     dst[first + j * s] = *v;
                 }
             }
