@@ -219,17 +219,6 @@ fn copy_blocks(dst: &mut [f32], src: &[f32], n: usize) {
     }
 }
 
-/// `dst += src` (same lengths) in 8- and 4-value blocks, then single values: vector adds even
-/// for the 4- and 7-wide lines of small maps (a plain loop is scalar below 8 values).
-#[inline(always)]
-fn add_line(dst: &mut [f32], src: &[f32]) {
-    let n = dst.len().min(src.len());
-    let (dst, src) = (&mut dst[..n], &src[..n]);
-    for x in 0..n {
-        dst[x] += src[x];
-    }
-}
-
 /// Where every kernel tap's patch lines start in a padded plane of the [`layout`]: tap `ki·kw +
 /// kj` at input row `ki·d`, column `kj·d` (its phase and place in it). Worked out once per
 /// image: the divisions by the stride are not repeated per channel.
@@ -259,25 +248,24 @@ fn for_lines(g: &Geometry, starts: &[usize], oh: usize, mut f: impl FnMut(usize,
     }
 }
 
-/// Fills `cols` with the patches of one image, given as its padded copy `pad` (see
-/// [`pad_image`]): patch row `r` (`r = (c·kh + ki)·kw + kj`) at `cols[r·rs + col..]`, `oh·ow`
-/// values (`rs = oh·ow`, `col = 0` for one image's `[c·kh·kw, oh·ow]` matrix). Up to [`SLACK`]
-/// values past every row's end may be overwritten.
+/// Fills `cols` (`[c·kh·kw, oh·ow]` row-major, plus [`SLACK`]) with the patches of one image,
+/// given as its padded copy `pad` (see [`pad_image`]).
 #[inline(always)]
-fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32], rs: usize, col: usize) {
+fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
+    let np = oh * ow;
     let plane = plane_len(g);
     let taps = g.kh * g.kw;
     let starts = tap_starts(g);
     let step = g.s[0] * layout(g).2;
     for c in 0..g.c {
         let plane = &pad[c * plane..];
-        let block = &mut cols[c * taps * rs + col..];
+        let block = &mut cols[c * taps * np..];
         if ow <= SLACK {
             // One block per line (small maps: most of the lines), the tap's lines sliced once.
             for (tap, &start) in starts.iter().enumerate() {
                 let span = (oh - 1) * ow + SLACK;
-                let dst = &mut block[tap * rs..tap * rs + span];
+                let dst = &mut block[tap * np..tap * np + span];
                 let src = &plane[start..start + (oh - 1) * step + SLACK];
                 for y in 0..oh {
                     dst[y * ow..y * ow + SLACK].copy_from_slice(&src[y * step..y * step + SLACK]);
@@ -292,20 +280,21 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32], rs: usize, col: usize) {
             #[inline(always)]
             |tap, y, at| {
                 // Lines are written in order, so the blocks' overshoot lands on lines not yet
-                // written (or past the row's end); it reads at most 15 values past the line,
-                // inside the padded copy (next plane or slack).
-                copy_blocks(&mut block[tap * rs + y * ow..], &plane[at..], ow);
+                // written (or in the slack after the last one); it reads at most 15 values past
+                // the line, inside the padded copy (next plane or slack).
+                copy_blocks(&mut block[tap * np + y * ow..], &plane[at..], ow);
             },
         );
     }
 }
 
-/// Adds the patch-matrix gradient of one image (laid out as [`im2col`] writes it: row `r` at
-/// `dcols[r·rs + col..]`) onto its image gradient `dx` (`[c, h, w]`, overwritten), through the
-/// padded scratch plane `pad` (in the [`layout`]).
+/// Adds the patch-matrix gradient `dcols` (`[c·kh·kw, oh·ow]`) of one image onto its image
+/// gradient `dx` (`[c, h, w]`, overwritten), through the padded scratch plane `pad` (in the
+/// [`layout`]).
 #[inline(always)]
-fn col2im(g: &Geometry, dcols: &[f32], rs: usize, col: usize, pad: &mut Vec<f32>, dx: &mut [f32]) {
+fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
+    let np = oh * ow;
     let (_, wq, row) = layout(g);
     let plane = plane_len(g);
     pad.clear();
@@ -314,15 +303,19 @@ fn col2im(g: &Geometry, dcols: &[f32], rs: usize, col: usize, pad: &mut Vec<f32>
     let starts = tap_starts(g);
     for c in 0..g.c {
         let plane = &mut pad[c * plane..(c + 1) * plane];
-        let block = &dcols[c * taps * rs + col..];
+        let block = &dcols[c * taps * np..];
         for_lines(
             g,
             &starts,
             oh,
             #[inline(always)]
             |tap, y, at| {
-                let from = tap * rs + y * ow;
-                add_line(&mut plane[at..at + ow], &block[from..from + ow]);
+                let from = tap * np + y * ow;
+                // Slices first, so the loop runs without a bounds check per value.
+                let (dst, src) = (&mut plane[at..at + ow], &block[from..from + ow]);
+                for x in 0..ow {
+                    dst[x] += src[x];
+                }
             },
         );
     }
@@ -490,7 +483,7 @@ impl Scratch {
         }
         self.pad_image(g, x, 0);
         self.cols.resize(g.k() * g.positions() + SLACK, 0.0);
-        im2col(g, &self.pad, &mut self.cols, g.positions(), 0);
+        im2col(g, &self.pad, &mut self.cols);
         &self.cols
     }
 
@@ -779,13 +772,11 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
 /// gradient `dy`.
 pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, np) = (g.k(), g.positions());
-    if let Some(t) = input_grad_on_rows(g).filter(|_| np > 0 && g.b > 0) {
-        return forward(&t, dy, &flip_weight(g, weight), None);
-    }
-    // Maps under 8 wide: the flipped convolution's patch lines are whole-vector copies, where
-    // `col2im`'s additions would be scalar.
+    // As the flipped convolution: on rows when that pays, and on maps under 8 wide, where its
+    // patch lines are whole-vector copies and `col2im`'s additions would be scalar.
     let narrow = |t: &Geometry| t.kh * t.kw > 1 && t.out().is_some_and(|(_, ow)| ow < 8);
-    if let Some(t) = flipped(g).filter(|t| np > 0 && g.b > 0 && narrow(t)) {
+    let as_flipped = input_grad_on_rows(g).or_else(|| flipped(g).filter(narrow));
+    if let Some(t) = as_flipped.filter(|_| np > 0 && g.b > 0) {
         return forward(&t, dy, &flip_weight(g, weight), None);
     }
     if np == 0 || g.b == 0 {
@@ -813,7 +804,7 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
                     product(&mut scratch.cols);
                     // col2im sums into `pad`: it no longer holds a padded image.
                     scratch.padded_for = None;
-                    col2im(g, &scratch.cols, np, 0, &mut scratch.pad, dx);
+                    col2im(g, &scratch.cols, &mut scratch.pad, dx);
                 }
             },
         )

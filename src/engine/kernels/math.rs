@@ -219,9 +219,10 @@ pub fn log_softmax_grad_row(y: &[f32], g: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Room for `n` values that parallel tasks fill piece by piece, each piece zero-filled by the
-/// task that then writes it ([`zeroed`]): `vec![0.0; n]` would zero the whole output on the
-/// calling thread first, while the other threads wait (`memset` on the critical path).
+/// Room for `n` values that parallel tasks fill piece by piece, each piece written whole (or
+/// zero-filled with [`zeroed`]) by the task that fills it: `vec![0.0; n]` would zero the whole
+/// output on the calling thread first, while the other threads wait (`memset` on the critical
+/// path).
 pub struct Pending {
     values: Vec<f32>,
     n: usize,
@@ -236,7 +237,8 @@ impl Pending {
         }
     }
 
-    /// The `n` slots, to be split into pieces that each go through [`zeroed`].
+    /// The `n` slots, to be split into pieces that the tasks write whole — or pass through
+    /// [`zeroed`] first when they write only part of them.
     pub fn slots(&mut self) -> &mut [std::mem::MaybeUninit<f32>] {
         &mut self.values.spare_capacity_mut()[..self.n]
     }
