@@ -525,6 +525,41 @@ fn the_trainer_reports_every_nodes_activity_and_sample_grids_at_evaluations() {
 }
 
 #[test]
+fn live_views_come_at_most_once_per_refresh_gap() {
+    // The app's refresh gap: on a fast model, tiles and activity are taken a few times a
+    // second, not on every 5th/10th step; the first ones still come on the step cadence.
+    let _serial = serial();
+    device::prefer_cpu_backend();
+    let project = preset("mlp");
+    let linear = project.graph.nodes.iter().find(|n| n.kind == "linear").unwrap().id;
+    let t = Trainer::spawn(|| {}).unwrap();
+    t.send(Request::Watch(Some(linear)));
+    assert!(t.send(Request::Start {
+        run_id: 4,
+        project: Box::new(project),
+        config: RunConfig {
+            steps: Some(40),
+            seed: Some(2),
+            device: DeviceChoice::Cpu,
+            refresh_ms: 60_000,
+            ..RunConfig::live()
+        },
+    }));
+    let seen = wait_for(&t, |e| matches!(e, Event::Finished { run_id: 4, .. }));
+    let steps = |activation: bool| -> Vec<u64> {
+        seen.iter()
+            .filter_map(|e| match e {
+                Event::Activity { step, .. } if !activation => Some(*step),
+                Event::Activation { step, node, .. } if activation && *node == linear => Some(*step),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(steps(true), [5]);
+    assert_eq!(steps(false), [10]);
+}
+
+#[test]
 fn a_zero_initialised_linear_layer_starts_at_zero() {
     // adaLN-Zero (DiT): the modulation and output layers start at zero, so every block starts as
     // the identity. `init: zeros` on a Linear does that; the default stays random.

@@ -1,8 +1,8 @@
 //! Engine benchmarks with their baselines in the same run (targets from the engine issue):
 //! - the compiled graph module against the same models written by hand in Burn (MLP, LeNet-5):
 //!   target ≥ 0.97× the hand-written speed;
-//! - watching a node (activation tiles every 10 steps) against not watching: target ≤ 5 % cost;
-//!   and the same plus every node's activity every 10 steps (the app's node sparklines).
+//! - watching a node (activation tiles on the app's cadence) against not watching: target ≤ 5 % cost;
+//!   and the same plus every node's activity (the app's node sparklines, `RunConfig::live`): ≤ 3 %.
 //!
 //! - the diffusion recipe's training step on `ddpm_unet`, to compare with the same U-Net in
 //!   PyTorch (`benches/torch_reference.py`).
@@ -24,6 +24,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use strata::engine::device::{self, DeviceChoice};
 use strata::engine::recipes::{self, RecipeInit, StepCx};
+use strata::engine::trainer::{Cadence, RunConfig};
 use strata::engine::{GraphModel, Value};
 
 #[derive(Module, Debug)]
@@ -139,10 +140,10 @@ fn compiled_forward(field: &str) -> impl Fn(&GraphModel, Tensor<4>) -> Tensor<2>
 }
 
 /// Steps per second of a preset through the whole recipe as the trainer drives it: real data,
-/// scalars read back one step late (`late`) or at once. `watch`: the output of one node kept
-/// and turned into a tile every 10 steps; `activity`: every node's activity measured every 10
-/// steps (what the app's dashboard asks for while training).
-fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, late: bool) -> f64 {
+/// scalars read back one step late (`late`) or at once. `live`: the live views the trainer
+/// sends with that configuration (the watched node is the first convolution or linear layer; its
+/// tiles and every node's activity on the trainer's own cadence); `None`: no views.
+fn recipe(preset: &str, steps: usize, d: &Device, live: Option<&RunConfig>, late: bool) -> f64 {
     // A preset id, or a project file (to measure a variant).
     let p = if preset.ends_with(".strata") {
         match strata::doc::load_file(std::path::Path::new(preset)).ok() {
@@ -155,11 +156,11 @@ fn recipe(preset: &str, steps: usize, d: &Device, watch: bool, activity: bool, l
             _ => return f64::NAN,
         }
     };
-    recipe_of(&p, steps, d, watch, activity, late)
+    recipe_of(&p, steps, d, live, late)
 }
 
 /// Steps per second of the recipe of project `p` (after a tenth as many warm-up steps).
-fn recipe_of(p: &strata::doc::Project, steps: usize, d: &Device, watch: bool, activity: bool, late: bool) -> f64 {
+fn recipe_of(p: &strata::doc::Project, steps: usize, d: &Device, live: Option<&RunConfig>, late: bool) -> f64 {
     let init = RecipeInit {
         project: p,
         device: d,
@@ -177,33 +178,43 @@ fn recipe_of(p: &strata::doc::Project, steps: usize, d: &Device, watch: bool, ac
         .map(|n| n.id);
     let cancel = AtomicBool::new(false);
     let total = (steps + steps / 10 + 1) as u64;
-    let step = |i: usize, run: &mut Box<dyn strata::engine::recipes::Recipe>| {
+    let none = RunConfig {
+        watch_every: 0,
+        ..RunConfig::default()
+    };
+    let live = live.unwrap_or(&none);
+    let gap = std::time::Duration::from_millis(live.refresh_ms);
+    let (mut tiles, mut activity) = (
+        Cadence::new(live.watch_every, gap),
+        Cadence::new(live.activity_every, gap),
+    );
+    let mut n = 0u64;
+    // As the trainer's run loop: the watched node's output kept and made a tile only when due.
+    let mut step = |run: &mut Box<dyn strata::engine::recipes::Recipe>| {
+        n += 1;
         let mut cx = StepCx {
             total_steps: total,
             lr_scale: 1.0,
-            watch: if watch { node } else { None },
-            measure_activity: activity && i % 10 == 9,
+            watch: node.filter(|_| tiles.due(n)),
+            measure_activity: activity.due(n),
             measure_cost: false,
             ..StepCx::new(total, &cancel)
         };
         let pending = run.step(&mut cx).ok();
-        if watch
-            && i % 10 == 9
-            && let Some(v) = &cx.tapped
-        {
+        if let Some(v) = &cx.tapped {
             let _ = strata::engine::watch::tile_of(v);
         }
         pending
     };
-    for i in 0..steps / 10 + 1 {
-        if let Some(p) = step(i, &mut run) {
+    for _ in 0..steps / 10 + 1 {
+        if let Some(p) = step(&mut run) {
             let _ = p.read();
         }
     }
     let t = Instant::now();
     let mut previous = None;
-    for i in 0..steps {
-        let pending = step(i, &mut run);
+    for _ in 0..steps {
+        let pending = step(&mut run);
         if late {
             if let Some(p) = std::mem::replace(&mut previous, pending) {
                 let _ = p.read();
@@ -351,13 +362,13 @@ fn measure() {
         // buffer already past its first 1 000 moves). Compare with `benches/torch_reference.py`'s
         // ppo and dqn lines: the same networks, CartPole written in Python.
         let ppo = (0..3)
-            .map(|_| recipe("ppo_cartpole", (rl_steps / 20).max(5), &d, false, false, true))
+            .map(|_| recipe("ppo_cartpole", (rl_steps / 20).max(5), &d, None, true))
             .fold(0f64, f64::max);
         println!("ppo_cartpole  PPO iteration (8 × 128 moves, 4 epochs × 4 minibatches): {ppo:.2} steps/s");
         if let Some(Ok(mut p)) = strata::presets::load("dqn_cartpole") {
             p.recipe.settings.insert("learning_starts".into(), 128.into());
             let dqn = (0..3)
-                .map(|_| recipe_of(&p, rl_steps, &d, false, false, true))
+                .map(|_| recipe_of(&p, rl_steps, &d, None, true))
                 .fold(0f64, f64::max);
             println!("dqn_cartpole  DQN step (1 move + 1 update of 128): {dqn:.1} steps/s");
         }
@@ -371,7 +382,7 @@ fn measure() {
         // `benches/torch_reference.py`'s gpt_char line, the same transformer in PyTorch.
         for id in &lm_presets {
             let best = (0..3)
-                .map(|_| recipe(id, lm_steps, &d, false, false, true))
+                .map(|_| recipe(id, lm_steps, &d, None, true))
                 .fold(0f64, f64::max);
             println!("{id:<10} language-model training step (batch 16 × 64): {best:.2} steps/s");
         }
@@ -412,7 +423,7 @@ fn measure() {
         // ε loss, Adam, the moving average of the weights): compare with
         // `benches/torch_reference.py`'s ddpm_unet line, the same U-Net in PyTorch.
         let best = (0..3)
-            .map(|_| recipe("ddpm_unet", diffusion_steps, &d, false, false, true))
+            .map(|_| recipe("ddpm_unet", diffusion_steps, &d, None, true))
             .fold(0f64, f64::max);
         println!("ddpm_unet  diffusion training step (batch 32, EMA): {best:.2} steps/s");
     }
@@ -445,8 +456,8 @@ fn measure() {
     for name in ["mlp", "lenet5"] {
         let (mut now, mut late) = (0f64, 0f64);
         for _ in 0..3 {
-            now = now.max(recipe(name, steps, &d, false, false, false));
-            late = late.max(recipe(name, steps, &d, false, false, true));
+            now = now.max(recipe(name, steps, &d, None, false));
+            late = late.max(recipe(name, steps, &d, None, true));
         }
         println!(
             "  whole recipe step (real data, loss + accuracy): {name} read at once {now:.1} steps/s, read one step late {late:.1} steps/s ({:+.1} %)",
@@ -456,12 +467,17 @@ fn measure() {
     // resnet_mini has no hand-written twin here: its whole recipe step (real Fashion-MNIST batches
     // of 64, Adam) against `benches/torch_reference.py`'s resnet_mini line.
     let resnet = (0..3)
-        .map(|_| recipe("resnet_mini", steps, &d, false, false, true))
+        .map(|_| recipe("resnet_mini", steps, &d, None, true))
         .fold(0f64, f64::max);
     println!("resnet_mini  whole recipe step (batch 64, Adam): {resnet:.1} steps/s");
     // Overheads of a few per cent on a 3 ms step: each round runs the three variants back to back
     // and gives one cost ratio per variant; the median over 9 rounds resists the machine's drift
     // (a best-of-N per variant compares draws from different minutes).
+    let app_config = RunConfig::live();
+    let watch_config = RunConfig {
+        activity_every: 0,
+        ..RunConfig::live()
+    };
     let (mut watch, mut app) = (Vec::new(), Vec::new());
     let (mut off_best, mut on_best, mut app_best) = (0f64, 0f64, 0f64);
     for round in 0..9 {
@@ -469,7 +485,8 @@ fn measure() {
         let order: [u8; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         let mut speed = [0f64; 3];
         for v in order {
-            speed[v as usize] = recipe("lenet5", steps, &d, v >= 1, v == 2, true);
+            let live = [None, Some(&watch_config), Some(&app_config)][v as usize];
+            speed[v as usize] = recipe("lenet5", steps, &d, live, true);
         }
         watch.push(speed[0] / speed[1] - 1.0);
         app.push(speed[0] / speed[2] - 1.0);
@@ -482,11 +499,15 @@ fn measure() {
         v[v.len() / 2] * 100.0
     };
     println!(
-        "watching a LeNet-5 conv every 10 steps: {on_best:.1} vs {off_best:.1} steps/s (best), median cost over 9 paired rounds {:.1} %",
+        "watching a LeNet-5 conv (a tile every {} steps, at most every {} ms): {on_best:.1} vs {off_best:.1} steps/s (best), median cost over 9 paired rounds {:.1} %",
+        watch_config.watch_every,
+        watch_config.refresh_ms,
         median(&mut watch)
     );
     println!(
-        "as the app trains (tile + every node's activity every 10 steps): {app_best:.1} vs {off_best:.1} steps/s (best), median cost over 9 paired rounds {:.1} %",
+        "as the app trains (RunConfig::live: that tile + every node's activity every {} steps, at most every {} ms): {app_best:.1} vs {off_best:.1} steps/s (best), median cost over 9 paired rounds {:.1} %",
+        app_config.activity_every,
+        app_config.refresh_ms,
         median(&mut app)
     );
 }

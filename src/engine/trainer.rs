@@ -6,7 +6,6 @@
 use super::RunError;
 use super::device::{self, DeviceChoice};
 use super::recipes::{self, GenerateRequest, Pending, Recipe, RecipeInit, StepCx};
-use super::value::Value;
 use crate::doc::Project;
 use crate::telemetry::{Scalars, View};
 use serde::{Deserialize, Serialize};
@@ -31,6 +30,11 @@ pub struct RunConfig {
     /// Measure every node's activity every this many steps (0: never).
     #[serde(default)]
     pub activity_every: u64,
+    /// Send tiles and activity at most once per this many milliseconds (0: on the step counts
+    /// above alone). A fast model then pays for a live view a few times a second, not every
+    /// few milliseconds; a slow one still gets one every `watch_every` / `activity_every` steps.
+    #[serde(default)]
+    pub refresh_ms: u64,
     /// Time every node's forward and backward pass at step 10 and then every this many steps
     /// (0: never). Each timing pass costs about three training steps.
     #[serde(default)]
@@ -52,10 +56,26 @@ impl Default for RunConfig {
             eval_every: 0,
             watch_every: 10,
             activity_every: 0,
+            refresh_ms: 0,
             cost_every: 0,
             checkpoint: None,
             resume: None,
             data_dir: None,
+        }
+    }
+}
+
+impl RunConfig {
+    /// What the app asks for while it shows a run live: a tile of the watched node every 5 steps
+    /// and every node's activity every 10, each at most ten times a second (a fast model's steps
+    /// stay its own), and a timing pass every 250 steps.
+    pub fn live() -> Self {
+        RunConfig {
+            watch_every: 5,
+            activity_every: 10,
+            refresh_ms: 100,
+            cost_every: 250,
+            ..RunConfig::default()
         }
     }
 }
@@ -485,8 +505,31 @@ fn guarded<W: Fn()>(run_id: u64, link: &Link<W>, f: impl FnOnce() -> Control) ->
 struct LoopState {
     paused: bool,
     lr_scale: f64,
-    /// The watched node's latest output (a device handle; read back every few steps).
-    watched: Option<Value>,
+}
+
+/// When a live view (a tile, node activity) is due: on every `every`-th step, and no sooner than
+/// `gap` after the last one was taken.
+#[derive(Clone, Copy, Debug)]
+pub struct Cadence {
+    every: u64,
+    gap: Duration,
+    last: Option<Instant>,
+}
+
+impl Cadence {
+    /// Every `every` steps (0: never), at most once per `gap`.
+    pub fn new(every: u64, gap: Duration) -> Self {
+        Cadence { every, gap, last: None }
+    }
+
+    /// Whether step `step` is to be observed; a `true` counts as taken now.
+    pub fn due(&mut self, step: u64) -> bool {
+        let due = self.every > 0 && step % self.every == 0 && self.last.is_none_or(|t| t.elapsed() >= self.gap);
+        if due {
+            self.last = Some(Instant::now());
+        }
+        due
+    }
 }
 
 fn poll(
@@ -532,10 +575,7 @@ fn poll(
             Request::Stop => return Control::Stop,
             Request::Shutdown => return Control::Shutdown,
             Request::SetLr(f) => st.lr_scale = f,
-            Request::Watch(node) => {
-                *watch = node;
-                st.watched = None;
-            }
+            Request::Watch(node) => *watch = node,
             Request::Generate(request) => {
                 link.emit(generate(run_id, recipe, &request, cancel_never()));
             }
@@ -686,8 +726,10 @@ fn run(
     let mut st = LoopState {
         paused: false,
         lr_scale: 1.0,
-        watched: None,
     };
+    let gap = Duration::from_millis(config.refresh_ms);
+    let mut tiles = Cadence::new(config.watch_every, gap);
+    let mut activity = Cadence::new(config.activity_every, gap);
     let mut last_loss = None;
     let loss_key = main_series(&project.recipe.id);
     let mut stopped = false;
@@ -706,8 +748,9 @@ fn run(
         let mut cx = StepCx {
             total_steps: steps,
             lr_scale: st.lr_scale,
-            watch: *watch,
-            measure_activity: config.activity_every > 0 && next % config.activity_every == 0,
+            // The watched node's output is kept only in a step whose tile is sent.
+            watch: watch.filter(|_| tiles.due(next)),
+            measure_activity: activity.due(next),
             measure_cost: config.cost_every > 0 && (next == 10 || next % config.cost_every == 0),
             ..StepCx::new(steps, cancel)
         };
@@ -724,9 +767,6 @@ fn run(
             Err(e) => return fail(e.to_string(), matches!(e, RunError::BadInput(_))),
         }
         let done = recipe.steps_done();
-        if cx.tapped.is_some() {
-            st.watched = cx.tapped.take();
-        }
         if !cx.activity.is_empty() {
             link.emit(Event::Activity {
                 run_id,
@@ -741,9 +781,7 @@ fn run(
                 nodes: std::mem::take(&mut cx.cost),
             });
         }
-        if config.watch_every > 0
-            && done % config.watch_every == 0
-            && let (Some(node), Some(v)) = (*watch, st.watched.as_ref())
+        if let (Some(node), Some(v)) = (cx.watch, cx.tapped.as_ref())
             && let Some(tile) = super::watch::tile_of(v)
         {
             link.emit(Event::Activation {
@@ -835,6 +873,24 @@ fn cancel_never() -> &'static AtomicBool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cadence_is_due_on_its_steps_and_not_within_its_gap() {
+        let mut plain = Cadence::new(10, Duration::ZERO);
+        let due: Vec<u64> = (1..=40).filter(|&s| plain.due(s)).collect();
+        assert_eq!(due, [10, 20, 30, 40]);
+        let mut never = Cadence::new(0, Duration::ZERO);
+        assert!(!(1..=40).any(|s| never.due(s)));
+        let mut gapped = Cadence::new(5, Duration::from_secs(3600));
+        let due: Vec<u64> = (1..=40).filter(|&s| gapped.due(s)).collect();
+        assert_eq!(due, [5]);
+        let mut short = Cadence::new(2, Duration::from_millis(20));
+        assert!(short.due(2));
+        assert!(!short.due(4));
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(!short.due(5), "only on the step cadence");
+        assert!(short.due(6));
+    }
 
     #[test]
     fn a_panic_in_a_run_becomes_a_failed_event() {

@@ -220,11 +220,8 @@ impl Dashboard {
             device: self.device,
             checkpoint: self.checkpoints.as_ref().map(|d| d.join(format!("run-{stamp}-{id}"))),
             eval_every: 0,
-            watch_every: 5,
-            activity_every: 10,
-            cost_every: 250,
             data_dir,
-            ..RunConfig::default()
+            ..RunConfig::live()
         };
         let planned = config.steps.unwrap_or(project.training.steps).max(1);
         let eval_every = (planned / 10).max(25);
