@@ -524,7 +524,8 @@ impl Cadence {
 
     /// Whether step `step` is to be observed; a `true` counts as taken now.
     pub fn due(&mut self, step: u64) -> bool {
-        let due = self.every > 0 && step % self.every == 0 && self.last.is_none_or(|t| t.elapsed() >= self.gap);
+        let due =
+            self.every > 0 && step.is_multiple_of(self.every) && self.last.is_none_or(|t| t.elapsed() >= self.gap);
         if due {
             self.last = Some(Instant::now());
         }
