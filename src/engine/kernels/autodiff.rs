@@ -200,12 +200,13 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
         #[derive(Debug)]
         struct BatchNorm;
         impl<B: Backend + StrataKernels> Backward<B, 3> for BatchNorm {
-            type State = (FloatTensor<B>, FloatTensor<B>, f64);
+            /// The input, `γ`, the batch mean and variance, and `ε`.
+            type State = (FloatTensor<B>, FloatTensor<B>, (FloatTensor<B>, FloatTensor<B>), f64);
             fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
                 let [px, pg, pb] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
-                let (x, gamma, eps) = ops.state;
-                let (dx, dgamma, dbeta) = B::strata_batch_norm_backward(x, gamma, grad, eps);
+                let (x, gamma, (mean, var), eps) = ops.state;
+                let (dx, dgamma, dbeta) = B::strata_batch_norm_backward(x, gamma, mean, var, grad, eps);
                 for (node, g) in [(px, dx), (pg, dgamma), (pb, dbeta)] {
                     if let Some(node) = node {
                         grads.register::<B>(node.id, g);
@@ -213,12 +214,13 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
                 }
             }
         }
-        let state = (x.primitive().clone(), gamma.primitive().clone(), eps);
+        let (xp, gp) = (x.primitive().clone(), gamma.primitive().clone());
         let nodes = [x.node(), gamma.node(), beta.node()];
         let (y, mean, var) =
             B::strata_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps);
         let y = match BatchNorm.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(state, y),
+            // The backward pass reuses the batch statistics (no second pass over `x` for them).
+            OpsKind::Tracked(prep) => prep.finish((xp, gp, (mean.clone(), var.clone()), eps), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
         // The statistics carry no gradient (they only feed the running averages).

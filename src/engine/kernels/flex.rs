@@ -279,11 +279,15 @@ impl StrataKernels for Flex {
     fn strata_batch_norm_backward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         eps: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let g = channels_of(&x, eps);
-        let (dx, dgamma, dbeta) = norm::batch_backward(&g, &values(&x), &values(&gamma), &values(&grad));
+        let (mean, var) = (values(&mean), values(&var));
+        let stats = (&*mean, &*var);
+        let (dx, dgamma, dbeta) = norm::batch_backward(&g, &values(&x), &values(&gamma), stats, &values(&grad));
         (flex(dx, &x), flex(dgamma, &gamma), flex(dbeta, &gamma))
     }
 

@@ -189,15 +189,16 @@ pub trait StrataKernels: Backend {
         (r.output, r.mean, r.variance)
     }
     /// The gradients of [`strata_batch_norm_train`](Self::strata_batch_norm_train) for `x`,
-    /// `γ` and `β`.
+    /// `γ` and `β`, given the batch `mean` and `var` it returned.
     fn strata_batch_norm_backward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         eps: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let r = Self::batch_norm_train(x.clone(), gamma.clone(), gamma.clone(), eps);
-        let g = Self::batch_norm_train_backward(x, gamma, r.mean, r.variance, eps, grad);
+        let g = Self::batch_norm_train_backward(x, gamma, mean, var, eps, grad);
         (g.x_grad, g.gamma_grad, g.beta_grad)
     }
     /// 2-D max pooling of `x` `[B, C, H, W]` (no dilation, floor mode).

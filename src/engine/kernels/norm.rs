@@ -246,31 +246,37 @@ pub fn batch_forward(g: &Channels, x: &[f32], gamma: &[f32], beta: &[f32]) -> (V
     (out, mean, var)
 }
 
-/// Batch normalisation's gradients for the input, `γ` and `β` (statistics recomputed from
-/// `x`): with `x̂` the normalised input, `dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))` per
-/// channel, `dγ = Σ dy·x̂`, `dβ = Σ dy`.
-pub fn batch_backward(g: &Channels, x: &[f32], gamma: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let stats = g.stats(x);
-    // Per channel: Σ dy and Σ dy·x̂.
+/// Batch normalisation's gradients for the input, `γ` and `β`, from the input and the batch
+/// `mean` and (biased) `var` the forward pass used: with `x̂` the normalised input,
+/// `dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))` per channel, `dγ = Σ dy·x̂`, `dβ = Σ dy`.
+pub fn batch_backward(
+    g: &Channels,
+    x: &[f32],
+    gamma: &[f32],
+    (mean, var): (&[f32], &[f32]),
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    assert!(mean.len() == g.c && var.len() == g.c, "batch statistics per channel");
+    // Per channel: Σ dy and Σ dy·x̂ (two passes over each run: faster than one computing both,
+    // measured).
     let sums: Vec<(f32, f32)> = g.per_channel(
         #[inline(always)]
         |ch| {
-            let (mean, var) = stats[ch];
             let (mut total, mut dot) = (0.0, 0.0);
             for b in 0..g.b {
-                total += super::math::sum(g.run(dy, b, ch));
-                dot += super::math::dot_centred(g.run(dy, b, ch), g.run(x, b, ch), mean);
+                let (dy, x) = (g.run(dy, b, ch), g.run(x, b, ch));
+                total += super::math::sum(dy);
+                dot += super::math::dot_centred(dy, x, mean[ch]);
             }
-            (total, dot / (var + g.eps).sqrt())
+            (total, dot / (var[ch] + g.eps).sqrt())
         },
     );
     let coef: Vec<[f32; 4]> = (0..g.c)
         .map(|ch| {
-            let (mean, var) = stats[ch];
-            let rstd = 1.0 / (var + g.eps).sqrt();
+            let rstd = 1.0 / (var[ch] + g.eps).sqrt();
             let (mean_dy, mean_dyx) = (sums[ch].0 / g.n(), sums[ch].1 / g.n());
             // dy − mean(dy) − x̂·mean(dy·x̂), with x̂ = (x − mean)·rstd.
-            [gamma[ch] * rstd, mean_dy, mean, rstd * mean_dyx]
+            [gamma[ch] * rstd, mean_dy, mean[ch], rstd * mean_dyx]
         })
         .collect();
     let dx = g.map_examples(x, Some(dy), &coef);
