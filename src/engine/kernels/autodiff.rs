@@ -264,6 +264,28 @@ impl<B: Backend + StrataKernels, C: CheckpointStrategy> StrataKernels for Autodi
         StrataMeanAbs.prepare::<C>(nodes).compute_bound().stateless(y)
     }
 
+    fn strata_row_mean(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct RowMean;
+        impl<B: Backend + StrataKernels> Backward<B, 1> for RowMean {
+            /// The row length.
+            type State = usize;
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let n = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |g| B::strata_row_mean_backward(g, n));
+            }
+        }
+        let n = burn::backend::TensorMetadata::shape(&x)
+            .as_slice()
+            .last()
+            .copied()
+            .unwrap_or(1);
+        match RowMean.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(n, B::strata_row_mean(x.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(B::strata_row_mean(x.into_primitive())),
+        }
+    }
+
     fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct StrataAdd;

@@ -144,6 +144,23 @@ impl StrataKernels for Flex {
         flex_shaped(vec![mean], vec![1])
     }
 
+    fn strata_row_mean(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let mut d = dims(&x);
+        let n = d.last().copied().unwrap_or(1);
+        if let Some(last) = d.last_mut() {
+            *last = 1;
+        }
+        flex_shaped(math::row_means(&values(&x), n), d)
+    }
+
+    fn strata_row_mean_backward(grad: FloatTensor<Self>, n: usize) -> FloatTensor<Self> {
+        let mut d = dims(&grad);
+        if let Some(last) = d.last_mut() {
+            *last = n;
+        }
+        flex_shaped(math::spread_means(&values(&grad), n), d)
+    }
+
     fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         flex(math::zip(&values(&a), &values(&b), |x, y| x + y), &a)
     }

@@ -316,6 +316,55 @@ pub fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32>
     unsafe { out.done() }
 }
 
+/// The mean of every row of `n` values (one value per row), rows in parallel groups.
+pub fn row_means(x: &[f32], n: usize) -> Vec<f32> {
+    let n = n.max(1);
+    let rows = x.len() / n;
+    let per = rows_per_task(n);
+    let mut out = Pending::new(rows);
+    out.slots()
+        .par_chunks_mut(per)
+        .zip(x[..rows * n].par_chunks(per * n))
+        .for_each(|(o, x)| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (o, row) in o.iter_mut().zip(x.chunks_exact(n)) {
+                        o.write(sum(row) / n as f32);
+                    }
+                },
+            )
+        });
+    // SAFETY: `rows` slots in groups of `per`, each group's rows `per · n` values of `x`: every
+    // slot is written once.
+    unsafe { out.done() }
+}
+
+/// Every row mean's gradient `g` spread over its row of `n` values (`g / n` each).
+pub fn spread_means(g: &[f32], n: usize) -> Vec<f32> {
+    let n = n.max(1);
+    let per = rows_per_task(n);
+    let mut out = Pending::new(g.len() * n);
+    out.slots()
+        .par_chunks_mut(per * n)
+        .zip(g.par_chunks(per))
+        .for_each(|(o, g)| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (o, &g) in o.chunks_exact_mut(n).zip(g) {
+                        let v = g / n as f32;
+                        for o in o {
+                            o.write(v);
+                        }
+                    }
+                },
+            )
+        });
+    // SAFETY: `g.len()` rows of `n` slots in groups of `per` rows, one group per value group.
+    unsafe { out.done() }
+}
+
 /// Rows per parallel task for rows of `len` values.
 fn rows_per_task(len: usize) -> usize {
     (GRAIN / len.max(1)).max(1)

@@ -66,6 +66,22 @@ pub trait StrataKernels: Backend {
     fn strata_mean_abs(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_mean(Self::float_abs(x))
     }
+    /// The mean of every row of `x` along its last dimension, which becomes 1 (global average
+    /// pooling over a flattened map).
+    fn strata_row_mean(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let last = burn::backend::TensorMetadata::shape(&x).num_dims() - 1;
+        Self::float_mean_dim(x, last)
+    }
+    /// The gradient of [`strata_row_mean`](Self::strata_row_mean) for rows of `n` values: each
+    /// row's output gradient over `n`, in every one of its values.
+    fn strata_row_mean_backward(grad: FloatTensor<Self>, n: usize) -> FloatTensor<Self> {
+        let mut dims = burn::backend::TensorMetadata::shape(&grad).to_vec();
+        if let Some(last) = dims.last_mut() {
+            *last = n;
+        }
+        let spread = Self::float_expand(grad, burn::tensor::Shape::from(dims));
+        Self::float_div_scalar(spread, (n.max(1) as f64).into())
+    }
     /// The sum of two tensors of one shape.
     fn strata_add(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_add(a, b)
@@ -328,6 +344,18 @@ pub fn mean_abs<const D: usize>(x: Tensor<D>) -> Tensor<1> {
         return x.abs().mean();
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_mean_abs(x.into_dispatch()))
+}
+
+/// Global average pooling, `[b, c, h, w]` → `[b, c]` (Strata's kernel on the CPU: one parallel
+/// pass each way, where Burn's adaptive pooling backward runs on one thread; Burn's adaptive
+/// pooling elsewhere).
+pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, h, w] = x.dims();
+    if !on_kernels(&x) {
+        return burn::tensor::module::adaptive_avg_pool2d(x, [1, 1]).reshape([b, c]);
+    }
+    let rows = x.reshape([b, c, h * w]).into_dispatch();
+    Tensor::<3>::from_dispatch(<Dispatch as StrataKernels>::strata_row_mean(rows)).reshape([b, c])
 }
 
 /// `a + b` (Strata's kernel on the CPU for two tensors of one shape — a residual connection —

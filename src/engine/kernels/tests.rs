@@ -482,3 +482,31 @@ fn mean_absolute_value_matches_burn_and_keeps_nan() {
     let x = Tensor::<1>::from_floats([1.0, f32::NAN, -2.0], &Device::flex());
     assert!(mean_abs(x).into_scalar::<f32>().is_nan());
 }
+
+#[test]
+fn global_average_pooling_matches_burn_in_value_and_gradient() {
+    let ad = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    // resnet_mini's last map; many rows per task; one value per row; rows longer than a task.
+    for shape in [[64, 64, 4, 4], [3, 700, 2, 3], [5, 3, 1, 1], [2, 3, 70, 90]] {
+        let x = Tensor::<4>::random(shape, Distribution::Normal(1.0, 2.0), &ad);
+        let weights = Tensor::<2>::random([shape[0], shape[1]], normal, &ad);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<2>| {
+            let x = x.clone().require_grad();
+            let y = f(x.clone());
+            let g = (y.clone() * weights.clone()).sum().backward();
+            let Some(dx) = x.grad(&g) else {
+                panic!("{shape:?}: no input gradient")
+            };
+            (y.detach(), dx)
+        };
+        let ours = run(&|x| global_avg_pool(x));
+        let theirs = run(&|x| burn::tensor::module::adaptive_avg_pool2d(x, [1, 1]).reshape([shape[0], shape[1]]));
+        assert!(max_diff(ours.0, theirs.0) < 1e-5, "{shape:?}: means differ");
+        assert!(max_diff(ours.1, theirs.1) < 1e-6, "{shape:?}: gradients differ");
+    }
+    // NaN in a map makes its mean NaN, as in Burn.
+    let x = Tensor::<4>::from_floats([[[[1.0, f32::NAN]], [[2.0, 4.0]]]], &Device::flex());
+    let y: Vec<f32> = global_avg_pool(x).into_data().to_vec().unwrap_or_default();
+    assert!(y[0].is_nan() && y[1] == 3.0, "{y:?}");
+}

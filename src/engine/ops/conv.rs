@@ -102,9 +102,9 @@ fn adaptive_fwd(p: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result
 }
 
 fn global_avg_fwd(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
-    let x = one(inputs)?.f4()?;
-    let [b, c, _, _] = x.dims();
-    Ok(vec![Value::F2(adaptive_avg_pool2d(x, [1, 1]).reshape([b, c]))])
+    Ok(vec![Value::F2(crate::engine::kernels::global_avg_pool(
+        one(inputs)?.f4()?,
+    ))])
 }
 
 fn global_max_fwd(_: &StepParams, _: Option<&Layer>, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
