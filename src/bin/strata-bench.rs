@@ -384,7 +384,15 @@ fn measure() {
             let best = (0..3)
                 .map(|_| recipe(id, lm_steps, &d, None, true))
                 .fold(0f64, f64::max);
-            println!("{id:<10} language-model training step (batch 16 × 64): {best:.2} steps/s");
+            // What the step is: the preset's own recipe and batch (any preset can be timed here).
+            let what = match strata::presets::load(id) {
+                Some(Ok(p)) if p.recipe.id == "language_model" => {
+                    "language-model training step (batch 16 × 64)".to_owned()
+                }
+                Some(Ok(p)) => format!("{} recipe step (batch {})", p.recipe.id, p.training.batch_size),
+                _ => "recipe step".to_owned(),
+            };
+            println!("{id:<10} {what}: {best:.2} steps/s");
         }
         // Writing 300 characters from gpt_char with the KV cache against rerunning the window.
         let write = |cache: bool| -> f64 {
