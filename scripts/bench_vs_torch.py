@@ -21,7 +21,7 @@ PATTERNS_STRATA = {
     "lenet5": re.compile(r"^lenet5\s+[\d.]+\s+([\d.]+)\s"),
     "resnet_mini": re.compile(r"^resnet_mini\s+whole recipe step.*:\s+([\d.]+) steps/s"),
     "ddpm_unet": re.compile(r"^ddpm_unet\s+diffusion.*:\s+([\d.]+) steps/s"),
-    "gpt_char": re.compile(r"^gpt_char\s+language-model.*:\s+([\d.]+) steps/s"),
+    "gpt_char": re.compile(r"^gpt_char\s+\w+ recipe step.*:\s+([\d.]+) steps/s"),
     "ppo_cartpole": re.compile(r"^ppo_cartpole\s+PPO.*:\s+([\d.]+) steps/s"),
     "dqn_cartpole": re.compile(r"^dqn_cartpole\s+DQN.*:\s+([\d.]+) steps/s"),
 }

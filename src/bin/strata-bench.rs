@@ -386,9 +386,6 @@ fn measure() {
                 .fold(0f64, f64::max);
             // What the step is: the preset's own recipe and batch (any preset can be timed here).
             let what = match strata::presets::load(id) {
-                Some(Ok(p)) if p.recipe.id == "language_model" => {
-                    "language-model training step (batch 16 × 64)".to_owned()
-                }
                 Some(Ok(p)) => format!("{} recipe step (batch {})", p.recipe.id, p.training.batch_size),
                 _ => "recipe step".to_owned(),
             };
