@@ -7,6 +7,7 @@ mod invert;
 pub mod kernels;
 mod model;
 pub mod ops;
+pub mod optim;
 pub mod profile;
 pub mod recipes;
 pub mod threads;

@@ -333,4 +333,40 @@ impl StrataKernels for Flex {
     fn strata_log_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         by_row_pairs(&y, &grad, math::log_softmax_grad_row)
     }
+
+    fn strata_adam(
+        theta: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        m: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mut step: math::AdamStep,
+        max_norm: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let g = values(&grad);
+        if max_norm > 0.0 {
+            // Burn's norm clipping: `max_norm / (‖g‖ + tiny)`, never above 1.
+            let norm = math::sum_sq(&g).sqrt();
+            step.scale *= (max_norm / (norm + f32::MIN_POSITIVE)).min(1.0);
+        }
+        let (mut theta, mut m, mut v) = (writable(theta), writable(m), writable(v));
+        let n = g.len();
+        math::adam(
+            &mut theta.storage_mut::<f32>()[..n],
+            &mut m.storage_mut::<f32>()[..n],
+            &mut v.storage_mut::<f32>()[..n],
+            &g,
+            step,
+        );
+        (theta, m, v)
+    }
+}
+
+/// `x` with contiguous values from its first element on, to be written in place (copied first
+/// where it is a view; `storage_mut` copies it too where its values are shared).
+fn writable(x: FlexTensor) -> FlexTensor {
+    if x.layout().is_contiguous() && x.layout().start_offset() == 0 {
+        x
+    } else {
+        x.to_contiguous()
+    }
 }

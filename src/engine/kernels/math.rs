@@ -415,3 +415,66 @@ pub fn rows2(a: &[f32], b: &[f32], len: usize, f: impl Fn(&[f32], &[f32], &mut [
     // SAFETY: the pieces cover every slot, each zero-filled by `zeroed`.
     unsafe { out.done() }
 }
+
+/// `Σ x²`, in parallel chunks (partial sums added in order: the same result on every run).
+pub fn sum_sq(x: &[f32]) -> f32 {
+    let parts: Vec<f32> = x
+        .par_chunks(GRAIN)
+        .map(|c| {
+            simd(
+                #[inline(always)]
+                || sum_of(c, c, |a, _| a * a),
+            )
+        })
+        .collect();
+    parts.iter().sum()
+}
+
+/// The constants of one Adam / AdamW step for one parameter tensor (see [`adam`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// The learning rate.
+    pub lr: f32,
+    /// The first moment's decay, `β₁`.
+    pub beta_1: f32,
+    /// The second moment's decay, `β₂`.
+    pub beta_2: f32,
+    /// `√(1 − β₂ᵗ) / (1 − β₁ᵗ)`: both bias corrections folded into one factor.
+    pub factor: f32,
+    /// `ε·√(1 − β₂ᵗ)`: ε as it stands after the same folding.
+    pub eps: f32,
+    /// The L2 penalty added to the gradient (Adam's weight decay): `g + l2·θ`.
+    pub l2: f32,
+    /// What the parameter keeps before the update (AdamW's decoupled decay): `1 − lr·λ`.
+    pub keep: f32,
+    /// The gradient's scale (norm clipping: `min(1, max_norm / ‖g‖)`; 1 without clipping).
+    pub scale: f32,
+}
+
+/// One Adam / AdamW step over a whole parameter tensor in one pass, in parallel chunks, in
+/// place: for every value `g ← scale·g + l2·θ`, `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `θ ← keep·θ − lr·factor·m / (√v + eps)` — Burn's Adam (and AdamW, whose bias corrections
+/// are the same expression rearranged) without its ten separate passes on one thread.
+pub fn adam(theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: AdamStep) {
+    let n = theta.len().min(m.len()).min(v.len()).min(g.len());
+    let (c1, c2) = (1.0 - s.beta_1, 1.0 - s.beta_2);
+    let step = s.lr * s.factor;
+    theta[..n]
+        .par_chunks_mut(GRAIN)
+        .zip(m[..n].par_chunks_mut(GRAIN))
+        .zip(v[..n].par_chunks_mut(GRAIN))
+        .zip(g[..n].par_chunks(GRAIN))
+        .for_each(|(((theta, m), v), g)| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (((t, m), v), &g) in theta.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                        let g = s.scale * g + s.l2 * *t;
+                        *m = s.beta_1 * *m + c1 * g;
+                        *v = s.beta_2 * *v + c2 * g * g;
+                        *t = s.keep * *t - step * *m / (v.sqrt() + s.eps);
+                    }
+                },
+            )
+        });
+}

@@ -20,6 +20,8 @@ mod autodiff;
 pub mod conv;
 mod flex;
 mod math;
+
+pub use math::AdamStep;
 pub mod norm;
 pub mod pool;
 
@@ -245,6 +247,55 @@ pub trait StrataKernels: Backend {
         let s = Self::float_sum_dim(grad.clone(), last);
         Self::float_sub(grad, Self::float_mul(Self::float_exp(y), s))
     }
+    /// One Adam / AdamW step of a parameter `theta` with its gradient and moments `m`, `v`
+    /// (see [`math::adam`] for the arithmetic and [`AdamStep`] for the constants); with
+    /// `max_norm > 0` the gradient is first scaled to at most that L2 norm. Returns the new
+    /// parameter and moments.
+    fn strata_adam(
+        theta: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        m: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        step: AdamStep,
+        max_norm: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        adam_composite::<Self>(theta, grad, m, v, step, max_norm)
+    }
+}
+
+/// One Adam step in Burn's own operations (the trait's default).
+fn adam_composite<B: Backend>(
+    theta: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    m: FloatTensor<B>,
+    v: FloatTensor<B>,
+    s: AdamStep,
+    max_norm: f32,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let rank = grad.shape().num_dims();
+    let mut g = B::float_mul_scalar(grad, s.scale.into());
+    if max_norm > 0.0 {
+        let norm = B::float_sqrt(B::float_sum(B::float_mul(g.clone(), g.clone())));
+        let coef = B::float_div_scalar(B::float_add_scalar(norm, f32::MIN_POSITIVE.into()), max_norm.into());
+        let coef = B::float_clamp_max(B::float_recip(coef), 1.0f32.into());
+        g = B::float_mul(g, B::float_reshape(coef, burn::tensor::Shape::from(vec![1; rank])));
+    }
+    if s.l2 != 0.0 {
+        g = B::float_add(g, B::float_mul_scalar(theta.clone(), s.l2.into()));
+    }
+    let m = B::float_add(
+        B::float_mul_scalar(m, s.beta_1.into()),
+        B::float_mul_scalar(g.clone(), (1.0 - s.beta_1).into()),
+    );
+    let g2 = B::float_mul(g.clone(), g);
+    let v = B::float_add(
+        B::float_mul_scalar(v, s.beta_2.into()),
+        B::float_mul_scalar(g2, (1.0 - s.beta_2).into()),
+    );
+    let denom = B::float_add_scalar(B::float_sqrt(v.clone()), s.eps.into());
+    let update = B::float_div(B::float_mul_scalar(m.clone(), (s.lr * s.factor).into()), denom);
+    let theta = B::float_sub(B::float_mul_scalar(theta, s.keep.into()), update);
+    (theta, m, v)
 }
 
 /// `x` `[B, C, …]` seen as `[B, G, C/G·S]`, its normalised values `x̂` in that shape and `1/σ`
@@ -344,6 +395,39 @@ pub fn mean_abs<const D: usize>(x: Tensor<D>) -> Tensor<1> {
         return x.abs().mean();
     }
     Tensor::from_dispatch(<Dispatch as StrataKernels>::strata_mean_abs(x.into_dispatch()))
+}
+
+/// True where Strata's kernels run for `x`: an `f32` tensor on the flex CPU device, kernels not
+/// switched off (`STRATA_KERNELS=off`).
+pub fn runs_on<const D: usize>(x: &Tensor<D>) -> bool {
+    on_kernels(x)
+}
+
+/// One Adam / AdamW step of a parameter on Strata's kernel: one parallel pass, in place where
+/// the tensors are not shared. Every tensor must pass [`runs_on`] and have `theta`'s shape (the
+/// trait's default, Burn's own operations, runs otherwise). Returns the new parameter and
+/// moments `(θ, m, v)`.
+pub fn adam<const D: usize>(
+    theta: Tensor<D>,
+    grad: Tensor<D>,
+    m: Tensor<D>,
+    v: Tensor<D>,
+    step: AdamStep,
+    max_norm: Option<f32>,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let (theta, m, v) = <Dispatch as StrataKernels>::strata_adam(
+        theta.into_dispatch(),
+        grad.into_dispatch(),
+        m.into_dispatch(),
+        v.into_dispatch(),
+        step,
+        max_norm.unwrap_or(0.0),
+    );
+    (
+        Tensor::from_dispatch(theta),
+        Tensor::from_dispatch(m),
+        Tensor::from_dispatch(v),
+    )
 }
 
 /// Global average pooling, `[b, c, h, w]` → `[b, c]` (Strata's kernel on the CPU: one parallel

@@ -6,12 +6,13 @@ use super::super::value::Value;
 use super::RunError;
 use crate::data::{self, Dataset, Split};
 use crate::doc::{Node, Optimizer, ParamValue, Project, Schedule, TrainingSettings};
+use crate::engine::optim;
 use crate::telemetry::Picture;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use std::path::Path;
 
@@ -264,19 +265,18 @@ impl Networks {
     }
 }
 
-/// Builds the optimizer the settings name.
+/// Builds the optimizer the settings name. Adam and AdamW are Strata's
+/// ([`crate::engine::optim`]: one parallel pass per parameter on the CPU, Burn's state).
 pub fn optimizer(s: &TrainingSettings) -> ModuleOptimizer {
     let clip = s.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
     let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
+    let moments = optim::Moments {
+        max_norm: s.grad_clip.map(|c| c as f32),
+        ..optim::Moments::default()
+    };
     match s.optimizer {
-        Optimizer::Adam => AdamConfig::new()
-            .with_weight_decay(decay)
-            .with_grad_clipping(clip)
-            .init(),
-        Optimizer::AdamW => AdamWConfig::new()
-            .with_weight_decay(s.weight_decay as f32)
-            .with_grad_clipping(clip)
-            .init(),
+        Optimizer::Adam => optim::adam(moments, s.weight_decay.max(0.0) as f32),
+        Optimizer::AdamW => optim::adamw(moments, s.weight_decay as f32),
         Optimizer::Sgd => SgdConfig::new()
             .with_weight_decay(decay)
             .with_momentum(
