@@ -248,24 +248,26 @@ fn for_lines(g: &Geometry, starts: &[usize], oh: usize, mut f: impl FnMut(usize,
     }
 }
 
-/// Fills `cols` (`[c·kh·kw, oh·ow]` row-major, plus [`SLACK`]) with the patches of one image,
-/// given as its padded copy `pad` (see [`pad_image`]).
+/// Fills `cols` (`[c·kh·kw, oh·ow]`, rows `ld ≥ oh·ow` apart, plus [`SLACK`]) with the patches
+/// of one image, given as its padded copy `pad` (see [`pad_image`]). Each row's whole-vector
+/// copies may write up to 15 values past its `oh·ow`: where images share rows (a group, see
+/// [`group`]), they are filled in order, so that lands on the next image's part before it is
+/// written, or in the gap after the last.
 #[inline(always)]
-fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
+fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32], ld: usize) {
     let Some((oh, ow)) = g.out() else { return };
-    let np = oh * ow;
     let plane = plane_len(g);
     let taps = g.kh * g.kw;
     let starts = tap_starts(g);
     let step = g.s[0] * layout(g).2;
     for c in 0..g.c {
         let plane = &pad[c * plane..];
-        let block = &mut cols[c * taps * np..];
+        let block = &mut cols[c * taps * ld..];
         if ow <= SLACK {
             // One block per line (small maps: most of the lines), the tap's lines sliced once.
             for (tap, &start) in starts.iter().enumerate() {
                 let span = (oh - 1) * ow + SLACK;
-                let dst = &mut block[tap * np..tap * np + span];
+                let dst = &mut block[tap * ld..tap * ld + span];
                 let src = &plane[start..start + (oh - 1) * step + SLACK];
                 for y in 0..oh {
                     dst[y * ow..y * ow + SLACK].copy_from_slice(&src[y * step..y * step + SLACK]);
@@ -282,19 +284,18 @@ fn im2col(g: &Geometry, pad: &[f32], cols: &mut [f32]) {
                 // Lines are written in order, so the blocks' overshoot lands on lines not yet
                 // written (or in the slack after the last one); it reads at most 15 values past
                 // the line, inside the padded copy (next plane or slack).
-                copy_blocks(&mut block[tap * np + y * ow..], &plane[at..], ow);
+                copy_blocks(&mut block[tap * ld + y * ow..], &plane[at..], ow);
             },
         );
     }
 }
 
-/// Adds the patch-matrix gradient `dcols` (`[c·kh·kw, oh·ow]`) of one image onto its image
-/// gradient `dx` (`[c, h, w]`, overwritten), through the padded scratch plane `pad` (in the
-/// [`layout`]).
+/// Adds the patch-matrix gradient `dcols` (`[c·kh·kw, oh·ow]`, rows `ld` apart) of one image
+/// onto its image gradient `dx` (`[c, h, w]`, overwritten), through the padded scratch plane
+/// `pad` (in the [`layout`]).
 #[inline(always)]
-fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
+fn col2im(g: &Geometry, dcols: &[f32], ld: usize, pad: &mut Vec<f32>, dx: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
-    let np = oh * ow;
     let (_, wq, row) = layout(g);
     let plane = plane_len(g);
     pad.clear();
@@ -303,14 +304,14 @@ fn col2im(g: &Geometry, dcols: &[f32], pad: &mut Vec<f32>, dx: &mut [f32]) {
     let starts = tap_starts(g);
     for c in 0..g.c {
         let plane = &mut pad[c * plane..(c + 1) * plane];
-        let block = &dcols[c * taps * np..];
+        let block = &dcols[c * taps * ld..];
         for_lines(
             g,
             &starts,
             oh,
             #[inline(always)]
             |tap, y, at| {
-                let from = tap * np + y * ow;
+                let from = tap * ld + y * ow;
                 // Slices first, so the loop runs without a bounds check per value.
                 let (dst, src) = (&mut plane[at..at + ow], &block[from..from + ow]);
                 for x in 0..ow {
@@ -450,6 +451,29 @@ fn per_image(g: &Geometry) -> bool {
     g.b >= 2
 }
 
+/// Output positions below which images are multiplied in groups (see [`group`]).
+const GROUP_POSITIONS: usize = 64;
+
+/// How many images share one matrix product on the patch path: on small maps (fewer than
+/// [`GROUP_POSITIONS`] output positions, e.g. 4×4 or 7×7) one image's product is too narrow for
+/// gemm's widest micro-kernel (and the weight gradient's, summed over positions, too shallow), so
+/// up to 8 images' patches stand side by side in one product — while keeping at least 8 groups
+/// for the threads to share. 1 elsewhere (rows, pointwise and larger maps: as before).
+fn group(g: &Geometry) -> usize {
+    let np = g.positions();
+    if np == 0 || np >= GROUP_POSITIONS || by_rows(g) || pointwise(g) {
+        return 1;
+    }
+    GROUP_POSITIONS.div_ceil(np).min(8).min(g.b / 8).max(1)
+}
+
+/// The distance between rows of a group's patch matrix (and its output): the [`group`]'s
+/// positions plus [`SLACK`] (the last image's copies overshoot into it), in whole 16-value
+/// vectors.
+fn group_ld(g: &Geometry) -> usize {
+    (group(g) * g.positions() + SLACK).next_multiple_of(16)
+}
+
 /// Per-task scratch: the padded image, the patch (or row) matrix, and the output or its gradient
 /// at the padded width (see [`by_rows`]).
 #[derive(Default)]
@@ -483,7 +507,20 @@ impl Scratch {
         }
         self.pad_image(g, x, 0);
         self.cols.resize(g.k() * g.positions() + SLACK, 0.0);
-        im2col(g, &self.pad, &mut self.cols);
+        im2col(g, &self.pad, &mut self.cols, g.positions());
+        &self.cols
+    }
+
+    /// The patch matrix of a [`group`] of images `xs` side by side: `[c·kh·kw, n·positions]`
+    /// with rows [`group_ld`] apart, image `i`'s patches in columns `i·positions…`.
+    #[inline(always)]
+    fn group_patches(&mut self, g: &Geometry, xs: &[f32]) -> &[f32] {
+        let (n, np, ld) = (xs.len() / g.image(), g.positions(), group_ld(g));
+        self.cols.resize(g.k() * ld + SLACK, 0.0);
+        for (i, x) in xs.chunks_exact(g.image()).take(n).enumerate() {
+            self.pad_image(g, x, 0);
+            im2col(g, &self.pad, &mut self.cols[i * np..], ld);
+        }
         &self.cols
     }
 
@@ -684,12 +721,17 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     }
     let pool = !per_image(g);
     let rows = by_rows(g);
+    let per = group(g);
     let one = |scratch: &mut Scratch, (y, x): (&mut [f32], &[f32])| {
         super::math::simd(
             #[inline(always)]
             || {
                 if rows {
                     forward_rows(g, scratch, x, weight, bias, y, pool);
+                    return;
+                }
+                if per > 1 {
+                    forward_group(g, scratch, x, weight, bias, y, pool);
                     return;
                 }
                 let cols = scratch.patches(g, x);
@@ -706,11 +748,63 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     assert_eq!(x.len(), g.b * g.image(), "convolution input size");
     let mut out = Pending::new(g.b * g.o * np);
     out.slots()
-        .par_chunks_mut(g.o * np)
-        .zip(x.par_chunks(g.image()))
+        .par_chunks_mut(per * g.o * np)
+        .zip(x.par_chunks(per * g.image()))
         .for_each_init(Scratch::default, |scratch, (y, x)| one(scratch, (zeroed(y), x)));
-    // SAFETY: one piece per image covers every slot, each zero-filled by `zeroed`.
+    // SAFETY: one piece per group of images covers every slot, each zero-filled by `zeroed`.
     unsafe { out.done() }
+}
+
+/// The convolution of a [`group`] of images `xs` in one product: `ys` (`[n, o, positions]`)
+/// from the group's patches side by side.
+#[inline(always)]
+fn forward_group(
+    g: &Geometry,
+    scratch: &mut Scratch,
+    xs: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    ys: &mut [f32],
+    pool: bool,
+) {
+    let (k, np, ld) = (g.k(), g.positions(), group_ld(g));
+    let n = xs.len() / g.image();
+    let mut wide = std::mem::take(&mut scratch.wide);
+    wide.resize(g.o * ld, 0.0);
+    let cols = scratch.group_patches(g, xs);
+    let b = Mat { v: cols, rs: ld, cs: 1 };
+    matmul_into(
+        &mut wide,
+        [ld, 1],
+        false,
+        Mat::rows(weight, k),
+        b,
+        (g.o, n * np, k),
+        pool,
+    );
+    for (i, y) in ys.chunks_exact_mut(g.o * np).take(n).enumerate() {
+        for (o, row) in y.chunks_exact_mut(np).enumerate() {
+            let add = bias.map_or(0.0, |b| b[o]);
+            let src = &wide[o * ld + i * np..o * ld + (i + 1) * np];
+            for (d, s) in row.iter_mut().zip(src) {
+                *d = s + add;
+            }
+        }
+    }
+    scratch.wide = wide;
+}
+
+/// The output gradients `dys` (`[n, o, positions]`) of a [`group`] of images side by side in
+/// `dst` (`[o, n·positions]`, rows [`group_ld`] apart).
+#[inline(always)]
+fn gather_group(g: &Geometry, dys: &[f32], dst: &mut Vec<f32>) {
+    let (np, ld) = (g.positions(), group_ld(g));
+    dst.resize(g.o * ld, 0.0);
+    for (i, dy) in dys.chunks_exact(g.o * np).enumerate() {
+        for (o, row) in dy.chunks_exact(np).enumerate() {
+            dst[o * ld + i * np..o * ld + (i + 1) * np].copy_from_slice(row);
+        }
+    }
 }
 
 /// The weight gradient `Σ_b dY_b · colsᵀ_b` (`[o, c, kh, kw]`) from the input `x` and the output
@@ -735,6 +829,20 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 #[inline(always)]
                 || {
                     let (mut dwt, mut scratch) = (vec![0.0; k * g.o], Scratch::default());
+                    let n = group(g);
+                    if n > 1 {
+                        let ld = group_ld(g);
+                        for (xs, dys) in x.chunks(n * g.image()).zip(dy.chunks(n * g.o * np)) {
+                            let mut dyg = std::mem::take(&mut scratch.spread);
+                            gather_group(g, dys, &mut dyg);
+                            let cols = scratch.group_patches(g, xs);
+                            let a = Mat { v: cols, rs: ld, cs: 1 };
+                            let m = xs.len() / g.image() * np;
+                            matmul(&mut dwt, true, a, Mat::transposed(&dyg, ld), (k, g.o, m), pool);
+                            scratch.spread = dyg;
+                        }
+                        return dwt;
+                    }
                     for (x, dy) in x.chunks(g.image()).zip(dy.chunks(g.o * np)) {
                         if by_rows(g) {
                             weight_grad_rows(g, &mut scratch, x, dy, &mut dwt, pool);
@@ -783,10 +891,15 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
         return vec![0.0; g.b * g.image()];
     }
     let pool = !per_image(g);
+    let per = group(g);
     let one = |scratch: &mut Scratch, (dx, dy): (&mut [f32], &[f32])| {
         super::math::simd(
             #[inline(always)]
             || {
+                if per > 1 {
+                    input_grad_group(g, scratch, weight, dy, dx, pool);
+                    return;
+                }
                 let product = |dst: &mut [f32]| {
                     matmul(
                         dst,
@@ -804,7 +917,7 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
                     product(&mut scratch.cols);
                     // col2im sums into `pad`: it no longer holds a padded image.
                     scratch.padded_for = None;
-                    col2im(g, &scratch.cols, &mut scratch.pad, dx);
+                    col2im(g, &scratch.cols, np, &mut scratch.pad, dx);
                 }
             },
         )
@@ -813,11 +926,38 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(dy.len(), g.b * g.o * np, "convolution output gradient size");
     let mut dx = Pending::new(g.b * g.image());
     dx.slots()
-        .par_chunks_mut(g.image())
-        .zip(dy.par_chunks(g.o * np))
+        .par_chunks_mut(per * g.image())
+        .zip(dy.par_chunks(per * g.o * np))
         .for_each_init(Scratch::default, |scratch, (dx, dy)| one(scratch, (zeroed(dx), dy)));
-    // SAFETY: one piece per image covers every slot, each zero-filled by `zeroed`.
+    // SAFETY: one piece per group of images covers every slot, each zero-filled by `zeroed`.
     unsafe { dx.done() }
+}
+
+/// The input gradients `dxs` (`[n, c, h, w]`) of a [`group`] of images in one product: the
+/// group's patch-matrix gradient `Wᵀ · dY` side by side, then `col2im` per image.
+#[inline(always)]
+fn input_grad_group(g: &Geometry, scratch: &mut Scratch, weight: &[f32], dys: &[f32], dxs: &mut [f32], pool: bool) {
+    let (k, np, ld) = (g.k(), g.positions(), group_ld(g));
+    let n = dys.len() / (g.o * np);
+    let mut dyg = std::mem::take(&mut scratch.spread);
+    gather_group(g, dys, &mut dyg);
+    scratch.cols.resize(k * ld, 0.0);
+    let b = Mat { v: &dyg, rs: ld, cs: 1 };
+    matmul_into(
+        &mut scratch.cols,
+        [ld, 1],
+        false,
+        Mat::transposed(weight, k),
+        b,
+        (k, n * np, g.o),
+        pool,
+    );
+    // col2im sums into `pad`: it no longer holds a padded image.
+    scratch.padded_for = None;
+    for (i, dx) in dxs.chunks_exact_mut(g.image()).take(n).enumerate() {
+        col2im(g, &scratch.cols[i * np..], ld, &mut scratch.pad, dx);
+    }
+    scratch.spread = dyg;
 }
 
 /// The bias gradient: `dy` (`[b, o, positions]`) summed over images and positions, per output

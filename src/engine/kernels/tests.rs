@@ -238,6 +238,12 @@ fn convolution_matches_burn_in_value_and_gradients() {
     conv_agrees([2, 3, 6, 7], [4, 3, 2, 3], 1, 0, 1, false);
     // Patch path with padding on rows of 16 values or more (the padded copy moves whole vectors).
     conv_agrees([2, 3, 20, 33], [4, 3, 3, 3], 1, 1, 1, true);
+    // Small maps with 16+ images: several images' patches side by side in one product (forward,
+    // weight gradient and both input-gradient routes), including a last group that is smaller.
+    conv_agrees([21, 8, 4, 4], [8, 8, 3, 3], 1, 1, 1, true);
+    conv_agrees([37, 16, 7, 7], [32, 16, 3, 3], 2, 1, 1, false);
+    conv_agrees([64, 3, 5, 5], [4, 3, 3, 3], 1, 0, 1, true);
+    conv_agrees([70, 5, 9, 9], [6, 5, 3, 3], 2, 1, 1, true);
 }
 
 #[test]
