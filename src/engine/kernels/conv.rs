@@ -722,15 +722,20 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     let pool = !per_image(g);
     let rows = by_rows(g);
     let per = group(g);
+    let blocked = direct(g).then(|| super::direct::blocked_weight(g.o, g.c, g.kh * g.kw, weight));
     let one = |scratch: &mut Scratch, (y, x): (&mut [f32], &[f32])| {
         super::math::simd(
             #[inline(always)]
             || {
+                if let Some(w) = &blocked {
+                    forward_direct(g, scratch, x, w, bias, y);
+                    return;
+                }
                 if rows {
                     forward_rows(g, scratch, x, weight, bias, y, pool);
                     return;
                 }
-                if per > 1 {
+                if per > 1 && !direct(g) {
                     forward_group(g, scratch, x, weight, bias, y, pool);
                     return;
                 }
@@ -747,12 +752,97 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     // Every slot below is covered only when `x` holds all `b` images.
     assert_eq!(x.len(), g.b * g.image(), "convolution input size");
     let mut out = Pending::new(g.b * g.o * np);
+    let per = if blocked.is_some() { 1 } else { per };
     out.slots()
         .par_chunks_mut(per * g.o * np)
         .zip(x.par_chunks(per * g.image()))
         .for_each_init(Scratch::default, |scratch, (y, x)| one(scratch, (zeroed(y), x)));
     // SAFETY: one piece per group of images covers every slot, each zero-filled by `zeroed`.
     unsafe { out.done() }
+}
+
+/// True when the convolution runs direct ([`super::direct`]): output channels in whole blocks
+/// of 16.
+fn direct(g: &Geometry) -> bool {
+    super::direct::available()
+        && g.k() >= 48
+        && g.o.is_multiple_of(super::direct::LANES)
+        && g.o > 0
+        && g.c > 0
+        && g.positions() > 0
+        && !pointwise(g)
+}
+
+/// True when the weight gradient runs direct ([`super::direct::weight_grad`]): output channels
+/// in blocks of 16 and a 2×2, 3×3 or 5×5 kernel.
+fn direct_grad(g: &Geometry) -> bool {
+    direct(g) && super::direct::grad_taps_supported(g.kh * g.kw)
+}
+
+/// The weight gradient direct (see [`direct_grad`]): parts of `per` images in parallel, each
+/// part's images padded side by side and their output gradients in blocks of 16 channels, the
+/// parts' sums added in order (the same result on every run).
+fn weight_grad_direct(g: &Geometry, x: &[f32], dy: &[f32], per: usize) -> Vec<f32> {
+    let (k, np) = (g.k(), g.positions());
+    let Some((oh, ow)) = g.out() else {
+        return vec![0.0; g.o * k];
+    };
+    let image = g.c * plane_len(g) + SLACK;
+    let starts = tap_starts(g);
+    let partial: Vec<Vec<f32>> = x
+        .par_chunks(per * g.image())
+        .zip(dy.par_chunks(per * g.o * np))
+        .map(|(x, dy)| {
+            let n = x.len() / g.image();
+            let mut scratch = Scratch::default();
+            let mut pads = vec![0.0; n * image];
+            let mut dyt = Vec::with_capacity(n * g.o * np);
+            for (i, (x, dy)) in x.chunks_exact(g.image()).zip(dy.chunks_exact(g.o * np)).enumerate() {
+                scratch.pad_image(g, x, 0);
+                pads[i * image..(i + 1) * image].copy_from_slice(&scratch.pad[..image]);
+                super::direct::transpose_blocks(dy, g.o, np, &mut dyt);
+            }
+            let plan = super::direct::GradPlan {
+                pads: &pads,
+                image,
+                n,
+                plane: plane_len(g),
+                c: g.c,
+                starts: &starts,
+                step: g.s[0] * layout(g).2,
+                oh,
+                ow,
+                dyt: &dyt,
+                o: g.o,
+            };
+            let mut dw = vec![0.0; g.o * k];
+            super::direct::weight_grad(&plan, &mut dw);
+            dw
+        })
+        .collect();
+    let mut dw = vec![0.0; g.o * k];
+    for part in partial {
+        dw.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+    }
+    dw
+}
+
+/// One image's convolution, direct (see [`direct`]).
+#[inline(always)]
+fn forward_direct(g: &Geometry, scratch: &mut Scratch, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    let Some((oh, ow)) = g.out() else { return };
+    scratch.pad_image(g, x, 0);
+    let starts = tap_starts(g);
+    let plan = super::direct::Plan {
+        pad: &scratch.pad,
+        plane: plane_len(g),
+        c: g.c,
+        starts: &starts,
+        step: g.s[0] * layout(g).2,
+        oh,
+        ow,
+    };
+    super::direct::forward_image(&plan, w, bias, y);
 }
 
 /// The convolution of a [`group`] of images `xs` in one product: `ys` (`[n, o, positions]`)
@@ -821,6 +911,9 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     // A fixed split of the images (not rayon's adaptive one), partial sums added in order: the
     // same gradient on every run and at every thread count.
     let per = g.b.div_ceil(PARTS);
+    if direct_grad(g) {
+        return weight_grad_direct(g, x, dy, per);
+    }
     let partial: Vec<Vec<f32>> = x
         .par_chunks(per * g.image())
         .zip(dy.par_chunks(per * g.o * np))

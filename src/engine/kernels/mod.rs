@@ -18,6 +18,7 @@
 
 mod autodiff;
 pub mod conv;
+mod direct;
 mod flex;
 mod math;
 

@@ -244,13 +244,17 @@ fn convolution_matches_burn_in_value_and_gradients() {
     conv_agrees([37, 16, 7, 7], [32, 16, 3, 3], 2, 1, 1, false);
     conv_agrees([64, 3, 5, 5], [4, 3, 3, 3], 1, 0, 1, true);
     conv_agrees([70, 5, 9, 9], [6, 5, 3, 3], 2, 1, 1, true);
-    // 16 and 32 output channels on narrow, wide, strided and dilated maps.
-    conv_agrees([3, 5, 14, 14], [16, 5, 3, 3], 1, 1, 1, true);
-    conv_agrees([2, 4, 9, 30], [32, 4, 3, 3], 2, 1, 1, false);
-    conv_agrees([2, 3, 11, 11], [16, 3, 3, 3], 1, 2, 2, true);
-    conv_agrees([2, 6, 5, 3], [16, 6, 2, 2], 1, 0, 1, true);
-    conv_agrees([2, 16, 4, 4], [16, 16, 3, 3], 1, 1, 1, true);
+    // Output channels in blocks of 16 with 48+ values under the kernel: the direct convolution
+    // (tiles of every size it keeps, strided, dilated, narrow and wide maps, 2×2 / 3×3 / 5×5
+    // weight gradients direct and a 7×1 one on patches), and a 16-channel layer below that depth.
+    conv_agrees([3, 8, 14, 14], [16, 8, 3, 3], 1, 1, 1, true);
+    conv_agrees([2, 6, 9, 30], [32, 6, 3, 3], 2, 1, 1, false);
+    conv_agrees([2, 6, 11, 11], [16, 6, 3, 3], 1, 2, 2, true);
+    conv_agrees([2, 12, 5, 3], [16, 12, 2, 2], 1, 0, 1, true);
+    conv_agrees([11, 16, 4, 4], [16, 16, 3, 3], 1, 1, 1, true);
     conv_agrees([2, 3, 37, 37], [16, 3, 5, 5], 1, 2, 1, true);
+    conv_agrees([2, 8, 9, 9], [16, 8, 7, 1], 1, 3, 1, false);
+    conv_agrees([3, 5, 14, 14], [16, 5, 3, 3], 1, 1, 1, true);
 }
 
 #[test]
