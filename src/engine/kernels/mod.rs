@@ -6,8 +6,9 @@
 //! Why: on flex, Burn's convolution gradients are a convolution with the batch as channels and a
 //! transposed convolution, its GELU runs `libm::erff` one element at a time on one thread, and
 //! under autodiff its softmax, group norm and batch norm are chains of separate passes, each with
-//! its own backward. Here: convolutions as patches × weight with both gradients as matrix
-//! products (`conv`), max pooling that finds the winner again from the saved input (`pool`),
+//! its own backward. Here: convolutions direct on AVX-512 (`direct`: register tiles of
+//! positions × 16 output channels, no patch matrix) or as patches × weight with both gradients
+//! as matrix products (`conv`), max pooling that finds the winner again from the saved input (`pool`),
 //! normalisation statistics and all gradients in one pass (`norm`), and element- and row-wise
 //! functions in one vectorised pass (`math`), all split across the rayon pool
 //! (docs/performance.md has the numbers).
