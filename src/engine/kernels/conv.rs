@@ -803,15 +803,9 @@ fn weight_grad_direct(g: &Geometry, x: &[f32], dy: &[f32], per: usize) -> Vec<f3
                 super::direct::transpose_blocks(dy, g.o, np, &mut dyt);
             }
             let plan = super::direct::GradPlan {
-                pads: &pads,
+                input: direct_plan(g, &pads, &starts, (oh, ow)),
                 image,
                 n,
-                plane: plane_len(g),
-                c: g.c,
-                starts: &starts,
-                step: g.s[0] * layout(g).2,
-                oh,
-                ow,
                 dyt: &dyt,
                 o: g.o,
             };
@@ -827,22 +821,32 @@ fn weight_grad_direct(g: &Geometry, x: &[f32], dy: &[f32], per: usize) -> Vec<f3
     dw
 }
 
+/// What the direct kernels read of a padded image (or images, one after another) `pad` of `g`:
+/// its planes, the taps' [`tap_starts`] and the output size.
+fn direct_plan<'a>(
+    g: &Geometry,
+    pad: &'a [f32],
+    starts: &'a [usize],
+    (oh, ow): (usize, usize),
+) -> super::direct::Plan<'a> {
+    super::direct::Plan {
+        pad,
+        plane: plane_len(g),
+        c: g.c,
+        starts,
+        step: g.s[0] * layout(g).2,
+        oh,
+        ow,
+    }
+}
+
 /// One image's convolution, direct (see [`direct`]).
 #[inline(always)]
 fn forward_direct(g: &Geometry, scratch: &mut Scratch, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     let Some((oh, ow)) = g.out() else { return };
     scratch.pad_image(g, x, 0);
     let starts = tap_starts(g);
-    let plan = super::direct::Plan {
-        pad: &scratch.pad,
-        plane: plane_len(g),
-        c: g.c,
-        starts: &starts,
-        step: g.s[0] * layout(g).2,
-        oh,
-        ow,
-    };
-    super::direct::forward_image(&plan, w, bias, y);
+    super::direct::forward_image(&direct_plan(g, &scratch.pad, &starts, (oh, ow)), w, bias, y);
 }
 
 /// The convolution of a [`group`] of images `xs` in one product: `ys` (`[n, o, positions]`)

@@ -221,27 +221,16 @@ pub fn transpose_blocks(dy: &[f32], o: usize, np: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// What the direct weight gradient reads: `n` padded images `image` values apart and their
-/// output gradients from [`transpose_blocks`].
+/// What the direct weight gradient reads: `n` padded images, `image` values apart (the first
+/// in `input`, whose `pad` holds them all), and their output gradients from
+/// [`transpose_blocks`].
 pub struct GradPlan<'a> {
-    /// The padded images.
-    pub pads: &'a [f32],
+    /// The first image's geometry; its `pad` runs on through the others.
+    pub input: Plan<'a>,
     /// Values per padded image.
     pub image: usize,
     /// Images.
     pub n: usize,
-    /// Values per padded plane.
-    pub plane: usize,
-    /// Input channels.
-    pub c: usize,
-    /// Offset of every kernel tap's first value in a plane.
-    pub starts: &'a [usize],
-    /// Distance in a plane between the inputs of two consecutive output rows.
-    pub step: usize,
-    /// Output height.
-    pub oh: usize,
-    /// Output width.
-    pub ow: usize,
     /// The images' output gradients, `[n, o/16, positions, 16]`.
     pub dyt: &'a [f32],
     /// Output channels.
@@ -251,18 +240,18 @@ pub struct GradPlan<'a> {
 /// The weight gradient summed over the plan's images, `[o, c, kh·kw]`, added onto `dw`. The
 /// kernel size must be one [`grad_taps_supported`] and `o` a multiple of 16.
 pub fn weight_grad(p: &GradPlan, dw: &mut [f32]) {
-    let taps = p.starts.len();
-    let np = p.oh * p.ow;
-    assert!(p.o.is_multiple_of(LANES) && dw.len() >= p.o * p.c * taps && p.dyt.len() >= p.n * p.o * np);
+    let taps = p.input.starts.len();
+    let np = p.input.oh * p.input.ow;
+    assert!(p.o.is_multiple_of(LANES) && dw.len() >= p.o * p.input.c * taps && p.dyt.len() >= p.n * p.o * np);
     let reach = (p.n.max(1) - 1) * p.image
-        + (p.c.max(1) - 1) * p.plane
-        + p.starts.iter().max().copied().unwrap_or(0)
-        + (p.oh.max(1) - 1) * p.step
-        + p.ow;
-    assert!(reach <= p.pads.len(), "padded images too short");
+        + (p.input.c.max(1) - 1) * p.input.plane
+        + p.input.starts.iter().max().copied().unwrap_or(0)
+        + (p.input.oh.max(1) - 1) * p.input.step
+        + p.input.ow;
+    assert!(reach <= p.input.pad.len(), "padded images too short");
     let mut sums = vec![[0.0f32; LANES]; taps];
     for block in 0..p.o / LANES {
-        for c in 0..p.c {
+        for c in 0..p.input.c {
             match taps {
                 4 => grad_of::<4>(p, block, c, &mut sums),
                 9 => grad_of::<9>(p, block, c, &mut sums),
@@ -271,7 +260,7 @@ pub fn weight_grad(p: &GradPlan, dw: &mut [f32]) {
             }
             for (tap, lanes) in sums.iter().enumerate() {
                 for (l, v) in lanes.iter().enumerate() {
-                    dw[((block * LANES + l) * p.c + c) * taps + tap] += v;
+                    dw[((block * LANES + l) * p.input.c + c) * taps + tap] += v;
                 }
             }
         }
@@ -300,21 +289,21 @@ fn grad_of<const K: usize>(p: &GradPlan, block: usize, c: usize, sums: &mut [[f3
 #[inline(never)]
 unsafe fn grad_avx512<const K: usize>(p: &GradPlan, block: usize, c: usize, sums: &mut [[f32; LANES]]) {
     use std::arch::x86_64::*;
-    let np = p.oh * p.ow;
+    let np = p.input.oh * p.input.ow;
     let mut offs = [0usize; K];
-    offs.copy_from_slice(&p.starts[..K]);
+    offs.copy_from_slice(&p.input.starts[..K]);
     assert!(sums.len() >= K);
     // SAFETY: `weight_grad` checked that the furthest input value read lies inside `pads` and
     // that `dyt` holds every image's `[o/16, positions, 16]` gradient.
     unsafe {
         let mut acc = [_mm512_setzero_ps(); K];
         for i in 0..p.n {
-            let x = p.pads.as_ptr().add(i * p.image + c * p.plane);
+            let x = p.input.pad.as_ptr().add(i * p.image + c * p.input.plane);
             let dy = p.dyt.as_ptr().add((i * (p.o / LANES) + block) * np * LANES);
-            for y in 0..p.oh {
-                let row = x.add(y * p.step);
-                let drow = dy.add(y * p.ow * LANES);
-                for xo in 0..p.ow {
+            for y in 0..p.input.oh {
+                let row = x.add(y * p.input.step);
+                let drow = dy.add(y * p.input.ow * LANES);
+                for xo in 0..p.input.ow {
                     let dv = _mm512_loadu_ps(drow.add(xo * LANES));
                     let px = row.add(xo);
                     #[allow(clippy::needless_range_loop)]
